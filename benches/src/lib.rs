@@ -1,0 +1,1 @@
+//! Criterion benchmarks of prompt-manager live in `benches/` of this package.

@@ -1,0 +1,447 @@
+//! The one error type of prompt-manager, and the kinds callers act on.
+//!
+//! Every variant says what went wrong and where (which prompt, which version, which line).
+//! Backends map their driver errors onto [`Error::Backend`] and keep the source.
+
+use std::fmt;
+
+use semver::Version;
+
+use crate::id::{LabelName, PromptId};
+use crate::model::{PromptStatus, VariableType};
+
+/// A specialised `Result` for prompt-manager.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in prompt-manager.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A prompt id is malformed.
+    #[error("invalid prompt id `{input}`: {reason}")]
+    InvalidId {
+        /// The rejected input (shortened when huge).
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A label name is malformed.
+    #[error("invalid label `{input}`: {reason}")]
+    InvalidLabel {
+        /// The rejected input.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A reference (`id`, `id@1.2.0`, `id@^1`, `id@production`) is malformed.
+    #[error("invalid reference `{input}`: {reason}")]
+    InvalidReference {
+        /// The rejected input.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A prompt's content breaks a rule (format and template disagree, a bad tag, …).
+    #[error("invalid prompt `{id}`: {reason}")]
+    InvalidPrompt {
+        /// The prompt.
+        id: String,
+        /// What is wrong, naming the field.
+        reason: String,
+    },
+    /// A prompt, version or label does not exist.
+    #[error("{0}")]
+    NotFound(NotFound),
+    /// A prompt with this id already exists.
+    #[error("prompt `{id}` already exists; use update to add a version")]
+    AlreadyExists {
+        /// The prompt.
+        id: PromptId,
+    },
+    /// A compare-and-set write lost a race: someone else changed the prompt first. Nothing was written.
+    #[error("version conflict on `{id}`: expected the current {what} to be {}, but it is {}; nothing was written — reload and retry", show_opt(.expected), show_opt(.actual))]
+    VersionConflict {
+        /// The prompt.
+        id: PromptId,
+        /// What was compared (`latest version`, `label production`).
+        what: String,
+        /// What the writer expected.
+        expected: Option<Version>,
+        /// What the store holds.
+        actual: Option<Version>,
+    },
+    /// A version number is not above the current latest version.
+    #[error("cannot save `{id}` as {version}: versions must increase and the latest is {latest}")]
+    VersionNotIncreasing {
+        /// The prompt.
+        id: PromptId,
+        /// The refused version.
+        version: Version,
+        /// The current latest version.
+        latest: Version,
+    },
+    /// A template does not parse.
+    #[error("template syntax error in {template} at line {line}, column {column}: {message}")]
+    TemplateSyntax {
+        /// Which template (`greeting@1.2.0`, or `greeting@1.2.0 message 3`).
+        template: String,
+        /// The parser's message.
+        message: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// Variables are missing or have the wrong type. Lists every problem, not just the first.
+    #[error("{reference}: {}", ShowProblems(.problems))]
+    InvalidVariables {
+        /// What was being rendered.
+        reference: String,
+        /// Every missing or mistyped variable.
+        problems: Vec<VariableProblem>,
+    },
+    /// A template failed while rendering (a bad filter argument, an undefined attribute, …).
+    #[error("rendering {template} failed{}: {message}", .line.map(|l| format!(" at line {l}")).unwrap_or_default())]
+    Render {
+        /// Which template.
+        template: String,
+        /// The engine's message.
+        message: String,
+        /// 1-based line, when known.
+        line: Option<usize>,
+    },
+    /// A render hit a safety limit (fuel, recursion, output size) and was stopped.
+    #[error("rendering {template} was stopped: {limit}")]
+    RenderLimit {
+        /// Which template.
+        template: String,
+        /// Which limit, with its value.
+        limit: String,
+    },
+    /// Includes form a cycle.
+    #[error("include cycle: {}", .cycle.join(" → "))]
+    IncludeCycle {
+        /// The references along the cycle, the first repeated at the end.
+        cycle: Vec<String>,
+    },
+    /// The prompt is archived and refuses to render.
+    #[error("prompt `{id}` is archived and cannot be rendered; set its status to active to use it again")]
+    Archived {
+        /// The prompt.
+        id: PromptId,
+    },
+    /// A lifecycle move that is not allowed.
+    #[error("prompt `{id}` cannot move from {from} to {to}: {reason}")]
+    InvalidStatusTransition {
+        /// The prompt.
+        id: PromptId,
+        /// Current status.
+        from: PromptStatus,
+        /// Requested status.
+        to: PromptStatus,
+        /// Why not.
+        reason: &'static str,
+    },
+    /// The caller asked for something the prompt cannot give (a text render of a chat prompt, a rollback without history).
+    #[error("{0}")]
+    Unsupported(String),
+    /// A plugin failed or refused the prompt.
+    #[error("plugin `{plugin}`: {message}")]
+    Plugin {
+        /// The plugin's name.
+        plugin: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The manager or a backend is misconfigured.
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// A storage backend failed (I/O, database, corrupt data).
+    #[error("{backend} store: {message}")]
+    Backend {
+        /// The backend's name (`memory`, `dir`, `sqlite`, …).
+        backend: &'static str,
+        /// What failed, naming the file or object where known.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+fn show_opt(v: &Option<Version>) -> String {
+    v.as_ref().map_or_else(|| "none".to_owned(), |v| v.to_string())
+}
+
+/// What was not found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotFound {
+    /// No prompt with this id.
+    Prompt(PromptId),
+    /// The prompt exists but not this version.
+    Version(PromptId, Version),
+    /// The prompt exists but the label is not set.
+    Label(PromptId, LabelName),
+    /// No version matches the requirement.
+    Requirement(PromptId, String),
+    /// A label points to a version that does not exist (a corrupt or hand-edited store).
+    LabelTarget(PromptId, LabelName, Version),
+    /// A plugin with this name is not registered.
+    Plugin(String),
+}
+
+impl fmt::Display for NotFound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotFound::Prompt(id) => write!(f, "prompt `{id}` not found"),
+            NotFound::Version(id, v) => write!(f, "prompt `{id}` has no version {v}"),
+            NotFound::Label(id, l) => write!(f, "prompt `{id}` has no label `{l}`"),
+            NotFound::Requirement(id, r) => write!(f, "prompt `{id}` has no version matching `{r}`"),
+            NotFound::LabelTarget(id, l, v) => {
+                write!(
+                    f,
+                    "label `{l}` of prompt `{id}` points to version {v}, which does not exist"
+                )
+            }
+            NotFound::Plugin(name) => write!(f, "no plugin named `{name}` is registered"),
+        }
+    }
+}
+
+/// One problem with the variables given to a render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VariableProblem {
+    /// A variable the template or schema needs was not given.
+    Missing {
+        /// The variable.
+        name: String,
+        /// Its declared type, when the input schema declares one.
+        expected: Option<VariableType>,
+    },
+    /// A variable has the wrong type for the input schema.
+    WrongType {
+        /// The variable.
+        name: String,
+        /// The declared type.
+        expected: VariableType,
+        /// The JSON type that was given.
+        found: &'static str,
+    },
+    /// A message placeholder's variable is not a list of messages.
+    BadMessages {
+        /// The variable.
+        name: String,
+        /// What is wrong, naming the item.
+        reason: String,
+    },
+}
+
+impl VariableProblem {
+    /// The variable the problem is about.
+    pub fn name(&self) -> &str {
+        match self {
+            VariableProblem::Missing { name, .. }
+            | VariableProblem::WrongType { name, .. }
+            | VariableProblem::BadMessages { name, .. } => name,
+        }
+    }
+}
+
+impl fmt::Display for VariableProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VariableProblem::Missing {
+                name,
+                expected: Some(t),
+            } => write!(f, "`{name}` ({t})"),
+            VariableProblem::Missing { name, expected: None } => write!(f, "`{name}`"),
+            VariableProblem::WrongType { name, expected, found } => {
+                write!(f, "`{name}` must be {expected}, got {found}")
+            }
+            VariableProblem::BadMessages { name, reason } => write!(f, "`{name}` {reason}"),
+        }
+    }
+}
+
+struct ShowProblems<'a>(&'a [VariableProblem]);
+
+impl fmt::Display for ShowProblems<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let missing: Vec<_> = self
+            .0
+            .iter()
+            .filter(|p| matches!(p, VariableProblem::Missing { .. }))
+            .collect();
+        let other: Vec<_> = self
+            .0
+            .iter()
+            .filter(|p| !matches!(p, VariableProblem::Missing { .. }))
+            .collect();
+        if !missing.is_empty() {
+            write!(f, "missing variable{} ", if missing.len() == 1 { "" } else { "s" })?;
+            for (i, p) in missing.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{p}")?;
+            }
+        }
+        if !other.is_empty() {
+            if !missing.is_empty() {
+                f.write_str("; ")?;
+            }
+            f.write_str("invalid variable ")?;
+            for (i, p) in other.iter().enumerate() {
+                if i > 0 {
+                    f.write_str("; ")?;
+                }
+                write!(f, "{p}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The broad kind of an [`Error`], for callers that map errors to statuses or exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Malformed input: ids, labels, references, prompts, variables, templates.
+    InvalidInput,
+    /// Something named does not exist.
+    NotFound,
+    /// The write conflicts with the current state (exists already, lost a race, not increasing).
+    Conflict,
+    /// A render was refused or stopped (archived, limits, engine errors).
+    Render,
+    /// Not possible for this prompt or configuration.
+    Unsupported,
+    /// The store or a plugin failed.
+    Internal,
+}
+
+impl Error {
+    /// The broad kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidId { .. }
+            | Error::InvalidLabel { .. }
+            | Error::InvalidReference { .. }
+            | Error::InvalidPrompt { .. }
+            | Error::TemplateSyntax { .. }
+            | Error::InvalidVariables { .. }
+            | Error::IncludeCycle { .. } => ErrorKind::InvalidInput,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::AlreadyExists { .. }
+            | Error::VersionConflict { .. }
+            | Error::VersionNotIncreasing { .. }
+            | Error::InvalidStatusTransition { .. } => ErrorKind::Conflict,
+            Error::Render { .. } | Error::RenderLimit { .. } | Error::Archived { .. } => ErrorKind::Render,
+            Error::Unsupported(_) | Error::Config(_) => ErrorKind::Unsupported,
+            Error::Plugin { .. } | Error::Backend { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// A short, stable, machine-readable name of the variant (`not_found`, `version_conflict`, …).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidId { .. } => "invalid_id",
+            Error::InvalidLabel { .. } => "invalid_label",
+            Error::InvalidReference { .. } => "invalid_reference",
+            Error::InvalidPrompt { .. } => "invalid_prompt",
+            Error::NotFound(_) => "not_found",
+            Error::AlreadyExists { .. } => "already_exists",
+            Error::VersionConflict { .. } => "version_conflict",
+            Error::VersionNotIncreasing { .. } => "version_not_increasing",
+            Error::TemplateSyntax { .. } => "template_syntax",
+            Error::InvalidVariables { .. } => "invalid_variables",
+            Error::Render { .. } => "render",
+            Error::RenderLimit { .. } => "render_limit",
+            Error::IncludeCycle { .. } => "include_cycle",
+            Error::Archived { .. } => "archived",
+            Error::InvalidStatusTransition { .. } => "invalid_status_transition",
+            Error::Unsupported(_) => "unsupported",
+            Error::Plugin { .. } => "plugin",
+            Error::Config(_) => "config",
+            Error::Backend { .. } => "backend",
+        }
+    }
+
+    /// A backend error with a message and no source.
+    pub fn backend(backend: &'static str, message: impl Into<String>) -> Self {
+        Error::Backend {
+            backend,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A backend error that keeps its source.
+    pub fn backend_with(
+        backend: &'static str,
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Backend {
+            backend,
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// Shorthand for a prompt that does not exist.
+    pub fn prompt_not_found(id: &PromptId) -> Self {
+        Error::NotFound(NotFound::Prompt(id.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_errors_name_every_variable() {
+        let err = Error::InvalidVariables {
+            reference: "greeting@production".into(),
+            problems: vec![
+                VariableProblem::Missing {
+                    name: "name".into(),
+                    expected: Some(VariableType::String),
+                },
+                VariableProblem::Missing {
+                    name: "city".into(),
+                    expected: None,
+                },
+                VariableProblem::WrongType {
+                    name: "age".into(),
+                    expected: VariableType::Integer,
+                    found: "string",
+                },
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "greeting@production: missing variables `name` (string), `city`; invalid variable `age` must be integer, got string"
+        );
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn conflicts_say_nothing_was_written() {
+        let err = Error::VersionConflict {
+            id: PromptId::new("a").expect("valid"),
+            what: "latest version".into(),
+            expected: Some(Version::new(1, 0, 0)),
+            actual: Some(Version::new(1, 1, 0)),
+        };
+        let text = err.to_string();
+        assert!(
+            text.contains("expected the current latest version to be 1.0.0, but it is 1.1.0"),
+            "{text}"
+        );
+        assert!(text.contains("nothing was written"), "{text}");
+        assert_eq!(err.code(), "version_conflict");
+    }
+}

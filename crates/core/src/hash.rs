@@ -1,0 +1,77 @@
+//! Content hashing: SHA-256 over a canonical JSON form (object keys sorted, no whitespace), so
+//! the hash does not depend on field order, serde_json features or the store a prompt came from.
+
+use sha2::{Digest, Sha256};
+
+use crate::model::{ContentHash, Prompt};
+
+pub(crate) fn content_hash(prompt: &Prompt) -> ContentHash {
+    let mut hasher = Sha256::new();
+    // Serializing a `Prompt` to a `Value` cannot fail: every field is a string, number, list or
+    // map with string keys. Fall back to hashing the debug form rather than panicking.
+    match serde_json::to_value(prompt) {
+        Ok(value) => write_canonical(&value, &mut hasher),
+        Err(_) => hasher.update(format!("{prompt:?}").as_bytes()),
+    }
+    let digest = hasher.finalize();
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for byte in digest.iter() {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    ContentHash(out)
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn write_canonical(value: &serde_json::Value, hasher: &mut Sha256) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            hasher.update(b"{");
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    hasher.update(b",");
+                }
+                write_canonical(&Value::String(key.clone()), hasher);
+                hasher.update(b":");
+                write_canonical(&map[key], hasher);
+            }
+            hasher.update(b"}");
+        }
+        Value::Array(items) => {
+            hasher.update(b"[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    hasher.update(b",");
+                }
+                write_canonical(item, hasher);
+            }
+            hasher.update(b"]");
+        }
+        scalar => hasher.update(scalar.to_string().as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Prompt;
+
+    #[test]
+    fn equal_content_equal_hash_and_any_change_shows() {
+        let a = Prompt::text("a", "Hello {{ name }}")
+            .expect("valid")
+            .with_tags(["x", "y"]);
+        let b = Prompt::text("a", "Hello {{ name }}")
+            .expect("valid")
+            .with_tags(["y", "x"]);
+        assert_eq!(a.content_hash(), b.content_hash());
+        let c = Prompt::text("a", "Hello {{ name }}!").expect("valid");
+        assert_ne!(a.content_hash(), c.content_hash());
+        let hash = a.content_hash().0;
+        assert!(hash.starts_with("sha256:") && hash.len() == 71, "{hash}");
+    }
+}

@@ -1,0 +1,60 @@
+//! # prompt-manager-core
+//!
+//! The domain model, the traits and the orchestration of prompt-manager, with no dependency on
+//! any other crate of the project: ids and references, prompts and their versions, the one
+//! [`Error`] type, the extension points ([`StorageBackend`], [`VersionStore`],
+//! [`TemplateEngine`], [`Observer`], [`Plugin`]) and [`PromptManager`], which works with any
+//! implementation of them. Most applications use the `prompt-manager` umbrella crate instead,
+//! which wires the minijinja engine and the stores.
+//!
+//! ```
+//! use prompt_manager_core::{ChatItem, Prompt, PromptRef, Role, Selector};
+//!
+//! let prompt = Prompt::chat("support/triage", [
+//!     ChatItem::message(Role::System, "You triage tickets for {{ product }}."),
+//!     ChatItem::placeholder("history"),
+//!     ChatItem::message(Role::User, "{{ ticket }}"),
+//! ])?
+//! .with_tags(["support"]);
+//! prompt.validate()?;
+//!
+//! let reference: PromptRef = "support/triage@^1.2".parse()?;
+//! assert!(matches!(reference.selector, Selector::Requirement(_)));
+//! # Ok::<(), prompt_manager_core::Error>(())
+//! ```
+
+mod engine;
+mod error;
+mod hash;
+mod id;
+mod manager;
+mod model;
+mod observer;
+mod plugin;
+mod reference;
+mod registry;
+mod render;
+mod store;
+mod variables;
+
+pub use engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine};
+pub use error::{Error, ErrorKind, NotFound, Result, VariableProblem};
+pub use id::{LabelName, MAX_ID_LEN, MAX_LABEL_LEN, PromptId};
+pub use manager::{
+    CreateOptions, MAX_INCLUDE_DEPTH, PromptManager, PromptManagerBuilder, SaveOutcome, UpdateOptions, rollback_target,
+};
+pub use model::{
+    Bump, ChatItem, ChatMessage, ContentHash, InputSchema, LabelEvent, LabelEventKind, MAX_TAG_LEN, MessagePlaceholder,
+    Metadata, ModelConfig, Prompt, PromptExecution, PromptFormat, PromptStatus, PromptSummary, PromptVersion,
+    RenderOutput, RenderedPrompt, Role, Template, VariableSpec, VariableType, VersionInfo,
+};
+pub use observer::Observer;
+pub use plugin::Plugin;
+pub use reference::{PromptRef, Selector, newest_matching};
+pub use store::{Expect, LabelChange, ListQuery, Page, SaveRequest, StorageBackend, Store, VersionStore};
+pub use variables::{Variables, json_type};
+
+/// Re-exported so implementors of the async traits use the same macro version.
+pub use async_trait::async_trait;
+/// Re-exported: versions and requirements are `semver` types.
+pub use semver;

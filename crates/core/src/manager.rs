@@ -1,0 +1,951 @@
+//! [`PromptManager`]: the orchestration of a store, a template engine, the registry, observers
+//! and plugins. It needs only traits, so it lives in core; the umbrella crate wires defaults.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use chrono::Utc;
+use semver::Version;
+
+use crate::engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine};
+use crate::error::{Error, NotFound, Result};
+use crate::id::{LabelName, PromptId};
+use crate::model::{
+    Bump, ChatMessage, LabelEvent, LabelEventKind, Prompt, PromptExecution, PromptStatus, PromptSummary, PromptVersion,
+    RenderOutput, RenderedPrompt, Template, VersionInfo,
+};
+use crate::observer::Observer;
+use crate::plugin::Plugin;
+use crate::reference::{PromptRef, Selector, newest_matching};
+use crate::registry::Registry;
+use crate::render::Resolved;
+use crate::store::{Expect, LabelChange, ListQuery, Page, SaveRequest, Store};
+use crate::variables::Variables;
+
+/// How deep includes may nest.
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Options of [`PromptManager::create_with`].
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// The first version number (default `1.0.0`).
+    pub version: Option<Version>,
+    /// The initial status (default `draft`).
+    pub status: PromptStatus,
+    /// Labels to point at the first version.
+    pub labels: Vec<LabelName>,
+    /// The changelog message (default "Initial version").
+    pub changelog: Option<String>,
+    /// Who creates it (default: the manager's actor).
+    pub author: Option<String>,
+}
+
+/// Options of [`PromptManager::update_with`].
+#[derive(Debug, Clone)]
+pub struct UpdateOptions {
+    /// How to bump the version.
+    pub bump: Bump,
+    /// What changed and why.
+    pub changelog: String,
+    /// Who updates (default: the manager's actor).
+    pub author: Option<String>,
+    /// Compare-and-set: fail with a version conflict unless the latest version is this one.
+    pub expected: Option<Version>,
+    /// Labels to point at the new version in the same transaction.
+    pub labels: Vec<LabelName>,
+}
+
+impl UpdateOptions {
+    /// A bump with a changelog message.
+    pub fn new(bump: Bump, changelog: impl Into<String>) -> Self {
+        UpdateOptions {
+            bump,
+            changelog: changelog.into(),
+            author: None,
+            expected: None,
+            labels: Vec::new(),
+        }
+    }
+}
+
+/// The result of a save.
+#[derive(Debug, Clone)]
+pub struct SaveOutcome {
+    /// The saved version, or the existing one when the content was identical.
+    pub version: Arc<PromptVersion>,
+    /// Whether a new version was created.
+    pub created: bool,
+    /// Label moves recorded with the save.
+    pub labels: Vec<LabelEvent>,
+}
+
+/// The prompt registry and renderer. Cheap to clone; clones share everything.
+///
+/// ```
+/// # async fn demo(pm: prompt_manager_core::PromptManager) -> prompt_manager_core::Result<()> {
+/// use prompt_manager_core::{Prompt, Variables};
+/// pm.create(Prompt::text("greeting", "Hello {{ name }}!")?).await?;
+/// pm.set_label("greeting", "production", "1.0.0").await?;
+/// let text = pm.render("greeting@production", &Variables::new().with("name", "Ada")).await?;
+/// assert_eq!(text, "Hello Ada!");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PromptManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    engine: Arc<dyn TemplateEngine>,
+    registry: Registry,
+    observers: RwLock<Arc<[Arc<dyn Observer>]>>,
+    plugins: RwLock<BTreeMap<String, Arc<dyn Plugin>>>,
+    actor: Option<String>,
+}
+
+impl std::fmt::Debug for PromptManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PromptManager")
+            .field("store", &self.inner.store)
+            .field("engine", &self.inner.engine.name())
+            .field("cached_references", &self.inner.registry.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`PromptManager`]. A store and an engine are required; the `prompt-manager` umbrella
+/// crate's `builder()` fills in the in-memory store and the minijinja engine.
+#[derive(Default)]
+pub struct PromptManagerBuilder {
+    store: Option<Arc<dyn Store>>,
+    engine: Option<Arc<dyn TemplateEngine>>,
+    observers: Vec<Arc<dyn Observer>>,
+    actor: Option<String>,
+}
+
+impl PromptManagerBuilder {
+    /// Uses this store.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Uses this template engine.
+    pub fn engine(mut self, engine: Arc<dyn TemplateEngine>) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// Adds an observer.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
+    /// The author recorded on versions and label moves when a call names none.
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+
+    /// Builds the manager.
+    pub fn build(self) -> Result<PromptManager> {
+        let store = self
+            .store
+            .ok_or_else(|| Error::Config("no store configured; call .store(…)".into()))?;
+        let engine = self
+            .engine
+            .ok_or_else(|| Error::Config("no template engine configured; call .engine(…)".into()))?;
+        Ok(PromptManager {
+            inner: Arc::new(Inner {
+                store,
+                engine,
+                registry: Registry::default(),
+                observers: RwLock::new(self.observers.into()),
+                plugins: RwLock::new(BTreeMap::new()),
+                actor: self.actor,
+            }),
+        })
+    }
+}
+
+static EXECUTION_IDS: AtomicU64 = AtomicU64::new(1);
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Includes collected for one compile: sources by reference, and dependency generations.
+#[derive(Default)]
+struct IncludeSet {
+    templates: Vec<IncludedTemplate>,
+    seen: HashSet<String>,
+    deps: Vec<(PromptId, u64)>,
+}
+
+impl PromptManager {
+    /// A builder; a store and an engine are required.
+    pub fn builder() -> PromptManagerBuilder {
+        PromptManagerBuilder::default()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The template engine.
+    pub fn engine(&self) -> &Arc<dyn TemplateEngine> {
+        &self.inner.engine
+    }
+
+    // ----- writing -------------------------------------------------------------------------
+
+    /// Creates a prompt as version `1.0.0`, status `draft`.
+    pub async fn create(&self, prompt: Prompt) -> Result<Arc<PromptVersion>> {
+        self.create_with(prompt, CreateOptions::default())
+            .await
+            .map(|o| o.version)
+    }
+
+    /// Creates a prompt with options. The template must compile and its includes resolve.
+    pub async fn create_with(&self, prompt: Prompt, options: CreateOptions) -> Result<SaveOutcome> {
+        prompt.validate()?;
+        let version = options.version.unwrap_or_else(|| Version::new(1, 0, 0));
+        self.check_compiles(&prompt, &version).await?;
+        let content_hash = prompt.content_hash();
+        let id = prompt.id.clone();
+        let new = PromptVersion {
+            prompt,
+            version,
+            changelog: options.changelog.unwrap_or_else(|| "Initial version".into()),
+            author: options.author.or_else(|| self.inner.actor.clone()),
+            created_at: Utc::now(),
+            parent: None,
+            content_hash,
+        };
+        let labels = self
+            .inner
+            .store
+            .save(SaveRequest {
+                version: new.clone(),
+                expected: Expect::Absent,
+                status: options.status,
+                labels: options.labels,
+                actor: self.inner.actor.clone(),
+            })
+            .await?;
+        self.inner.registry.invalidate(&id);
+        let version = Arc::new(new);
+        self.notify_saved(&version, &labels);
+        Ok(SaveOutcome {
+            version,
+            created: true,
+            labels,
+        })
+    }
+
+    /// Saves new content as a new version with a bump and a changelog. Identical content returns
+    /// the latest version unchanged (`created == false`).
+    pub async fn update(&self, prompt: Prompt, bump: Bump, changelog: impl Into<String>) -> Result<SaveOutcome> {
+        self.update_with(prompt, UpdateOptions::new(bump, changelog)).await
+    }
+
+    /// Saves new content with options, compare-and-set on the latest version.
+    pub async fn update_with(&self, prompt: Prompt, options: UpdateOptions) -> Result<SaveOutcome> {
+        prompt.validate()?;
+        let id = prompt.id.clone();
+        let latest = match self.inner.store.load(&id, None).await {
+            Err(Error::NotFound(NotFound::Prompt(_))) => {
+                return Err(Error::NotFound(NotFound::Prompt(id)));
+            }
+            other => other?,
+        };
+        if let Some(expected) = &options.expected {
+            if *expected != latest.version {
+                return Err(Error::VersionConflict {
+                    id,
+                    what: "latest version".into(),
+                    expected: Some(expected.clone()),
+                    actual: Some(latest.version.clone()),
+                });
+            }
+        }
+        let content_hash = prompt.content_hash();
+        if content_hash == latest.content_hash && options.labels.is_empty() {
+            return Ok(SaveOutcome {
+                version: latest,
+                created: false,
+                labels: Vec::new(),
+            });
+        }
+        if content_hash == latest.content_hash {
+            // Same content, but labels to move: move them to the existing version.
+            let mut events = Vec::new();
+            for label in options.labels {
+                if let Some(event) = self
+                    .move_label(
+                        &id,
+                        label,
+                        Some(latest.version.clone()),
+                        Expect::Any,
+                        LabelEventKind::Set,
+                    )
+                    .await?
+                {
+                    events.push(event);
+                }
+            }
+            return Ok(SaveOutcome {
+                version: latest,
+                created: false,
+                labels: events,
+            });
+        }
+        let version = options.bump.apply(&latest.version);
+        self.check_compiles(&prompt, &version).await?;
+        let new = PromptVersion {
+            prompt,
+            version,
+            changelog: options.changelog,
+            author: options.author.or_else(|| self.inner.actor.clone()),
+            created_at: Utc::now(),
+            parent: Some(latest.version.clone()),
+            content_hash,
+        };
+        let labels = self
+            .inner
+            .store
+            .save(SaveRequest {
+                version: new.clone(),
+                expected: Expect::Version(latest.version.clone()),
+                status: PromptStatus::default(),
+                labels: options.labels,
+                actor: self.inner.actor.clone(),
+            })
+            .await?;
+        self.inner.registry.invalidate(&id);
+        let version = Arc::new(new);
+        self.notify_saved(&version, &labels);
+        Ok(SaveOutcome {
+            version,
+            created: true,
+            labels,
+        })
+    }
+
+    fn notify_saved(&self, version: &PromptVersion, labels: &[LabelEvent]) {
+        self.each_observer(|o| o.on_version_created(version));
+        for event in labels {
+            self.each_observer(|o| o.on_label_moved(&version.prompt.id, event));
+        }
+    }
+
+    /// Points `label` at `version` (an exact version number), recording the move.
+    pub async fn set_label(&self, id: &str, label: &str, version: &str) -> Result<LabelEvent> {
+        let id = PromptId::new(id)?;
+        let label = LabelName::new(label)?;
+        let version = parse_version(version)?;
+        let current = self.inner.store.labels(&id).await?.get(&label).cloned();
+        Ok(self
+            .move_label(
+                &id,
+                label.clone(),
+                Some(version.clone()),
+                Expect::Any,
+                LabelEventKind::Set,
+            )
+            .await?
+            .unwrap_or(LabelEvent {
+                label,
+                from: current,
+                to: Some(version),
+                kind: LabelEventKind::Set,
+                actor: self.inner.actor.clone(),
+                at: Utc::now(),
+            }))
+    }
+
+    /// Removes a label.
+    pub async fn remove_label(&self, id: &str, label: &str) -> Result<LabelEvent> {
+        let id = PromptId::new(id)?;
+        let label = LabelName::new(label)?;
+        self.move_label(&id, label.clone(), None, Expect::Any, LabelEventKind::Remove)
+            .await?
+            .ok_or_else(|| Error::NotFound(NotFound::Label(id, label)))
+    }
+
+    /// Moves `label` back to the version it pointed to before its current assignment.
+    /// Repeated rollbacks keep going back; a rollback is undone by setting the label again.
+    pub async fn rollback(&self, id: &str, label: &str) -> Result<LabelEvent> {
+        let id = PromptId::new(id)?;
+        let label = LabelName::new(label)?;
+        let history = self.inner.store.label_history(&id, Some(&label)).await?;
+        let (current, target) = rollback_target(&history).ok_or_else(|| {
+            Error::Unsupported(format!(
+                "label `{label}` of `{id}` has no earlier version to roll back to; set it explicitly with set_label"
+            ))
+        })?;
+        self.move_label(
+            &id,
+            label.clone(),
+            Some(target),
+            Expect::Version(current),
+            LabelEventKind::Rollback,
+        )
+        .await?
+        .ok_or_else(|| {
+            Error::Unsupported(format!(
+                "label `{label}` of `{id}` already points to the rollback target"
+            ))
+        })
+    }
+
+    async fn move_label(
+        &self,
+        id: &PromptId,
+        label: LabelName,
+        to: Option<Version>,
+        expected: Expect,
+        kind: LabelEventKind,
+    ) -> Result<Option<LabelEvent>> {
+        let event = self
+            .inner
+            .store
+            .set_label(
+                id,
+                LabelChange {
+                    label,
+                    to,
+                    expected,
+                    kind,
+                    actor: self.inner.actor.clone(),
+                },
+            )
+            .await?;
+        self.inner.registry.invalidate(id);
+        if let Some(event) = &event {
+            self.each_observer(|o| o.on_label_moved(id, event));
+        }
+        Ok(event)
+    }
+
+    /// Moves a prompt through its lifecycle (`draft → active → deprecated → archived`).
+    pub async fn set_status(&self, id: &str, status: PromptStatus) -> Result<PromptSummary> {
+        let id = PromptId::new(id)?;
+        let current = self.inner.store.summary(&id).await?.status;
+        current
+            .check_transition(status)
+            .map_err(|reason| Error::InvalidStatusTransition {
+                id: id.clone(),
+                from: current,
+                to: status,
+                reason,
+            })?;
+        self.inner.store.set_status(&id, status, current).await?;
+        self.inner.registry.invalidate(&id);
+        self.inner.store.summary(&id).await
+    }
+
+    /// Archives a prompt: it stays stored but refuses to render.
+    pub async fn archive(&self, id: &str) -> Result<PromptSummary> {
+        self.set_status(id, PromptStatus::Archived).await
+    }
+
+    /// Deletes a prompt with all its versions and labels.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        let id = PromptId::new(id)?;
+        self.inner.store.delete(&id).await?;
+        self.inner.registry.invalidate(&id);
+        Ok(())
+    }
+
+    // ----- reading -------------------------------------------------------------------------
+
+    /// The version a reference names.
+    pub async fn get(&self, reference: &str) -> Result<Arc<PromptVersion>> {
+        Ok(self.resolve(reference).await?.version.clone())
+    }
+
+    /// Status, latest version and labels of a prompt.
+    pub async fn summary(&self, id: &str) -> Result<PromptSummary> {
+        self.inner.store.summary(&PromptId::new(id)?).await
+    }
+
+    /// Lists prompts.
+    pub async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
+        self.inner.store.list(query).await
+    }
+
+    /// The version history of a prompt, newest first.
+    pub async fn history(&self, id: &str) -> Result<Vec<VersionInfo>> {
+        self.inner.store.list_versions(&PromptId::new(id)?).await
+    }
+
+    /// The labels of a prompt.
+    pub async fn labels(&self, id: &str) -> Result<BTreeMap<LabelName, Version>> {
+        self.inner.store.labels(&PromptId::new(id)?).await
+    }
+
+    /// The moves of one label (or of all labels), oldest first.
+    pub async fn label_history(&self, id: &str, label: Option<&str>) -> Result<Vec<LabelEvent>> {
+        let id = PromptId::new(id)?;
+        let label = label.map(LabelName::new).transpose()?;
+        self.inner.store.label_history(&id, label.as_ref()).await
+    }
+
+    /// The top-level variables a prompt's templates read (includes and placeholders included).
+    pub async fn variables(&self, reference: &str) -> Result<BTreeSet<String>> {
+        let resolved = self.resolve(reference).await?;
+        let mut vars = resolved.compiled.variables().clone();
+        if let Template::Chat(items) = &resolved.version.prompt.template {
+            for item in items {
+                if let crate::model::ChatItem::Placeholder(p) = item {
+                    vars.insert(p.variable.clone());
+                }
+            }
+        }
+        Ok(vars)
+    }
+
+    // ----- rendering -----------------------------------------------------------------------
+
+    /// Renders a text prompt to a string.
+    pub async fn render(&self, reference: &str, vars: &Variables) -> Result<String> {
+        let output = self
+            .render_observed(reference, vars, |resolved, vars| {
+                if resolved.version.prompt.format.is_chat() {
+                    return Err(Error::Unsupported(format!(
+                        "`{reference}` is a chat prompt; use render_chat to get its messages"
+                    )));
+                }
+                resolved.render(vars)
+            })
+            .await?;
+        match output {
+            RenderOutput::Text(text) => Ok(text),
+            RenderOutput::Messages(_) => Err(Error::Unsupported(format!("`{reference}` rendered to messages"))),
+        }
+    }
+
+    /// Renders a prompt to chat messages. A text prompt becomes one `user` message.
+    pub async fn render_chat(&self, reference: &str, vars: &Variables) -> Result<Vec<ChatMessage>> {
+        match self.render_observed(reference, vars, |r, v| r.render(v)).await? {
+            RenderOutput::Messages(messages) => Ok(messages),
+            RenderOutput::Text(text) => Ok(vec![ChatMessage::new(crate::model::Role::User, text)]),
+        }
+    }
+
+    /// Renders a prompt and returns the output with its version and model configuration.
+    pub async fn render_prompt(&self, reference: &str, vars: &Variables) -> Result<RenderedPrompt> {
+        let resolved = self.resolve(reference).await?;
+        let output = self.render_observed(reference, vars, |r, v| r.render(v)).await?;
+        let version = &resolved.version;
+        Ok(RenderedPrompt {
+            id: version.prompt.id.clone(),
+            version: version.version.clone(),
+            format: version.prompt.format,
+            output,
+            model_config: version.prompt.model_config.clone(),
+            content_hash: version.content_hash.clone(),
+        })
+    }
+
+    /// Renders a prompt into the payload of a registered plugin (`openai`, `anthropic`, …).
+    pub async fn render_for(&self, plugin: &str, reference: &str, vars: &Variables) -> Result<serde_json::Value> {
+        let plugin = self
+            .plugin(plugin)
+            .ok_or_else(|| Error::NotFound(NotFound::Plugin(plugin.to_owned())))?;
+        let rendered = self.render_prompt(reference, vars).await?;
+        plugin.validate_compatibility(&rendered)?;
+        plugin.render_for_framework(&rendered)
+    }
+
+    async fn render_observed<T: OutputSize>(
+        &self,
+        reference: &str,
+        vars: &Variables,
+        render: impl FnOnce(&Resolved, &Variables) -> Result<T>,
+    ) -> Result<T> {
+        let observers = match self.inner.observers.read() {
+            Ok(o) => o.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if observers.is_empty() {
+            let resolved = self.resolve(reference).await?;
+            return render(&resolved, vars);
+        }
+        for o in observers.iter() {
+            guard_observer(|| o.on_render_start(reference));
+        }
+        let started = Instant::now();
+        let (resolved, result) = match self.resolve(reference).await {
+            Ok(r) => {
+                let result = render(&r, vars);
+                (Some(r), result)
+            }
+            Err(e) => (None, Err(e)),
+        };
+        let output_bytes = result.as_ref().map_or(0, OutputSize::size);
+        let execution = PromptExecution {
+            id: EXECUTION_IDS.fetch_add(1, Ordering::Relaxed),
+            reference: reference.to_owned(),
+            prompt_id: resolved.as_ref().map(|r| r.version.prompt.id.clone()),
+            version: resolved.as_ref().map(|r| r.version.version.clone()),
+            label: PromptRef::parse(reference).ok().and_then(|p| p.label().cloned()),
+            duration: started.elapsed(),
+            error: result.as_ref().err().map(Error::code),
+            output_bytes,
+            token_estimate: output_bytes.div_ceil(4),
+        };
+        for o in observers.iter() {
+            match &result {
+                Ok(_) => guard_observer(|| o.on_render_complete(&execution)),
+                Err(error) => guard_observer(|| o.on_render_error(&execution, error)),
+            }
+        }
+        result
+    }
+
+    /// Resolves a reference through the registry, loading and compiling on a miss.
+    async fn resolve(&self, reference: &str) -> Result<Arc<Resolved>> {
+        if let Some(hit) = self.inner.registry.get(reference) {
+            return Ok(hit);
+        }
+        let registry = &self.inner.registry;
+        let epoch = registry.epoch();
+        let parsed = PromptRef::parse(reference)?;
+        registry.generation(&parsed.id);
+        let (version, status) = self.lookup(&parsed).await?;
+        let (compiled, deps) = self.compile_version(&version).await?;
+        if status == PromptStatus::Deprecated {
+            tracing::warn!(
+                prompt = %version.prompt.id,
+                version = %version.version,
+                "prompt `{}` is deprecated; move callers to its replacement",
+                version.prompt.id
+            );
+        }
+        let resolved = Arc::new(Resolved {
+            name: version.reference(),
+            version,
+            status,
+            compiled,
+            deps,
+        });
+        registry.insert(reference, resolved.clone(), epoch);
+        Ok(resolved)
+    }
+
+    /// Finds the version a reference names, and the prompt's status.
+    async fn lookup(&self, reference: &PromptRef) -> Result<(Arc<PromptVersion>, PromptStatus)> {
+        let store = &self.inner.store;
+        let id = &reference.id;
+        let summary = store.summary(id).await?;
+        let version = match &reference.selector {
+            Selector::Latest => return Ok((store.load(id, None).await?, summary.status)),
+            Selector::Exact(v) => v.clone(),
+            Selector::Label(label) => summary
+                .labels
+                .get(label)
+                .cloned()
+                .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))?,
+            Selector::Requirement(req) => {
+                let versions = store.list_versions(id).await?;
+                newest_matching(versions.iter().map(|v| &v.version), req)
+                    .cloned()
+                    .ok_or_else(|| Error::NotFound(NotFound::Requirement(id.clone(), req.to_string())))?
+            }
+        };
+        match store.load(id, Some(&version)).await {
+            Ok(v) => Ok((v, summary.status)),
+            Err(Error::NotFound(NotFound::Version(..))) if reference.label().is_some() => {
+                let label = reference.label().cloned();
+                Err(match label {
+                    Some(label) => Error::NotFound(NotFound::LabelTarget(id.clone(), label, version)),
+                    None => Error::NotFound(NotFound::Version(id.clone(), version)),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Compiles a version, resolving its includes; include-free templates are shared by content.
+    async fn compile_version(
+        &self,
+        version: &PromptVersion,
+    ) -> Result<(Arc<dyn CompiledTemplate>, Vec<(PromptId, u64)>)> {
+        let prompt = &version.prompt;
+        let sources = prompt.template.sources();
+        let name = version.reference();
+        let engine = &self.inner.engine;
+        let mut has_includes = false;
+        for source in &sources {
+            if !engine.includes(&name, source)?.is_empty() {
+                has_includes = true;
+                break;
+            }
+        }
+        if !has_includes {
+            if let Some(compiled) = self.inner.registry.compiled(&version.content_hash) {
+                return Ok((compiled, Vec::new()));
+            }
+        }
+        let includes = if has_includes {
+            self.collect_includes(&prompt.id, &name, &sources).await?
+        } else {
+            IncludeSet::default()
+        };
+        let compiled = engine.compile(CompileUnit {
+            name: &name,
+            sources: &sources,
+            includes: &includes.templates,
+        })?;
+        if !has_includes {
+            self.inner
+                .registry
+                .insert_compiled(version.content_hash.clone(), compiled.clone());
+        }
+        Ok((compiled, includes.deps))
+    }
+
+    /// Checks that a prompt about to be saved as `version` compiles with its includes.
+    async fn check_compiles(&self, prompt: &Prompt, version: &Version) -> Result<()> {
+        let name = format!("{}@{}", prompt.id, version);
+        let sources = prompt.template.sources();
+        let includes = self.collect_includes(&prompt.id, &name, &sources).await?;
+        self.inner
+            .engine
+            .compile(CompileUnit {
+                name: &name,
+                sources: &sources,
+                includes: &includes.templates,
+            })
+            .map(|_| ())
+    }
+
+    async fn collect_includes(&self, root: &PromptId, name: &str, sources: &[&str]) -> Result<IncludeSet> {
+        let mut set = IncludeSet::default();
+        let mut path = vec![(root.clone(), name.to_owned())];
+        for source in sources {
+            for child in self.inner.engine.includes(name, source)? {
+                self.visit_include(child, &mut path, &mut set).await?;
+            }
+        }
+        Ok(set)
+    }
+
+    fn visit_include<'a>(
+        &'a self,
+        reference: String,
+        path: &'a mut Vec<(PromptId, String)>,
+        set: &'a mut IncludeSet,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let parsed = PromptRef::parse(&reference).map_err(|e| Error::InvalidReference {
+                input: reference.clone(),
+                reason: format!("in an include of {}: {e}", path.last().map_or("?", |p| p.1.as_str())),
+            })?;
+            if let Some(start) = path.iter().position(|(id, _)| *id == parsed.id) {
+                let mut cycle: Vec<String> = path[start..].iter().map(|(_, r)| r.clone()).collect();
+                cycle.push(reference);
+                return Err(Error::IncludeCycle { cycle });
+            }
+            if set.seen.contains(&reference) {
+                return Ok(());
+            }
+            if path.len() > MAX_INCLUDE_DEPTH {
+                return Err(Error::Unsupported(format!(
+                    "includes nest deeper than {MAX_INCLUDE_DEPTH} levels at `{reference}`"
+                )));
+            }
+            let generation = self.inner.registry.generation(&parsed.id);
+            let (version, status) = self.lookup(&parsed).await?;
+            if status == PromptStatus::Archived {
+                return Err(Error::Archived { id: parsed.id });
+            }
+            let Template::Text(source) = &version.prompt.template else {
+                return Err(Error::Unsupported(format!(
+                    "`{reference}` is a chat prompt and cannot be included; only text prompts can"
+                )));
+            };
+            let exact = version.reference();
+            path.push((parsed.id.clone(), reference.clone()));
+            for child in self.inner.engine.includes(&exact, source)? {
+                self.visit_include(child, path, set).await?;
+            }
+            path.pop();
+            set.seen.insert(reference.clone());
+            set.deps.push((parsed.id, generation));
+            set.templates.push(IncludedTemplate {
+                reference,
+                resolved: exact,
+                source: source.clone(),
+            });
+            Ok(())
+        })
+    }
+
+    // ----- extensions ----------------------------------------------------------------------
+
+    /// Adds an observer.
+    pub fn add_observer(&self, observer: Arc<dyn Observer>) {
+        let mut guard = match self.inner.observers.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut all: Vec<_> = guard.iter().cloned().collect();
+        all.push(observer);
+        *guard = all.into();
+    }
+
+    /// Initializes a plugin with `config` and registers it under its name.
+    pub async fn register_plugin(&self, plugin: Arc<dyn Plugin>, config: &serde_json::Value) -> Result<()> {
+        let name = plugin.name().to_owned();
+        if self.plugin(&name).is_some() {
+            return Err(Error::Config(format!("a plugin named `{name}` is already registered")));
+        }
+        plugin.initialize(config).await?;
+        let mut plugins = match self.inner.plugins.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        plugins.insert(name, plugin);
+        Ok(())
+    }
+
+    /// A registered plugin.
+    pub fn plugin(&self, name: &str) -> Option<Arc<dyn Plugin>> {
+        match self.inner.plugins.read() {
+            Ok(p) => p.get(name).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(name).cloned(),
+        }
+    }
+
+    /// The names of the registered plugins.
+    pub fn plugin_names(&self) -> Vec<String> {
+        match self.inner.plugins.read() {
+            Ok(p) => p.keys().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().keys().cloned().collect(),
+        }
+    }
+
+    /// Shuts every plugin down; the first failure is returned after all were asked.
+    pub async fn shutdown(&self) -> Result<()> {
+        let plugins: Vec<_> = match self.inner.plugins.read() {
+            Ok(p) => p.values().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
+        };
+        let mut first = None;
+        for plugin in plugins {
+            if let Err(e) = plugin.shutdown().await {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    fn each_observer(&self, f: impl Fn(&dyn Observer)) {
+        let observers = match self.inner.observers.read() {
+            Ok(o) => o.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        for o in observers.iter() {
+            guard_observer(|| f(o.as_ref()));
+        }
+    }
+}
+
+fn guard_observer(f: impl FnOnce()) {
+    if std::panic::catch_unwind(AssertUnwindSafe(f)).is_err() {
+        tracing::error!("an observer panicked; the render goes on");
+    }
+}
+
+fn parse_version(input: &str) -> Result<Version> {
+    Version::parse(input).map_err(|e| Error::InvalidReference {
+        input: input.to_owned(),
+        reason: format!("`{input}` is not a full version (like 1.2.0): {e}"),
+    })
+}
+
+/// From a label's history, the current target and the one a rollback returns to.
+///
+/// Replays the events as a stack: a set pushes, a rollback pops, a removal clears.
+pub fn rollback_target(history: &[LabelEvent]) -> Option<(Version, Version)> {
+    let mut stack: Vec<Version> = Vec::new();
+    for event in history {
+        match event.kind {
+            LabelEventKind::Set => stack.extend(event.to.clone()),
+            LabelEventKind::Rollback => {
+                stack.pop();
+                if let (Some(top), Some(to)) = (stack.last_mut(), &event.to) {
+                    top.clone_from(to);
+                } else if let Some(to) = &event.to {
+                    stack.push(to.clone());
+                }
+            }
+            LabelEventKind::Remove => stack.clear(),
+        }
+    }
+    let n = stack.len();
+    (n >= 2).then(|| (stack[n - 1].clone(), stack[n - 2].clone()))
+}
+
+trait OutputSize {
+    fn size(&self) -> usize;
+}
+
+impl OutputSize for RenderOutput {
+    fn size(&self) -> usize {
+        self.len_bytes()
+    }
+}
+
+impl OutputSize for String {
+    fn size(&self) -> usize {
+        self.len()
+    }
+}
+
+impl OutputSize for Vec<ChatMessage> {
+    fn size(&self) -> usize {
+        self.iter().map(|m| m.content.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: LabelEventKind, to: &str) -> LabelEvent {
+        LabelEvent {
+            label: LabelName::new("production").expect("valid"),
+            from: None,
+            to: Version::parse(to).ok(),
+            kind,
+            actor: None,
+            at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn rollbacks_walk_back_through_the_history() {
+        use LabelEventKind::*;
+        let mut history = vec![ev(Set, "1.0.0"), ev(Set, "1.1.0"), ev(Set, "2.0.0")];
+        let (cur, target) = rollback_target(&history).expect("has history");
+        assert_eq!((cur.to_string(), target.to_string()), ("2.0.0".into(), "1.1.0".into()));
+        history.push(ev(Rollback, "1.1.0"));
+        let (cur, target) = rollback_target(&history).expect("still has history");
+        assert_eq!((cur.to_string(), target.to_string()), ("1.1.0".into(), "1.0.0".into()));
+        history.push(ev(Rollback, "1.0.0"));
+        assert_eq!(rollback_target(&history), None);
+        history.push(ev(Remove, "x"));
+        history.push(ev(Set, "2.0.0"));
+        assert_eq!(rollback_target(&history), None);
+    }
+}

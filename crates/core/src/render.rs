@@ -1,0 +1,174 @@
+//! A resolved prompt version ready to render: the compiled template, the status at resolution
+//! time, and the include dependencies that must still be current. Also the expansion of message
+//! placeholders, whose messages are inserted as they are and never rendered as templates.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::engine::CompiledTemplate;
+use crate::error::{Error, Result, VariableProblem};
+use crate::id::PromptId;
+use crate::model::{ChatItem, ChatMessage, PromptStatus, PromptVersion, RenderOutput, Role, Template, VariableType};
+use crate::variables::{Variables, apply_schema};
+
+/// A version resolved from a reference, compiled and cached by the registry.
+#[derive(Debug)]
+pub(crate) struct Resolved {
+    pub(crate) version: Arc<PromptVersion>,
+    pub(crate) status: PromptStatus,
+    pub(crate) compiled: Arc<dyn CompiledTemplate>,
+    /// Included prompts and the registry generation they were resolved at.
+    pub(crate) deps: Vec<(PromptId, u64)>,
+    /// `id@version`, computed once for messages.
+    pub(crate) name: String,
+}
+
+impl Resolved {
+    pub(crate) fn render(&self, vars: &Variables) -> Result<RenderOutput> {
+        if self.status == PromptStatus::Archived {
+            return Err(Error::Archived {
+                id: self.version.prompt.id.clone(),
+            });
+        }
+        let prompt = &self.version.prompt;
+        let mut problems = Vec::new();
+        let vars = if prompt.input_schema.is_empty() {
+            Cow::Borrowed(vars)
+        } else {
+            apply_schema(&prompt.input_schema, vars, &mut problems)
+        };
+        match &prompt.template {
+            Template::Text(_) => {
+                self.fail_on(problems)?;
+                let mut text = String::new();
+                self.compiled.render(&vars, &mut |_, out| text = out)?;
+                Ok(RenderOutput::Text(text))
+            }
+            Template::Chat(items) => {
+                let mut expansions = Vec::new();
+                for item in items {
+                    if let ChatItem::Placeholder(p) = item {
+                        match vars.get(&p.variable) {
+                            None if p.optional => expansions.push(Vec::new()),
+                            None => {
+                                if !problems.iter().any(|q| q.name() == p.variable) {
+                                    problems.push(VariableProblem::Missing {
+                                        name: p.variable.clone(),
+                                        expected: Some(VariableType::Messages),
+                                    });
+                                }
+                            }
+                            Some(value) => match parse_messages(value) {
+                                Ok(messages) => expansions.push(messages),
+                                Err(reason) => {
+                                    if !problems.iter().any(|q| q.name() == p.variable) {
+                                        problems.push(VariableProblem::BadMessages {
+                                            name: p.variable.clone(),
+                                            reason,
+                                        });
+                                    }
+                                }
+                            },
+                        }
+                    }
+                }
+                self.fail_on(problems)?;
+                let mut parts = Vec::with_capacity(self.compiled.parts());
+                self.compiled.render(&vars, &mut |_, out| parts.push(out))?;
+                let mut parts = parts.into_iter();
+                let mut expansions = expansions.into_iter();
+                let mut messages = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        ChatItem::Message(m) => messages.push(ChatMessage {
+                            role: m.role,
+                            content: parts.next().unwrap_or_default(),
+                            name: m.name.clone(),
+                        }),
+                        ChatItem::Placeholder(_) => messages.extend(expansions.next().unwrap_or_default()),
+                    }
+                }
+                Ok(RenderOutput::Messages(messages))
+            }
+        }
+    }
+
+    fn fail_on(&self, problems: Vec<VariableProblem>) -> Result<()> {
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidVariables {
+                reference: self.name.clone(),
+                problems,
+            })
+        }
+    }
+}
+
+/// Reads a list of chat messages (`[{role, content, name?}]`) from a variable's value.
+pub(crate) fn parse_messages(value: &Value) -> std::result::Result<Vec<ChatMessage>, String> {
+    let Value::Array(items) = value else {
+        return Err(format!(
+            "must be a list of messages, got {}",
+            crate::variables::json_type(value)
+        ));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let n = i + 1;
+            let Value::Object(map) = item else {
+                return Err(format!("item {n} must be an object with `role` and `content`"));
+            };
+            let role = match map.get("role") {
+                Some(Value::String(r)) => {
+                    Role::parse(r).ok_or_else(|| format!("item {n} has an unknown role `{r}`"))?
+                }
+                Some(_) => return Err(format!("item {n}: `role` must be a string")),
+                None => return Err(format!("item {n} has no `role`")),
+            };
+            let content = match map.get("content") {
+                Some(Value::String(c)) => c.clone(),
+                Some(_) => return Err(format!("item {n}: `content` must be a string")),
+                None => return Err(format!("item {n} has no `content`")),
+            };
+            let name = match map.get("name") {
+                Some(Value::String(s)) => Some(s.clone()),
+                None | Some(Value::Null) => None,
+                Some(_) => return Err(format!("item {n}: `name` must be a string")),
+            };
+            if let Some(extra) = map.keys().find(|k| !matches!(k.as_str(), "role" | "content" | "name")) {
+                return Err(format!("item {n} has an unknown field `{extra}`"));
+            }
+            Ok(ChatMessage { role, content, name })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn messages_are_checked_item_by_item() {
+        let ok = parse_messages(&json!([{"role": "user", "content": "{{ not a template }}"}])).expect("valid");
+        assert_eq!(ok[0].content, "{{ not a template }}");
+        for (value, expected) in [
+            (json!("hi"), "must be a list of messages, got string"),
+            (json!([{"role": "user"}]), "item 1 has no `content`"),
+            (
+                json!([{"role": "user", "content": "a"}, {"content": "b"}]),
+                "item 2 has no `role`",
+            ),
+            (json!([{"role": "king", "content": "a"}]), "unknown role `king`"),
+            (json!([{"role": "user", "content": "a", "x": 1}]), "unknown field `x`"),
+        ] {
+            let err = parse_messages(&value).expect_err("invalid");
+            assert!(err.contains(expected), "{value}: {err}");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests of prompt-manager live in `tests/` of this package.
