@@ -1,1 +1,151 @@
-fn main() {}
+//! Warm renders through `PromptManager` by reference, side by side with rendering the same
+//! compiled minijinja template directly, on the shared workload (`benches/workload/`).
+//!
+//! `cargo bench -p prompt-manager-benches --bench render`
+
+#![allow(clippy::expect_used, missing_docs)]
+
+use criterion::async_executor::FuturesExecutor;
+use criterion::{Criterion, criterion_group, criterion_main};
+use prompt_manager::{ChatItem, ChatMessage, Prompt, PromptManager, Variables};
+use std::hint::black_box;
+
+fn workload(file: &str) -> String {
+    let path = format!("{}/workload/{file}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn data(key: &str) -> serde_json::Value {
+    let all: serde_json::Value = serde_json::from_str(&workload("data.json")).expect("valid json");
+    all[key].clone()
+}
+
+fn manager() -> PromptManager {
+    let pm = prompt_manager::in_memory();
+    futures_block_on(async {
+        pm.create(Prompt::text("bench/simple", workload("simple.j2")).expect("valid"))
+            .await
+            .expect("create");
+        pm.set_label("bench/simple", "production", "1.0.0")
+            .await
+            .expect("label");
+        let messages: Vec<ChatMessage> = serde_json::from_str(&workload("complex_chat.json")).expect("messages");
+        let chat = Prompt::chat("bench/complex", messages.into_iter().map(ChatItem::Message)).expect("valid");
+        pm.create(chat).await.expect("create");
+        pm.set_label("bench/complex", "production", "1.0.0")
+            .await
+            .expect("label");
+        pm.create(Prompt::text("bench/complex-text", workload("complex.j2")).expect("valid"))
+            .await
+            .expect("create");
+        pm.set_label("bench/complex-text", "production", "1.0.0")
+            .await
+            .expect("label");
+    });
+    pm
+}
+
+fn futures_block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+fn env() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env
+}
+
+fn bench_simple(c: &mut Criterion) {
+    let pm = manager();
+    let json = data("simple");
+    let vars = Variables::try_from(json.clone()).expect("object");
+    let env = env();
+    let source = workload("simple.j2");
+    let template = env.template_from_str(&source).expect("compiles");
+    let prepared = minijinja::Value::from(minijinja::value::Serde(&json));
+    assert_eq!(
+        template.render(prepared.clone()).expect("renders"),
+        futures_block_on(pm.render("bench/simple@production", &vars)).expect("renders")
+    );
+
+    let mut group = c.benchmark_group("render/simple_text");
+    group.bench_function("minijinja_direct_prepared_context", |b| {
+        b.iter(|| template.render(black_box(prepared.clone())).expect("renders"))
+    });
+    group.bench_function("minijinja_direct_from_json", |b| {
+        b.iter(|| {
+            template
+                .render(minijinja::Value::from(minijinja::value::Serde(black_box(&json))))
+                .expect("renders")
+        })
+    });
+    group.bench_function("manager_by_reference", |b| {
+        b.to_async(FuturesExecutor).iter(|| async {
+            pm.render(black_box("bench/simple@production"), black_box(&vars))
+                .await
+                .expect("renders")
+        })
+    });
+    group.finish();
+}
+
+fn bench_complex(c: &mut Criterion) {
+    let pm = manager();
+    let json = data("complex");
+    let vars = Variables::try_from(json.clone()).expect("object");
+    let env = env();
+    let messages: Vec<ChatMessage> = serde_json::from_str(&workload("complex_chat.json")).expect("messages");
+    let templates: Vec<_> = messages
+        .iter()
+        .map(|m| env.template_from_str(&m.content).expect("compiles"))
+        .collect();
+    let prepared = minijinja::Value::from(minijinja::value::Serde(&json));
+    let text_source = workload("complex.j2");
+    let text_template = env.template_from_str(&text_source).expect("compiles");
+
+    let mut group = c.benchmark_group("render/complex_chat");
+    group.bench_function("minijinja_direct_prepared_context", |b| {
+        b.iter(|| {
+            templates
+                .iter()
+                .map(|t| t.render(black_box(prepared.clone())).expect("renders"))
+                .collect::<Vec<_>>()
+        })
+    });
+    group.bench_function("minijinja_direct_from_json", |b| {
+        b.iter(|| {
+            let ctx = minijinja::Value::from(minijinja::value::Serde(black_box(&json)));
+            templates
+                .iter()
+                .map(|t| t.render(ctx.clone()).expect("renders"))
+                .collect::<Vec<_>>()
+        })
+    });
+    group.bench_function("manager_by_reference", |b| {
+        b.to_async(FuturesExecutor).iter(|| async {
+            pm.render_chat(black_box("bench/complex@production"), black_box(&vars))
+                .await
+                .expect("renders")
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("render/complex_text");
+    group.bench_function("minijinja_direct_prepared_context", |b| {
+        b.iter(|| text_template.render(black_box(prepared.clone())).expect("renders"))
+    });
+    group.bench_function("manager_by_reference", |b| {
+        b.to_async(FuturesExecutor).iter(|| async {
+            pm.render(black_box("bench/complex-text@production"), black_box(&vars))
+                .await
+                .expect("renders")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_simple, bench_complex);
+criterion_main!(benches);

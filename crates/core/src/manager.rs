@@ -265,15 +265,15 @@ impl PromptManager {
             }
             other => other?,
         };
-        if let Some(expected) = &options.expected {
-            if *expected != latest.version {
-                return Err(Error::VersionConflict {
-                    id,
-                    what: "latest version".into(),
-                    expected: Some(expected.clone()),
-                    actual: Some(latest.version.clone()),
-                });
-            }
+        if let Some(expected) = &options.expected
+            && *expected != latest.version
+        {
+            return Err(Error::VersionConflict {
+                id,
+                what: "latest version".into(),
+                expected: Some(expected.clone()),
+                actual: Some(latest.version.clone()),
+            });
         }
         let content_hash = prompt.content_hash();
         if content_hash == latest.content_hash && options.labels.is_empty() {
@@ -690,10 +690,8 @@ impl PromptManager {
                 break;
             }
         }
-        if !has_includes {
-            if let Some(compiled) = self.inner.registry.compiled(&version.content_hash) {
-                return Ok((compiled, Vec::new()));
-            }
+        if !has_includes && let Some(compiled) = self.inner.registry.compiled(&version.content_hash) {
+            return Ok((compiled, Vec::new()));
         }
         let includes = if has_includes {
             self.collect_includes(&prompt.id, &name, &sources).await?

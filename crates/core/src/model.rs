@@ -50,7 +50,7 @@ impl PromptFormat {
 
 impl fmt::Display for PromptFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -97,7 +97,7 @@ impl Role {
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -386,7 +386,7 @@ impl VariableType {
 
 impl fmt::Display for VariableType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -613,14 +613,14 @@ impl Prompt {
                     return Err(bad("a chat template needs at least one message".into()));
                 }
                 for (i, item) in items.iter().enumerate() {
-                    if let ChatItem::Placeholder(p) = item {
-                        if !is_identifier(&p.variable) {
-                            return Err(bad(format!(
-                                "message {}: placeholder variable `{}` is not a valid variable name",
-                                i + 1,
-                                p.variable
-                            )));
-                        }
+                    if let ChatItem::Placeholder(p) = item
+                        && !is_identifier(&p.variable)
+                    {
+                        return Err(bad(format!(
+                            "message {}: placeholder variable `{}` is not a valid variable name",
+                            i + 1,
+                            p.variable
+                        )));
                     }
                 }
             }
@@ -645,21 +645,21 @@ impl Prompt {
             if !seen.insert(spec.name.as_str()) {
                 return Err(bad(format!("input_schema: `{}` is declared twice", spec.name)));
             }
-            if let Some(default) = &spec.default {
-                if let Some(found) = crate::variables::type_mismatch(spec.kind, default) {
-                    return Err(bad(format!(
-                        "input_schema: the default of `{}` must be {}, got {found}",
-                        spec.name, spec.kind
-                    )));
-                }
+            if let Some(default) = &spec.default
+                && let Some(found) = crate::variables::type_mismatch(spec.kind, default)
+            {
+                return Err(bad(format!(
+                    "input_schema: the default of `{}` must be {}, got {found}",
+                    spec.name, spec.kind
+                )));
             }
         }
         let config = &self.model_config;
         for (name, value) in [("temperature", config.temperature), ("top_p", config.top_p)] {
-            if let Some(v) = value {
-                if !v.is_finite() || v < 0.0 {
-                    return Err(bad(format!("model_config.{name} must be a finite number ≥ 0, got {v}")));
-                }
+            if let Some(v) = value
+                && (!v.is_finite() || v < 0.0)
+            {
+                return Err(bad(format!("model_config.{name} must be a finite number ≥ 0, got {v}")));
             }
         }
         if config.max_tokens == Some(0) {
@@ -746,7 +746,7 @@ impl PromptStatus {
 
 impl fmt::Display for PromptStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -1054,7 +1054,7 @@ impl Bump {
 
 impl fmt::Display for Bump {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

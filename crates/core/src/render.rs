@@ -41,7 +41,7 @@ impl Resolved {
         };
         match &prompt.template {
             Template::Text(_) => {
-                self.fail_on(problems)?;
+                self.fail_on(problems, &vars)?;
                 let mut text = String::new();
                 self.compiled.render(&vars, &mut |_, out| text = out)?;
                 Ok(RenderOutput::Text(text))
@@ -74,7 +74,7 @@ impl Resolved {
                         }
                     }
                 }
-                self.fail_on(problems)?;
+                self.fail_on(problems, &vars)?;
                 let mut parts = Vec::with_capacity(self.compiled.parts());
                 self.compiled.render(&vars, &mut |_, out| parts.push(out))?;
                 let mut parts = parts.into_iter();
@@ -95,15 +95,24 @@ impl Resolved {
         }
     }
 
-    fn fail_on(&self, problems: Vec<VariableProblem>) -> Result<()> {
+    /// Fails with every problem found so far plus every variable the templates read that is
+    /// missing, so one error lists them all.
+    fn fail_on(&self, mut problems: Vec<VariableProblem>, vars: &Variables) -> Result<()> {
         if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::InvalidVariables {
-                reference: self.name.clone(),
-                problems,
-            })
+            return Ok(());
         }
+        for name in self.compiled.variables() {
+            if !vars.contains(name) && !problems.iter().any(|p| p.name() == name) {
+                problems.push(VariableProblem::Missing {
+                    name: name.clone(),
+                    expected: None,
+                });
+            }
+        }
+        Err(Error::InvalidVariables {
+            reference: self.name.clone(),
+            problems,
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! [`InputSchema`] (missing required variables, wrong types, defaults).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -9,7 +10,8 @@ use serde_json::{Map, Value};
 use crate::error::{Error, VariableProblem};
 use crate::model::{InputSchema, VariableType};
 
-/// The variables of one render: a JSON object.
+/// The variables of one render: a JSON object. Cloning is cheap (the map is shared), so an
+/// engine can hold on to it for the length of a render without copying values it never reads.
 ///
 /// ```
 /// use prompt_manager_core::Variables;
@@ -20,23 +22,23 @@ use crate::model::{InputSchema, VariableType};
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Variables(Map<String, Value>);
+pub struct Variables(Arc<Map<String, Value>>);
 
 impl Variables {
     /// No variables.
     pub fn new() -> Self {
-        Variables(Map::new())
+        Variables(Arc::default())
     }
 
     /// Adds a variable (builder style).
     pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.0.insert(name.into(), value.into());
+        Arc::make_mut(&mut self.0).insert(name.into(), value.into());
         self
     }
 
     /// Sets a variable.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Value>) -> Option<Value> {
-        self.0.insert(name.into(), value.into())
+        Arc::make_mut(&mut self.0).insert(name.into(), value.into())
     }
 
     /// The value of a variable.
@@ -84,7 +86,7 @@ impl Variables {
 
 impl From<Map<String, Value>> for Variables {
     fn from(map: Map<String, Value>) -> Self {
-        Variables(map)
+        Variables(Arc::new(map))
     }
 }
 
@@ -92,7 +94,7 @@ impl TryFrom<Value> for Variables {
     type Error = Error;
     fn try_from(value: Value) -> Result<Self, Error> {
         match value {
-            Value::Object(map) => Ok(Variables(map)),
+            Value::Object(map) => Ok(Variables(Arc::new(map))),
             other => Err(Error::InvalidVariables {
                 reference: "variables".into(),
                 problems: vec![VariableProblem::WrongType {
@@ -107,7 +109,7 @@ impl TryFrom<Value> for Variables {
 
 impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Variables {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Variables(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Variables(Arc::new(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect()))
     }
 }
 

@@ -1,1 +1,62 @@
-//! placeholder
+//! # prompt-manager-storage
+//!
+//! Storage backends of prompt-manager: implementations of the [`StorageBackend`] and
+//! [`VersionStore`] traits of `prompt-manager-core`, which keep a prompt's versions, labels and
+//! label history together so every write is atomic. [`MemoryStore`] is the reference backend
+//! (`memory://`); file, SQLite and PostgreSQL backends come behind features.
+//!
+//! With the `conformance` feature, the [`conformance`] module holds the test suite every backend
+//! must pass, so a backend written elsewhere can run it too.
+//!
+//! Applications usually hold a store as `Arc<dyn Store>` and let `PromptManager` drive it; the
+//! traits can also be used directly:
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use chrono::Utc;
+//! use prompt_manager_core::semver::Version;
+//! use prompt_manager_core::{Expect, Prompt, PromptStatus, PromptVersion, SaveRequest, Store};
+//! use prompt_manager_storage::MemoryStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> prompt_manager_core::Result<()> {
+//! let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+//!
+//! let prompt = Prompt::text("greeting", "Hello {{ name }}!")?;
+//! let version = PromptVersion {
+//!     content_hash: prompt.content_hash(),
+//!     prompt,
+//!     version: Version::new(1, 0, 0),
+//!     changelog: "Initial version".into(),
+//!     author: Some("alice".into()),
+//!     created_at: Utc::now(),
+//!     parent: None,
+//! };
+//! let events = store
+//!     .save(SaveRequest {
+//!         version,
+//!         expected: Expect::Absent, // create; fails if `greeting` exists
+//!         status: PromptStatus::Draft,
+//!         labels: vec!["production".parse()?],
+//!         actor: Some("alice".into()),
+//!     })
+//!     .await?;
+//! assert_eq!(events.len(), 1, "one label event: production → 1.0.0");
+//!
+//! let id = "greeting".parse()?;
+//! assert_eq!(store.get_latest(&id).await?.version, Version::new(1, 0, 0));
+//! assert_eq!(store.get_label(&id, &"production".parse()?).await?, Version::new(1, 0, 0));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`StorageBackend`]: prompt_manager_core::StorageBackend
+//! [`VersionStore`]: prompt_manager_core::VersionStore
+
+mod memory;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use memory::MemoryStore;

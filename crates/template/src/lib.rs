@@ -1,1 +1,34 @@
-//! placeholder
+//! # prompt-manager-template
+//!
+//! The [`TemplateEngine`](prompt_manager_core::TemplateEngine) of prompt-manager, on
+//! [minijinja](https://docs.rs/minijinja) (Jinja syntax: `{{ name }}`, filters, loops,
+//! conditionals, `{% include "shared/tone@production" %}`).
+//!
+//! - Templates compile once per prompt version and are rendered many times from any thread.
+//! - An undefined variable is an error naming *every* variable the template reads and did not get.
+//! - Syntax errors carry the line and column.
+//! - Fuel, recursion and output-size limits ([`RenderLimits`]) stop a runaway template with an
+//!   error instead of a hang.
+//! - Values are data: a variable holding `{{ … }}` is printed as it is, never interpreted.
+//! - No HTML escaping: prompts are plain text.
+//!
+//! ```
+//! use prompt_manager_core::{CompileUnit, TemplateEngine, Variables};
+//! use prompt_manager_template::MiniJinjaEngine;
+//!
+//! let engine = MiniJinjaEngine::new();
+//! let compiled = engine.compile(CompileUnit { name: "greeting@1.0.0", sources: &["Hello {{ name }}!"], includes: &[] })?;
+//! let mut out = String::new();
+//! compiled.render(&Variables::new().with("name", "{{ Ada }}"), &mut |_, text| out = text)?;
+//! assert_eq!(out, "Hello {{ Ada }}!");
+//! # Ok::<(), prompt_manager_core::Error>(())
+//! ```
+
+mod compiled;
+mod context;
+mod engine;
+mod errors;
+mod includes;
+
+pub use engine::{MiniJinjaEngine, RenderLimits};
+pub use includes::find_includes;

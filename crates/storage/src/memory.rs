@@ -1,0 +1,522 @@
+//! [`MemoryStore`], the reference backend: every prompt in one map behind one lock.
+//!
+//! It defines by example what the trait docs in `prompt_manager_core::store` mean; the other
+//! backends must behave the same (the conformance suite checks it). Nothing here survives the
+//! process, and nothing here does I/O: the async methods run to completion without awaiting.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Bound;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use chrono::{DateTime, Utc};
+use prompt_manager_core::semver::Version;
+use prompt_manager_core::{
+    Error, Expect, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery, NotFound, Page, PromptId,
+    PromptStatus, PromptSummary, PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore,
+    async_trait,
+};
+
+const BACKEND: &str = "memory";
+
+/// An in-memory store: fast, complete, and gone when the process ends.
+///
+/// Use it in tests, examples and short-lived tools (`memory://`). Writes are atomic: each one
+/// takes the single write lock, checks everything, then mutates, so a refused write changes
+/// nothing and two compare-and-set writers never both win. Loaded versions are shared
+/// (`Arc`), never copied.
+///
+/// ```
+/// use prompt_manager_storage::MemoryStore;
+/// use prompt_manager_core::{ListQuery, StorageBackend};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> prompt_manager_core::Result<()> {
+/// let store = MemoryStore::new();
+/// assert!(store.list(&ListQuery::default()).await?.items.is_empty());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Default)]
+pub struct MemoryStore {
+    prompts: RwLock<BTreeMap<PromptId, Record>>,
+}
+
+/// Everything stored about one prompt. Invariant: `versions` is never empty (a record is only
+/// created by a save, and versions are only removed with the whole record).
+#[derive(Debug)]
+struct Record {
+    status: PromptStatus,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    versions: BTreeMap<Version, Arc<PromptVersion>>,
+    labels: BTreeMap<LabelName, Version>,
+    history: Vec<LabelEvent>,
+}
+
+impl Record {
+    fn latest(&self, id: &PromptId) -> Result<&Arc<PromptVersion>> {
+        self.versions
+            .values()
+            .next_back()
+            .ok_or_else(|| Error::backend(BACKEND, format!("prompt `{id}` has no versions (corrupt record)")))
+    }
+
+    fn summary(&self, id: &PromptId) -> Result<PromptSummary> {
+        let latest = self.latest(id)?;
+        let metadata = &latest.prompt.metadata;
+        Ok(PromptSummary {
+            id: id.clone(),
+            status: self.status,
+            format: latest.prompt.format,
+            latest_version: latest.version.clone(),
+            version_count: self.versions.len() as u64,
+            labels: self.labels.clone(),
+            tags: metadata.tags.clone(),
+            description: metadata.description.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> Result<RwLockReadGuard<'_, BTreeMap<PromptId, Record>>> {
+        self.prompts.read().map_err(|_| poisoned())
+    }
+
+    fn write(&self) -> Result<RwLockWriteGuard<'_, BTreeMap<PromptId, Record>>> {
+        self.prompts.write().map_err(|_| poisoned())
+    }
+
+    fn with_record<T>(&self, id: &PromptId, f: impl FnOnce(&Record) -> Result<T>) -> Result<T> {
+        let prompts = self.read()?;
+        let record = prompts.get(id).ok_or_else(|| Error::prompt_not_found(id))?;
+        f(record)
+    }
+
+    fn save_now(&self, request: SaveRequest, now: DateTime<Utc>) -> Result<Vec<LabelEvent>> {
+        let SaveRequest {
+            version,
+            expected,
+            status,
+            labels,
+            actor,
+        } = request;
+        // The version carries its own id; there is no second one in the request to disagree with.
+        let id = version.prompt.id.clone();
+        let number = version.version.clone();
+        let mut prompts = self.write()?;
+
+        // Check everything first: a refused save must leave the store as it was.
+        let current = match prompts.get(&id) {
+            None => {
+                if let Expect::Version(_) = expected {
+                    return Err(Error::prompt_not_found(&id));
+                }
+                None
+            }
+            Some(record) => {
+                if expected == Expect::Absent {
+                    return Err(Error::AlreadyExists { id });
+                }
+                let latest = &record.latest(&id)?.version;
+                if !expected.accepts(Some(latest)) {
+                    return Err(Error::VersionConflict {
+                        id,
+                        what: "latest version".into(),
+                        expected: expected.version(),
+                        actual: Some(latest.clone()),
+                    });
+                }
+                if number <= *latest {
+                    return Err(Error::VersionNotIncreasing {
+                        id,
+                        version: number,
+                        latest: latest.clone(),
+                    });
+                }
+                Some(record)
+            }
+        };
+
+        // Compute the label events against the current state before touching it.
+        let mut targets = current.map(|r| r.labels.clone()).unwrap_or_default();
+        let mut events = Vec::with_capacity(labels.len());
+        for label in labels {
+            let from = targets.insert(label.clone(), number.clone());
+            if from.as_ref() == Some(&number) {
+                continue; // The same label named twice in one request.
+            }
+            events.push(LabelEvent {
+                label,
+                from,
+                to: Some(number.clone()),
+                kind: LabelEventKind::Set,
+                actor: actor.clone(),
+                at: now,
+            });
+        }
+
+        let record = prompts.entry(id).or_insert_with(|| Record {
+            status,
+            created_at: now,
+            updated_at: now,
+            versions: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            history: Vec::new(),
+        });
+        record.versions.insert(number, Arc::new(version));
+        record.labels = targets;
+        record.history.extend(events.iter().cloned());
+        record.updated_at = now;
+        Ok(events)
+    }
+
+    fn set_label_now(&self, id: &PromptId, change: LabelChange, now: DateTime<Utc>) -> Result<Option<LabelEvent>> {
+        let LabelChange {
+            label,
+            to,
+            expected,
+            kind,
+            actor,
+        } = change;
+        let mut prompts = self.write()?;
+        let record = prompts.get_mut(id).ok_or_else(|| Error::prompt_not_found(id))?;
+        let from = record.labels.get(&label).cloned();
+        match &to {
+            Some(target) if !record.versions.contains_key(target) => {
+                return Err(Error::NotFound(NotFound::Version(id.clone(), target.clone())));
+            }
+            None if from.is_none() => return Err(Error::NotFound(NotFound::Label(id.clone(), label))),
+            _ => {}
+        }
+        if !expected.accepts(from.as_ref()) {
+            return Err(Error::VersionConflict {
+                id: id.clone(),
+                what: format!("label {label}"),
+                expected: expected.version(),
+                actual: from,
+            });
+        }
+        if from == to {
+            return Ok(None);
+        }
+        match &to {
+            Some(target) => record.labels.insert(label.clone(), target.clone()),
+            None => record.labels.remove(&label),
+        };
+        let event = LabelEvent {
+            label,
+            from,
+            to,
+            kind,
+            actor,
+            at: now,
+        };
+        record.history.push(event.clone());
+        record.updated_at = now;
+        Ok(Some(event))
+    }
+
+    fn list_now(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let mut items = Vec::new();
+        if limit == 0 {
+            // No item fits, and no cursor can say "from the start": a zero-sized page ends the listing.
+            return Ok(Page {
+                items,
+                next_cursor: None,
+            });
+        }
+        let prefix = query.id_prefix.as_deref().unwrap_or("");
+        // Ids sharing a prefix are contiguous in id order, so start at the later of the cursor and
+        // the prefix, and stop at the first id past the prefix.
+        let start = match query.cursor.as_deref() {
+            Some(cursor) if cursor >= prefix => Bound::Excluded(cursor),
+            _ => Bound::Included(prefix),
+        };
+        let prompts = self.read()?;
+        let mut next_cursor = None;
+        for (id, record) in prompts.range::<str, _>((start, Bound::Unbounded)) {
+            if !id.starts_with(prefix) {
+                break;
+            }
+            let summary = record.summary(id)?;
+            if !query.matches(&summary) {
+                continue;
+            }
+            if items.len() == limit {
+                // One more match exists: the page is full and another follows.
+                next_cursor = items.last().map(|s: &PromptSummary| s.id.to_string());
+                break;
+            }
+            items.push(summary);
+        }
+        Ok(Page { items, next_cursor })
+    }
+}
+
+fn poisoned() -> Error {
+    Error::backend(
+        BACKEND,
+        "the store's lock is poisoned: a thread panicked while writing; the data may be inconsistent",
+    )
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The content can be large; the number of prompts is what a log needs.
+        let mut s = f.debug_struct("MemoryStore");
+        match self.prompts.try_read() {
+            Ok(prompts) => s.field("prompts", &prompts.len()),
+            Err(_) => s.field("prompts", &format_args!("<locked>")),
+        };
+        s.finish()
+    }
+}
+
+#[async_trait]
+impl StorageBackend for MemoryStore {
+    fn backend_name(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn save(&self, request: SaveRequest) -> Result<Vec<LabelEvent>> {
+        self.save_now(request, Utc::now())
+    }
+
+    async fn load(&self, id: &PromptId, version: Option<&Version>) -> Result<Arc<PromptVersion>> {
+        self.with_record(id, |record| match version {
+            None => record.latest(id).cloned(),
+            Some(v) => record
+                .versions
+                .get(v)
+                .cloned()
+                .ok_or_else(|| Error::NotFound(NotFound::Version(id.clone(), v.clone()))),
+        })
+    }
+
+    async fn delete(&self, id: &PromptId) -> Result<()> {
+        match self.write()?.remove(id) {
+            Some(_) => Ok(()),
+            None => Err(Error::prompt_not_found(id)),
+        }
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
+        self.list_now(query)
+    }
+
+    async fn exists(&self, id: &PromptId) -> Result<bool> {
+        Ok(self.read()?.contains_key(id))
+    }
+
+    async fn summary(&self, id: &PromptId) -> Result<PromptSummary> {
+        self.with_record(id, |record| record.summary(id))
+    }
+
+    async fn set_status(&self, id: &PromptId, status: PromptStatus, expected: PromptStatus) -> Result<()> {
+        let mut prompts = self.write()?;
+        let record = prompts.get_mut(id).ok_or_else(|| Error::prompt_not_found(id))?;
+        if record.status != expected {
+            return Err(Error::InvalidStatusTransition {
+                id: id.clone(),
+                from: record.status,
+                to: status,
+                reason: "the status changed meanwhile; reload and retry",
+            });
+        }
+        record.status = status;
+        record.updated_at = Utc::now();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl VersionStore for MemoryStore {
+    async fn list_versions(&self, id: &PromptId) -> Result<Vec<VersionInfo>> {
+        self.with_record(id, |record| {
+            Ok(record.versions.values().rev().map(|v| v.info()).collect())
+        })
+    }
+
+    async fn labels(&self, id: &PromptId) -> Result<BTreeMap<LabelName, Version>> {
+        self.with_record(id, |record| Ok(record.labels.clone()))
+    }
+
+    async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version> {
+        self.with_record(id, |record| {
+            record
+                .labels
+                .get(label)
+                .cloned()
+                .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))
+        })
+    }
+
+    async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
+        self.set_label_now(id, change, Utc::now())
+    }
+
+    async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>> {
+        self.with_record(id, |record| {
+            Ok(record
+                .history
+                .iter()
+                .filter(|e| label.is_none_or(|l| e.label == *l))
+                .cloned()
+                .collect())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use prompt_manager_core::Prompt;
+
+    fn version(id: &str, number: &str, template: &str) -> PromptVersion {
+        let prompt = Prompt::text(id, template).unwrap();
+        PromptVersion {
+            content_hash: prompt.content_hash(),
+            prompt,
+            version: Version::parse(number).unwrap(),
+            changelog: String::new(),
+            author: None,
+            created_at: Utc::now(),
+            parent: None,
+        }
+    }
+
+    fn request(id: &str, number: &str, expected: Expect, labels: &[&str]) -> SaveRequest {
+        SaveRequest {
+            version: version(id, number, &format!("{id} {number}")),
+            expected,
+            status: PromptStatus::Draft,
+            labels: labels.iter().map(|l| LabelName::new(l).unwrap()).collect(),
+            actor: Some("tester".into()),
+        }
+    }
+
+    fn id(s: &str) -> PromptId {
+        PromptId::new(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn saves_and_loads_latest_and_exact_versions() {
+        let store = MemoryStore::new();
+        store.save(request("a", "1.0.0", Expect::Absent, &[])).await.unwrap();
+        store
+            .save(request("a", "1.1.0", Expect::Version(Version::new(1, 0, 0)), &[]))
+            .await
+            .unwrap();
+        assert_eq!(store.load(&id("a"), None).await.unwrap().version, Version::new(1, 1, 0));
+        let first = store.load(&id("a"), Some(&Version::new(1, 0, 0))).await.unwrap();
+        assert_eq!(first.prompt.template.sources(), ["a 1.0.0"]);
+    }
+
+    #[tokio::test]
+    async fn a_refused_save_records_no_label() {
+        let store = MemoryStore::new();
+        store.save(request("a", "2.0.0", Expect::Absent, &[])).await.unwrap();
+        let err = store
+            .save(request("a", "1.0.0", Expect::Any, &["production"]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::VersionNotIncreasing { .. }), "{err:?}");
+        assert!(store.labels(&id("a")).await.unwrap().is_empty());
+        assert!(store.label_history(&id("a"), None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_label_named_twice_in_a_save_is_recorded_once() {
+        let store = MemoryStore::new();
+        let events = store
+            .save(request("a", "1.0.0", Expect::Absent, &["production", "production"]))
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(store.label_history(&id("a"), None).await.unwrap(), events);
+    }
+
+    #[tokio::test]
+    async fn list_accepts_any_cursor_and_combines_it_with_the_prefix() {
+        let store = MemoryStore::new();
+        for name in ["a/1", "b/1", "b/2", "b/3", "c/1"] {
+            store.save(request(name, "1.0.0", Expect::Absent, &[])).await.unwrap();
+        }
+        let ids = |page: Page<PromptSummary>| page.items.into_iter().map(|s| s.id.to_string()).collect::<Vec<_>>();
+        // A cursor before the prefix starts at the prefix; one inside it continues after it.
+        let query = |cursor: &str| ListQuery {
+            id_prefix: Some("b/".into()),
+            cursor: Some(cursor.into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(
+            ids(store.list(&query("A not an id")).await.unwrap()),
+            ["b/1", "b/2", "b/3"]
+        );
+        assert_eq!(ids(store.list(&query("b/1")).await.unwrap()), ["b/2", "b/3"]);
+        assert!(store.list(&query("zzz")).await.unwrap().items.is_empty());
+
+        let empty = store
+            .list(&ListQuery {
+                limit: Some(0),
+                ..ListQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            empty,
+            Page {
+                items: Vec::new(),
+                next_cursor: None
+            }
+        );
+
+        let exact = store
+            .list(&ListQuery {
+                id_prefix: Some("b/".into()),
+                limit: Some(3),
+                ..ListQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(exact.items.len(), 3);
+        assert_eq!(exact.next_cursor, None, "a page that ends the listing has no cursor");
+    }
+
+    #[tokio::test]
+    async fn a_poisoned_lock_is_a_backend_error_not_a_panic() {
+        let store = Arc::new(MemoryStore::new());
+        let poisoner = Arc::clone(&store);
+        let joined = std::thread::spawn(move || {
+            let _guard = poisoner.prompts.write().unwrap();
+            panic!("poison the lock on purpose");
+        })
+        .join();
+        assert!(joined.is_err());
+        let err = store.exists(&id("a")).await.unwrap_err();
+        assert!(matches!(err, Error::Backend { backend: "memory", .. }), "{err:?}");
+        let err = store
+            .save(request("a", "1.0.0", Expect::Absent, &[]))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("poisoned"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn debug_shows_the_size_not_the_content() {
+        let store = MemoryStore::new();
+        store.save(request("a", "1.0.0", Expect::Absent, &[])).await.unwrap();
+        assert_eq!(format!("{store:?}"), "MemoryStore { prompts: 1 }");
+    }
+}

@@ -1,0 +1,199 @@
+//! Behaviour of the minijinja engine on its own: errors, limits, includes, literal values.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use prompt_manager_core::{
+    CompileUnit, CompiledTemplate, Error, IncludedTemplate, TemplateEngine, VariableProblem, Variables,
+};
+use prompt_manager_template::{MiniJinjaEngine, RenderLimits};
+use proptest::prelude::*;
+use serde_json::json;
+
+fn compile(engine: &MiniJinjaEngine, sources: &[&str]) -> Result<Arc<dyn CompiledTemplate>, Error> {
+    engine.compile(CompileUnit {
+        name: "t@1.0.0",
+        sources,
+        includes: &[],
+    })
+}
+
+fn render_all(compiled: &dyn CompiledTemplate, vars: &Variables) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    compiled.render(vars, &mut |_, s| out.push(s))?;
+    Ok(out)
+}
+
+fn vars(value: serde_json::Value) -> Variables {
+    Variables::try_from(value).unwrap()
+}
+
+#[test]
+fn renders_every_part_with_one_set_of_variables() {
+    let engine = MiniJinjaEngine::new();
+    let compiled = compile(&engine, &["Hi {{ name }}", "{% for x in items %}{{ x }},{% endfor %}"]).unwrap();
+    assert_eq!(compiled.parts(), 2);
+    let out = render_all(
+        compiled.as_ref(),
+        &vars(json!({"name": "Ada", "items": [1, 2.5, true, null]})),
+    )
+    .unwrap();
+    assert_eq!(out, vec!["Hi Ada", "1,2.5,True,None,"], "Jinja semantics, as in Python");
+}
+
+#[test]
+fn missing_variables_are_all_named() {
+    let engine = MiniJinjaEngine::new();
+    let compiled = compile(&engine, &["{{ a }} {{ b }}", "{% if c %}{{ d.x }}{% endif %}"]).unwrap();
+    let vars_used: Vec<_> = compiled.variables().iter().cloned().collect();
+    assert_eq!(vars_used, vec!["a", "b", "c", "d"]);
+    let err = render_all(compiled.as_ref(), &vars(json!({"b": 1}))).unwrap_err();
+    match err {
+        Error::InvalidVariables { reference, problems } => {
+            assert_eq!(reference, "t@1.0.0");
+            let names: Vec<_> = problems.iter().map(VariableProblem::name).collect();
+            assert_eq!(names, vec!["a", "c", "d"]);
+        }
+        other => panic!("expected missing variables, got {other}"),
+    }
+}
+
+#[test]
+fn an_undefined_attribute_is_a_render_error_with_a_line() {
+    let engine = MiniJinjaEngine::new();
+    let compiled = compile(&engine, &["line\n{{ user.missing.deeper }}"]).unwrap();
+    let err = render_all(compiled.as_ref(), &vars(json!({"user": {"name": "x"}}))).unwrap_err();
+    assert!(matches!(err, Error::Render { line: Some(2), .. }), "{err}");
+}
+
+#[test]
+fn syntax_errors_carry_line_and_column() {
+    let engine = MiniJinjaEngine::new();
+    let err = compile(&engine, &["ok", "first line\n  {{ name | }}"]).unwrap_err();
+    match &err {
+        Error::TemplateSyntax {
+            template, line, column, ..
+        } => {
+            assert_eq!(template, "t@1.0.0 message 2");
+            assert_eq!(*line, 2);
+            assert_eq!(*column, 13, "{err}");
+        }
+        other => panic!("expected a syntax error, got {other}"),
+    }
+    let err = engine.validate("x", "{% for a in b %}never closed").unwrap_err();
+    assert!(matches!(err, Error::TemplateSyntax { line: 1, .. }), "{err}");
+}
+
+#[test]
+fn values_are_never_interpreted_as_templates() {
+    let engine = MiniJinjaEngine::new();
+    let compiled = compile(&engine, &["<{{ evil }}>"]).unwrap();
+    let out = render_all(
+        compiled.as_ref(),
+        &vars(json!({"evil": "{{ 7 * 7 }}{% include 'x' %}<b>&"})),
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        vec!["<{{ 7 * 7 }}{% include 'x' %}<b>&>"],
+        "no evaluation and no HTML escaping"
+    );
+}
+
+#[test]
+fn an_unbounded_loop_runs_out_of_fuel() {
+    let engine = MiniJinjaEngine::new();
+    let compiled = compile(
+        &engine,
+        &["{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}"],
+    )
+    .unwrap();
+    let err = render_all(compiled.as_ref(), &Variables::new()).unwrap_err();
+    assert!(matches!(err, Error::RenderLimit { .. }), "{err}");
+    assert!(err.to_string().contains("fuel"), "{err}");
+}
+
+#[test]
+fn deep_recursion_is_stopped() {
+    let engine = MiniJinjaEngine::new();
+    let compiled = compile(&engine, &["{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"]).unwrap();
+    let err = render_all(compiled.as_ref(), &Variables::new()).unwrap_err();
+    assert!(matches!(err, Error::RenderLimit { .. }), "{err}");
+}
+
+#[test]
+fn output_size_is_bounded() {
+    let engine = MiniJinjaEngine::with_limits(RenderLimits {
+        max_output_bytes: 1000,
+        ..RenderLimits::default()
+    });
+    let compiled = compile(&engine, &["{{ 'x' * n }}"]).unwrap();
+    assert_eq!(
+        render_all(compiled.as_ref(), &vars(json!({"n": 1000}))).unwrap()[0].len(),
+        1000
+    );
+    let err = render_all(compiled.as_ref(), &vars(json!({"n": 1001}))).unwrap_err();
+    assert!(err.to_string().contains("exceeds the limit of 1000 bytes"), "{err}");
+}
+
+#[test]
+fn includes_render_from_the_resolved_sources() {
+    let engine = MiniJinjaEngine::new();
+    let includes = vec![IncludedTemplate {
+        reference: "shared/tone@production".into(),
+        resolved: "shared/tone@1.2.0".into(),
+        source: "Be {{ tone }}.".into(),
+    }];
+    let compiled = engine
+        .compile(CompileUnit {
+            name: "main@1.0.0",
+            sources: &[r#"Hello. {% include "shared/tone@production" %}"#],
+            includes: &includes,
+        })
+        .unwrap();
+    assert!(compiled.variables().contains("tone"), "variables of includes count");
+    let out = render_all(compiled.as_ref(), &vars(json!({"tone": "kind"}))).unwrap();
+    assert_eq!(out, vec!["Hello. Be kind."]);
+    let err = render_all(compiled.as_ref(), &Variables::new()).unwrap_err();
+    assert!(matches!(err, Error::InvalidVariables { .. }), "{err}");
+}
+
+#[test]
+fn extract_variables_skips_builtins_and_locals() {
+    let engine = MiniJinjaEngine::new();
+    let found = engine
+        .extract_variables(
+            "t",
+            "{% for ex in examples %}{{ loop.index }} {{ ex.q }}{% endfor %}{{ range(3)|join }} {{ name }}",
+        )
+        .unwrap();
+    assert_eq!(found.into_iter().collect::<Vec<_>>(), vec!["examples", "name"]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Rendering any template with any variables returns Ok or an error, never panics.
+    #[test]
+    fn any_template_with_any_variables_never_panics(
+        source in prop_oneof![
+            "\\PC{0,60}",
+            "[{}%# a-z0-9|.()\\[\\]'\"+*-]{0,60}",
+            prop::collection::vec(prop_oneof![
+                Just("{{ a }}".to_string()), Just("{% for x in a %}".to_string()), Just("{% endfor %}".to_string()),
+                Just("{% if b %}".to_string()), Just("{% endif %}".to_string()), Just("{{ a|upper }}".to_string()),
+                Just("{{ b * 3 }}".to_string()), Just("{{ a[0] }}".to_string()), Just("{% include 'z' %}".to_string()),
+                "[a-z ]{0,5}".prop_map(|s| s),
+            ], 0..8).prop_map(|parts| parts.concat()),
+        ],
+        a in prop_oneof![Just(json!(null)), Just(json!([1, "x"])), "\\PC{0,10}".prop_map(|s| json!(s)), any::<i64>().prop_map(|n| json!(n))],
+        b in prop_oneof![Just(json!({"k": 1})), any::<bool>().prop_map(|v| json!(v)), any::<f64>().prop_map(|v| json!(v))],
+    ) {
+        let engine = MiniJinjaEngine::new();
+        if let Ok(compiled) = compile(&engine, &[&source]) {
+            let _ = render_all(compiled.as_ref(), &vars(json!({"a": a, "b": b})));
+        }
+        let _ = engine.extract_variables("t", &source);
+        let _ = engine.includes("t", &source);
+    }
+}
