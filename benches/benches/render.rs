@@ -89,6 +89,10 @@ fn bench_simple(c: &mut Criterion) {
                 .expect("renders")
         })
     });
+    // What the executor alone costs per iteration, to read the line above against.
+    group.bench_function("executor_overhead_ready_future", |b| {
+        b.to_async(FuturesExecutor).iter(|| async { black_box(1) })
+    });
     group.finish();
 }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -105,6 +105,8 @@ struct Inner {
     engine: Arc<dyn TemplateEngine>,
     registry: Registry,
     observers: RwLock<Arc<[Arc<dyn Observer>]>>,
+    /// Whether any observer is registered: read on every render without touching the lock.
+    has_observers: AtomicBool,
     plugins: RwLock<BTreeMap<String, Arc<dyn Plugin>>>,
     actor: Option<String>,
 }
@@ -167,6 +169,7 @@ impl PromptManagerBuilder {
                 store,
                 engine,
                 registry: Registry::default(),
+                has_observers: AtomicBool::new(!self.observers.is_empty()),
                 observers: RwLock::new(self.observers.into()),
                 plugins: RwLock::new(BTreeMap::new()),
                 actor: self.actor,
@@ -468,7 +471,7 @@ impl PromptManager {
 
     /// The version a reference names.
     pub async fn get(&self, reference: &str) -> Result<Arc<PromptVersion>> {
-        Ok(self.resolve(reference).await?.version.clone())
+        self.with_resolved(reference, |r| r.version.clone()).await
     }
 
     /// Status, latest version and labels of a prompt.
@@ -542,17 +545,19 @@ impl PromptManager {
 
     /// Renders a prompt and returns the output with its version and model configuration.
     pub async fn render_prompt(&self, reference: &str, vars: &Variables) -> Result<RenderedPrompt> {
-        let resolved = self.resolve(reference).await?;
-        let output = self.render_observed(reference, vars, |r, v| r.render(v)).await?;
-        let version = &resolved.version;
-        Ok(RenderedPrompt {
-            id: version.prompt.id.clone(),
-            version: version.version.clone(),
-            format: version.prompt.format,
-            output,
-            model_config: version.prompt.model_config.clone(),
-            content_hash: version.content_hash.clone(),
+        self.render_observed(reference, vars, |r, v| {
+            let output = r.render(v)?;
+            let version = &r.version;
+            Ok(RenderedPrompt {
+                id: version.prompt.id.clone(),
+                version: version.version.clone(),
+                format: version.prompt.format,
+                output,
+                model_config: version.prompt.model_config.clone(),
+                content_hash: version.content_hash.clone(),
+            })
         })
+        .await
     }
 
     /// Renders a prompt into the payload of a registered plugin (`openai`, `anthropic`, …).
@@ -571,14 +576,13 @@ impl PromptManager {
         vars: &Variables,
         render: impl FnOnce(&Resolved, &Variables) -> Result<T>,
     ) -> Result<T> {
+        if !self.inner.has_observers.load(Ordering::Acquire) {
+            return self.with_resolved(reference, |r| render(r, vars)).await?;
+        }
         let observers = match self.inner.observers.read() {
             Ok(o) => o.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
-        if observers.is_empty() {
-            let resolved = self.resolve(reference).await?;
-            return render(&resolved, vars);
-        }
         for o in observers.iter() {
             guard_observer(|| o.on_render_start(reference));
         }
@@ -609,6 +613,24 @@ impl PromptManager {
             }
         }
         result
+    }
+
+    /// Runs `f` on the resolution of `reference`: borrowed from the registry on a hit, loaded and
+    /// compiled on a miss.
+    async fn with_resolved<T>(&self, reference: &str, f: impl FnOnce(&Resolved) -> T) -> Result<T> {
+        let mut f = Some(f);
+        let hit = self.inner.registry.get_with(reference, |r| f.take().map(|f| f(r)));
+        if let Some(Some(out)) = hit {
+            return Ok(out);
+        }
+        let resolved = self.resolve(reference).await?;
+        match f.take() {
+            Some(f) => Ok(f(&resolved)),
+            // `f` is only taken on a hit, which returned above.
+            None => Err(Error::Unsupported(
+                "internal: the registry consumed a render without a result".into(),
+            )),
+        }
     }
 
     /// Resolves a reference through the registry, loading and compiling on a miss.
@@ -799,6 +821,7 @@ impl PromptManager {
         let mut all: Vec<_> = guard.iter().cloned().collect();
         all.push(observer);
         *guard = all.into();
+        self.inner.has_observers.store(true, Ordering::Release);
     }
 
     /// Initializes a plugin with `config` and registers it under its name.
@@ -901,6 +924,12 @@ trait OutputSize {
 impl OutputSize for RenderOutput {
     fn size(&self) -> usize {
         self.len_bytes()
+    }
+}
+
+impl OutputSize for RenderedPrompt {
+    fn size(&self) -> usize {
+        self.output.len_bytes()
     }
 }
 

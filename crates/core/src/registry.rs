@@ -21,13 +21,16 @@ struct Entry {
     keys: Mutex<Vec<Box<str>>>,
 }
 
+/// Maps keyed by strings callers send; foldhash is fast on short keys and randomly seeded per process.
+type Map<K, V> = papaya::HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    resolved: papaya::HashMap<Box<str>, Arc<Resolved>>,
-    entries: papaya::HashMap<PromptId, Arc<Entry>>,
+    resolved: Map<Box<str>, Arc<Resolved>>,
+    entries: Map<PromptId, Arc<Entry>>,
     /// Compiled templates without includes, by content: equal content compiles once, and
     /// content-addressed entries can never be stale.
-    compiled: papaya::HashMap<ContentHash, Arc<dyn CompiledTemplate>>,
+    compiled: Map<ContentHash, Arc<dyn CompiledTemplate>>,
     epoch: AtomicU64,
     generations: AtomicU64,
 }
@@ -35,9 +38,16 @@ pub(crate) struct Registry {
 impl Registry {
     /// The cached resolution of `reference`, if it is still current.
     pub(crate) fn get(&self, reference: &str) -> Option<Arc<Resolved>> {
-        let resolved = self.resolved.pin().get(reference)?.clone();
-        if resolved.deps.is_empty() || self.deps_current(&resolved) {
-            Some(resolved)
+        self.get_with(reference, |r| r.clone())
+    }
+
+    /// Runs `f` on the cached resolution of `reference`, if it is still current. The resolution
+    /// is borrowed, not cloned, so a hit touches no reference count.
+    pub(crate) fn get_with<R>(&self, reference: &str, f: impl FnOnce(&Arc<Resolved>) -> R) -> Option<R> {
+        let map = self.resolved.pin();
+        let resolved = map.get(reference)?;
+        if resolved.deps.is_empty() || self.deps_current(resolved) {
+            Some(f(resolved))
         } else {
             None
         }
