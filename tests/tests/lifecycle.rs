@@ -410,7 +410,7 @@ impl Observer for Recorder {
         self.events
             .lock()
             .unwrap()
-            .push(format!("error {}", e.error.unwrap_or("?")));
+            .push(format!("error {}", e.error.as_deref().unwrap_or("?")));
     }
     fn on_version_created(&self, v: &prompt_manager::PromptVersion) {
         self.events.lock().unwrap().push(format!("version {}", v.reference()));

@@ -2,12 +2,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use prompt_manager::semver::Version;
 use prompt_manager::{
     ChatItem, ChatMessage, ContentHash, InputSchema, LabelEvent, LabelEventKind, LabelName, MessagePlaceholder,
-    Metadata, ModelConfig, Prompt, PromptFormat, PromptId, PromptStatus, PromptSummary, PromptVersion, Role, Template,
-    VariableSpec, VariableType, VersionInfo,
+    Metadata, ModelConfig, Prompt, PromptExecution, PromptFormat, PromptId, PromptStatus, PromptSummary, PromptVersion,
+    RenderOutput, RenderedPrompt, Role, Template, VariableSpec, VariableType, VersionInfo,
 };
 use proptest::prelude::*;
 
@@ -158,5 +159,19 @@ proptest! {
         }
         let info = VersionInfo { version: Version::new(1, 0, 0), changelog: String::new(), author: None, created_at: at, parent: None, content_hash: ContentHash("sha256:00".into()) };
         both_ways(&info)?;
+        let execution = PromptExecution {
+            id: count, reference: format!("{id}@production"), prompt_id: Some(id.clone()), version: to.clone(),
+            label: Some(label.clone()), duration: Duration::from_micros(count), error: Some("archived".into()),
+            output_bytes: 12, token_estimate: 3,
+        };
+        both_ways(&execution)?;
+        for output in [RenderOutput::Text("hi".into()), RenderOutput::Messages(vec![ChatMessage::new(Role::User, "hi")])] {
+            let rendered = RenderedPrompt {
+                id: id.clone(), version: Version::new(1, 0, 0), format: PromptFormat::Chat, output,
+                model_config: ModelConfig { temperature: Some(0.5), ..ModelConfig::default() },
+                content_hash: ContentHash("sha256:00".into()),
+            };
+            both_ways(&rendered)?;
+        }
     }
 }

@@ -221,7 +221,6 @@ impl PromptManager {
         let version = options.version.unwrap_or_else(|| Version::new(1, 0, 0));
         self.check_compiles(&prompt, &version).await?;
         let content_hash = prompt.content_hash();
-        let id = prompt.id.clone();
         let new = PromptVersion {
             prompt,
             version,
@@ -231,25 +230,7 @@ impl PromptManager {
             parent: None,
             content_hash,
         };
-        let labels = self
-            .inner
-            .store
-            .save(SaveRequest {
-                version: new.clone(),
-                expected: Expect::Absent,
-                status: options.status,
-                labels: options.labels,
-                actor: self.inner.actor.clone(),
-            })
-            .await?;
-        self.inner.registry.invalidate(&id);
-        let version = Arc::new(new);
-        self.notify_saved(&version, &labels);
-        Ok(SaveOutcome {
-            version,
-            created: true,
-            labels,
-        })
+        self.commit(new, Expect::Absent, options.status, options.labels).await
     }
 
     /// Saves new content as a new version with a bump and a changelog. Identical content returns
@@ -320,32 +301,46 @@ impl PromptManager {
             parent: Some(latest.version.clone()),
             content_hash,
         };
+        self.commit(
+            new,
+            Expect::Version(latest.version.clone()),
+            PromptStatus::default(),
+            options.labels,
+        )
+        .await
+    }
+
+    /// Saves a new version (compare-and-set on `expected`), then invalidates the registry and
+    /// tells the observers — in that order, so no render can see the store older than the cache.
+    async fn commit(
+        &self,
+        new: PromptVersion,
+        expected: Expect,
+        status: PromptStatus,
+        labels: Vec<LabelName>,
+    ) -> Result<SaveOutcome> {
         let labels = self
             .inner
             .store
             .save(SaveRequest {
                 version: new.clone(),
-                expected: Expect::Version(latest.version.clone()),
-                status: PromptStatus::default(),
-                labels: options.labels,
+                expected,
+                status,
+                labels,
                 actor: self.inner.actor.clone(),
             })
             .await?;
-        self.inner.registry.invalidate(&id);
+        self.inner.registry.invalidate(&new.prompt.id);
         let version = Arc::new(new);
-        self.notify_saved(&version, &labels);
+        self.each_observer(|o| o.on_version_created(&version));
+        for event in &labels {
+            self.each_observer(|o| o.on_label_moved(&version.prompt.id, event));
+        }
         Ok(SaveOutcome {
             version,
             created: true,
             labels,
         })
-    }
-
-    fn notify_saved(&self, version: &PromptVersion, labels: &[LabelEvent]) {
-        self.each_observer(|o| o.on_version_created(version));
-        for event in labels {
-            self.each_observer(|o| o.on_label_moved(&version.prompt.id, event));
-        }
     }
 
     /// Points `label` at `version` (an exact version number), recording the move.
@@ -602,7 +597,7 @@ impl PromptManager {
             version: resolved.as_ref().map(|r| r.version.version.clone()),
             label: PromptRef::parse(reference).ok().and_then(|p| p.label().cloned()),
             duration: started.elapsed(),
-            error: result.as_ref().err().map(Error::code),
+            error: result.as_ref().err().map(|e| e.code().into()),
             output_bytes,
             token_estimate: output_bytes.div_ceil(4),
         };

@@ -873,7 +873,7 @@ pub struct PromptSummary {
 }
 
 /// The outcome of one render, as observers see it. Variables are not kept: they may hold personal data.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptExecution {
     /// A process-unique id of this render.
     pub id: u64,
@@ -888,7 +888,7 @@ pub struct PromptExecution {
     /// How long the render took.
     pub duration: Duration,
     /// `None` on success, else the error's code (`invalid_variables`, `archived`, …).
-    pub error: Option<&'static str>,
+    pub error: Option<std::borrow::Cow<'static, str>>,
     /// Bytes of output.
     pub output_bytes: usize,
     /// A rough token count of the output (bytes / 4).
@@ -896,7 +896,7 @@ pub struct PromptExecution {
 }
 
 /// What a render produced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RenderOutput {
     /// The text of a text prompt.
@@ -916,7 +916,7 @@ impl RenderOutput {
 }
 
 /// A rendered prompt with what plugins need to build a provider request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenderedPrompt {
     /// The prompt.
     pub id: PromptId,
