@@ -13,7 +13,13 @@ use serde_json::json;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Deprecation warnings are logged through `tracing`; show them on stderr.
-    tracing_subscriber::fmt().with_target(false).without_time().init();
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_target(false)
+        .without_time()
+        .init();
     let pm = prompt_manager::in_memory();
 
     section("1. Create a text prompt and a chat prompt");

@@ -1,0 +1,75 @@
+//! The registry is never stale for writes through the manager: while readers render by label on
+//! other threads (filling the cache), every write is visible to the very next render.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use prompt_manager::{Bump, Prompt, PromptStatus, Variables};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_are_seen_at_once_under_concurrent_renders() {
+    let pm = prompt_manager::in_memory();
+    pm.create(Prompt::text("hot", "v1.0.0").unwrap()).await.unwrap();
+    for minor in 1..=20 {
+        pm.update(
+            Prompt::text("hot", format!("v1.{minor}.0")).unwrap(),
+            Bump::Minor,
+            "next",
+        )
+        .await
+        .unwrap();
+    }
+    pm.set_label("hot", "production", "1.0.0").await.unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let pm = pm.clone();
+        let stop = stop.clone();
+        readers.push(tokio::spawn(async move {
+            let mut renders = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                for reference in ["hot@production", "hot", "hot@^1"] {
+                    // Archived moments may refuse; anything else must succeed.
+                    if let Err(e) = pm.render(reference, &Variables::new()).await {
+                        assert_eq!(e.code(), "archived", "{e}");
+                    }
+                }
+                renders += 1;
+                tokio::task::yield_now().await;
+            }
+            renders
+        }));
+    }
+
+    let vars = Variables::new();
+    for round in 0..200u64 {
+        let minor = (round * 7) % 21;
+        let version = format!("1.{minor}.0");
+        pm.set_label("hot", "production", &version).await.unwrap();
+        assert_eq!(
+            pm.render("hot@production", &vars).await.unwrap(),
+            format!("v{version}"),
+            "round {round}"
+        );
+        if round % 50 == 49 {
+            pm.archive("hot").await.unwrap();
+            assert!(pm.render("hot@production", &vars).await.is_err(), "archived at once");
+            pm.set_status("hot", PromptStatus::Active).await.unwrap();
+            assert!(pm.render("hot@production", &vars).await.is_ok(), "restored at once");
+        }
+    }
+    pm.update(Prompt::text("hot", "v2.0.0").unwrap(), Bump::Major, "major")
+        .await
+        .unwrap();
+    assert_eq!(pm.render("hot", &vars).await.unwrap(), "v2.0.0");
+    assert_eq!(pm.render("hot@^1", &vars).await.unwrap(), "v1.20.0");
+
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for reader in readers {
+        total += reader.await.unwrap();
+    }
+    assert!(total > 0, "the readers ran");
+}
