@@ -143,7 +143,10 @@ async fn include_cycles_are_named() {
         .create(Prompt::text("dangling", r#"{% include "nowhere" %}"#).unwrap())
         .await
         .unwrap_err();
-    assert_eq!(err.to_string(), "prompt `nowhere` not found");
+    assert_eq!(
+        err.to_string(),
+        "invalid prompt `dangling@1.0.0`: its include of `nowhere` failed: prompt `nowhere` not found"
+    );
     let err = pm
         .create(Prompt::text("computed", "{% include name %}").unwrap())
         .await
@@ -271,4 +274,64 @@ async fn a_label_pointing_to_a_missing_version_is_reported_as_such() {
         err.to_string(),
         "label `production` of prompt `p` points to version 7.0.0, which does not exist"
     );
+}
+
+#[tokio::test]
+async fn edge_cases_found_in_review() {
+    let pm = prompt_manager::in_memory();
+    // A version at the top of the range cannot be bumped: an error, never a panic or a wrap-around.
+    pm.create_with(
+        Prompt::text("top", "x").unwrap(),
+        prompt_manager::CreateOptions {
+            version: Some(Version::new(u64::MAX, 0, 0)),
+            ..prompt_manager::CreateOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let err = pm
+        .update(Prompt::text("top", "y").unwrap(), Bump::Major, "m")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("overflows the version number"), "{err}");
+
+    // Reverted content shares the compiled template but errors name the version rendered.
+    pm.create(Prompt::text("g", "Hello {{ name }}").unwrap()).await.unwrap();
+    pm.update(Prompt::text("g", "Hi {{ name }}").unwrap(), Bump::Minor, "hi")
+        .await
+        .unwrap();
+    pm.update(Prompt::text("g", "Hello {{ name }}").unwrap(), Bump::Minor, "revert")
+        .await
+        .unwrap();
+    pm.render("g@1.0.0", &Variables::new().with("name", "a")).await.unwrap();
+    let err = pm.render("g@1.2.0", &Variables::new()).await.unwrap_err();
+    assert_eq!(err.to_string(), "g@1.2.0: missing variable `name`");
+
+    // Reading a version does not compile it: a prompt whose include is archived can still be shown.
+    pm.create(Prompt::text("shared/a", "A").unwrap()).await.unwrap();
+    pm.create(Prompt::text("p", r#"{% include "shared/a" %}"#).unwrap())
+        .await
+        .unwrap();
+    pm.archive("shared/a").await.unwrap();
+    assert_eq!(pm.get("p").await.unwrap().version, Version::new(1, 0, 0));
+    assert!(matches!(
+        pm.render("p", &Variables::new()).await.unwrap_err(),
+        Error::Archived { .. }
+    ));
+
+    // An include deleted after the fact is reported on the includer, not as the includer missing.
+    pm.set_status("shared/a", PromptStatus::Active).await.unwrap();
+    pm.delete("shared/a").await.unwrap();
+    let err = pm.render("p", &Variables::new()).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid prompt `p@1.0.0`: its include of `shared/a` failed: prompt `shared/a` not found"
+    );
+
+    // Unknown ids leave nothing behind in the registry.
+    let before = pm.cache_stats();
+    for n in 0..100 {
+        assert!(pm.render(&format!("nope-{n}"), &Variables::new()).await.is_err());
+    }
+    assert_eq!(pm.cache_stats(), before);
 }

@@ -29,6 +29,9 @@ pub struct CompileUnit<'a> {
     pub name: &'a str,
     /// The sources, in order.
     pub sources: &'a [&'a str],
+    /// A name per source for messages (`greeting@1.2.0 message 3`); when empty or of another
+    /// length, the engine names parts itself.
+    pub part_names: &'a [&'a str],
     /// Templates the sources include (transitively), already resolved.
     pub includes: &'a [IncludedTemplate],
 }
@@ -53,6 +56,7 @@ pub trait TemplateEngine: Send + Sync + Debug {
         self.compile(CompileUnit {
             name,
             sources: &[source],
+            part_names: &[],
             includes: &[],
         })
         .map(|_| ())

@@ -41,7 +41,8 @@ pub use engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine
 pub use error::{Error, ErrorKind, NotFound, Result, VariableProblem};
 pub use id::{LabelName, MAX_ID_LEN, MAX_LABEL_LEN, PromptId};
 pub use manager::{
-    CreateOptions, MAX_INCLUDE_DEPTH, PromptManager, PromptManagerBuilder, SaveOutcome, UpdateOptions, rollback_target,
+    CacheStats, CreateOptions, MAX_INCLUDE_DEPTH, PromptManager, PromptManagerBuilder, SaveOutcome, UpdateOptions,
+    rollback_target,
 };
 pub use model::{
     Bump, ChatItem, ChatMessage, ContentHash, InputSchema, LabelEvent, LabelEventKind, MAX_TAG_LEN, MessagePlaceholder,

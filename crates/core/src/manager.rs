@@ -73,6 +73,15 @@ impl UpdateOptions {
     }
 }
 
+/// The size of the in-process registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Reference strings with a cached, compiled resolution.
+    pub references: usize,
+    /// Prompts the registry tracks.
+    pub prompts: usize,
+}
+
 /// The result of a save.
 #[derive(Debug, Clone)]
 pub struct SaveOutcome {
@@ -196,6 +205,14 @@ impl PromptManager {
         PromptManagerBuilder::default()
     }
 
+    /// How many references and prompts the in-process registry holds.
+    pub fn cache_stats(&self) -> CacheStats {
+        CacheStats {
+            references: self.inner.registry.len(),
+            prompts: self.inner.registry.prompts(),
+        }
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
@@ -290,7 +307,16 @@ impl PromptManager {
                 labels: events,
             });
         }
-        let version = options.bump.apply(&latest.version);
+        let version = options
+            .bump
+            .apply(&latest.version)
+            .ok_or_else(|| Error::InvalidPrompt {
+                id: id.to_string(),
+                reason: format!(
+                    "a {} bump of {} overflows the version number",
+                    options.bump, latest.version
+                ),
+            })?;
         self.check_compiles(&prompt, &version).await?;
         let new = PromptVersion {
             prompt,
@@ -343,29 +369,14 @@ impl PromptManager {
         })
     }
 
-    /// Points `label` at `version` (an exact version number), recording the move.
-    pub async fn set_label(&self, id: &str, label: &str, version: &str) -> Result<LabelEvent> {
+    /// Points `label` at `version` (an exact version number), recording the move. Returns the
+    /// recorded event, or `None` when the label already pointed there (nothing is recorded).
+    pub async fn set_label(&self, id: &str, label: &str, version: &str) -> Result<Option<LabelEvent>> {
         let id = PromptId::new(id)?;
         let label = LabelName::new(label)?;
         let version = parse_version(version)?;
-        let current = self.inner.store.labels(&id).await?.get(&label).cloned();
-        Ok(self
-            .move_label(
-                &id,
-                label.clone(),
-                Some(version.clone()),
-                Expect::Any,
-                LabelEventKind::Set,
-            )
-            .await?
-            .unwrap_or(LabelEvent {
-                label,
-                from: current,
-                to: Some(version),
-                kind: LabelEventKind::Set,
-                actor: self.inner.actor.clone(),
-                at: Utc::now(),
-            }))
+        self.move_label(&id, label, Some(version), Expect::Any, LabelEventKind::Set)
+            .await
     }
 
     /// Removes a label.
@@ -459,6 +470,7 @@ impl PromptManager {
         let id = PromptId::new(id)?;
         self.inner.store.delete(&id).await?;
         self.inner.registry.invalidate(&id);
+        self.inner.registry.forget_compiled(&id);
         Ok(())
     }
 
@@ -466,7 +478,10 @@ impl PromptManager {
 
     /// The version a reference names.
     pub async fn get(&self, reference: &str) -> Result<Arc<PromptVersion>> {
-        self.with_resolved(reference, |r| r.version.clone()).await
+        if let Some(version) = self.inner.registry.get_with(reference, |r| r.version.clone()) {
+            return Ok(version);
+        }
+        Ok(self.lookup(&PromptRef::parse(reference)?).await?.0)
     }
 
     /// Status, latest version and labels of a prompt.
@@ -595,7 +610,7 @@ impl PromptManager {
             reference: reference.to_owned(),
             prompt_id: resolved.as_ref().map(|r| r.version.prompt.id.clone()),
             version: resolved.as_ref().map(|r| r.version.version.clone()),
-            label: PromptRef::parse(reference).ok().and_then(|p| p.label().cloned()),
+            label: resolved.as_ref().and_then(|r| r.label.clone()),
             duration: started.elapsed(),
             error: result.as_ref().err().map(|e| e.code().into()),
             output_bytes,
@@ -634,11 +649,21 @@ impl PromptManager {
             return Ok(hit);
         }
         let registry = &self.inner.registry;
-        let epoch = registry.epoch();
         let parsed = PromptRef::parse(reference)?;
-        registry.generation(&parsed.id);
-        let (version, status) = self.lookup(&parsed).await?;
-        let (compiled, deps) = self.compile_version(&version).await?;
+        // Taken before reading the store: a write that lands meanwhile invalidates this entry,
+        // and the registry then refuses to cache what was read.
+        let entry = registry.entry(&parsed.id);
+        let loaded = match self.lookup(&parsed).await {
+            Ok(found) => self.compile_version(&found.0).await.map(|compiled| (found, compiled)),
+            Err(e) => Err(e),
+        };
+        let ((version, status), (compiled, deps)) = match loaded {
+            Ok(done) => done,
+            Err(e) => {
+                registry.forget_if_unused(&parsed.id, &entry);
+                return Err(e);
+            }
+        };
         if status == PromptStatus::Deprecated {
             tracing::warn!(
                 prompt = %version.prompt.id,
@@ -649,12 +674,13 @@ impl PromptManager {
         }
         let resolved = Arc::new(Resolved {
             name: version.reference(),
+            label: parsed.label().cloned(),
             version,
             status,
             compiled,
             deps,
         });
-        registry.insert(reference, resolved.clone(), epoch);
+        registry.insert(&entry, reference, resolved.clone());
         Ok(resolved)
     }
 
@@ -697,33 +723,28 @@ impl PromptManager {
         version: &PromptVersion,
     ) -> Result<(Arc<dyn CompiledTemplate>, Vec<(PromptId, u64)>)> {
         let prompt = &version.prompt;
-        let sources = prompt.template.sources();
         let name = version.reference();
+        let parts = prompt.template.named_sources(&name);
         let engine = &self.inner.engine;
         let mut has_includes = false;
-        for source in &sources {
-            if !engine.includes(&name, source)?.is_empty() {
+        for (part, source) in &parts {
+            if !engine.includes(part, source)?.is_empty() {
                 has_includes = true;
                 break;
             }
         }
-        if !has_includes && let Some(compiled) = self.inner.registry.compiled(&version.content_hash) {
+        let registry = &self.inner.registry;
+        if !has_includes && let Some(compiled) = registry.compiled(&name, &version.content_hash) {
             return Ok((compiled, Vec::new()));
         }
         let includes = if has_includes {
-            self.collect_includes(&prompt.id, &name, &sources).await?
+            self.collect_includes(&prompt.id, &name, &parts).await?
         } else {
             IncludeSet::default()
         };
-        let compiled = engine.compile(CompileUnit {
-            name: &name,
-            sources: &sources,
-            includes: &includes.templates,
-        })?;
+        let compiled = compile_parts(engine.as_ref(), &name, &parts, &includes.templates)?;
         if !has_includes {
-            self.inner
-                .registry
-                .insert_compiled(version.content_hash.clone(), compiled.clone());
+            registry.insert_compiled(&name, version.content_hash.clone(), compiled.clone());
         }
         Ok((compiled, includes.deps))
     }
@@ -731,24 +752,17 @@ impl PromptManager {
     /// Checks that a prompt about to be saved as `version` compiles with its includes.
     async fn check_compiles(&self, prompt: &Prompt, version: &Version) -> Result<()> {
         let name = format!("{}@{}", prompt.id, version);
-        let sources = prompt.template.sources();
-        let includes = self.collect_includes(&prompt.id, &name, &sources).await?;
-        self.inner
-            .engine
-            .compile(CompileUnit {
-                name: &name,
-                sources: &sources,
-                includes: &includes.templates,
-            })
-            .map(|_| ())
+        let parts = prompt.template.named_sources(&name);
+        let includes = self.collect_includes(&prompt.id, &name, &parts).await?;
+        compile_parts(self.inner.engine.as_ref(), &name, &parts, &includes.templates).map(|_| ())
     }
 
-    async fn collect_includes(&self, root: &PromptId, name: &str, sources: &[&str]) -> Result<IncludeSet> {
+    async fn collect_includes(&self, root: &PromptId, name: &str, parts: &[(String, &str)]) -> Result<IncludeSet> {
         let mut set = IncludeSet::default();
-        let mut path = vec![(root.clone(), name.to_owned())];
-        for source in sources {
-            for child in self.inner.engine.includes(name, source)? {
-                self.visit_include(child, &mut path, &mut set).await?;
+        for (part, source) in parts {
+            let mut path = vec![(root.clone(), name.to_owned())];
+            for child in self.inner.engine.includes(part, source)? {
+                self.visit_include(child, part, &mut path, &mut set).await?;
             }
         }
         Ok(set)
@@ -757,14 +771,19 @@ impl PromptManager {
     fn visit_include<'a>(
         &'a self,
         reference: String,
+        includer: &'a str,
         path: &'a mut Vec<(PromptId, String)>,
         set: &'a mut IncludeSet,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let parsed = PromptRef::parse(&reference).map_err(|e| Error::InvalidReference {
-                input: reference.clone(),
-                reason: format!("in an include of {}: {e}", path.last().map_or("?", |p| p.1.as_str())),
-            })?;
+            let in_include = |e: Error| match e {
+                Error::NotFound(_) | Error::InvalidReference { .. } | Error::InvalidId { .. } => Error::InvalidPrompt {
+                    id: includer.to_owned(),
+                    reason: format!("its include of `{reference}` failed: {e}"),
+                },
+                other => other,
+            };
+            let parsed = PromptRef::parse(&reference).map_err(in_include)?;
             if let Some(start) = path.iter().position(|(id, _)| *id == parsed.id) {
                 let mut cycle: Vec<String> = path[start..].iter().map(|(_, r)| r.clone()).collect();
                 cycle.push(reference);
@@ -778,8 +797,8 @@ impl PromptManager {
                     "includes nest deeper than {MAX_INCLUDE_DEPTH} levels at `{reference}`"
                 )));
             }
-            let generation = self.inner.registry.generation(&parsed.id);
-            let (version, status) = self.lookup(&parsed).await?;
+            let generation = self.inner.registry.entry(&parsed.id).generation;
+            let (version, status) = self.lookup(&parsed).await.map_err(in_include)?;
             if status == PromptStatus::Archived {
                 return Err(Error::Archived { id: parsed.id });
             }
@@ -791,7 +810,7 @@ impl PromptManager {
             let exact = version.reference();
             path.push((parsed.id.clone(), reference.clone()));
             for child in self.inner.engine.includes(&exact, source)? {
-                self.visit_include(child, path, set).await?;
+                self.visit_include(child, &exact, path, set).await?;
             }
             path.pop();
             set.seen.insert(reference.clone());
@@ -822,14 +841,19 @@ impl PromptManager {
     /// Initializes a plugin with `config` and registers it under its name.
     pub async fn register_plugin(&self, plugin: Arc<dyn Plugin>, config: &serde_json::Value) -> Result<()> {
         let name = plugin.name().to_owned();
+        let taken = || Error::Config(format!("a plugin named `{name}` is already registered"));
         if self.plugin(&name).is_some() {
-            return Err(Error::Config(format!("a plugin named `{name}` is already registered")));
+            return Err(taken());
         }
         plugin.initialize(config).await?;
         let mut plugins = match self.inner.plugins.write() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
+        // Checked again under the lock: another registration may have won while this one initialized.
+        if plugins.contains_key(&name) {
+            return Err(taken());
+        }
         plugins.insert(name, plugin);
         Ok(())
     }
@@ -876,6 +900,23 @@ impl PromptManager {
     }
 }
 
+/// Compiles the named parts of one version with the engine.
+fn compile_parts(
+    engine: &dyn TemplateEngine,
+    name: &str,
+    parts: &[(String, &str)],
+    includes: &[IncludedTemplate],
+) -> Result<Arc<dyn CompiledTemplate>> {
+    let sources: Vec<&str> = parts.iter().map(|(_, s)| *s).collect();
+    let part_names: Vec<&str> = parts.iter().map(|(n, _)| n.as_str()).collect();
+    engine.compile(CompileUnit {
+        name,
+        sources: &sources,
+        part_names: &part_names,
+        includes,
+    })
+}
+
 fn guard_observer(f: impl FnOnce()) {
     if std::panic::catch_unwind(AssertUnwindSafe(f)).is_err() {
         tracing::error!("an observer panicked; the render goes on");
@@ -895,17 +936,23 @@ fn parse_version(input: &str) -> Result<Version> {
 pub fn rollback_target(history: &[LabelEvent]) -> Option<(Version, Version)> {
     let mut stack: Vec<Version> = Vec::new();
     for event in history {
-        match event.kind {
-            LabelEventKind::Set => stack.extend(event.to.clone()),
-            LabelEventKind::Rollback => {
-                stack.pop();
-                if let (Some(top), Some(to)) = (stack.last_mut(), &event.to) {
-                    top.clone_from(to);
-                } else if let Some(to) = &event.to {
+        match (event.kind, &event.to) {
+            (LabelEventKind::Remove, _) | (_, None) => stack.clear(),
+            (LabelEventKind::Set, Some(to)) => {
+                if stack.last() != Some(to) {
                     stack.push(to.clone());
                 }
             }
-            LabelEventKind::Remove => stack.clear(),
+            (LabelEventKind::Rollback, Some(to)) => {
+                // Back to where the label pointed before; if the history does not say so (a
+                // hand-made rollback), pop until it does, or start over from `to`.
+                while stack.last().is_some_and(|top| top != to) {
+                    stack.pop();
+                }
+                if stack.is_empty() {
+                    stack.push(to.clone());
+                }
+            }
         }
     }
     let n = stack.len();
@@ -966,6 +1013,20 @@ mod tests {
         assert_eq!((cur.to_string(), target.to_string()), ("1.1.0".into(), "1.0.0".into()));
         history.push(ev(Rollback, "1.0.0"));
         assert_eq!(rollback_target(&history), None);
+        let hand_made = vec![
+            ev(Set, "1.0.0"),
+            ev(Set, "2.0.0"),
+            ev(Set, "3.0.0"),
+            ev(Rollback, "1.0.0"),
+        ];
+        assert_eq!(
+            rollback_target(&hand_made),
+            None,
+            "a rollback straight to 1.0.0 leaves nothing before it"
+        );
+        let repeated = vec![ev(Set, "1.0.0"), ev(Set, "2.0.0"), ev(Set, "2.0.0")];
+        let (cur, target) = rollback_target(&repeated).expect("has history");
+        assert_eq!((cur.to_string(), target.to_string()), ("2.0.0".into(), "1.0.0".into()));
         history.push(ev(Remove, "x"));
         history.push(ev(Set, "2.0.0"));
         assert_eq!(rollback_target(&history), None);

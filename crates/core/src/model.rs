@@ -240,6 +240,22 @@ pub enum Template {
 }
 
 impl Template {
+    /// The sources with a name for each, for messages: the text as `unit`, or each message's
+    /// content as `unit message N`, where N counts every entry (placeholders too) from 1.
+    pub fn named_sources(&self, unit: &str) -> Vec<(String, &str)> {
+        match self {
+            Template::Text(t) => vec![(unit.to_owned(), t.as_str())],
+            Template::Chat(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| match item {
+                    ChatItem::Message(m) => Some((format!("{unit} message {}", i + 1), m.content.as_str())),
+                    ChatItem::Placeholder(_) => None,
+                })
+                .collect(),
+        }
+    }
+
     /// The template sources in order: the text, or each message's content (placeholders skipped).
     pub fn sources(&self) -> Vec<&str> {
         match self {
@@ -1033,13 +1049,13 @@ pub enum Bump {
 }
 
 impl Bump {
-    /// The next version after `v`.
-    pub fn apply(self, v: &Version) -> Version {
-        match self {
-            Bump::Major => Version::new(v.major + 1, 0, 0),
-            Bump::Minor => Version::new(v.major, v.minor + 1, 0),
-            Bump::Patch => Version::new(v.major, v.minor, v.patch + 1),
-        }
+    /// The next version after `v`; `None` when a number would overflow.
+    pub fn apply(self, v: &Version) -> Option<Version> {
+        Some(match self {
+            Bump::Major => Version::new(v.major.checked_add(1)?, 0, 0),
+            Bump::Minor => Version::new(v.major, v.minor.checked_add(1)?, 0),
+            Bump::Patch => Version::new(v.major, v.minor, v.patch.checked_add(1)?),
+        })
     }
 
     /// The lowercase name.

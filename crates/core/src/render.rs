@@ -23,6 +23,8 @@ pub(crate) struct Resolved {
     pub(crate) deps: Vec<(PromptId, u64)>,
     /// `id@version`, computed once for messages.
     pub(crate) name: String,
+    /// The label the reference named, if any.
+    pub(crate) label: Option<crate::id::LabelName>,
 }
 
 impl Resolved {

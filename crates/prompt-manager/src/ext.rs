@@ -68,9 +68,13 @@ impl VersioningExt for PromptManager {
     async fn update_suggested(&self, prompt: Prompt, changelog: Option<String>) -> Result<(SaveOutcome, Suggestion)> {
         let (diff, suggestion) = self.suggest_update(&prompt).await?;
         let changelog = changelog.unwrap_or_else(|| changelog_draft(&diff));
-        let outcome = self
-            .update_with(prompt, UpdateOptions::new(suggestion.bump, changelog))
-            .await?;
+        // Compare-and-set on the version the diff was made against: if someone saved meanwhile,
+        // the suggested bump and drafted changelog no longer describe the change.
+        let options = UpdateOptions {
+            expected: diff.old.version.clone(),
+            ..UpdateOptions::new(suggestion.bump, changelog)
+        };
+        let outcome = self.update_with(prompt, options).await?;
         Ok((outcome, suggestion))
     }
 }

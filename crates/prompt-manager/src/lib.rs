@@ -35,10 +35,10 @@ use std::sync::Arc;
 
 #[doc(inline)]
 pub use prompt_manager_core::{
-    Bump, ChatItem, ChatMessage, CompileUnit, CompiledTemplate, ContentHash, CreateOptions, Error, ErrorKind, Expect,
-    IncludedTemplate, InputSchema, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery, MessagePlaceholder,
-    Metadata, ModelConfig, NotFound, Observer, Page, Plugin, Prompt, PromptExecution, PromptFormat, PromptId,
-    PromptManager, PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion, RenderOutput,
+    Bump, CacheStats, ChatItem, ChatMessage, CompileUnit, CompiledTemplate, ContentHash, CreateOptions, Error,
+    ErrorKind, Expect, IncludedTemplate, InputSchema, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery,
+    MessagePlaceholder, Metadata, ModelConfig, NotFound, Observer, Page, Plugin, Prompt, PromptExecution, PromptFormat,
+    PromptId, PromptManager, PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion, RenderOutput,
     RenderedPrompt, Result, Role, SaveOutcome, SaveRequest, Selector, StorageBackend, Store, Template, TemplateEngine,
     UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables, VersionInfo, VersionStore, async_trait,
     semver,

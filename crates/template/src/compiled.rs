@@ -32,6 +32,9 @@ self_cell::self_cell!(
 pub(crate) struct MiniJinjaTemplate {
     cell: Cell,
     name: String,
+    /// What the unit's own templates read.
+    root_variables: BTreeSet<String>,
+    /// That plus what its includes read.
     variables: BTreeSet<String>,
     max_output_bytes: usize,
 }
@@ -56,12 +59,10 @@ impl MiniJinjaTemplate {
         }
         let several = unit.sources.len() > 1;
         let names: Vec<String> = (0..unit.sources.len())
-            .map(|i| {
-                if several {
-                    format!("{} message {}", unit.name, i + 1)
-                } else {
-                    unit.name.to_owned()
-                }
+            .map(|i| match unit.part_names.get(i) {
+                Some(name) if unit.part_names.len() == unit.sources.len() => (*name).to_owned(),
+                _ if several => format!("{} message {}", unit.name, i + 1),
+                _ => unit.name.to_owned(),
             })
             .collect();
         let owner = Owner {
@@ -85,6 +86,8 @@ impl MiniJinjaTemplate {
         for template in cell.borrow_dependent() {
             variables.extend(template.undeclared_variables(false));
         }
+        variables.retain(|v| !globals.contains(v));
+        let root_variables = variables.clone();
         for (name, template) in cell.borrow_owner().env.templates() {
             if unit.includes.iter().any(|i| i.reference == name) {
                 variables.extend(template.undeclared_variables(false));
@@ -94,20 +97,32 @@ impl MiniJinjaTemplate {
         Ok(MiniJinjaTemplate {
             cell,
             name: unit.name.to_owned(),
+            root_variables,
             variables,
             max_output_bytes: engine.limits().max_output_bytes,
         })
     }
 
-    fn missing(&self, vars: &Variables) -> Vec<VariableProblem> {
-        self.variables
-            .iter()
-            .filter(|v| !vars.contains(v))
-            .map(|v| VariableProblem::Missing {
-                name: v.clone(),
-                expected: None,
-            })
-            .collect()
+    /// When `err` is about a variable the caller did not give, every variable the unit's own
+    /// templates read and the caller did not give (the failing one first if an include read it).
+    fn missing(&self, err: &minijinja::Error, vars: &Variables) -> Option<Vec<VariableProblem>> {
+        let failing = undefined_name(err)?;
+        if vars.contains(&failing) {
+            return None;
+        }
+        let mut names: Vec<&String> = self.root_variables.iter().filter(|v| !vars.contains(v)).collect();
+        if !names.contains(&&failing) {
+            names.insert(0, &failing);
+        }
+        Some(
+            names
+                .into_iter()
+                .map(|v| VariableProblem::Missing {
+                    name: v.clone(),
+                    expected: None,
+                })
+                .collect(),
+        )
     }
 }
 
@@ -125,17 +140,12 @@ impl CompiledTemplate for MiniJinjaTemplate {
         let names = &self.cell.borrow_owner().names;
         for (index, template) in self.cell.borrow_dependent().iter().enumerate() {
             let name = &names[index];
-            let output = template.render(ctx.clone()).map_err(|e| {
-                if e.kind() == ErrorKind::UndefinedError || is_undefined_in_include(&e) {
-                    let problems = self.missing(vars);
-                    if !problems.is_empty() {
-                        return Error::InvalidVariables {
-                            reference: self.name.clone(),
-                            problems,
-                        };
-                    }
-                }
-                convert_error(e, name)
+            let output = template.render(ctx.clone()).map_err(|e| match self.missing(&e, vars) {
+                Some(problems) => Error::InvalidVariables {
+                    reference: self.name.clone(),
+                    problems,
+                },
+                None => convert_error(e, name),
             })?;
             if output.len() > self.max_output_bytes {
                 return Err(Error::RenderLimit {
@@ -153,15 +163,19 @@ impl CompiledTemplate for MiniJinjaTemplate {
     }
 }
 
-fn is_undefined_in_include(err: &minijinja::Error) -> bool {
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        if let Some(inner) = s.downcast_ref::<minijinja::Error>()
-            && inner.kind() == ErrorKind::UndefinedError
-        {
-            return true;
+/// The name of the undefined top-level variable an error is about: the innermost undefined-value
+/// error (includes wrap theirs) whose span is a bare identifier. `user.nme` is not one: `user`
+/// was given and the fault is the attribute.
+fn undefined_name(err: &minijinja::Error) -> Option<String> {
+    let mut current = err;
+    loop {
+        if current.kind() == ErrorKind::UndefinedError {
+            let span = current.template_source()?.get(current.range()?)?.trim();
+            let mut chars = span.chars();
+            let is_ident = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            return is_ident.then(|| span.to_owned());
         }
-        source = s.source();
+        current = std::error::Error::source(current)?.downcast_ref::<minijinja::Error>()?;
     }
-    false
 }

@@ -16,71 +16,108 @@ const LOADING_TAGS: [&str; 4] = ["include", "import", "from", "extends"];
 /// ```
 pub fn find_includes(name: &str, source: &str) -> Result<Vec<String>> {
     let mut found: Vec<String> = Vec::new();
-    let mut rest = 0;
-    while let Some(offset) = source[rest..].find(['{']) {
-        let start = rest + offset;
-        let after = &source[start..];
-        if let Some(comment) = after.strip_prefix("{#") {
-            rest = match comment.find("#}") {
-                Some(end) => start + 2 + end + 2,
-                None => source.len(),
+    let mut pos = 0;
+    while let Some(offset) = source[pos..].find('{') {
+        let start = pos + offset;
+        let rest = &source[start..];
+        if rest.starts_with("{#") {
+            pos = source[start + 2..]
+                .find("#}")
+                .map_or(source.len(), |end| start + 2 + end + 2);
+        } else if rest.starts_with("{{") {
+            let Some(end) = block_end(source, start + 2, "}}") else {
+                break;
             };
-            continue;
-        }
-        let Some(tag) = after.strip_prefix("{%") else {
-            rest = start + 1;
-            continue;
-        };
-        let body_start = start + 2;
-        let Some(end) = tag.find("%}") else { break };
-        let body = tag[..end]
-            .trim_start_matches(['-', '+'])
-            .trim_end_matches(['-', '+'])
-            .trim();
-        rest = body_start + end + 2;
-        let keyword = body.split_whitespace().next().unwrap_or("");
-        if keyword == "raw" {
-            rest = match source[rest..].find("endraw") {
-                Some(i) => rest + i,
-                None => source.len(),
+            pos = end;
+        } else if rest.starts_with("{%") {
+            // An unclosed tag is a syntax error the compiler reports with its position.
+            let Some(end) = block_end(source, start + 2, "%}") else {
+                break;
             };
-            continue;
-        }
-        if !LOADING_TAGS.contains(&keyword) {
-            continue;
-        }
-        let target = body[keyword.len()..].trim_start();
-        match parse_string_literal(target) {
-            Some(reference) => {
-                if !found.contains(&reference) {
-                    found.push(reference);
+            let body = source[start + 2..end - 2]
+                .trim_start_matches(['-', '+'])
+                .trim_end_matches(['-', '+'])
+                .trim();
+            pos = end;
+            let keyword = body.split_whitespace().next().unwrap_or("");
+            if keyword == "raw" {
+                pos = source[pos..].find("endraw").map_or(source.len(), |i| pos + i);
+                continue;
+            }
+            if !LOADING_TAGS.contains(&keyword) {
+                continue;
+            }
+            match literal_target(keyword, body[keyword.len()..].trim_start()) {
+                Some(reference) => {
+                    if !found.contains(&reference) {
+                        found.push(reference);
+                    }
+                }
+                None => {
+                    let (line, column) = line_column(source, start);
+                    return Err(Error::TemplateSyntax {
+                        template: name.to_owned(),
+                        message: format!(
+                            "`{keyword}` needs one literal prompt reference such as \"shared/tone@production\"; \
+                             computed or conditional targets cannot be resolved ahead of time"
+                        ),
+                        line,
+                        column,
+                    });
                 }
             }
-            None => {
-                let (line, column) = line_column(source, start);
-                return Err(Error::TemplateSyntax {
-                    template: name.to_owned(),
-                    message: format!(
-                        "`{keyword}` needs a literal prompt reference such as \"shared/tone@production\"; computed targets cannot be resolved ahead of time"
-                    ),
-                    line,
-                    column,
-                });
-            }
+        } else {
+            pos = start + 1;
         }
     }
     Ok(found)
 }
 
-fn parse_string_literal(input: &str) -> Option<String> {
-    let quote = input.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let inner = &input[1..];
+/// The byte offset just past the `close` that ends a block opened before `from`, skipping string
+/// literals (so `{{ "%}" }}` does not end early); `None` when the block is not closed. `close` is
+/// ASCII, so the offset is always on a character boundary.
+fn block_end(source: &str, from: usize, close: &str) -> Option<usize> {
+    let bytes = source.as_bytes();
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'"' | b'\'') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            _ if bytes[i..].starts_with(close.as_bytes()) => return Some(i + close.len()),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The reference of a loading tag whose whole target is one string literal, followed only by
+/// what the tag allows (`ignore missing`, `with context`, `as name`, `import names`).
+fn literal_target(keyword: &str, target: &str) -> Option<String> {
+    let quote = target.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let inner = &target[1..];
     let end = inner.find(quote)?;
     let literal = &inner[..end];
     if literal.contains('\\') {
         return None;
     }
-    Some(literal.to_owned())
+    let after: Vec<&str> = inner[end + 1..].split_whitespace().collect();
+    let allowed = match keyword {
+        "include" => matches!(
+            after.as_slice(),
+            [] | ["ignore", "missing"]
+                | ["with" | "without", "context"]
+                | ["ignore", "missing", "with" | "without", "context"]
+        ),
+        "import" => matches!(after.as_slice(), ["as", _]),
+        "from" => after.first() == Some(&"import"),
+        _ => after.is_empty(),
+    };
+    allowed.then(|| literal.to_owned())
 }
 
 fn line_column(source: &str, offset: usize) -> (usize, usize) {
@@ -102,6 +139,25 @@ mod tests {
             find_includes("t", source).expect("valid"),
             vec!["a", "b@production", "m"]
         );
+    }
+
+    #[test]
+    fn tags_inside_strings_and_expressions_are_not_tags() {
+        let source =
+            r#"{{ "{%" }}{% include "shared/a" %} Write {{ "{% include name %}" }} {{ '%}' }}{% include 'b' %}"#;
+        assert_eq!(find_includes("t", source).expect("valid"), vec!["shared/a", "b"]);
+    }
+
+    #[test]
+    fn conditional_and_concatenated_targets_are_refused() {
+        for source in [
+            r#"{% include "shared/" ~ which %}"#,
+            r#"{% include "a" if x else "b" %}"#,
+            "{% include ['a', 'b'] %}",
+        ] {
+            let err = find_includes("t", source).expect_err(source).to_string();
+            assert!(err.contains("one literal prompt reference"), "{source}: {err}");
+        }
     }
 
     #[test]

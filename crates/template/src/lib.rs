@@ -17,7 +17,8 @@
 //! use prompt_manager_template::MiniJinjaEngine;
 //!
 //! let engine = MiniJinjaEngine::new();
-//! let compiled = engine.compile(CompileUnit { name: "greeting@1.0.0", sources: &["Hello {{ name }}!"], includes: &[] })?;
+//! let unit = CompileUnit { name: "greeting@1.0.0", sources: &["Hello {{ name }}!"], part_names: &[], includes: &[] };
+//! let compiled = engine.compile(unit)?;
 //! let mut out = String::new();
 //! compiled.render(&Variables::new().with("name", "{{ Ada }}"), &mut |_, text| out = text)?;
 //! assert_eq!(out, "Hello {{ Ada }}!");

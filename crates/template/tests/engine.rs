@@ -14,6 +14,7 @@ fn compile(engine: &MiniJinjaEngine, sources: &[&str]) -> Result<Arc<dyn Compile
     engine.compile(CompileUnit {
         name: "t@1.0.0",
         sources,
+        part_names: &[],
         includes: &[],
     })
 }
@@ -56,6 +57,43 @@ fn missing_variables_are_all_named() {
         }
         other => panic!("expected missing variables, got {other}"),
     }
+}
+
+#[test]
+fn a_missing_attribute_is_not_blamed_on_an_unused_variable() {
+    let engine = MiniJinjaEngine::new();
+    let compiled = compile(&engine, &["{% if show %}{{ extra }}{% endif %}{{ user.nme }}"]).unwrap();
+    let err = render_all(compiled.as_ref(), &vars(json!({"show": false, "user": {"name": "x"}}))).unwrap_err();
+    assert!(matches!(err, Error::Render { .. }), "{err}");
+    assert!(!err.to_string().contains("extra"), "{err}");
+}
+
+#[test]
+fn a_variable_set_by_the_template_is_never_missing() {
+    let engine = MiniJinjaEngine::new();
+    let includes = vec![IncludedTemplate {
+        reference: "shared/tone".into(),
+        resolved: "shared/tone@1.0.0".into(),
+        source: "Be {{ tone }}.".into(),
+    }];
+    let compiled = engine
+        .compile(CompileUnit {
+            name: "main@1.0.0",
+            sources: &[r#"{% set tone = "warm" %}{% include "shared/tone" %} {{ who }}"#],
+            part_names: &[],
+            includes: &includes,
+        })
+        .unwrap();
+    let err = render_all(compiled.as_ref(), &Variables::new()).unwrap_err();
+    let Error::InvalidVariables { problems, .. } = &err else {
+        panic!("{err}")
+    };
+    let names: Vec<_> = problems.iter().map(VariableProblem::name).collect();
+    assert_eq!(names, vec!["who"], "{err}");
+    assert_eq!(
+        render_all(compiled.as_ref(), &vars(json!({"who": "Ada"}))).unwrap(),
+        vec!["Be warm. Ada"]
+    );
 }
 
 #[test]
@@ -148,6 +186,7 @@ fn includes_render_from_the_resolved_sources() {
         .compile(CompileUnit {
             name: "main@1.0.0",
             sources: &[r#"Hello. {% include "shared/tone@production" %}"#],
+            part_names: &[],
             includes: &includes,
         })
         .unwrap();
