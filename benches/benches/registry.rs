@@ -32,8 +32,10 @@ fn bench_lookup(c: &mut Criterion) {
             };
             pm.create_with(prompt, options).await.expect("create");
         }
+        // Renders fill the registry; `get` then reads the cached resolution.
+        let vars = prompt_manager::Variables::new().with("name", "Ada").with("n", 1);
         for r in &references {
-            pm.get(r).await.expect("warm");
+            pm.render(r, &vars).await.expect("warm");
         }
     });
     // A fixed pseudo-random walk over the ids, so lookups do not hit the same cache lines of the
