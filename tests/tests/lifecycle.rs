@@ -452,3 +452,62 @@ async fn observers_see_renders_and_never_fail_them() {
         ]
     );
 }
+
+/// Counts compilations of the engine it wraps.
+#[derive(Debug)]
+struct CountingEngine {
+    inner: prompt_manager::MiniJinjaEngine,
+    compiles: std::sync::atomic::AtomicUsize,
+}
+
+impl prompt_manager::TemplateEngine for CountingEngine {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+    fn compile(
+        &self,
+        unit: prompt_manager::CompileUnit<'_>,
+    ) -> prompt_manager::Result<Arc<dyn prompt_manager::CompiledTemplate>> {
+        self.compiles.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.compile(unit)
+    }
+    fn includes(&self, name: &str, source: &str) -> prompt_manager::Result<Vec<String>> {
+        self.inner.includes(name, source)
+    }
+    fn extract_variables(
+        &self,
+        name: &str,
+        source: &str,
+    ) -> prompt_manager::Result<std::collections::BTreeSet<String>> {
+        self.inner.extract_variables(name, source)
+    }
+}
+
+#[tokio::test]
+async fn templates_compile_once_per_version() {
+    let engine = Arc::new(CountingEngine {
+        inner: prompt_manager::MiniJinjaEngine::new(),
+        compiles: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let pm = prompt_manager::builder().engine(engine.clone()).build().unwrap();
+    let compiles = || engine.compiles.load(std::sync::atomic::Ordering::SeqCst);
+    pm.create(Prompt::text("once", "Hi {{ name }}").unwrap()).await.unwrap();
+    assert_eq!(compiles(), 1, "checked on create");
+    let v = vars(json!({"name": "Ada"}));
+    for reference in ["once", "once@1.0.0", "once@^1", "once"] {
+        assert_eq!(pm.render(reference, &v).await.unwrap(), "Hi Ada");
+    }
+    pm.set_label("once", "production", "1.0.0").await.unwrap();
+    assert_eq!(pm.render("once@production", &v).await.unwrap(), "Hi Ada");
+    assert_eq!(
+        compiles(),
+        1,
+        "renders and label moves reuse the version's compiled template"
+    );
+    pm.update(Prompt::text("once", "Hello {{ name }}").unwrap(), Bump::Minor, "m")
+        .await
+        .unwrap();
+    assert_eq!(pm.render("once", &v).await.unwrap(), "Hello Ada");
+    assert_eq!(pm.render("once@1.0.0", &v).await.unwrap(), "Hi Ada");
+    assert_eq!(compiles(), 2, "one more version, one more compile");
+}

@@ -16,8 +16,8 @@ use crate::engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEng
 use crate::error::{Error, NotFound, Result};
 use crate::id::{LabelName, PromptId};
 use crate::model::{
-    Bump, ChatMessage, LabelEvent, LabelEventKind, Prompt, PromptExecution, PromptStatus, PromptSummary, PromptVersion,
-    RenderOutput, RenderedPrompt, Template, VersionInfo,
+    Bump, ChatMessage, ContentHash, LabelEvent, LabelEventKind, Prompt, PromptExecution, PromptStatus, PromptSummary,
+    PromptVersion, RenderOutput, RenderedPrompt, Template, VersionInfo,
 };
 use crate::observer::Observer;
 use crate::plugin::Plugin;
@@ -236,8 +236,8 @@ impl PromptManager {
     pub async fn create_with(&self, prompt: Prompt, options: CreateOptions) -> Result<SaveOutcome> {
         prompt.validate()?;
         let version = options.version.unwrap_or_else(|| Version::new(1, 0, 0));
-        self.check_compiles(&prompt, &version).await?;
         let content_hash = prompt.content_hash();
+        self.check_compiles(&prompt, &version, &content_hash).await?;
         let new = PromptVersion {
             prompt,
             version,
@@ -317,7 +317,7 @@ impl PromptManager {
                     options.bump, latest.version
                 ),
             })?;
-        self.check_compiles(&prompt, &version).await?;
+        self.check_compiles(&prompt, &version, &content_hash).await?;
         let new = PromptVersion {
             prompt,
             version,
@@ -750,11 +750,16 @@ impl PromptManager {
     }
 
     /// Checks that a prompt about to be saved as `version` compiles with its includes.
-    async fn check_compiles(&self, prompt: &Prompt, version: &Version) -> Result<()> {
+    /// An include-free template is kept, so the version's first render does not compile it again.
+    async fn check_compiles(&self, prompt: &Prompt, version: &Version, hash: &ContentHash) -> Result<()> {
         let name = format!("{}@{}", prompt.id, version);
         let parts = prompt.template.named_sources(&name);
         let includes = self.collect_includes(&prompt.id, &name, &parts).await?;
-        compile_parts(self.inner.engine.as_ref(), &name, &parts, &includes.templates).map(|_| ())
+        let compiled = compile_parts(self.inner.engine.as_ref(), &name, &parts, &includes.templates)?;
+        if includes.templates.is_empty() {
+            self.inner.registry.insert_compiled(&name, hash.clone(), compiled);
+        }
+        Ok(())
     }
 
     async fn collect_includes(&self, root: &PromptId, name: &str, parts: &[(String, &str)]) -> Result<IncludeSet> {
