@@ -725,25 +725,15 @@ impl PromptManager {
         let prompt = &version.prompt;
         let name = version.reference();
         let parts = prompt.template.named_sources(&name);
-        let engine = &self.inner.engine;
-        let mut has_includes = false;
-        for (part, source) in &parts {
-            if !engine.includes(part, source)?.is_empty() {
-                has_includes = true;
-                break;
-            }
-        }
+        // Scanning for includes is cheap and does I/O only when there are some.
+        let includes = self.collect_includes(&prompt.id, &name, &parts).await?;
         let registry = &self.inner.registry;
-        if !has_includes && let Some(compiled) = registry.compiled(&name, &version.content_hash) {
+        let include_free = includes.templates.is_empty();
+        if include_free && let Some(compiled) = registry.compiled(&name, &version.content_hash) {
             return Ok((compiled, Vec::new()));
         }
-        let includes = if has_includes {
-            self.collect_includes(&prompt.id, &name, &parts).await?
-        } else {
-            IncludeSet::default()
-        };
-        let compiled = compile_parts(engine.as_ref(), &name, &parts, &includes.templates)?;
-        if !has_includes {
+        let compiled = compile_parts(self.inner.engine.as_ref(), &name, &parts, &includes.templates)?;
+        if include_free {
             registry.insert_compiled(&name, version.content_hash.clone(), compiled.clone());
         }
         Ok((compiled, includes.deps))

@@ -67,11 +67,9 @@ pub fn builder() -> PromptManagerBuilder {
 
 /// A manager on a fresh in-memory store with the minijinja engine.
 pub fn in_memory() -> PromptManager {
-    PromptManager::builder()
-        .engine(Arc::new(MiniJinjaEngine::new()))
-        .store(Arc::new(MemoryStore::new()))
+    builder()
         .build()
-        // Both required parts are set just above, so building cannot fail.
+        // `builder()` sets both required parts, so building cannot fail.
         .unwrap_or_else(|_| unreachable!("engine and store are set"))
 }
 

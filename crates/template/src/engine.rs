@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use prompt_manager_core::{CompileUnit, CompiledTemplate, Error, Result, TemplateEngine};
+use prompt_manager_core::{CompileUnit, CompiledTemplate, Result, TemplateEngine};
 
 use crate::compiled::MiniJinjaTemplate;
 use crate::errors::convert_error;
@@ -123,10 +123,4 @@ impl From<MiniJinjaEngine> for Arc<dyn TemplateEngine> {
     fn from(engine: MiniJinjaEngine) -> Self {
         Arc::new(engine)
     }
-}
-
-/// Turns an engine-level failure into a configuration error (never expected in practice).
-#[allow(dead_code)]
-pub(crate) fn config(message: impl Into<String>) -> Error {
-    Error::Config(message.into())
 }

@@ -82,6 +82,11 @@ mod tests {
             .collect()
     }
 
+    /// Every output of a diff, for checks that nothing panics.
+    fn exercise(d: &PromptDiff) {
+        let _ = (d.to_string(), suggest(d), changelog_draft(d), serde_json::to_string(d));
+    }
+
     #[test]
     fn nothing_panics_on_odd_input() {
         let texts = sources(300);
@@ -89,12 +94,7 @@ mod tests {
             let old = Prompt::text("t", pair[0].clone()).expect("valid id");
             let new = Prompt::text("t", pair[1].clone()).expect("valid id");
             let d = diff_prompts(&old, &new);
-            let _ = (
-                d.to_string(),
-                suggest(&d),
-                changelog_draft(&d),
-                serde_json::to_string(&d),
-            );
+            exercise(&d);
             assert_eq!(d.is_empty(), pair[0] == pair[1]);
         }
         for chunk in texts.chunks(6) {
@@ -115,12 +115,7 @@ mod tests {
             let old = Prompt::chat("t", items(false)).expect("valid id");
             let new = Prompt::chat("t", items(true).into_iter().rev().collect::<Vec<_>>()).expect("valid id");
             let d = diff_prompts(&old, &new);
-            let _ = (
-                d.to_string(),
-                suggest(&d),
-                changelog_draft(&d),
-                serde_json::to_string(&d),
-            );
+            exercise(&d);
             assert!(diff_prompts(&new, &new).is_empty());
         }
     }
