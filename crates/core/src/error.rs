@@ -49,6 +49,19 @@ pub enum Error {
         /// What is wrong, naming the field.
         reason: String,
     },
+    /// A file (a prompt file, a library, a store's own file) cannot be read as what it should hold.
+    /// The message says what is wrong; line and column are 1-based, when known.
+    #[error("{file}{}: {message}", show_position(*.line, *.column))]
+    InvalidFile {
+        /// The file, as the user named it (or a description such as `library entry 3`).
+        file: String,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
     /// A prompt, version or label does not exist.
     #[error("{0}")]
     NotFound(NotFound),
@@ -167,6 +180,14 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+}
+
+fn show_position(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(":{line}:{column}"),
+        (Some(line), None) => format!(":{line}"),
+        _ => String::new(),
+    }
 }
 
 fn show_opt(v: &Option<Version>) -> String {
@@ -330,6 +351,7 @@ impl Error {
             | Error::InvalidLabel { .. }
             | Error::InvalidReference { .. }
             | Error::InvalidPrompt { .. }
+            | Error::InvalidFile { .. }
             | Error::TemplateSyntax { .. }
             | Error::InvalidVariables { .. }
             | Error::IncludeCycle { .. } => ErrorKind::InvalidInput,
@@ -351,6 +373,7 @@ impl Error {
             Error::InvalidLabel { .. } => "invalid_label",
             Error::InvalidReference { .. } => "invalid_reference",
             Error::InvalidPrompt { .. } => "invalid_prompt",
+            Error::InvalidFile { .. } => "invalid_file",
             Error::NotFound(_) => "not_found",
             Error::AlreadyExists { .. } => "already_exists",
             Error::VersionConflict { .. } => "version_conflict",
@@ -426,6 +449,28 @@ mod tests {
             "greeting@production: missing variables `name` (string), `city`; invalid variable `age` must be integer, got string"
         );
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn file_errors_read_like_compiler_messages() {
+        let err = Error::InvalidFile {
+            file: "prompts/greeting/1.0.0.yaml".into(),
+            line: Some(3),
+            column: Some(9),
+            message: "unknown variant `texty`".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "prompts/greeting/1.0.0.yaml:3:9: unknown variant `texty`"
+        );
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let err = Error::InvalidFile {
+            file: "library.yaml".into(),
+            line: None,
+            column: None,
+            message: "empty".into(),
+        };
+        assert_eq!(err.to_string(), "library.yaml: empty");
     }
 
     #[test]

@@ -121,6 +121,21 @@ pub trait StorageBackend: Send + Sync + Debug {
     /// changes nothing. Returns the label events recorded.
     async fn save(&self, request: SaveRequest) -> Result<Vec<LabelEvent>>;
 
+    /// Saves several versions, of one or many prompts, in order, as one unit (imports use it).
+    ///
+    /// Each request is checked as [`save`](Self::save) checks it, against the state the earlier
+    /// requests leave. The backends of prompt-manager override this so that a refused request
+    /// refuses them all and nothing is written. The default saves one by one and stops at the
+    /// first refusal, keeping what was saved before it: a backend that cannot do better should
+    /// say so in its documentation.
+    async fn save_all(&self, requests: Vec<SaveRequest>) -> Result<Vec<LabelEvent>> {
+        let mut events = Vec::new();
+        for request in requests {
+            events.extend(self.save(request).await?);
+        }
+        Ok(events)
+    }
+
     /// Loads one version, or the latest when `version` is `None`.
     async fn load(&self, id: &PromptId, version: Option<&Version>) -> Result<Arc<PromptVersion>>;
 

@@ -49,6 +49,7 @@ pub async fn run_all(store: &dyn Store) {
     delete_removes_everything(store).await;
     status_compare_and_set(store).await;
     summary_fields(store).await;
+    save_all_is_all_or_nothing(store).await;
 }
 
 // ----- helpers ---------------------------------------------------------------------------------
@@ -1303,4 +1304,111 @@ pub async fn summary_fields(store: &dyn Store) {
 
     let missing = id("conformance/summary/missing");
     assert_prompt_not_found(store.summary(&missing).await, &missing, "summary of a missing prompt");
+}
+
+/// `save_all` applies its requests in order, each seeing the ones before it; one refused request
+/// refuses them all and leaves every prompt as it was.
+pub async fn save_all_is_all_or_nothing(store: &dyn Store) {
+    const P: &str = "conformance/save-all/";
+    clean(store, P).await;
+    let existing = id("conformance/save-all/existing");
+    let fresh = id("conformance/save-all/fresh");
+    ok(
+        store
+            .save(SaveRequest {
+                labels: labels(&["production"]),
+                ..save_request(text_version(&existing, "1.0.0", "one"), Expect::Absent)
+            })
+            .await,
+        "creating",
+    );
+
+    // The third request conflicts (it expects 1.0.0, but the second made 1.1.0 the latest).
+    let err = refused(
+        store
+            .save_all(vec![
+                SaveRequest {
+                    labels: labels(&["staging"]),
+                    ..save_request(text_version(&fresh, "1.0.0", "new"), Expect::Absent)
+                },
+                SaveRequest {
+                    labels: labels(&["production"]),
+                    ..save_request(
+                        text_version(&existing, "1.1.0", "two"),
+                        Expect::Version(version("1.0.0")),
+                    )
+                },
+                save_request(
+                    text_version(&existing, "1.2.0", "three"),
+                    Expect::Version(version("1.0.0")),
+                ),
+            ])
+            .await,
+        "a batch whose last request conflicts",
+    );
+    assert!(
+        matches!(&err, Error::VersionConflict { id, .. } if *id == existing),
+        "a batch whose last request conflicts: expected VersionConflict on {existing}, got {err:?}"
+    );
+    assert!(
+        !ok(store.exists(&fresh).await, "exists"),
+        "a refused batch creates no prompt"
+    );
+    let versions = ok(store.list_versions(&existing).await, "versions");
+    assert_eq!(versions.len(), 1, "a refused batch adds no version: {versions:?}");
+    assert_eq!(
+        ok(store.get_label(&existing, &label("production")).await, "label"),
+        version("1.0.0"),
+        "a refused batch moves no label"
+    );
+    assert_eq!(
+        ok(store.label_history(&existing, None).await, "history").len(),
+        1,
+        "a refused batch records no label event"
+    );
+
+    // The same batch, made consistent, is applied in order.
+    let events = ok(
+        store
+            .save_all(vec![
+                SaveRequest {
+                    labels: labels(&["staging"]),
+                    ..save_request(text_version(&fresh, "1.0.0", "new"), Expect::Absent)
+                },
+                SaveRequest {
+                    labels: labels(&["production"]),
+                    ..save_request(
+                        text_version(&existing, "1.1.0", "two"),
+                        Expect::Version(version("1.0.0")),
+                    )
+                },
+                save_request(
+                    text_version(&existing, "1.2.0", "three"),
+                    Expect::Version(version("1.1.0")),
+                ),
+            ])
+            .await,
+        "a consistent batch",
+    );
+    assert_eq!(events.len(), 2, "one event per label set: {events:?}");
+    assert_event(
+        &events[1],
+        ("production", Some("1.0.0"), Some("1.1.0")),
+        LabelEventKind::Set,
+        Some(ACTOR),
+        "the batch's production move",
+    );
+    assert_eq!(
+        ok(store.load(&existing, None).await, "latest").version,
+        version("1.2.0"),
+        "later requests see earlier ones"
+    );
+    assert_eq!(
+        ok(store.get_label(&fresh, &label("staging")).await, "label"),
+        version("1.0.0")
+    );
+    assert!(
+        ok(store.save_all(Vec::new()).await, "an empty batch").is_empty(),
+        "an empty batch records nothing"
+    );
 }

@@ -44,7 +44,7 @@ pub struct MemoryStore {
 
 /// Everything stored about one prompt. Invariant: `versions` is never empty (a record is only
 /// created by a save, and versions are only removed with the whole record).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Record {
     status: PromptStatus,
     created_at: DateTime<Utc>,
@@ -101,80 +101,25 @@ impl MemoryStore {
     }
 
     fn save_now(&self, request: SaveRequest, now: DateTime<Utc>) -> Result<Vec<LabelEvent>> {
-        let SaveRequest {
-            version,
-            expected,
-            status,
-            labels,
-            actor,
-        } = request;
-        // The version carries its own id; there is no second one in the request to disagree with.
-        let id = version.prompt.id.clone();
-        let number = version.version.clone();
+        apply_save(&mut *self.write()?, request, now)
+    }
+
+    /// Applies every request to copies of the records they touch, and puts the copies in place
+    /// only when all succeeded: a refused request leaves the store as it was.
+    fn save_all_now(&self, requests: Vec<SaveRequest>, now: DateTime<Utc>) -> Result<Vec<LabelEvent>> {
         let mut prompts = self.write()?;
-
-        // Check everything first: a refused save must leave the store as it was.
-        let current = match prompts.get(&id) {
-            None => {
-                if let Expect::Version(_) = expected {
-                    return Err(Error::prompt_not_found(&id));
-                }
-                None
+        let mut scratch = BTreeMap::new();
+        for request in &requests {
+            let id = &request.version.prompt.id;
+            if let Some(record) = prompts.get(id) {
+                scratch.entry(id.clone()).or_insert_with(|| record.clone());
             }
-            Some(record) => {
-                if expected == Expect::Absent {
-                    return Err(Error::AlreadyExists { id });
-                }
-                let latest = &record.latest(&id)?.version;
-                if !expected.accepts(Some(latest)) {
-                    return Err(Error::VersionConflict {
-                        id,
-                        what: "latest version".into(),
-                        expected: expected.version(),
-                        actual: Some(latest.clone()),
-                    });
-                }
-                if number <= *latest {
-                    return Err(Error::VersionNotIncreasing {
-                        id,
-                        version: number,
-                        latest: latest.clone(),
-                    });
-                }
-                Some(record)
-            }
-        };
-
-        // Compute the label events against the current state before touching it.
-        let mut targets = current.map(|r| r.labels.clone()).unwrap_or_default();
-        let mut events = Vec::with_capacity(labels.len());
-        for label in labels {
-            let from = targets.insert(label.clone(), number.clone());
-            if from.as_ref() == Some(&number) {
-                continue; // The same label named twice in one request.
-            }
-            events.push(LabelEvent {
-                label,
-                from,
-                to: Some(number.clone()),
-                kind: LabelEventKind::Set,
-                actor: actor.clone(),
-                at: now,
-            });
         }
-
-        let record = prompts.entry(id).or_insert_with(|| Record {
-            status,
-            created_at: now,
-            updated_at: now,
-            versions: BTreeMap::new(),
-            labels: BTreeMap::new(),
-            history: Vec::new(),
-        });
-        record.versions.insert(number, Arc::new(version));
-        record.labels = targets;
-        record.history.extend(events.iter().cloned());
-        record.updated_at = now;
+        let mut events = Vec::new();
+        for request in requests {
+            events.extend(apply_save(&mut scratch, request, now)?);
+        }
+        prompts.extend(scratch);
         Ok(events)
     }
 
@@ -262,6 +207,89 @@ impl MemoryStore {
     }
 }
 
+/// Checks one save against `prompts` and applies it. Everything is checked before anything
+/// changes, so a refused save leaves `prompts` as it was.
+fn apply_save(
+    prompts: &mut BTreeMap<PromptId, Record>,
+    request: SaveRequest,
+    now: DateTime<Utc>,
+) -> Result<Vec<LabelEvent>> {
+    let SaveRequest {
+        version,
+        expected,
+        status,
+        labels,
+        actor,
+    } = request;
+    // The version carries its own id; there is no second one in the request to disagree with.
+    let id = version.prompt.id.clone();
+    let number = version.version.clone();
+
+    // Check everything first: a refused save must leave the store as it was.
+    let current = match prompts.get(&id) {
+        None => {
+            if let Expect::Version(_) = expected {
+                return Err(Error::prompt_not_found(&id));
+            }
+            None
+        }
+        Some(record) => {
+            if expected == Expect::Absent {
+                return Err(Error::AlreadyExists { id });
+            }
+            let latest = &record.latest(&id)?.version;
+            if !expected.accepts(Some(latest)) {
+                return Err(Error::VersionConflict {
+                    id,
+                    what: "latest version".into(),
+                    expected: expected.version(),
+                    actual: Some(latest.clone()),
+                });
+            }
+            if number <= *latest {
+                return Err(Error::VersionNotIncreasing {
+                    id,
+                    version: number,
+                    latest: latest.clone(),
+                });
+            }
+            Some(record)
+        }
+    };
+
+    // Compute the label events against the current state before touching it.
+    let mut targets = current.map(|r| r.labels.clone()).unwrap_or_default();
+    let mut events = Vec::with_capacity(labels.len());
+    for label in labels {
+        let from = targets.insert(label.clone(), number.clone());
+        if from.as_ref() == Some(&number) {
+            continue; // The same label named twice in one request.
+        }
+        events.push(LabelEvent {
+            label,
+            from,
+            to: Some(number.clone()),
+            kind: LabelEventKind::Set,
+            actor: actor.clone(),
+            at: now,
+        });
+    }
+
+    let record = prompts.entry(id).or_insert_with(|| Record {
+        status,
+        created_at: now,
+        updated_at: now,
+        versions: BTreeMap::new(),
+        labels: BTreeMap::new(),
+        history: Vec::new(),
+    });
+    record.versions.insert(number, Arc::new(version));
+    record.labels = targets;
+    record.history.extend(events.iter().cloned());
+    record.updated_at = now;
+    Ok(events)
+}
+
 fn poisoned() -> Error {
     Error::backend(
         BACKEND,
@@ -289,6 +317,10 @@ impl StorageBackend for MemoryStore {
 
     async fn save(&self, request: SaveRequest) -> Result<Vec<LabelEvent>> {
         self.save_now(request, Utc::now())
+    }
+
+    async fn save_all(&self, requests: Vec<SaveRequest>) -> Result<Vec<LabelEvent>> {
+        self.save_all_now(requests, Utc::now())
     }
 
     async fn load(&self, id: &PromptId, version: Option<&Version>) -> Result<Arc<PromptVersion>> {
