@@ -12,10 +12,11 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    Error, Expect, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery, NotFound, Page, PromptId,
-    PromptStatus, PromptSummary, PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore,
-    async_trait,
+    Error, LabelChange, LabelEvent, LabelName, ListQuery, NotFound, Page, PromptId, PromptStatus, PromptSummary,
+    PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
 };
+
+use crate::rules;
 
 const BACKEND: &str = "memory";
 
@@ -124,49 +125,16 @@ impl MemoryStore {
     }
 
     fn set_label_now(&self, id: &PromptId, change: LabelChange, now: DateTime<Utc>) -> Result<Option<LabelEvent>> {
-        let LabelChange {
-            label,
-            to,
-            expected,
-            kind,
-            actor,
-        } = change;
         let mut prompts = self.write()?;
         let record = prompts.get_mut(id).ok_or_else(|| Error::prompt_not_found(id))?;
-        let from = record.labels.get(&label).cloned();
-        match &to {
-            Some(target) if !record.versions.contains_key(target) => {
-                return Err(Error::NotFound(NotFound::Version(id.clone(), target.clone())));
-            }
-            None if from.is_none() => return Err(Error::NotFound(NotFound::Label(id.clone(), label))),
-            _ => {}
+        let current = record.labels.get(&change.label);
+        let event = rules::check_label_change(id, change, current, |v| record.versions.contains_key(v), now)?;
+        if let Some(event) = &event {
+            rules::apply_label_event(&mut record.labels, event);
+            record.history.push(event.clone());
+            record.updated_at = now;
         }
-        if !expected.accepts(from.as_ref()) {
-            return Err(Error::VersionConflict {
-                id: id.clone(),
-                what: format!("label {label}"),
-                expected: expected.version(),
-                actual: from,
-            });
-        }
-        if from == to {
-            return Ok(None);
-        }
-        match &to {
-            Some(target) => record.labels.insert(label.clone(), target.clone()),
-            None => record.labels.remove(&label),
-        };
-        let event = LabelEvent {
-            label,
-            from,
-            to,
-            kind,
-            actor,
-            at: now,
-        };
-        record.history.push(event.clone());
-        record.updated_at = now;
-        Ok(Some(event))
+        Ok(event)
     }
 
     fn list_now(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
@@ -214,76 +182,27 @@ fn apply_save(
     request: SaveRequest,
     now: DateTime<Utc>,
 ) -> Result<Vec<LabelEvent>> {
-    let SaveRequest {
-        version,
-        expected,
-        status,
-        labels,
-        actor,
-    } = request;
     // The version carries its own id; there is no second one in the request to disagree with.
-    let id = version.prompt.id.clone();
-    let number = version.version.clone();
-
-    // Check everything first: a refused save must leave the store as it was.
-    let current = match prompts.get(&id) {
-        None => {
-            if let Expect::Version(_) = expected {
-                return Err(Error::prompt_not_found(&id));
-            }
-            None
-        }
-        Some(record) => {
-            if expected == Expect::Absent {
-                return Err(Error::AlreadyExists { id });
-            }
-            let latest = &record.latest(&id)?.version;
-            if !expected.accepts(Some(latest)) {
-                return Err(Error::VersionConflict {
-                    id,
-                    what: "latest version".into(),
-                    expected: expected.version(),
-                    actual: Some(latest.clone()),
-                });
-            }
-            if number <= *latest {
-                return Err(Error::VersionNotIncreasing {
-                    id,
-                    version: number,
-                    latest: latest.clone(),
-                });
-            }
-            Some(record)
-        }
-    };
+    let id = request.version.prompt.id.clone();
+    let current = prompts.get(&id);
+    let latest = current.map(|record| record.latest(&id)).transpose()?;
+    rules::check_save(&request, latest.map(|v| &v.version))?;
 
     // Compute the label events against the current state before touching it.
     let mut targets = current.map(|r| r.labels.clone()).unwrap_or_default();
-    let mut events = Vec::with_capacity(labels.len());
-    for label in labels {
-        let from = targets.insert(label.clone(), number.clone());
-        if from.as_ref() == Some(&number) {
-            continue; // The same label named twice in one request.
-        }
-        events.push(LabelEvent {
-            label,
-            from,
-            to: Some(number.clone()),
-            kind: LabelEventKind::Set,
-            actor: actor.clone(),
-            at: now,
-        });
-    }
+    let events = rules::move_labels(&mut targets, &request, now);
 
     let record = prompts.entry(id).or_insert_with(|| Record {
-        status,
+        status: request.status,
         created_at: now,
         updated_at: now,
         versions: BTreeMap::new(),
         labels: BTreeMap::new(),
         history: Vec::new(),
     });
-    record.versions.insert(number, Arc::new(version));
+    record
+        .versions
+        .insert(request.version.version.clone(), Arc::new(request.version));
     record.labels = targets;
     record.history.extend(events.iter().cloned());
     record.updated_at = now;
@@ -413,7 +332,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
-    use prompt_manager_core::Prompt;
+    use prompt_manager_core::{Expect, Prompt};
 
     fn version(id: &str, number: &str, template: &str) -> PromptVersion {
         let prompt = Prompt::text(id, template).unwrap();

@@ -1,0 +1,701 @@
+//! [`DirStore`], the folder backend (`dir://PATH`): prompts as plain YAML files that a person can
+//! read, edit by hand and review in git.
+//!
+//! ```text
+//! prompts/
+//!   .prompt-manager.lock          writers lock it (across processes)
+//!   greeting/
+//!     1.0.0.yaml                  one file per version: changelog, author, … and the prompt
+//!     1.1.0.yaml
+//!     _labels.yaml                status, labels and label history
+//!   support/triage/
+//!     1.0.0.yaml
+//! ```
+//!
+//! A prompt is a folder holding at least one `<semver>.yaml` file; ids map to folders segment by
+//! segment, so `support/triage` lives in `support/triage/`. A folder without `_labels.yaml`
+//! (written by hand) is an `active` prompt with no labels.
+//!
+//! Durability: every file is written to a hidden temporary file, fsynced, renamed into place and
+//! its folder fsynced. A write that touches several files (a new version and its labels; an
+//! import; a delete) first commits a journal, which the next writer (or the next open) finishes
+//! after a crash; readers never see a half-written file. Writers take an exclusive lock on
+//! `.prompt-manager.lock`, so compare-and-set holds across processes. Reads take no lock.
+//!
+//! File I/O is blocking and short (a few files per call); the async methods do it inline.
+
+mod files;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use prompt_manager_core::semver::Version;
+use prompt_manager_core::{
+    ContentHash, Error, LabelChange, LabelEvent, LabelName, ListQuery, NotFound, Page, Prompt, PromptId, PromptStatus,
+    PromptSummary, PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{rules, yaml};
+use files::{Journal, LOCK_FILE, io_error};
+
+pub(crate) const BACKEND: &str = "dir";
+/// The file of a prompt's status, labels and label history.
+pub const LABELS_FILE: &str = "_labels.yaml";
+/// Parsed files kept in memory (checked against the file's size, time and inode on every use).
+const CACHE_LIMIT: usize = 16_384;
+
+/// A store in a folder of YAML files. See the [module documentation](self) for the layout.
+pub struct DirStore {
+    root: PathBuf,
+    /// Held (with the file lock on it) by writers in this process.
+    lock: Mutex<File>,
+    versions: FileCache<PromptVersion>,
+    labels: FileCache<LabelsFile>,
+}
+
+/// One version file: the version's record, then the prompt.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionFile {
+    /// Optional in hand-written files: the file name says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    version: Option<Version>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    changelog: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    author: Option<String>,
+    /// Optional in hand-written files: the file's modification time stands in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parent: Option<Version>,
+    /// Informative: the store recomputes the hash from the content, so a hand edit cannot leave
+    /// a stale one behind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    content_hash: Option<ContentHash>,
+    prompt: Prompt,
+}
+
+/// `_labels.yaml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LabelsFile {
+    status: PromptStatus,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    #[serde(default)]
+    labels: BTreeMap<LabelName, Version>,
+    #[serde(default)]
+    history: Vec<LabelEvent>,
+}
+
+/// What a prompt folder holds, from one listing of it.
+#[derive(Debug)]
+struct Folder {
+    dir: PathBuf,
+    versions: BTreeMap<Version, PathBuf>,
+    labels: Option<PathBuf>,
+}
+
+impl Folder {
+    fn latest(&self) -> Option<&Version> {
+        self.versions.keys().next_back()
+    }
+}
+
+impl DirStore {
+    /// Opens the store in `root`, creating the folder if needed, and finishes any write a crash
+    /// interrupted.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        fs::create_dir_all(&root).map_err(|e| io_error("creating the store folder", &root, e))?;
+        if !root.is_dir() {
+            return Err(Error::Config(format!(
+                "dir:// store `{}` is not a folder",
+                root.display()
+            )));
+        }
+        let lock_path = root.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| io_error("opening the lock file", &lock_path, e))?;
+        let store = Self {
+            root,
+            lock: Mutex::new(lock),
+            versions: FileCache::default(),
+            labels: FileCache::default(),
+        };
+        drop(store.write_lock()?); // recovers an interrupted write
+        Ok(store)
+    }
+
+    /// The store's folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Takes the write lock (this process, then the lock file) and finishes an interrupted write.
+    fn write_lock(&self) -> Result<WriteLock<'_>> {
+        let file = self
+            .lock
+            .lock()
+            .map_err(|_| Error::backend(BACKEND, "the write lock is poisoned: a writer panicked"))?;
+        file.lock()
+            .map_err(|e| io_error("locking", &self.root.join(LOCK_FILE), e))?;
+        let guard = WriteLock { file };
+        Journal::recover(&self.root)?;
+        Ok(guard)
+    }
+
+    fn dir_of(&self, id: &PromptId) -> Result<PathBuf> {
+        // The id grammar already refuses `..`, absolute paths and control characters. Here a
+        // segment also must not look like one of the store's own files.
+        if let Some(segment) = id.as_str().split('/').find(|s| s.ends_with(".yaml")) {
+            return Err(Error::InvalidId {
+                input: id.to_string(),
+                reason: format!("segment `{segment}` ends in `.yaml`, which a dir:// store keeps for its files"),
+            });
+        }
+        Ok(self.root.join(id.as_str()))
+    }
+
+    /// Lists the prompt folder of `id`; `None` when it holds no version.
+    fn folder(&self, id: &PromptId) -> Result<Option<Folder>> {
+        let dir = self.dir_of(id)?;
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => return Ok(None),
+            Err(e) => return Err(io_error("listing", &dir, e)),
+        };
+        let mut folder = Folder {
+            dir,
+            versions: BTreeMap::new(),
+            labels: None,
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error("listing", &folder.dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name == LABELS_FILE {
+                folder.labels = Some(entry.path());
+            } else if let Some(version) = version_file_name(name) {
+                folder.versions.insert(version, entry.path());
+            }
+        }
+        Ok((!folder.versions.is_empty()).then_some(folder))
+    }
+
+    fn existing(&self, id: &PromptId) -> Result<Folder> {
+        self.folder(id)?.ok_or_else(|| Error::prompt_not_found(id))
+    }
+
+    fn load_version(&self, id: &PromptId, path: &Path, number: &Version) -> Result<Arc<PromptVersion>> {
+        self.versions.get(path, |text, modified| {
+            let file = display(path);
+            let parsed: VersionFile = yaml::parse(text, &file)?;
+            if parsed.prompt.id != *id {
+                return Err(Error::InvalidFile {
+                    file,
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "the file names prompt `{}` but lies in the folder of `{id}`",
+                        parsed.prompt.id
+                    ),
+                });
+            }
+            if let Some(declared) = parsed.version.as_ref().filter(|v| *v != number) {
+                return Err(Error::InvalidFile {
+                    file,
+                    line: None,
+                    column: None,
+                    message: format!("the file says version {declared} but is named {number}.yaml"),
+                });
+            }
+            Ok(PromptVersion {
+                content_hash: parsed.prompt.content_hash(),
+                prompt: parsed.prompt,
+                version: number.clone(),
+                changelog: parsed.changelog,
+                author: parsed.author,
+                created_at: parsed.created_at.unwrap_or_else(|| modified.into()),
+                parent: parsed.parent,
+            })
+        })
+    }
+
+    fn load_from(&self, id: &PromptId, folder: &Folder, number: Option<&Version>) -> Result<Arc<PromptVersion>> {
+        let (number, path) = match number {
+            None => folder
+                .versions
+                .iter()
+                .next_back()
+                .ok_or_else(|| Error::prompt_not_found(id))?,
+            Some(number) => folder
+                .versions
+                .get_key_value(number)
+                .ok_or_else(|| Error::NotFound(NotFound::Version(id.clone(), number.clone())))?,
+        };
+        self.load_version(id, path, number)
+    }
+
+    /// The labels file of a folder, or what a hand-written folder without one means.
+    fn labels_of(&self, id: &PromptId, folder: &Folder) -> Result<Arc<LabelsFile>> {
+        match &folder.labels {
+            Some(path) => self.labels.get(path, |text, _| yaml::parse(text, &display(path))),
+            None => {
+                let first = folder.versions.iter().next();
+                let last = folder.versions.iter().next_back();
+                let (Some((first_v, first_p)), Some((last_v, last_p))) = (first, last) else {
+                    return Err(Error::prompt_not_found(id));
+                };
+                Ok(Arc::new(LabelsFile {
+                    status: PromptStatus::Active,
+                    created_at: self.load_version(id, first_p, first_v)?.created_at,
+                    updated_at: self.load_version(id, last_p, last_v)?.created_at,
+                    labels: BTreeMap::new(),
+                    history: Vec::new(),
+                }))
+            }
+        }
+    }
+
+    fn summary_of(&self, id: &PromptId, folder: &Folder) -> Result<PromptSummary> {
+        let latest = self.load_from(id, folder, None)?;
+        let labels = self.labels_of(id, folder)?;
+        let metadata = &latest.prompt.metadata;
+        Ok(PromptSummary {
+            id: id.clone(),
+            status: labels.status,
+            format: latest.prompt.format,
+            latest_version: latest.version.clone(),
+            version_count: folder.versions.len() as u64,
+            labels: labels.labels.clone(),
+            tags: metadata.tags.clone(),
+            description: metadata.description.clone(),
+            created_at: labels.created_at,
+            updated_at: labels.updated_at,
+        })
+    }
+
+    /// Checks `requests` in order against the current files, then writes them all in one journal.
+    fn save_now(&self, requests: Vec<SaveRequest>, now: DateTime<Utc>) -> Result<Vec<LabelEvent>> {
+        let _lock = self.write_lock()?;
+        let mut pending: BTreeMap<PromptId, Pending> = BTreeMap::new();
+        let mut events = Vec::new();
+        for request in requests {
+            let id = request.version.prompt.id.clone();
+            if !pending.contains_key(&id) {
+                let state = match self.folder(&id)? {
+                    Some(folder) => Some(State {
+                        latest: folder.latest().cloned(),
+                        labels: (*self.labels_of(&id, &folder)?).clone(),
+                    }),
+                    None => None,
+                };
+                let dir = self.dir_of(&id)?;
+                pending.insert(
+                    id.clone(),
+                    Pending {
+                        state,
+                        dir,
+                        files: Vec::new(),
+                    },
+                );
+            }
+            let Some(entry) = pending.get_mut(&id) else {
+                continue; // inserted just above
+            };
+            rules::check_save(&request, entry.state.as_ref().and_then(|s| s.latest.as_ref()))?;
+            let state = entry.state.get_or_insert_with(|| State {
+                latest: None,
+                labels: LabelsFile {
+                    status: request.status,
+                    created_at: now,
+                    updated_at: now,
+                    labels: BTreeMap::new(),
+                    history: Vec::new(),
+                },
+            });
+            let new_events = rules::move_labels(&mut state.labels.labels, &request, now);
+            state.labels.history.extend(new_events.iter().cloned());
+            state.labels.updated_at = now;
+            state.latest = Some(request.version.version.clone());
+            events.extend(new_events);
+            let version = request.version;
+            let file = VersionFile {
+                version: Some(version.version.clone()),
+                changelog: version.changelog,
+                author: version.author,
+                created_at: Some(version.created_at),
+                parent: version.parent,
+                content_hash: Some(version.content_hash),
+                prompt: version.prompt,
+            };
+            let path = entry.dir.join(format!("{}.yaml", version.version));
+            entry.files.push((path, yaml::render(&file, "a version")?.into_bytes()));
+        }
+
+        // Everything checked: write the temporary files, then commit them together.
+        let mut journal = Journal::default();
+        let written = (|| {
+            for entry in pending.values() {
+                files::create_dirs(&self.root, &entry.dir)?;
+                for (path, content) in &entry.files {
+                    let temp = files::write_temp(path, content)?;
+                    journal.rename(&self.root, &temp, path);
+                }
+                if let Some(state) = &entry.state {
+                    let path = entry.dir.join(LABELS_FILE);
+                    let temp = files::write_temp(&path, labels_text(&state.labels)?.as_bytes())?;
+                    journal.rename(&self.root, &temp, &path);
+                }
+            }
+            Ok(())
+        })();
+        match written {
+            Ok(()) => journal.commit(&self.root)?,
+            Err(e) => {
+                journal.abandon(&self.root);
+                return Err(e);
+            }
+        }
+        Ok(events)
+    }
+
+    /// Rewrites the labels file of `id` after `change` accepts the current one.
+    fn update_labels<T>(
+        &self,
+        id: &PromptId,
+        change: impl FnOnce(&Folder, &mut LabelsFile) -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
+        let _lock = self.write_lock()?;
+        let folder = self.existing(id)?;
+        let mut labels = (*self.labels_of(id, &folder)?).clone();
+        let outcome = change(&folder, &mut labels)?;
+        if outcome.is_some() {
+            files::write_atomic(&folder.dir.join(LABELS_FILE), labels_text(&labels)?.as_bytes())?;
+        }
+        Ok(outcome)
+    }
+
+    fn delete_now(&self, id: &PromptId) -> Result<()> {
+        let _lock = self.write_lock()?;
+        let folder = self.existing(id)?;
+        let mut journal = Journal::default();
+        for path in folder.versions.values().chain(&folder.labels) {
+            journal.remove(&self.root, path);
+        }
+        // Then the folder and the parents this prompt alone kept alive (other prompts' folders stay).
+        let mut dir = folder.dir.as_path();
+        while dir != self.root {
+            journal.remove_dir_if_empty(&self.root, dir);
+            dir = dir.parent().unwrap_or(&self.root);
+        }
+        journal.commit(&self.root)
+    }
+
+    /// Every prompt folder under `dir` (whose id is `prefix`), in no particular order.
+    fn walk(&self, dir: &Path, prefix: &str, out: &mut Vec<(PromptId, Folder)>) -> Result<()> {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_error("listing", dir, e)),
+        };
+        let mut folder = Folder {
+            dir: dir.to_path_buf(),
+            versions: BTreeMap::new(),
+            labels: None,
+        };
+        let mut children = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error("listing", dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name == LABELS_FILE {
+                folder.labels = Some(entry.path());
+            } else if let Some(version) = version_file_name(name) {
+                folder.versions.insert(version, entry.path());
+            } else if !name.starts_with(['.', '_'])
+                && entry.file_type().is_ok_and(|t| t.is_dir())
+                && let Ok(child) = PromptId::new(if prefix.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{prefix}/{name}")
+                })
+            {
+                children.push((entry.path(), child));
+            }
+        }
+        if !folder.versions.is_empty()
+            && let Ok(id) = PromptId::new(prefix)
+        {
+            out.push((id, folder));
+        }
+        for (path, child) in children {
+            self.walk(&path, child.as_str(), out)?;
+        }
+        Ok(())
+    }
+
+    fn list_now(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
+        let limit = query.limit.unwrap_or(usize::MAX);
+        if limit == 0 {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let prefix = query.id_prefix.as_deref().unwrap_or("");
+        // Start at the deepest folder the prefix names in full (`support/tri` → `support/`).
+        let start = match prefix.rfind('/') {
+            Some(end) if PromptId::new(&prefix[..end]).is_ok() => &prefix[..end],
+            _ => "",
+        };
+        let mut found = Vec::new();
+        self.walk(&self.root.join(start), start, &mut found)?;
+        found.retain(|(id, _)| id.starts_with(prefix) && query.cursor.as_deref().is_none_or(|c| id.as_str() > c));
+        found.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        let mut items = Vec::new();
+        let mut next_cursor = None;
+        for (id, folder) in &found {
+            let summary = match self.summary_of(id, folder) {
+                Ok(summary) => summary,
+                // Deleted between the walk and now.
+                Err(Error::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if !query.matches(&summary) {
+                continue;
+            }
+            if items.len() == limit {
+                next_cursor = items.last().map(|s: &PromptSummary| s.id.to_string());
+                break;
+            }
+            items.push(summary);
+        }
+        Ok(Page { items, next_cursor })
+    }
+}
+
+/// The prompt's state while a batch of saves is checked.
+struct State {
+    latest: Option<Version>,
+    labels: LabelsFile,
+}
+
+/// A prompt touched by a batch: its state and the version files to write.
+struct Pending {
+    state: Option<State>,
+    dir: PathBuf,
+    files: Vec<(PathBuf, Vec<u8>)>,
+}
+
+/// Holds the in-process lock and the file lock; dropping it releases both.
+struct WriteLock<'a> {
+    file: MutexGuard<'a, File>,
+}
+
+impl Drop for WriteLock<'_> {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// `1.2.0.yaml` → 1.2.0; anything else (hidden files, `_labels.yaml`, other names) → `None`.
+fn version_file_name(name: &str) -> Option<Version> {
+    let stem = name.strip_suffix(".yaml")?;
+    if stem.starts_with(['.', '_']) {
+        return None;
+    }
+    Version::parse(stem).ok()
+}
+
+fn labels_text(labels: &LabelsFile) -> Result<String> {
+    let body = yaml::render(labels, "the labels file")?;
+    Ok(format!(
+        "# Status, labels and label history of this prompt, kept by prompt-manager.\n{body}"
+    ))
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+impl std::fmt::Debug for DirStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirStore").field("root", &self.root).finish()
+    }
+}
+
+#[async_trait]
+impl StorageBackend for DirStore {
+    fn backend_name(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn save(&self, request: SaveRequest) -> Result<Vec<LabelEvent>> {
+        self.save_now(vec![request], Utc::now())
+    }
+
+    async fn save_all(&self, requests: Vec<SaveRequest>) -> Result<Vec<LabelEvent>> {
+        self.save_now(requests, Utc::now())
+    }
+
+    async fn load(&self, id: &PromptId, version: Option<&Version>) -> Result<Arc<PromptVersion>> {
+        let folder = self.existing(id)?;
+        self.load_from(id, &folder, version)
+    }
+
+    async fn delete(&self, id: &PromptId) -> Result<()> {
+        self.delete_now(id)
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
+        self.list_now(query)
+    }
+
+    async fn exists(&self, id: &PromptId) -> Result<bool> {
+        Ok(self.folder(id)?.is_some())
+    }
+
+    async fn summary(&self, id: &PromptId) -> Result<PromptSummary> {
+        let folder = self.existing(id)?;
+        self.summary_of(id, &folder)
+    }
+
+    async fn set_status(&self, id: &PromptId, status: PromptStatus, expected: PromptStatus) -> Result<()> {
+        self.update_labels(id, |_, labels| {
+            if labels.status != expected {
+                return Err(Error::InvalidStatusTransition {
+                    id: id.clone(),
+                    from: labels.status,
+                    to: status,
+                    reason: "the status changed meanwhile; reload and retry",
+                });
+            }
+            labels.status = status;
+            labels.updated_at = Utc::now();
+            Ok(Some(()))
+        })?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl VersionStore for DirStore {
+    async fn list_versions(&self, id: &PromptId) -> Result<Vec<VersionInfo>> {
+        let folder = self.existing(id)?;
+        folder
+            .versions
+            .iter()
+            .rev()
+            .map(|(number, path)| Ok(self.load_version(id, path, number)?.info()))
+            .collect()
+    }
+
+    async fn labels(&self, id: &PromptId) -> Result<BTreeMap<LabelName, Version>> {
+        let folder = self.existing(id)?;
+        Ok(self.labels_of(id, &folder)?.labels.clone())
+    }
+
+    async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version> {
+        self.labels(id)
+            .await?
+            .remove(label)
+            .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))
+    }
+
+    async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
+        let now = Utc::now();
+        self.update_labels(id, |folder, labels| {
+            let current = labels.labels.get(&change.label);
+            let event = rules::check_label_change(id, change, current, |v| folder.versions.contains_key(v), now)?;
+            if let Some(event) = &event {
+                rules::apply_label_event(&mut labels.labels, event);
+                labels.history.push(event.clone());
+                labels.updated_at = now;
+            }
+            Ok(event)
+        })
+    }
+
+    async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>> {
+        let folder = self.existing(id)?;
+        Ok(self
+            .labels_of(id, &folder)?
+            .history
+            .iter()
+            .filter(|e| label.is_none_or(|l| e.label == *l))
+            .cloned()
+            .collect())
+    }
+}
+
+/// Parsed files, reused while the file is unchanged (same size, modification time and inode:
+/// every write replaces the file, so a new inode).
+struct FileCache<T> {
+    entries: Mutex<HashMap<PathBuf, (Stamp, Arc<T>)>>,
+}
+
+impl<T> Default for FileCache<T> {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(meta: &fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode,
+        }
+    }
+}
+
+impl<T> FileCache<T> {
+    /// The parsed content of `path`, parsing it with `parse(text, modified)` when it changed.
+    fn get(&self, path: &Path, parse: impl FnOnce(&str, SystemTime) -> Result<T>) -> Result<Arc<T>> {
+        let meta = fs::metadata(path).map_err(|e| io_error("reading", path, e))?;
+        let stamp = Stamp::of(&meta);
+        if let Ok(entries) = self.entries.lock()
+            && let Some((cached, value)) = entries.get(path)
+            && *cached == stamp
+        {
+            return Ok(Arc::clone(value));
+        }
+        let text = fs::read_to_string(path).map_err(|e| io_error("reading", path, e))?;
+        let value = Arc::new(parse(&text, stamp.modified.unwrap_or(SystemTime::UNIX_EPOCH))?);
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CACHE_LIMIT {
+                entries.clear();
+            }
+            entries.insert(path.to_path_buf(), (stamp, Arc::clone(&value)));
+        }
+        Ok(value)
+    }
+}

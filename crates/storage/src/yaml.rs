@@ -1,0 +1,91 @@
+//! YAML in and out, with errors that point at the file, line and column (serde-saphyr).
+
+use prompt_manager_core::{Error, Result};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Parses `text` (the content of `file`) as a `T`. Syntax and schema errors alike become
+/// [`Error::InvalidFile`] with the line and column of the offending node.
+pub(crate) fn parse<T: DeserializeOwned>(text: &str, file: &str) -> Result<T> {
+    serde_saphyr::from_str(text).map_err(|e| invalid_file(file, &e))
+}
+
+/// The [`Error::InvalidFile`] for a serde-saphyr error found in `file`.
+pub(crate) fn invalid_file(file: &str, error: &serde_saphyr::Error) -> Error {
+    let location = error.location();
+    let rendered = error.without_snippet().to_string();
+    Error::InvalidFile {
+        file: file.to_owned(),
+        line: location.map(|l| l.line() as usize),
+        column: location.map(|l| l.column() as usize),
+        message: strip_position(&rendered).to_owned(),
+    }
+}
+
+/// serde-saphyr starts its messages with `line N column M: `; the error carries them already.
+fn strip_position(message: &str) -> &str {
+    let Some(rest) = message.strip_prefix("line ") else {
+        return message;
+    };
+    let mut parts = rest.splitn(2, ": ");
+    match (parts.next(), parts.next()) {
+        (Some(position), Some(tail))
+            if position
+                .split(" column ")
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            tail
+        }
+        _ => message,
+    }
+}
+
+/// Writes `value` as YAML. Multi-line strings come out as `|` blocks, so templates diff well.
+pub(crate) fn render<T: Serialize>(value: &T, what: &str) -> Result<String> {
+    serde_saphyr::to_string(value).map_err(|e| Error::backend_with("dir", format!("cannot write {what} as YAML"), e))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use prompt_manager_core::Prompt;
+
+    #[test]
+    fn errors_name_the_file_line_and_column() {
+        let err = parse::<Prompt>("id: a\ntemplate: hi\nformat: texty\n", "prompts/a/1.0.0.yaml").unwrap_err();
+        let Error::InvalidFile {
+            file,
+            line,
+            column,
+            message,
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(file, "prompts/a/1.0.0.yaml");
+        assert_eq!((*line, *column), (Some(3), Some(9)));
+        assert!(message.starts_with("unknown variant `texty`"), "{message}");
+        assert!(
+            err.to_string().starts_with("prompts/a/1.0.0.yaml:3:9: unknown variant"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_have_a_position_too() {
+        let err = parse::<Prompt>("id: a\ntemplate: [unclosed\n", "x.yaml").unwrap_err();
+        let Error::InvalidFile { line, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(line.is_some(), "{err}");
+    }
+
+    #[test]
+    fn positions_are_stripped_only_when_they_are_positions() {
+        assert_eq!(strip_position("line 3 column 9: boom"), "boom");
+        assert_eq!(strip_position("line of text: boom"), "line of text: boom");
+        assert_eq!(strip_position("boom"), "boom");
+    }
+}

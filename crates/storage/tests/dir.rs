@@ -1,0 +1,281 @@
+//! The folder store (`dir://`): the conformance suite, and what only a folder of files can get
+//! wrong — hand edits, broken files, ids that could escape, files left by a crash.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use prompt_manager_core::semver::Version;
+use prompt_manager_core::{
+    Error, Expect, LabelName, ListQuery, PromptId, PromptStatus, SaveRequest, StorageBackend, Store, VersionStore,
+};
+use prompt_manager_storage::conformance::{self, save_request, text_version};
+use prompt_manager_storage::{DirStore, LABELS_FILE};
+
+fn id(s: &str) -> PromptId {
+    PromptId::new(s).unwrap()
+}
+
+fn v(s: &str) -> Version {
+    Version::parse(s).unwrap()
+}
+
+fn files_under(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                out.push(entry.path().strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    conformance::run_all(&store).await;
+    // Twice on the same folder, through a new handle: what the first run left is read back.
+    let store = DirStore::open(dir.path()).unwrap();
+    conformance::run_all(&store).await;
+}
+
+#[tokio::test]
+async fn the_folder_is_readable_and_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    let mut prompt = prompt_manager_core::Prompt::text("support/triage", "Line one\nHello {{ name }}!\n").unwrap();
+    prompt.metadata.tags = ["support".to_owned()].into();
+    let mut version = conformance::versioned(prompt, "1.0.0");
+    version.created_at = "2026-01-02T03:04:05Z".parse().unwrap();
+    store
+        .save(SaveRequest {
+            labels: vec![LabelName::new("production").unwrap()],
+            ..save_request(version, Expect::Absent)
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(
+        files_under(dir.path()),
+        [
+            ".prompt-manager.lock",
+            "support/triage/1.0.0.yaml",
+            &format!("support/triage/{LABELS_FILE}")
+        ]
+    );
+    let text = fs::read_to_string(dir.path().join("support/triage/1.0.0.yaml")).unwrap();
+    assert!(text.starts_with("version: "), "{text}");
+    assert!(
+        text.contains("  template: |\n    Line one\n    Hello {{ name }}!\n"),
+        "multi-line templates are blocks, diff-friendly:\n{text}"
+    );
+    let labels = fs::read_to_string(dir.path().join("support/triage").join(LABELS_FILE)).unwrap();
+    assert!(labels.contains("production: "), "{labels}");
+    assert!(labels.contains("status: draft"), "{labels}");
+}
+
+#[tokio::test]
+async fn a_hand_written_folder_is_a_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("greeting");
+    fs::create_dir_all(&folder).unwrap();
+    fs::write(
+        folder.join("1.0.0.yaml"),
+        "changelog: written by hand\nprompt:\n  id: greeting\n  template: Hello {{ name }}!\n",
+    )
+    .unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    let loaded = store.load(&id("greeting"), None).await.unwrap();
+    assert_eq!(loaded.version, v("1.0.0"));
+    assert_eq!(loaded.changelog, "written by hand");
+    assert_eq!(loaded.content_hash, loaded.prompt.content_hash());
+    let summary = store.summary(&id("greeting")).await.unwrap();
+    assert_eq!(summary.status, PromptStatus::Active, "no labels file: an active prompt");
+    assert!(summary.labels.is_empty());
+
+    // Editing by hand is seen at once, hash included.
+    fs::write(
+        folder.join("1.0.0.yaml"),
+        "prompt:\n  id: greeting\n  template: Hi {{ name }}!\n",
+    )
+    .unwrap();
+    let edited = store.load(&id("greeting"), None).await.unwrap();
+    assert_eq!(edited.prompt.template.sources(), ["Hi {{ name }}!"]);
+    assert_ne!(edited.content_hash, loaded.content_hash);
+
+    // And the tool can add the next version on top.
+    store
+        .save(save_request(
+            text_version("greeting", "1.1.0", "Hey {{ name }}"),
+            Expect::Version(v("1.0.0")),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(store.list_versions(&id("greeting")).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_broken_file_names_file_line_and_column_and_the_rest_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    for name in ["alpha", "beta", "gamma"] {
+        store
+            .save(save_request(text_version(name, "1.0.0", "Hi"), Expect::Absent))
+            .await
+            .unwrap();
+    }
+    let broken = dir.path().join("beta/1.0.0.yaml");
+    let text = fs::read_to_string(&broken).unwrap();
+    // Break the YAML on the line of the template.
+    let bad = text.replace("template: Hi", "template: [Hi");
+    assert_ne!(bad, text);
+    fs::write(&broken, &bad).unwrap();
+    let line = bad.lines().position(|l| l.contains("[Hi")).unwrap() + 1;
+
+    let err = store.load(&id("beta"), None).await.unwrap_err();
+    let Error::InvalidFile {
+        file,
+        line: Some(at),
+        column: Some(_),
+        ..
+    } = &err
+    else {
+        panic!("expected a file error with a position, got {err:?}")
+    };
+    assert!(file.ends_with("beta/1.0.0.yaml"), "{file}");
+    assert!(*at >= line, "error at line {at}, the break is on line {line}: {err}");
+    assert!(err.to_string().contains("beta/1.0.0.yaml:"), "{err}");
+
+    for ok in ["alpha", "gamma"] {
+        assert_eq!(store.load(&id(ok), None).await.unwrap().version, v("1.0.0"));
+    }
+    // Listing reports the broken file rather than hiding it.
+    let err = store.list(&ListQuery::default()).await.unwrap_err();
+    assert!(err.to_string().contains("beta/1.0.0.yaml"), "{err}");
+    let only_alpha = store
+        .list(&ListQuery {
+            id_prefix: Some("al".into()),
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(only_alpha.items.len(), 1);
+
+    // A file in the wrong folder is named too.
+    fs::write(&broken, text.replace("id: beta", "id: gamma")).unwrap();
+    let err = store.load(&id("beta"), None).await.unwrap_err();
+    assert!(err.to_string().contains("names prompt `gamma`"), "{err}");
+}
+
+#[tokio::test]
+async fn ids_that_could_escape_are_refused_before_any_io() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let store = DirStore::open(&root).unwrap();
+    for bad in [
+        "../escape",
+        "/etc/passwd",
+        "a/../../b",
+        "a//b",
+        "A",
+        "a\0b",
+        "a\\b",
+        ".hidden",
+    ] {
+        assert!(PromptId::new(bad).is_err(), "`{bad}` must not be an id");
+    }
+    // A segment shaped like the store's own files is refused by this store, before any write.
+    let err = store
+        .save(save_request(text_version("a/1.0.0.yaml", "1.0.0", "x"), Expect::Absent))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidId { .. }), "{err:?}");
+    assert_eq!(files_under(&root), [".prompt-manager.lock"]);
+    assert_eq!(files_under(dir.path()), ["store/.prompt-manager.lock"]);
+}
+
+#[tokio::test]
+async fn leftovers_of_a_crash_are_invisible() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    store
+        .save(save_request(text_version("a", "1.0.0", "one"), Expect::Absent))
+        .await
+        .unwrap();
+    // A temporary file that never got renamed, half written.
+    fs::write(dir.path().join("a/.1.1.0.yaml.123.0.tmp"), "prompt:\n  id: a\n  templ").unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    assert_eq!(store.list_versions(&id("a")).await.unwrap().len(), 1);
+    assert_eq!(store.load(&id("a"), None).await.unwrap().version, v("1.0.0"));
+}
+
+#[tokio::test]
+async fn nested_prompts_share_folders_and_delete_keeps_the_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    for name in ["support", "support/triage", "support/triage/deep"] {
+        store
+            .save(save_request(text_version(name, "1.0.0", name), Expect::Absent))
+            .await
+            .unwrap();
+    }
+    let listed = store.list(&ListQuery::default()).await.unwrap();
+    let ids: Vec<_> = listed.items.iter().map(|s| s.id.to_string()).collect();
+    assert_eq!(ids, ["support", "support/triage", "support/triage/deep"]);
+
+    store.delete(&id("support/triage")).await.unwrap();
+    assert!(!store.exists(&id("support/triage")).await.unwrap());
+    assert!(store.exists(&id("support/triage/deep")).await.unwrap());
+    assert!(store.exists(&id("support")).await.unwrap());
+    store.delete(&id("support/triage/deep")).await.unwrap();
+    assert!(
+        !dir.path().join("support/triage").exists(),
+        "empty folders go with their last prompt"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_handles_on_one_folder_never_both_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let a: Arc<dyn Store> = Arc::new(DirStore::open(dir.path()).unwrap());
+    let b: Arc<dyn Store> = Arc::new(DirStore::open(dir.path()).unwrap());
+    a.save(save_request(text_version("race", "1.0.0", "0"), Expect::Absent))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for (w, store) in [a, b].into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let mut written = 0;
+            while written < 25 {
+                let latest = store.load(&id("race"), None).await.unwrap().version.clone();
+                let next = Version::new(latest.major, latest.minor + 1, 0);
+                match store
+                    .save(save_request(
+                        text_version("race", &next.to_string(), &format!("{w} {written}")),
+                        Expect::Version(latest),
+                    ))
+                    .await
+                {
+                    Ok(_) => written += 1,
+                    Err(Error::VersionConflict { .. }) => continue,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let store = DirStore::open(dir.path()).unwrap();
+    assert_eq!(store.list_versions(&id("race")).await.unwrap().len(), 51);
+}
