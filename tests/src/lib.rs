@@ -1,1 +1,5 @@
-//! Integration tests of prompt-manager live in `tests/` of this package.
+//! Integration tests of prompt-manager live in `tests/` of this package. This library holds what
+//! the `store-worker` helper process (`src/bin/store-worker.rs`) and the tests that drive it must
+//! agree on: the content it writes and the lines it prints.
+
+pub mod worker;

@@ -369,6 +369,62 @@ impl PromptManager {
         })
     }
 
+    /// Saves many versions, of one or many prompts, as one unit: an import. Every template is
+    /// checked first (syntax only: includes may name prompts of the same batch), then the store
+    /// applies the batch all-or-nothing ([`StorageBackend::save_all`]), then the cache forgets
+    /// every prompt the batch touched and the observers hear of each version and label move.
+    ///
+    /// The requests are taken as they are: their version numbers, expectations, statuses and
+    /// labels are the caller's (an importer computes them against the store's state).
+    pub async fn save_all(&self, requests: Vec<SaveRequest>) -> Result<Vec<LabelEvent>> {
+        for request in &requests {
+            let version = &request.version;
+            version.prompt.validate()?;
+            let name = format!("{}@{}", version.prompt.id, version.version);
+            for (part, source) in version.prompt.template.named_sources(&name) {
+                self.inner.engine.validate(&part, source)?;
+            }
+        }
+        // Which labels each request moves, to tell observers which prompt an event belongs to
+        // (events come back in request order, so a cursor pairs them).
+        let moved: Vec<(Arc<PromptVersion>, Vec<LabelName>)> = requests
+            .iter()
+            .map(|r| (Arc::new(r.version.clone()), r.labels.clone()))
+            .collect();
+        let events = self.inner.store.save_all(requests).await?;
+        for (version, _) in &moved {
+            self.inner.registry.invalidate(&version.prompt.id);
+        }
+        for (version, _) in &moved {
+            self.each_observer(|o| o.on_version_created(version));
+        }
+        let mut cursor = 0;
+        for event in &events {
+            while let Some((version, labels)) = moved.get(cursor) {
+                if event.to.as_ref() == Some(&version.version) && labels.contains(&event.label) {
+                    self.each_observer(|o| o.on_label_moved(&version.prompt.id, event));
+                    break;
+                }
+                cursor += 1;
+            }
+        }
+        Ok(events)
+    }
+
+    /// Who this manager records as the author and actor of its writes, when set.
+    pub fn actor(&self) -> Option<&str> {
+        self.inner.actor.as_deref()
+    }
+
+    /// Forgets what the manager cached about `id`, so that the next render reads the store.
+    ///
+    /// Writes through this manager keep the cache exact by themselves. Call this after the
+    /// store was changed behind the manager's back — by another process sharing a durable
+    /// store, or by hand in a `dir://` folder.
+    pub fn refresh(&self, id: &PromptId) {
+        self.inner.registry.invalidate(id);
+    }
+
     /// Points `label` at `version` (an exact version number), recording the move. Returns the
     /// recorded event, or `None` when the label already pointed there (nothing is recorded).
     pub async fn set_label(&self, id: &str, label: &str, version: &str) -> Result<Option<LabelEvent>> {

@@ -27,9 +27,18 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Stores
+//! [`open_store`] and [`open`] take a URL:
+//! - `memory://` — in the process, gone when it ends;
+//! - `dir://./prompts` — a folder of YAML files, one per version, to read, edit and review in git
+//!   (feature `fs`, on by default);
+//! - `sqlite://./prompt-manager.db` — one file, WAL, fully durable (feature `sqlite`);
+//! - `postgres://user@host/db?schema=name` — for many instances (feature `postgres`).
+//!
 //! ## Features
-//! - `full`: everything (for CI and docs). Durable stores (`fs`, `sqlite`, `postgres`) and
-//!   framework plugins arrive as features of their own.
+//! - `fs` (default): the folder store and YAML import/export ([`library`]).
+//! - `sqlite`, `postgres`: the SQL stores (sqlx).
+//! - `full`: everything (for CI and docs).
 
 use std::sync::Arc;
 
@@ -43,8 +52,17 @@ pub use prompt_manager_core::{
     UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables, VersionInfo, VersionStore, async_trait,
     semver,
 };
+#[cfg(feature = "fs")]
+#[doc(inline)]
+pub use prompt_manager_storage::DirStore;
 #[doc(inline)]
 pub use prompt_manager_storage::MemoryStore;
+#[cfg(feature = "postgres")]
+#[doc(inline)]
+pub use prompt_manager_storage::PostgresStore;
+#[cfg(feature = "sqlite")]
+#[doc(inline)]
+pub use prompt_manager_storage::SqliteStore;
 #[doc(inline)]
 pub use prompt_manager_template::{MiniJinjaEngine, RenderLimits};
 
@@ -56,6 +74,9 @@ pub mod versioning {
 
 mod ext;
 pub use ext::VersioningExt;
+
+#[cfg(feature = "fs")]
+pub mod library;
 
 /// A manager builder with the defaults filled in: the minijinja engine and an in-memory store.
 /// Replace either with `.store(…)` / `.engine(…)`.
@@ -73,24 +94,96 @@ pub fn in_memory() -> PromptManager {
         .unwrap_or_else(|_| unreachable!("engine and store are set"))
 }
 
-/// Opens a store by URL.
+/// Opens a store by URL: `memory://`, `dir://PATH`, `sqlite://PATH`, `postgres://…`.
 ///
-/// Supported now: `memory://`. `dir://`, `sqlite://` and `postgres://` are named so that a URL
-/// for them gets a clear answer rather than a parse error.
+/// A scheme whose backend is not compiled in is an error naming the Cargo feature that enables
+/// it; an unknown scheme lists the known ones.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> prompt_manager::Result<()> {
+/// let folder = tempfile::tempdir().expect("a temporary folder");
+/// let store = prompt_manager::open_store(&format!("dir://{}", folder.path().display())).await?;
+/// assert_eq!(store.backend_name(), "dir");
+///
+/// let err = prompt_manager::open_store("mongodb://localhost").await.unwrap_err();
+/// assert!(err.to_string().contains("unknown store scheme `mongodb://`"));
+/// # Ok(()) }
+/// ```
 pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
-    let Some((scheme, _rest)) = url.split_once("://") else {
+    let Some((scheme, rest)) = url.split_once("://") else {
         return Err(Error::Config(format!(
             "`{url}` is not a store URL; use memory://, dir://PATH, sqlite://PATH or postgres://…"
         )));
     };
     match scheme {
         "memory" => Ok(Arc::new(MemoryStore::new())),
-        "dir" | "file" | "sqlite" | "postgres" | "postgresql" => Err(Error::Config(format!(
-            "the `{scheme}://` store is not available in this version of prompt-manager; use memory://"
-        ))),
+        "dir" => open_dir(url, rest),
+        "sqlite" => open_sqlite(url).await,
+        "postgres" | "postgresql" => open_postgres(url).await,
         other => Err(Error::Config(format!(
-            "unknown store scheme `{other}://` in `{url}`; use memory://, dir://, sqlite:// or postgres://"
+            "unknown store scheme `{other}://` in `{}`; use memory://, dir://, sqlite:// or postgres://",
+            redact(url)
         ))),
+    }
+}
+
+#[cfg(feature = "fs")]
+fn open_dir(_url: &str, path: &str) -> Result<Arc<dyn Store>> {
+    if path.is_empty() {
+        return Err(Error::Config(
+            "`dir://` needs a folder: dir://./prompts or dir:///srv/prompts".into(),
+        ));
+    }
+    Ok(Arc::new(DirStore::open(path)?))
+}
+
+#[cfg(not(feature = "fs"))]
+fn open_dir(url: &str, _path: &str) -> Result<Arc<dyn Store>> {
+    Err(not_compiled(url, "fs"))
+}
+
+#[cfg(feature = "sqlite")]
+async fn open_sqlite(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(SqliteStore::connect(url).await?))
+}
+
+#[cfg(not(feature = "sqlite"))]
+async fn open_sqlite(url: &str) -> Result<Arc<dyn Store>> {
+    Err(not_compiled(url, "sqlite"))
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(PostgresStore::connect(url).await?))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(url: &str) -> Result<Arc<dyn Store>> {
+    Err(not_compiled(url, "postgres"))
+}
+
+#[allow(dead_code)] // unused when every backend is compiled in
+fn not_compiled(url: &str, feature: &str) -> Error {
+    Error::Config(format!(
+        "`{}` needs the `{feature}` feature of prompt-manager, which this build does not have; \
+         enable it in Cargo.toml (features = [\"{feature}\"])",
+        redact(url)
+    ))
+}
+
+/// The URL without a password (`postgres://user:secret@host` → `postgres://user:***@host`).
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].find(':') {
+            Some(colon) => format!("{scheme}://{}:***{}", &rest[..colon], &rest[at..]),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }
 
@@ -98,4 +191,46 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
 pub async fn open(url: &str) -> Result<PromptManager> {
     let store = open_store(url).await?;
     builder().store(store).build()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::{not_compiled, open_store, redact};
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("dir://./a@b:c"), "dir://./a@b:c");
+    }
+
+    #[test]
+    fn a_missing_backend_names_its_feature() {
+        let message = not_compiled("postgres://u:pw@h/db", "postgres").to_string();
+        assert!(message.contains("needs the `postgres` feature"), "{message}");
+        assert!(message.contains("features = [\"postgres\"]"), "{message}");
+        assert!(!message.contains("pw"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn bad_urls_get_clear_errors() {
+        let cases = [
+            ("prompts", "is not a store URL"),
+            ("mongodb://x", "unknown store scheme `mongodb://`"),
+            ("dir://", "`dir://` needs a folder"),
+        ];
+        for (url, expected) in cases {
+            let message = open_store(url).await.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains(expected), "{url}: {message}");
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let message = open_store(&format!("dir://{}", file.path().display()))
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains(&file.path().display().to_string()), "{message}");
+    }
 }

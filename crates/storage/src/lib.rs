@@ -5,6 +5,11 @@
 //! label history together so every write is atomic. [`MemoryStore`] is the reference backend
 //! (`memory://`); file, SQLite and PostgreSQL backends come behind features.
 //!
+//! With the `sqlite` feature, `SqliteStore` keeps prompts in one SQLite file (`sqlite://PATH`,
+//! SQLite compiled in); with `postgres`, `PostgresStore` keeps them in a PostgreSQL database
+//! (`postgres://…`, optionally in its own schema) that many instances can share. Both create
+//! and migrate their schema when they open, and make every write one transaction.
+//!
 //! With the `conformance` feature, the [`conformance`] module holds the test suite every backend
 //! must pass, so a backend written elsewhere can run it too.
 //!
@@ -54,9 +59,24 @@
 //! [`StorageBackend`]: prompt_manager_core::StorageBackend
 //! [`VersionStore`]: prompt_manager_core::VersionStore
 
+#[cfg(feature = "fs")]
+mod dir;
+#[cfg(feature = "fs")]
+pub mod library;
 mod memory;
+pub mod rules;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "fs")]
+mod yaml;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+#[cfg(feature = "fs")]
+pub use dir::{DirStore, LABELS_FILE};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use sql::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sql::SqliteStore;

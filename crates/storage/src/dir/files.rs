@@ -7,6 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use prompt_manager_core::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -14,50 +15,59 @@ use serde::{Deserialize, Serialize};
 use super::BACKEND;
 
 /// The store's lock file, at the root. Writers hold an exclusive lock on it.
-pub(super) const LOCK_FILE: &str = ".prompt-manager.lock";
+pub(crate) const LOCK_FILE: &str = ".prompt-manager.lock";
 /// The journal of a multi-file write in progress, at the root.
 const JOURNAL_FILE: &str = ".prompt-manager.journal";
 
 /// An I/O error as a backend error naming what was being done and the path.
-pub(super) fn io_error(doing: &str, path: &Path, error: io::Error) -> Error {
+pub(crate) fn io_error(doing: &str, path: &Path, error: io::Error) -> Error {
     Error::backend_with(BACKEND, format!("{doing} `{}`: {error}", path.display()), error)
 }
 
-/// A unique temporary name next to `target`, hidden (a dot-file) so that readers ignore it.
-pub(super) fn temp_path(target: &Path) -> PathBuf {
+/// A unique temporary name next to `target`, hidden (a dot-file) so that readers ignore it. The
+/// process id, a counter and the time keep names apart, also from files a killed process left.
+pub(crate) fn temp_path(target: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let name = target.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-    target.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+    target.with_file_name(format!(".{name}.{}.{n}.{nanos:x}.tmp", std::process::id()))
 }
 
 /// Writes `content` to a new temporary file next to `target` and fsyncs it; returns its path.
 /// Nothing is visible at `target` until the temporary file is renamed there.
-pub(super) fn write_temp(target: &Path, content: &[u8]) -> Result<PathBuf> {
-    let temp = temp_path(target);
-    let written = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
-        file.write_all(content)?;
-        file.sync_all()
-    })();
-    match written {
-        Ok(()) => Ok(temp),
-        Err(e) => {
-            let _ = fs::remove_file(&temp);
-            Err(io_error("writing", target, e))
+pub(crate) fn write_temp(target: &Path, content: &[u8]) -> Result<PathBuf> {
+    let mut attempts = 0;
+    loop {
+        let temp = temp_path(target);
+        let written = (|| {
+            let mut file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
+            file.write_all(content)?;
+            file.sync_all()
+        })();
+        match written {
+            Ok(()) => return Ok(temp),
+            // A name taken by a leftover of a killed process: take another one.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => attempts += 1,
+            Err(e) => {
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    let _ = fs::remove_file(&temp);
+                }
+                return Err(io_error("writing", target, e));
+            }
         }
     }
 }
 
 /// Fsyncs a folder, so that the renames and creations in it survive a crash.
-pub(super) fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io_error("syncing folder", dir, e))
 }
 
 /// Replaces `target` with `content` atomically and durably.
-pub(super) fn write_atomic(target: &Path, content: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(target: &Path, content: &[u8]) -> Result<()> {
     let temp = write_temp(target, content)?;
     if let Err(e) = fs::rename(&temp, target) {
         let _ = fs::remove_file(&temp);
@@ -70,9 +80,9 @@ fn parent(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new("."))
 }
 
-/// Creates `dir` and its missing ancestors below `root`, fsyncing each parent whose content
-/// changed, so that a new prompt folder survives a crash.
-pub(super) fn create_dirs(root: &Path, dir: &Path) -> Result<()> {
+/// Creates `dir` and its missing ancestors below `root`, adding to `changed` each folder that got
+/// a new entry (fsync them with [`sync_dirs`] so the new folders survive a crash).
+pub(crate) fn create_dirs(root: &Path, dir: &Path, changed: &mut BTreeSet<PathBuf>) -> Result<()> {
     let Ok(relative) = dir.strip_prefix(root) else {
         return Err(Error::backend(
             BACKEND,
@@ -83,7 +93,9 @@ pub(super) fn create_dirs(root: &Path, dir: &Path) -> Result<()> {
     for component in relative.components() {
         let next = current.join(component);
         match fs::create_dir(&next) {
-            Ok(()) => sync_dir(&current)?,
+            Ok(()) => {
+                changed.insert(current);
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && next.is_dir() => {}
             Err(e) => return Err(io_error("creating folder", &next, e)),
         }
@@ -92,10 +104,69 @@ pub(super) fn create_dirs(root: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Fsyncs every folder of `dirs`, several at a time.
+pub(crate) fn sync_dirs<'a>(dirs: impl IntoIterator<Item = &'a PathBuf>) -> Result<()> {
+    let dirs: Vec<&PathBuf> = dirs.into_iter().collect();
+    in_parallel(&dirs, |dir| sync_dir(dir)).map(drop)
+}
+
+/// Writes and fsyncs a temporary file for each `(target, content)`, several at a time (fsyncs
+/// of different files overlap in the file system's journal); returns their paths in order. On
+/// failure, the temporary files already written are removed.
+pub(crate) fn write_temps(files: &[(PathBuf, Vec<u8>)]) -> Result<Vec<PathBuf>> {
+    let results = in_parallel_all(files, |(target, content)| write_temp(target, content));
+    let mut temps = Vec::with_capacity(results.len());
+    let mut failure = None;
+    for result in results {
+        match result {
+            Ok(temp) => temps.push(temp),
+            Err(e) => failure = failure.or(Some(e)),
+        }
+    }
+    match failure {
+        None => Ok(temps),
+        Some(e) => {
+            for temp in temps {
+                let _ = fs::remove_file(temp);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Threads for file writes: fsync waits on the disk, not the CPU.
+const WRITERS: usize = 8;
+
+/// Runs `f` on every item, on up to [`WRITERS`] threads; the first error wins.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
+    in_parallel_all(items, f).into_iter().collect()
+}
+
+/// Runs `f` on every item, on up to [`WRITERS`] threads, and returns every result in order.
+fn in_parallel_all<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Sync) -> Vec<Result<R>> {
+    if items.len() < 4 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(WRITERS);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec![Err(Error::backend(BACKEND, "a file writer thread panicked"))])
+            })
+            .collect()
+    })
+}
+
 /// A multi-file write: temporary files to rename into place and files to remove. Once the
 /// journal is on disk the write is committed; [`Journal::recover`] finishes it after a crash.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub(super) struct Journal {
+pub(crate) struct Journal {
     /// (temporary file, target), relative to the root.
     renames: Vec<(PathBuf, PathBuf)>,
     /// Files to remove, relative to the root.
@@ -107,22 +178,22 @@ pub(super) struct Journal {
 
 impl Journal {
     /// Adds a rename of the already written and synced `temp` onto `target`.
-    pub(super) fn rename(&mut self, root: &Path, temp: &Path, target: &Path) {
+    pub(crate) fn rename(&mut self, root: &Path, temp: &Path, target: &Path) {
         self.renames.push((relative(root, temp), relative(root, target)));
     }
 
     /// Adds the removal of `path`.
-    pub(super) fn remove(&mut self, root: &Path, path: &Path) {
+    pub(crate) fn remove(&mut self, root: &Path, path: &Path) {
         self.removals.push(relative(root, path));
     }
 
     /// Adds the removal of `dir` if it is empty once the files are gone.
-    pub(super) fn remove_dir_if_empty(&mut self, root: &Path, dir: &Path) {
+    pub(crate) fn remove_dir_if_empty(&mut self, root: &Path, dir: &Path) {
         self.empty_dirs.push(relative(root, dir));
     }
 
     /// Commits and applies the write. A single rename needs no journal: it is atomic already.
-    pub(super) fn commit(self, root: &Path) -> Result<()> {
+    pub(crate) fn commit(self, root: &Path) -> Result<()> {
         let simple = self.renames.len() <= 1 && self.removals.is_empty() && self.empty_dirs.is_empty();
         if simple {
             return self.apply(root);
@@ -130,15 +201,20 @@ impl Journal {
         let journal = root.join(JOURNAL_FILE);
         let text = serde_json::to_vec(&self)
             .map_err(|e| Error::backend_with(BACKEND, "cannot encode the write journal", e))?;
-        write_atomic(&journal, &text)?; // the commit point
+        if let Err(e) = write_atomic(&journal, &text) {
+            // Not committed: nothing of the write is visible; drop its temporary files.
+            self.abandon(root);
+            return Err(e);
+        }
+        // Committed: from here on, a failure is finished by the next writer's recovery.
         self.apply(root)?;
         fs::remove_file(&journal).map_err(|e| io_error("removing", &journal, e))?;
         sync_dir(root)
     }
 
     /// Drops the temporary files of a write that will not be committed.
-    pub(super) fn abandon(self, root: &Path) {
-        for (temp, _) in self.renames {
+    fn abandon(&self, root: &Path) {
+        for (temp, _) in &self.renames {
             let _ = fs::remove_file(root.join(temp));
         }
     }
@@ -165,9 +241,7 @@ impl Journal {
             }
             dirs.insert(parent(&path).to_path_buf());
         }
-        for dir in &dirs {
-            sync_dir(dir)?;
-        }
+        sync_dirs(&dirs)?;
         for dir in &self.empty_dirs {
             let dir = root.join(dir);
             // Only an empty folder goes: it may hold other prompts' folders.
@@ -179,7 +253,7 @@ impl Journal {
     }
 
     /// Finishes a write that was committed when the process died. Call with the write lock held.
-    pub(super) fn recover(root: &Path) -> Result<()> {
+    pub(crate) fn recover(root: &Path) -> Result<()> {
         let path = root.join(JOURNAL_FILE);
         let text = match fs::read(&path) {
             Ok(text) => text,

@@ -24,14 +24,14 @@
 //!
 //! File I/O is blocking and short (a few files per call); the async methods do it inline.
 
-mod files;
+pub(crate) mod files;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
@@ -49,6 +49,8 @@ pub(crate) const BACKEND: &str = "dir";
 pub const LABELS_FILE: &str = "_labels.yaml";
 /// Parsed files kept in memory (checked against the file's size, time and inode on every use).
 const CACHE_LIMIT: usize = 16_384;
+/// How long a folder must have been unchanged before its listing is reused.
+const SETTLED: Duration = Duration::from_secs(1);
 
 /// A store in a folder of YAML files. See the [module documentation](self) for the layout.
 pub struct DirStore {
@@ -57,6 +59,8 @@ pub struct DirStore {
     lock: Mutex<File>,
     versions: FileCache<PromptVersion>,
     labels: FileCache<LabelsFile>,
+    /// Folder listings by path, with the folder's modification time.
+    folders: Mutex<HashMap<PathBuf, (SystemTime, Arc<Folder>)>>,
 }
 
 /// One version file: the version's record, then the prompt.
@@ -95,12 +99,15 @@ struct LabelsFile {
     history: Vec<LabelEvent>,
 }
 
-/// What a prompt folder holds, from one listing of it.
+/// What a folder holds, from one listing of it.
 #[derive(Debug)]
 struct Folder {
     dir: PathBuf,
+    /// Version files by number: a prompt folder has at least one.
     versions: BTreeMap<Version, PathBuf>,
     labels: Option<PathBuf>,
+    /// Sub-folders that can hold prompts (their names are valid id segments).
+    children: Vec<String>,
 }
 
 impl Folder {
@@ -134,6 +141,7 @@ impl DirStore {
             lock: Mutex::new(lock),
             versions: FileCache::default(),
             labels: FileCache::default(),
+            folders: Mutex::new(HashMap::new()),
         };
         drop(store.write_lock()?); // recovers an interrupted write
         Ok(store)
@@ -170,32 +178,67 @@ impl DirStore {
     }
 
     /// Lists the prompt folder of `id`; `None` when it holds no version.
-    fn folder(&self, id: &PromptId) -> Result<Option<Folder>> {
+    fn folder(&self, id: &PromptId) -> Result<Option<Arc<Folder>>> {
         let dir = self.dir_of(id)?;
-        let entries = match fs::read_dir(&dir) {
+        Ok(self.read_folder(&dir)?.filter(|f| !f.versions.is_empty()))
+    }
+
+    /// Lists `dir` (`None` when it does not exist), reusing the last listing while the folder's
+    /// modification time is unchanged. A listing is kept only once the folder has been still for
+    /// a while ([`SETTLED`]): file systems stamp times coarsely, and a change in the same tick as
+    /// the listing would otherwise go unseen (git's "racy clean" rule).
+    fn read_folder(&self, dir: &Path) -> Result<Option<Arc<Folder>>> {
+        let modified = match fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => meta.modified().ok(),
+            Ok(_) => return Ok(None),
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => return Ok(None),
+            Err(e) => return Err(io_error("listing", dir, e)),
+        };
+        if let (Some(modified), Ok(folders)) = (modified, self.folders.lock())
+            && let Some((stamp, folder)) = folders.get(dir)
+            && *stamp == modified
+        {
+            return Ok(Some(Arc::clone(folder)));
+        }
+        let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => return Ok(None),
-            Err(e) => return Err(io_error("listing", &dir, e)),
+            Err(e) => return Err(io_error("listing", dir, e)),
         };
         let mut folder = Folder {
-            dir,
+            dir: dir.to_path_buf(),
             versions: BTreeMap::new(),
             labels: None,
+            children: Vec::new(),
         };
         for entry in entries {
-            let entry = entry.map_err(|e| io_error("listing", &folder.dir, e))?;
+            let entry = entry.map_err(|e| io_error("listing", dir, e))?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             if name == LABELS_FILE {
                 folder.labels = Some(entry.path());
             } else if let Some(version) = version_file_name(name) {
                 folder.versions.insert(version, entry.path());
+            } else if !name.starts_with(['.', '_'])
+                && !name.ends_with(".yaml")
+                && entry.file_type().is_ok_and(|t| t.is_dir())
+                && PromptId::new(name).is_ok()
+            {
+                folder.children.push(name.to_owned());
             }
         }
-        Ok((!folder.versions.is_empty()).then_some(folder))
+        let folder = Arc::new(folder);
+        let settled = modified.filter(|m| SystemTime::now().duration_since(*m).is_ok_and(|age| age > SETTLED));
+        if let (Some(modified), Ok(mut folders)) = (settled, self.folders.lock()) {
+            if folders.len() >= CACHE_LIMIT {
+                folders.clear();
+            }
+            folders.insert(dir.to_path_buf(), (modified, Arc::clone(&folder)));
+        }
+        Ok(Some(folder))
     }
 
-    fn existing(&self, id: &PromptId) -> Result<Folder> {
+    fn existing(&self, id: &PromptId) -> Result<Arc<Folder>> {
         self.folder(id)?.ok_or_else(|| Error::prompt_not_found(id))
     }
 
@@ -347,29 +390,26 @@ impl DirStore {
         }
 
         // Everything checked: write the temporary files, then commit them together.
-        let mut journal = Journal::default();
-        let written = (|| {
-            for entry in pending.values() {
-                files::create_dirs(&self.root, &entry.dir)?;
-                for (path, content) in &entry.files {
-                    let temp = files::write_temp(path, content)?;
-                    journal.rename(&self.root, &temp, path);
-                }
-                if let Some(state) = &entry.state {
-                    let path = entry.dir.join(LABELS_FILE);
-                    let temp = files::write_temp(&path, labels_text(&state.labels)?.as_bytes())?;
-                    journal.rename(&self.root, &temp, &path);
-                }
+        // Version files are renamed before labels files, so that a reader never finds a label
+        // pointing at a version not yet in place.
+        let mut new_dirs = BTreeSet::new();
+        let mut writes = Vec::new();
+        let mut labels = Vec::new();
+        for entry in pending.into_values() {
+            files::create_dirs(&self.root, &entry.dir, &mut new_dirs)?;
+            if let Some(state) = &entry.state {
+                labels.push((entry.dir.join(LABELS_FILE), labels_text(&state.labels)?.into_bytes()));
             }
-            Ok(())
-        })();
-        match written {
-            Ok(()) => journal.commit(&self.root)?,
-            Err(e) => {
-                journal.abandon(&self.root);
-                return Err(e);
-            }
+            writes.extend(entry.files);
         }
+        writes.extend(labels);
+        files::sync_dirs(&new_dirs)?;
+        let temps = files::write_temps(&writes)?;
+        let mut journal = Journal::default();
+        for (temp, (target, _)) in temps.iter().zip(&writes) {
+            journal.rename(&self.root, temp, target);
+        }
+        journal.commit(&self.root)?;
         Ok(events)
     }
 
@@ -406,44 +446,22 @@ impl DirStore {
     }
 
     /// Every prompt folder under `dir` (whose id is `prefix`), in no particular order.
-    fn walk(&self, dir: &Path, prefix: &str, out: &mut Vec<(PromptId, Folder)>) -> Result<()> {
-        let entries = match fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_error("listing", dir, e)),
+    fn walk(&self, dir: &Path, prefix: &str, out: &mut Vec<(PromptId, Arc<Folder>)>) -> Result<()> {
+        let Some(folder) = self.read_folder(dir)? else {
+            return Ok(());
         };
-        let mut folder = Folder {
-            dir: dir.to_path_buf(),
-            versions: BTreeMap::new(),
-            labels: None,
-        };
-        let mut children = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| io_error("listing", dir, e))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name == LABELS_FILE {
-                folder.labels = Some(entry.path());
-            } else if let Some(version) = version_file_name(name) {
-                folder.versions.insert(version, entry.path());
-            } else if !name.starts_with(['.', '_'])
-                && entry.file_type().is_ok_and(|t| t.is_dir())
-                && let Ok(child) = PromptId::new(if prefix.is_empty() {
-                    name.to_owned()
-                } else {
-                    format!("{prefix}/{name}")
-                })
-            {
-                children.push((entry.path(), child));
-            }
+        for name in &folder.children {
+            let child = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            self.walk(&dir.join(name), &child, out)?;
         }
         if !folder.versions.is_empty()
             && let Ok(id) = PromptId::new(prefix)
         {
             out.push((id, folder));
-        }
-        for (path, child) in children {
-            self.walk(&path, child.as_str(), out)?;
         }
         Ok(())
     }

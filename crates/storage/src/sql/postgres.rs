@@ -1,0 +1,1085 @@
+//! [`PostgresStore`]: prompts in a PostgreSQL database (`postgres://…`), optionally in a schema
+//! of their own, through sqlx. The schema is in `migrations/postgres/`; the checks of each write
+//! are shared with the other backends (`crate::rules`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use prompt_manager_core::semver::Version;
+use prompt_manager_core::{
+    Error, LabelChange, LabelEvent, LabelName, ListQuery, NotFound, Page, PromptId, PromptStatus, PromptSummary,
+    PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
+};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
+
+use super::{
+    Decoder, EventRow, Failure, InfoRow, Migration, SummaryRow, VersionRow, advance, check_status, fetch_limit,
+    kind_name, pending_migrations, prefix_successor, prompt_json, sql_error,
+};
+use crate::rules;
+
+const BACKEND: &str = "postgres";
+const DECODE: Decoder = Decoder::new(BACKEND);
+
+/// Connections per store (per process).
+const MAX_CONNECTIONS: u32 = 10;
+
+/// How long an operation waits for a connection (all in use, or the server unreachable).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often a transaction that PostgreSQL aborted as a deadlock victim or a serialization
+/// failure is tried in all. Nothing of an aborted attempt was written, so trying again is safe.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// The advisory lock that serialises migrations (any schema, any process): "pm_schem".
+const MIGRATION_LOCK: i64 = 0x706d_5f73_6368_656d;
+
+/// The schema, in order. `tests::migrations_match_the_files` keeps this list and the folder in step.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../../migrations/postgres/0001_initial.sql"),
+}];
+
+/// The columns of a summary: the prompt row with its tags and labels as JSON.
+macro_rules! summary_select {
+    () => {
+        "SELECT p.id, p.status, p.format, p.description, p.latest_version, p.version_count, \
+         p.created_at, p.updated_at, \
+         (SELECT json_agg(t.tag) FROM pm_tags t WHERE t.prompt_id = p.id)::text AS tags, \
+         (SELECT json_object_agg(l.label, l.version) FROM pm_labels l WHERE l.prompt_id = p.id)::text AS labels \
+         FROM pm_prompts p"
+    };
+}
+
+/// The columns of a version row, read through a join from `pm_prompts p` to `pm_versions v`.
+macro_rules! version_select {
+    () => {
+        "SELECT v.version, v.prompt, v.changelog, v.author, v.created_at, v.parent, v.content_hash \
+         FROM pm_prompts p LEFT JOIN pm_versions v"
+    };
+}
+
+/// Tries `$attempt` (an `async` block yielding `Result<_, Failure>`) again when PostgreSQL
+/// aborted it for a reason that a retry resolves (deadlock, serialization failure).
+macro_rules! retrying {
+    ($attempt:expr) => {{
+        let mut tries = 1_u32;
+        loop {
+            match $attempt.await {
+                Err(Failure::Sql(e)) if tries < MAX_ATTEMPTS && is_transient(&e) => {
+                    tracing::debug!(backend = BACKEND, tries, error = %e, "transaction aborted by the database; retrying");
+                    tokio::time::sleep(backoff(tries)).await;
+                    tries += 1;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// A store in a PostgreSQL database, shared by as many processes as need it.
+///
+/// Every write is one transaction. Writers lock the prompt's row (`SELECT … FOR UPDATE`) before
+/// they check anything, so compare-and-set saves and label moves of one prompt are serialised
+/// across connections and processes, and the loser of a race gets `VersionConflict`. Two
+/// concurrent creates of one id cannot both insert: the second waits for the first and gets
+/// `AlreadyExists`. A transaction that PostgreSQL aborts as a deadlock victim (possible between
+/// batches of [`save_all`](StorageBackend::save_all)) is retried a few times, since nothing of it
+/// was written.
+///
+/// The tables (`pm_…`) are created and migrated when the store connects, in the schema given by
+/// `schema=NAME` in the URL (created if missing; the connections' `search_path`), or in the
+/// connection's default schema. Ids are compared in the "C" collation, so listings are in the
+/// same order as every other store's, whatever the database's locale.
+///
+/// The connection has no TLS: use it on a trusted network, or through a local proxy. Clones
+/// share their connections.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    location: Arc<str>,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The location has its password masked.
+        f.debug_struct("PostgresStore")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database a `postgres://` or `postgresql://` URL names, and creates or
+    /// migrates the tables. A `schema=NAME` query parameter puts them in that schema (created
+    /// when missing) instead of the connection's default one; other parameters are sqlx's
+    /// (`sslmode`, `application_name`, …).
+    ///
+    /// Errors name the URL with its password masked, and say why.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let (url, schema) = split_schema(url)?;
+        Self::open(&url, schema.as_deref()).await
+    }
+
+    /// Connects as [`connect`](Self::connect) does, with the tables in `schema`. A URL that
+    /// names another schema is refused.
+    pub async fn connect_with_schema(url: &str, schema: &str) -> Result<Self> {
+        let (url, in_url) = split_schema(url)?;
+        if let Some(in_url) = in_url
+            && in_url != schema
+        {
+            return Err(Error::Config(format!(
+                "`{}` names schema `{in_url}`, but schema `{schema}` was asked for",
+                redact(&url)
+            )));
+        }
+        check_schema(schema)?;
+        Self::open(&url, Some(schema)).await
+    }
+
+    async fn open(url: &str, schema: Option<&str>) -> Result<Self> {
+        let shown = redact(url);
+        let location = match schema {
+            Some(schema) => format!("PostgreSQL database `{shown}` (schema `{schema}`)"),
+            None => format!("PostgreSQL database `{shown}`"),
+        };
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(Error::Config(format!(
+                "`{shown}` is not a PostgreSQL URL; use postgres://USER@HOST:PORT/DATABASE"
+            )));
+        }
+        let mut options =
+            PgConnectOptions::from_str(url).map_err(|e| sql_error(BACKEND, format_args!("cannot use `{shown}`"), e))?;
+        if options.get_application_name().is_none() {
+            options = options.application_name("prompt-manager");
+        }
+        if let Some(schema) = schema {
+            // Set at connection start-up, so every pooled connection resolves `pm_…` there.
+            options = options.options([("search_path", quote_identifier(schema))]);
+        }
+        // One connection of its own first: a pool retries until its timeout and then reports
+        // only that it timed out, where this says why (refused, authentication, no database).
+        let mut conn = PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| sql_error(BACKEND, format_args!("cannot connect to {location}"), e))?;
+        migrate(&mut conn, schema, &location).await?;
+        // Best effort: the connection was only for migrating.
+        let _ = conn.close().await;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
+        Ok(Self {
+            pool,
+            location: location.into(),
+        })
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Splits a `schema=NAME` parameter off a URL's query, checking the name.
+fn split_schema(url: &str) -> Result<(String, Option<String>)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None));
+    };
+    let mut schema = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("schema", value)) => {
+                if schema.replace(value.to_owned()).is_some() {
+                    return Err(Error::Config(format!("`{}` names a schema twice", redact(url))));
+                }
+            }
+            _ => kept.push(pair),
+        }
+    }
+    if let Some(schema) = &schema {
+        check_schema(schema)?;
+    }
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, schema))
+}
+
+/// A schema name must be a plain identifier: it is quoted into DDL and the search path.
+fn check_schema(schema: &str) -> Result<()> {
+    let mut chars = schema.chars();
+    let plain = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && schema.len() <= 63;
+    if !plain {
+        return Err(Error::Config(format!(
+            "invalid PostgreSQL schema name `{}`: use 1 to 63 ASCII letters, digits and underscores, \
+             starting with a letter or an underscore",
+            schema.escape_debug()
+        )));
+    }
+    if schema.to_ascii_lowercase().starts_with("pg_") {
+        return Err(Error::Config(format!(
+            "invalid PostgreSQL schema name `{schema}`: names starting with `pg_` are reserved by PostgreSQL"
+        )));
+    }
+    Ok(())
+}
+
+/// A checked identifier, quoted so that its case is kept.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
+/// The URL with its password (in the user info or a `password=` parameter) masked.
+fn redact(url: &str) -> String {
+    let mut shown = url.to_owned();
+    if let Some(start) = shown.find("://").map(|i| i + 3)
+        && let Some(at) = shown.rfind('@').filter(|&at| at > start)
+        && let Some(colon) = shown[start..at].find(':')
+    {
+        shown.replace_range(start + colon + 1..at, "***");
+    }
+    if let Some((base, query)) = shown.split_once('?') {
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("sslpassword") => {
+                    format!("{key}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        shown = format!("{base}?{}", query.join("&"));
+    }
+    shown
+}
+
+/// Creates the schema and tables, or brings them up to date, under an advisory lock held until
+/// the transaction ends: processes that connect at once migrate one after the other, and the
+/// later ones find nothing left to do.
+async fn migrate(conn: &mut PgConnection, schema: Option<&str>, location: &str) -> Result<()> {
+    let run = async {
+        let mut tx = conn.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(schema) = schema {
+            // Checked first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when
+            // the schema exists.
+            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                .bind(schema)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !exists {
+                // `schema` passed check_schema: a plain identifier, quoted.
+                sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA {}", quote_identifier(schema))))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS pm_schema_migrations (\
+             version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let applied: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM pm_schema_migrations")
+            .fetch_one(&mut *tx)
+            .await?;
+        for migration in pending_migrations(BACKEND, location, applied, MIGRATIONS)? {
+            sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO pm_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(migration.version)
+                .bind(migration.name)
+                .bind(Utc::now())
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(
+                backend = BACKEND,
+                version = migration.version,
+                name = migration.name,
+                "applied migration to {location}"
+            );
+        }
+        tx.commit().await?;
+        Ok::<_, Failure>(())
+    };
+    run.await
+        .map_err(|f| f.into_error(BACKEND, format_args!("migrating the schema of {location}")))
+}
+
+/// Whether PostgreSQL aborted the transaction for a reason that trying again resolves:
+/// `serialization_failure` or `deadlock_detected`.
+fn is_transient(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "40001" || code == "40P01")
+}
+
+/// A growing pause with some jitter, so that two transactions that deadlocked do not meet again.
+fn backoff(tries: u32) -> Duration {
+    let jitter = u64::from(Utc::now().timestamp_subsec_micros() % 5_000);
+    Duration::from_millis(5 * u64::from(tries)) + Duration::from_micros(jitter)
+}
+
+/// The error for the caller, saying when the database kept aborting the transaction.
+fn failed(f: Failure, doing: impl fmt::Display) -> Error {
+    match f {
+        Failure::Sql(e) if is_transient(&e) => Error::backend_with(
+            BACKEND,
+            format!(
+                "{doing}: the database aborted the transaction {MAX_ATTEMPTS} times ({e}); nothing was written, \
+                 try again"
+            ),
+            e,
+        ),
+        other => other.into_error(BACKEND, doing),
+    }
+}
+
+/// PostgreSQL text cannot hold NUL characters: refuse them with a clear error, before writing.
+fn check_no_nul(id: &PromptId, field: &str, value: Option<&str>) -> Result<(), Error> {
+    if value.is_some_and(|v| v.contains('\0')) {
+        return Err(Error::InvalidPrompt {
+            id: id.to_string(),
+            reason: format!("the {field} contains a NUL character, which PostgreSQL cannot store"),
+        });
+    }
+    Ok(())
+}
+
+fn check_storable(request: &SaveRequest) -> Result<(), Error> {
+    let version = &request.version;
+    let id = &version.prompt.id;
+    check_no_nul(id, "changelog", Some(&version.changelog))?;
+    check_no_nul(id, "author", version.author.as_deref())?;
+    check_no_nul(id, "actor", request.actor.as_deref())?;
+    check_no_nul(id, "description", version.prompt.metadata.description.as_deref())?;
+    for tag in &version.prompt.metadata.tags {
+        check_no_nul(id, "tag", Some(tag))?;
+    }
+    check_no_nul(id, "content hash", Some(&version.content_hash.0))
+}
+
+fn version_row(row: &PgRow) -> Result<Option<VersionRow>, Failure> {
+    let Some(version) = row.try_get::<Option<String>, _>("version")? else {
+        return Ok(None);
+    };
+    Ok(Some(VersionRow {
+        version,
+        prompt: row.try_get("prompt")?,
+        changelog: row.try_get("changelog")?,
+        author: row.try_get("author")?,
+        created_at: row.try_get("created_at")?,
+        parent: row.try_get("parent")?,
+        content_hash: row.try_get("content_hash")?,
+    }))
+}
+
+fn summary_row(row: &PgRow) -> Result<SummaryRow, Failure> {
+    Ok(SummaryRow {
+        id: row.try_get("id")?,
+        status: row.try_get("status")?,
+        format: row.try_get("format")?,
+        description: row.try_get("description")?,
+        latest_version: row.try_get("latest_version")?,
+        version_count: row.try_get("version_count")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        tags_json: row.try_get("tags")?,
+        labels_json: row.try_get("labels")?,
+    })
+}
+
+fn event_row(row: &PgRow) -> Result<EventRow, Failure> {
+    Ok(EventRow {
+        label: row.try_get("label")?,
+        from_version: row.try_get("from_version")?,
+        to_version: row.try_get("to_version")?,
+        kind: row.try_get("kind")?,
+        actor: row.try_get("actor")?,
+        at: row.try_get("at")?,
+    })
+}
+
+/// Locks the prompt's row until the transaction ends and returns its latest version and
+/// `updated_at`; `None` when the prompt does not exist.
+async fn lock_prompt(conn: &mut PgConnection, id: &PromptId) -> Result<Option<(Version, DateTime<Utc>)>, Failure> {
+    let row = sqlx::query("SELECT latest_version, updated_at FROM pm_prompts WHERE id = $1 FOR UPDATE")
+        .bind(id.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let latest = DECODE.version(id, "latest version", &row.try_get::<String, _>("latest_version")?)?;
+    Ok(Some((latest, row.try_get("updated_at")?)))
+}
+
+async fn current_labels(conn: &mut PgConnection, id: &PromptId) -> Result<BTreeMap<LabelName, Version>, Failure> {
+    let rows = sqlx::query("SELECT label, version FROM pm_labels WHERE prompt_id = $1")
+        .bind(id.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut labels = BTreeMap::new();
+    for row in rows {
+        let label = DECODE.label(id, &row.try_get::<String, _>("label")?)?;
+        let version = DECODE.version(id, "label target", &row.try_get::<String, _>("version")?)?;
+        labels.insert(label, version);
+    }
+    Ok(labels)
+}
+
+async fn record_event(conn: &mut PgConnection, id: &PromptId, event: &LabelEvent) -> Result<(), Failure> {
+    match &event.to {
+        Some(to) => {
+            sqlx::query(
+                "INSERT INTO pm_labels (prompt_id, label, version) VALUES ($1, $2, $3) \
+                 ON CONFLICT (prompt_id, label) DO UPDATE SET version = excluded.version",
+            )
+            .bind(id.as_str())
+            .bind(event.label.as_str())
+            .bind(to.to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM pm_labels WHERE prompt_id = $1 AND label = $2")
+                .bind(id.as_str())
+                .bind(event.label.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    sqlx::query(
+        "INSERT INTO pm_label_events (prompt_id, label, from_version, to_version, kind, actor, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id.as_str())
+    .bind(event.label.as_str())
+    .bind(event.from.as_ref().map(Version::to_string))
+    .bind(event.to.as_ref().map(Version::to_string))
+    .bind(kind_name(event.kind))
+    .bind(event.actor.as_deref())
+    .bind(event.at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The state a save builds on: a prompt this transaction created, or an existing one (locked
+/// and checked), with its `updated_at`.
+enum Base {
+    Created,
+    Existing { updated_at: DateTime<Utc> },
+}
+
+/// Locks the prompt or, when it does not exist, creates its row. A concurrent create of the
+/// same id makes the insert wait for the other transaction; when that one commits, the insert
+/// does nothing and the prompt is read (and locked) as an existing one, so the checks see it.
+async fn lock_or_create(conn: &mut PgConnection, request: &SaveRequest, now: DateTime<Utc>) -> Result<Base, Failure> {
+    let version = &request.version;
+    let id = &version.prompt.id;
+    // More than one round only if the prompt is deleted and created again meanwhile.
+    for _ in 0..3 {
+        if let Some((latest, updated_at)) = lock_prompt(conn, id).await? {
+            rules::check_save(request, Some(&latest))?;
+            return Ok(Base::Existing { updated_at });
+        }
+        rules::check_save(request, None)?;
+        let inserted = sqlx::query(
+            "INSERT INTO pm_prompts \
+             (id, status, format, description, latest_version, version_count, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $6) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id.as_str())
+        .bind(request.status.as_str())
+        .bind(version.prompt.format.as_str())
+        .bind(version.prompt.metadata.description.as_deref())
+        .bind(version.version.to_string())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Base::Created);
+        }
+    }
+    Err(Error::backend(
+        BACKEND,
+        format!("saving `{id}`: the prompt was created and deleted by others while this save waited; try again"),
+    )
+    .into())
+}
+
+/// One save inside the caller's transaction: checks, then writes the prompt row, the version,
+/// the labels and their events, and the tags.
+async fn save_in(
+    conn: &mut PgConnection,
+    request: &SaveRequest,
+    now: DateTime<Utc>,
+) -> Result<Vec<LabelEvent>, Failure> {
+    check_storable(request)?;
+    let version = &request.version;
+    let id = &version.prompt.id;
+    let number = &version.version;
+    let prompt = prompt_json(version)?;
+    let metadata = &version.prompt.metadata;
+
+    let mut labels = BTreeMap::new();
+    match lock_or_create(conn, request, now).await? {
+        Base::Created => {}
+        Base::Existing { updated_at } => {
+            if !request.labels.is_empty() {
+                labels = current_labels(conn, id).await?;
+            }
+            sqlx::query(
+                "UPDATE pm_prompts SET format = $2, description = $3, latest_version = $4, \
+                 version_count = version_count + 1, updated_at = $5 WHERE id = $1",
+            )
+            .bind(id.as_str())
+            .bind(version.prompt.format.as_str())
+            .bind(metadata.description.as_deref())
+            .bind(number.to_string())
+            .bind(advance(updated_at, now))
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("DELETE FROM pm_tags WHERE prompt_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    let events = rules::move_labels(&mut labels, request, now);
+    sqlx::query(
+        "INSERT INTO pm_versions (prompt_id, version, prompt, changelog, author, created_at, parent, content_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id.as_str())
+    .bind(number.to_string())
+    .bind(prompt)
+    .bind(version.changelog.as_str())
+    .bind(version.author.as_deref())
+    .bind(version.created_at)
+    .bind(version.parent.as_ref().map(Version::to_string))
+    .bind(version.content_hash.0.as_str())
+    .execute(&mut *conn)
+    .await?;
+    for event in &events {
+        record_event(conn, id, event).await?;
+    }
+    if !metadata.tags.is_empty() {
+        let tags: Vec<&str> = metadata.tags.iter().map(String::as_str).collect();
+        sqlx::query("INSERT INTO pm_tags (tag, prompt_id) SELECT unnest($1::text[]), $2")
+            .bind(tags)
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(events)
+}
+
+async fn set_label_in(
+    conn: &mut PgConnection,
+    id: &PromptId,
+    change: &LabelChange,
+    now: DateTime<Utc>,
+) -> Result<Option<LabelEvent>, Failure> {
+    check_no_nul(id, "actor", change.actor.as_deref())?;
+    let Some((_, updated_at)) = lock_prompt(conn, id).await? else {
+        return Err(Error::prompt_not_found(id).into());
+    };
+    let from: Option<String> = sqlx::query_scalar("SELECT version FROM pm_labels WHERE prompt_id = $1 AND label = $2")
+        .bind(id.as_str())
+        .bind(change.label.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let from = DECODE.optional_version(id, "label target", from.as_deref())?;
+    let target_exists = match &change.to {
+        None => true,
+        Some(target) => sqlx::query("SELECT 1 FROM pm_versions WHERE prompt_id = $1 AND version = $2")
+            .bind(id.as_str())
+            .bind(target.to_string())
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some(),
+    };
+    let Some(event) = rules::check_label_change(id, change.clone(), from.as_ref(), |_| target_exists, now)? else {
+        return Ok(None);
+    };
+    record_event(conn, id, &event).await?;
+    sqlx::query("UPDATE pm_prompts SET updated_at = $2 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(advance(updated_at, now))
+        .execute(&mut *conn)
+        .await?;
+    Ok(Some(event))
+}
+
+async fn set_status_in(
+    conn: &mut PgConnection,
+    id: &PromptId,
+    status: PromptStatus,
+    expected: PromptStatus,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
+    let row = sqlx::query("SELECT status, updated_at FROM pm_prompts WHERE id = $1 FOR UPDATE")
+        .bind(id.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else {
+        return Err(Error::prompt_not_found(id).into());
+    };
+    let current = DECODE.status(id, &row.try_get::<String, _>("status")?)?;
+    check_status(id, current, status, expected)?;
+    sqlx::query("UPDATE pm_prompts SET status = $2, updated_at = $3 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(status.as_str())
+        .bind(advance(row.try_get("updated_at")?, now))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// What a save is, for error messages: the prompt and the version.
+fn saving(request: &SaveRequest) -> String {
+    format!(
+        "saving version {} of `{}`",
+        request.version.version, request.version.prompt.id
+    )
+}
+
+#[async_trait]
+impl StorageBackend for PostgresStore {
+    fn backend_name(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn save(&self, request: SaveRequest) -> Result<Vec<LabelEvent>> {
+        let now = Utc::now();
+        let result = retrying!(async {
+            let mut tx = self.pool.begin().await?;
+            let events = save_in(&mut tx, &request, now).await?;
+            tx.commit().await?;
+            Ok::<_, Failure>(events)
+        });
+        result.map_err(|f| failed(f, saving(&request)))
+    }
+
+    async fn save_all(&self, requests: Vec<SaveRequest>) -> Result<Vec<LabelEvent>> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = Utc::now();
+        // The existing prompts of the batch are locked first, in id order, so that two batches
+        // touching the same prompts wait for each other instead of deadlocking.
+        let mut ids: Vec<&str> = requests.iter().map(|r| r.version.prompt.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut current = 0;
+        let result = retrying!(async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("SELECT id FROM pm_prompts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut events = Vec::new();
+            for (i, request) in requests.iter().enumerate() {
+                current = i;
+                events.extend(save_in(&mut tx, request, now).await?);
+            }
+            tx.commit().await?;
+            Ok::<_, Failure>(events)
+        });
+        result.map_err(|f| {
+            let doing = requests.get(current).map_or_else(String::new, saving);
+            failed(
+                f,
+                format_args!(
+                    "{doing} (request {} of {} in a batch; nothing was saved)",
+                    current + 1,
+                    requests.len()
+                ),
+            )
+        })
+    }
+
+    async fn load(&self, id: &PromptId, version: Option<&Version>) -> Result<Arc<PromptVersion>> {
+        let run = async {
+            let row = match version {
+                None => {
+                    sqlx::query(concat!(
+                        version_select!(),
+                        " ON v.prompt_id = p.id AND v.version = p.latest_version WHERE p.id = $1"
+                    ))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                }
+                Some(v) => {
+                    sqlx::query(concat!(
+                        version_select!(),
+                        " ON v.prompt_id = p.id AND v.version = $2 WHERE p.id = $1"
+                    ))
+                    .bind(id.as_str())
+                    .bind(v.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                }
+            };
+            let Some(row) = row else {
+                return Err(Error::prompt_not_found(id).into());
+            };
+            let Some(row) = version_row(&row)? else {
+                return Err(match version {
+                    Some(v) => Error::NotFound(NotFound::Version(id.clone(), v.clone())),
+                    None => DECODE.corrupt(id, "the latest version is missing"),
+                }
+                .into());
+            };
+            Ok::<_, Failure>(Arc::new(DECODE.prompt_version(id, row)?))
+        };
+        run.await.map_err(|f| match version {
+            Some(v) => f.into_error(BACKEND, format_args!("loading version {v} of `{id}`")),
+            None => f.into_error(BACKEND, format_args!("loading the latest version of `{id}`")),
+        })
+    }
+
+    async fn delete(&self, id: &PromptId) -> Result<()> {
+        let result = retrying!(async {
+            Ok::<_, Failure>(
+                sqlx::query("DELETE FROM pm_prompts WHERE id = $1")
+                    .bind(id.as_str())
+                    .execute(&self.pool)
+                    .await?,
+            )
+        });
+        let done = result.map_err(|f| failed(f, format_args!("deleting `{id}`")))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::prompt_not_found(id));
+        }
+        Ok(())
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let nul_in_filter =
+            query.id_prefix.as_deref().is_some_and(|p| p.contains('\0')) || query.tags.iter().any(|t| t.contains('\0'));
+        if limit == 0 || nul_in_filter {
+            // As MemoryStore for a zero limit: no item fits, and no cursor can say "from the
+            // start". No id or tag holds a NUL (which PostgreSQL text cannot even compare).
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let mut sql = QueryBuilder::<Postgres>::new(concat!(summary_select!(), " WHERE TRUE"));
+        if let Some(prefix) = query.id_prefix.as_deref().filter(|p| !p.is_empty()) {
+            sql.push(" AND p.id >= ").push_bind(prefix.to_owned());
+            if let Some(end) = prefix_successor(prefix) {
+                sql.push(" AND p.id < ").push_bind(end);
+            }
+        }
+        if let Some(cursor) = &query.cursor {
+            // Ids hold no NUL, so "after `ab\0c`" is "after `ab`".
+            let cursor = cursor.split('\0').next().unwrap_or_default();
+            sql.push(" AND p.id > ").push_bind(cursor.to_owned());
+        }
+        if let Some(status) = query.status {
+            sql.push(" AND p.status = ").push_bind(status.as_str());
+        }
+        for tag in &query.tags {
+            sql.push(" AND p.id IN (SELECT t.prompt_id FROM pm_tags t WHERE t.tag = ")
+                .push_bind(tag.clone())
+                .push(")");
+        }
+        sql.push(" ORDER BY p.id");
+        if query.limit.is_some() {
+            sql.push(" LIMIT ").push_bind(fetch_limit(limit));
+        }
+        let rows = sql
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| sql_error(BACKEND, format_args!("listing prompts in {}", self.location), e))?;
+        let mut items = Vec::with_capacity(rows.len().min(limit));
+        let mut next_cursor = None;
+        for row in &rows {
+            if items.len() == limit {
+                next_cursor = items.last().map(|s: &PromptSummary| s.id.to_string());
+                break;
+            }
+            let summary = summary_row(row)
+                .map_err(|f| f.into_error(BACKEND, "listing prompts"))
+                .and_then(|row| DECODE.summary(row))?;
+            items.push(summary);
+        }
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn exists(&self, id: &PromptId) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM pm_prompts WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| sql_error(BACKEND, format_args!("checking whether `{id}` exists"), e))?;
+        Ok(row.is_some())
+    }
+
+    async fn summary(&self, id: &PromptId) -> Result<PromptSummary> {
+        let run = async {
+            let row = sqlx::query(concat!(summary_select!(), " WHERE p.id = $1"))
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+            let Some(row) = row else {
+                return Err(Error::prompt_not_found(id).into());
+            };
+            Ok::<_, Failure>(DECODE.summary(summary_row(&row)?)?)
+        };
+        run.await
+            .map_err(|f| f.into_error(BACKEND, format_args!("reading the summary of `{id}`")))
+    }
+
+    async fn set_status(&self, id: &PromptId, status: PromptStatus, expected: PromptStatus) -> Result<()> {
+        let now = Utc::now();
+        let result = retrying!(async {
+            let mut tx = self.pool.begin().await?;
+            set_status_in(&mut tx, id, status, expected, now).await?;
+            tx.commit().await?;
+            Ok::<_, Failure>(())
+        });
+        result.map_err(|f| failed(f, format_args!("setting the status of `{id}` to {status}")))
+    }
+}
+
+#[async_trait]
+impl VersionStore for PostgresStore {
+    async fn list_versions(&self, id: &PromptId) -> Result<Vec<VersionInfo>> {
+        let run = async {
+            let rows = sqlx::query(
+                "SELECT v.version, v.changelog, v.author, v.created_at, v.parent, v.content_hash \
+                 FROM pm_prompts p LEFT JOIN pm_versions v ON v.prompt_id = p.id WHERE p.id = $1",
+            )
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                return Err(Error::prompt_not_found(id).into());
+            }
+            let mut infos = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let Some(version) = row.try_get::<Option<String>, _>("version")? else {
+                    continue;
+                };
+                infos.push(InfoRow {
+                    version,
+                    changelog: row.try_get("changelog")?,
+                    author: row.try_get("author")?,
+                    created_at: row.try_get("created_at")?,
+                    parent: row.try_get("parent")?,
+                    content_hash: row.try_get("content_hash")?,
+                });
+            }
+            Ok::<_, Failure>(DECODE.history(id, infos)?)
+        };
+        run.await
+            .map_err(|f| f.into_error(BACKEND, format_args!("listing the versions of `{id}`")))
+    }
+
+    async fn labels(&self, id: &PromptId) -> Result<BTreeMap<LabelName, Version>> {
+        let run = async {
+            let rows = sqlx::query(
+                "SELECT l.label, l.version FROM pm_prompts p LEFT JOIN pm_labels l ON l.prompt_id = p.id \
+                 WHERE p.id = $1",
+            )
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                return Err(Error::prompt_not_found(id).into());
+            }
+            let mut labels = BTreeMap::new();
+            for row in &rows {
+                let (Some(label), Some(version)) = (
+                    row.try_get::<Option<String>, _>("label")?,
+                    row.try_get::<Option<String>, _>("version")?,
+                ) else {
+                    continue;
+                };
+                labels.insert(DECODE.label(id, &label)?, DECODE.version(id, "label target", &version)?);
+            }
+            Ok::<_, Failure>(labels)
+        };
+        run.await
+            .map_err(|f| f.into_error(BACKEND, format_args!("reading the labels of `{id}`")))
+    }
+
+    async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version> {
+        let run = async {
+            let row = sqlx::query(
+                "SELECT l.version FROM pm_prompts p \
+                 LEFT JOIN pm_labels l ON l.prompt_id = p.id AND l.label = $2 WHERE p.id = $1",
+            )
+            .bind(id.as_str())
+            .bind(label.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(row) = row else {
+                return Err(Error::prompt_not_found(id).into());
+            };
+            match row.try_get::<Option<String>, _>("version")? {
+                Some(version) => Ok(DECODE.version(id, "label target", &version)?),
+                None => Err(Error::NotFound(NotFound::Label(id.clone(), label.clone())).into()),
+            }
+        };
+        run.await
+            .map_err(|f: Failure| f.into_error(BACKEND, format_args!("reading label {label} of `{id}`")))
+    }
+
+    async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
+        let now = Utc::now();
+        let result = retrying!(async {
+            let mut tx = self.pool.begin().await?;
+            let event = set_label_in(&mut tx, id, &change, now).await?;
+            if event.is_some() {
+                tx.commit().await?;
+            }
+            Ok::<_, Failure>(event)
+        });
+        result.map_err(|f| failed(f, format_args!("moving label {} of `{id}`", change.label)))
+    }
+
+    async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>> {
+        let run = async {
+            let rows = match label {
+                None => {
+                    sqlx::query(
+                        "SELECT e.label, e.from_version, e.to_version, e.kind, e.actor, e.at \
+                         FROM pm_prompts p LEFT JOIN pm_label_events e ON e.prompt_id = p.id \
+                         WHERE p.id = $1 ORDER BY e.seq",
+                    )
+                    .bind(id.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+                Some(label) => {
+                    sqlx::query(
+                        "SELECT e.label, e.from_version, e.to_version, e.kind, e.actor, e.at \
+                         FROM pm_prompts p LEFT JOIN pm_label_events e ON e.prompt_id = p.id AND e.label = $2 \
+                         WHERE p.id = $1 ORDER BY e.seq",
+                    )
+                    .bind(id.as_str())
+                    .bind(label.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+            };
+            if rows.is_empty() {
+                return Err(Error::prompt_not_found(id).into());
+            }
+            let mut events = Vec::with_capacity(rows.len());
+            for row in &rows {
+                if row.try_get::<Option<String>, _>("label")?.is_none() {
+                    continue; // The prompt has no (matching) event: the join's empty side.
+                }
+                events.push(DECODE.event(id, event_row(row)?)?);
+            }
+            Ok::<_, Failure>(events)
+        };
+        run.await
+            .map_err(|f| f.into_error(BACKEND, format_args!("reading the label history of `{id}`")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn migrations_match_the_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{:04}_{}.sql", m.version, m.name))
+            .collect();
+        assert_eq!(
+            files,
+            listed,
+            "every file in {} is listed in MIGRATIONS, in order",
+            dir.display()
+        );
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "migrations are numbered 1, 2, …");
+        }
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact("postgres://alice:s3cr%40t@db.example:5432/prompts?sslmode=require"),
+            "postgres://alice:***@db.example:5432/prompts?sslmode=require"
+        );
+        assert_eq!(
+            redact("postgresql://alice@db/prompts?password=hunter2&application_name=x"),
+            "postgresql://alice@db/prompts?password=***&application_name=x"
+        );
+        assert_eq!(redact("postgres://db/prompts"), "postgres://db/prompts");
+        assert_eq!(redact("postgres://bob:p@ss:w/rd@host/db"), "postgres://bob:***@host/db");
+    }
+
+    #[test]
+    fn the_schema_parameter_is_split_off_and_checked() {
+        assert_eq!(
+            split_schema("postgres://u@h/db?schema=prompts&sslmode=disable").unwrap(),
+            (
+                "postgres://u@h/db?sslmode=disable".to_owned(),
+                Some("prompts".to_owned())
+            )
+        );
+        assert_eq!(
+            split_schema("postgres://u@h/db?schema=Pm_1").unwrap(),
+            ("postgres://u@h/db".to_owned(), Some("Pm_1".to_owned()))
+        );
+        assert_eq!(
+            split_schema("postgres://u@h/db").unwrap(),
+            ("postgres://u@h/db".to_owned(), None)
+        );
+        for bad in [
+            "x;drop",
+            "a b",
+            "\"quoted\"",
+            "1abc",
+            "",
+            "pg_catalog",
+            "é",
+            &"a".repeat(64),
+        ] {
+            let err = split_schema(&format!("postgres://u@h/db?schema={bad}")).unwrap_err();
+            assert!(
+                err.to_string().contains("invalid PostgreSQL schema name"),
+                "{bad}: {err}"
+            );
+        }
+        let err = split_schema("postgres://u:pw@h/db?schema=a&schema=b").unwrap_err();
+        assert!(!err.to_string().contains("pw"), "{err}");
+    }
+}

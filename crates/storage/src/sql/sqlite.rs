@@ -1,0 +1,935 @@
+//! [`SqliteStore`]: prompts in one SQLite file (`sqlite://PATH`), through sqlx with SQLite
+//! compiled in. The schema is in `migrations/sqlite/`; the checks of each write are shared with
+//! PostgreSQL in the parent module.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use prompt_manager_core::semver::Version;
+use prompt_manager_core::{
+    Error, LabelChange, LabelEvent, LabelName, ListQuery, NotFound, Page, PromptId, PromptStatus, PromptSummary,
+    PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
+};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::{
+    Decoder, EventRow, Failure, InfoRow, Migration, SummaryRow, VersionRow, advance, check_status, fetch_limit,
+    kind_name, pending_migrations, prefix_successor, prompt_json, sql_error,
+};
+use crate::rules;
+
+const BACKEND: &str = "sqlite";
+const DECODE: Decoder = Decoder::new(BACKEND);
+
+/// How long a writer waits for another (in this or another process) before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections per store. SQLite has one writer at a time; a few connections let reads proceed
+/// beside it (WAL readers never wait for the writer).
+const MAX_CONNECTIONS: u32 = 4;
+
+/// The schema, in order. `tests::migrations_match_the_files` keeps this list and the folder in step.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
+}];
+
+/// The columns of a summary: the prompt row with its tags and labels as JSON.
+macro_rules! summary_select {
+    () => {
+        "SELECT p.id, p.status, p.format, p.description, p.latest_version, p.version_count, \
+         p.created_at, p.updated_at, \
+         (SELECT json_group_array(t.tag) FROM pm_tags t WHERE t.prompt_id = p.id) AS tags, \
+         (SELECT json_group_object(l.label, l.version) FROM pm_labels l WHERE l.prompt_id = p.id) AS labels \
+         FROM pm_prompts p"
+    };
+}
+
+/// The columns of a version row, read through a join from `pm_prompts p` to `pm_versions v`.
+macro_rules! version_select {
+    () => {
+        "SELECT v.version, v.prompt, v.changelog, v.author, v.created_at, v.parent, v.content_hash \
+         FROM pm_prompts p LEFT JOIN pm_versions v"
+    };
+}
+
+/// A store in one SQLite file: durable, transactional, and shareable between processes.
+///
+/// Every write is one transaction that takes SQLite's write lock when it begins (`BEGIN
+/// IMMEDIATE`), so compare-and-set saves are race-free between connections and between
+/// processes: the check and the write happen under the same lock, and a writer that finds the
+/// lock taken waits up to 5 s for it. The file is in WAL mode (readers never wait for the writer)
+/// with `synchronous=FULL`, so an acknowledged write survives a crash or power loss. The schema
+/// is created and migrated when the store opens. Clones share their connections.
+///
+/// ```
+/// use prompt_manager_core::{ListQuery, StorageBackend};
+/// use prompt_manager_storage::SqliteStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> prompt_manager_core::Result<()> {
+/// # let dir = tempfile::tempdir().map_err(|e| prompt_manager_core::Error::Config(e.to_string()))?;
+/// # let path = dir.path().join("prompts.db");
+/// let store = SqliteStore::open(&path).await?;
+/// assert!(store.list(&ListQuery::default()).await?.items.is_empty());
+/// store.close().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: Arc<Path>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the database file at `path`, creating it (not its directory) when missing, and
+    /// brings its schema up to date. Fails when the file cannot be opened or was migrated by a
+    /// newer prompt-manager.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let location = format!("SQLite database `{}`", path.display());
+        if path.as_os_str().is_empty() {
+            return Err(Error::Config("the SQLite database path is empty".into()));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(Error::backend(
+                BACKEND,
+                format!(
+                    "cannot open {location}: the directory `{}` does not exist",
+                    dir.display()
+                ),
+            ));
+        }
+        // No journal_mode here: switching a new file to WAL needs an exclusive lock that SQLite
+        // does not wait for, so it is done once, below, with retries. The mode stays in the file.
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|e| sql_error(BACKEND, format_args!("cannot open {location}"), e))?;
+        use_wal(&pool, &location).await?;
+        migrate(&pool, &location).await?;
+        Ok(Self {
+            pool,
+            path: path.into(),
+        })
+    }
+
+    /// Opens the database a `sqlite://PATH` URL names (`sqlite://./prompt-manager.db`,
+    /// `sqlite:///var/lib/prompts.db`); everything after `sqlite://` is the path, as
+    /// [`open`](Self::open) takes it.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| Error::Config(format!("`{url}` is not a SQLite URL; use sqlite://PATH")))?;
+        if path.is_empty() {
+            return Err(Error::Config(format!(
+                "`{url}` names no file; use sqlite://PATH, such as sqlite://./prompt-manager.db"
+            )));
+        }
+        if path == ":memory:" || path.starts_with("file:") || path.contains('?') {
+            return Err(Error::Config(format!(
+                "`{url}`: SQLite URL options and in-memory databases are not supported; use sqlite://PATH \
+                 for a file, or memory:// for a store that lives in the process"
+            )));
+        }
+        Self::open(path).await
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes every connection, waiting for those in use to be returned. Dropping the store
+    /// closes them too, in the background; `close` lets a program finish its writes first.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        // Takes the write lock now rather than at the first write, so that the reads that decide
+        // a compare-and-set happen under it, and a busy database waits (busy_timeout) instead of
+        // failing at the upgrade from a read lock.
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    fn location(&self) -> String {
+        format!("SQLite database `{}`", self.path.display())
+    }
+}
+
+/// Puts the file in WAL mode (readers do not wait for the writer, and commits append to the log).
+/// Another process switching the same new file at once makes SQLite answer "busy" without
+/// waiting, so this retries for as long as the busy timeout.
+async fn use_wal(pool: &SqlitePool, location: &str) -> Result<()> {
+    const PAUSE: Duration = Duration::from_millis(20);
+    let mut waited = Duration::ZERO;
+    loop {
+        match sqlx::query_scalar::<_, String>("PRAGMA journal_mode = WAL")
+            .fetch_one(pool)
+            .await
+        {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => {
+                return Err(Error::backend(
+                    BACKEND,
+                    format!(
+                        "cannot open {location}: SQLite cannot use WAL journal mode there (it stays in `{mode}`                          mode); put the database on a local file system"
+                    ),
+                ));
+            }
+            Err(e) if is_busy(&e) && waited < BUSY_TIMEOUT => {
+                tokio::time::sleep(PAUSE).await;
+                waited += PAUSE;
+            }
+            Err(e) => return Err(sql_error(BACKEND, format_args!("cannot open {location}"), e)),
+        }
+    }
+}
+
+/// Whether SQLite reported the database busy or locked (the primary result code, whatever the
+/// extended one).
+fn is_busy(e: &sqlx::Error) -> bool {
+    let code = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .and_then(|c| c.parse::<i32>().ok());
+    matches!(code.map(|c| c & 0xff), Some(5 | 6))
+}
+
+/// Creates or updates the schema in one write transaction: two processes opening a new file at
+/// once apply it once.
+async fn migrate(pool: &SqlitePool, location: &str) -> Result<()> {
+    let run = async {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS pm_schema_migrations (\
+             version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let applied: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM pm_schema_migrations")
+            .fetch_one(&mut *tx)
+            .await?;
+        for migration in pending_migrations(BACKEND, location, applied, MIGRATIONS)? {
+            sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO pm_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(migration.version)
+                .bind(migration.name)
+                .bind(timestamp(Utc::now()))
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(
+                backend = BACKEND,
+                version = migration.version,
+                name = migration.name,
+                "applied migration to {location}"
+            );
+        }
+        tx.commit().await?;
+        Ok::<_, Failure>(())
+    };
+    run.await
+        .map_err(|f| f.into_error(BACKEND, format_args!("migrating the schema of {location}")))
+}
+
+/// A timestamp as stored: RFC 3339, UTC, microseconds, fixed width (so text order is time order).
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_timestamp(id: &str, column: &str, text: &str) -> Result<DateTime<Utc>, Error> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            DECODE.corrupt(
+                id,
+                format_args!("{column} `{}` is not a timestamp: {e}", text.escape_debug()),
+            )
+        })
+}
+
+fn version_row(id: &str, row: &SqliteRow) -> Result<Option<VersionRow>, Failure> {
+    let Some(version) = row.try_get::<Option<String>, _>("version")? else {
+        return Ok(None);
+    };
+    Ok(Some(VersionRow {
+        version,
+        prompt: row.try_get("prompt")?,
+        changelog: row.try_get("changelog")?,
+        author: row.try_get("author")?,
+        created_at: parse_timestamp(id, "created_at", &row.try_get::<String, _>("created_at")?)?,
+        parent: row.try_get("parent")?,
+        content_hash: row.try_get("content_hash")?,
+    }))
+}
+
+fn summary_row(row: &SqliteRow) -> Result<SummaryRow, Failure> {
+    let id: String = row.try_get("id")?;
+    let created_at = parse_timestamp(&id, "created_at", &row.try_get::<String, _>("created_at")?)?;
+    let updated_at = parse_timestamp(&id, "updated_at", &row.try_get::<String, _>("updated_at")?)?;
+    Ok(SummaryRow {
+        status: row.try_get("status")?,
+        format: row.try_get("format")?,
+        description: row.try_get("description")?,
+        latest_version: row.try_get("latest_version")?,
+        version_count: row.try_get("version_count")?,
+        created_at,
+        updated_at,
+        tags_json: row.try_get("tags")?,
+        labels_json: row.try_get("labels")?,
+        id,
+    })
+}
+
+fn event_row(id: &str, row: &SqliteRow) -> Result<EventRow, Failure> {
+    Ok(EventRow {
+        label: row.try_get("label")?,
+        from_version: row.try_get("from_version")?,
+        to_version: row.try_get("to_version")?,
+        kind: row.try_get("kind")?,
+        actor: row.try_get("actor")?,
+        at: parse_timestamp(id, "at", &row.try_get::<String, _>("at")?)?,
+    })
+}
+
+/// The latest version and `updated_at` of a prompt, `None` when it does not exist.
+async fn current_state(
+    conn: &mut SqliteConnection,
+    id: &PromptId,
+) -> Result<Option<(Version, DateTime<Utc>)>, Failure> {
+    let row = sqlx::query("SELECT latest_version, updated_at FROM pm_prompts WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let latest = DECODE.version(id, "latest version", &row.try_get::<String, _>("latest_version")?)?;
+    let updated_at = parse_timestamp(id, "updated_at", &row.try_get::<String, _>("updated_at")?)?;
+    Ok(Some((latest, updated_at)))
+}
+
+async fn current_labels(conn: &mut SqliteConnection, id: &PromptId) -> Result<BTreeMap<LabelName, Version>, Failure> {
+    let rows = sqlx::query("SELECT label, version FROM pm_labels WHERE prompt_id = $1")
+        .bind(id.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut labels = BTreeMap::new();
+    for row in rows {
+        let label = DECODE.label(id, &row.try_get::<String, _>("label")?)?;
+        let version = DECODE.version(id, "label target", &row.try_get::<String, _>("version")?)?;
+        labels.insert(label, version);
+    }
+    Ok(labels)
+}
+
+async fn record_event(conn: &mut SqliteConnection, id: &PromptId, event: &LabelEvent) -> Result<(), Failure> {
+    match &event.to {
+        Some(to) => {
+            sqlx::query(
+                "INSERT INTO pm_labels (prompt_id, label, version) VALUES ($1, $2, $3) \
+                 ON CONFLICT (prompt_id, label) DO UPDATE SET version = excluded.version",
+            )
+            .bind(id.as_str())
+            .bind(event.label.as_str())
+            .bind(to.to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM pm_labels WHERE prompt_id = $1 AND label = $2")
+                .bind(id.as_str())
+                .bind(event.label.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    sqlx::query(
+        "INSERT INTO pm_label_events (prompt_id, label, from_version, to_version, kind, actor, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id.as_str())
+    .bind(event.label.as_str())
+    .bind(event.from.as_ref().map(Version::to_string))
+    .bind(event.to.as_ref().map(Version::to_string))
+    .bind(kind_name(event.kind))
+    .bind(event.actor.as_deref())
+    .bind(timestamp(event.at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One save inside the caller's write transaction: checks, then writes the prompt row, the
+/// version, the labels and their events, and the tags.
+async fn save_in(
+    conn: &mut SqliteConnection,
+    request: &SaveRequest,
+    now: DateTime<Utc>,
+) -> Result<Vec<LabelEvent>, Failure> {
+    let version = &request.version;
+    let id = &version.prompt.id;
+    let number = &version.version;
+    // A prompt that cannot be stored is refused before anything is read (as PostgreSQL does).
+    let prompt = prompt_json(version)?;
+    let current = current_state(conn, id).await?;
+    rules::check_save(request, current.as_ref().map(|(latest, _)| latest))?;
+    let mut labels = match (&current, request.labels.is_empty()) {
+        (Some(_), false) => current_labels(conn, id).await?,
+        _ => BTreeMap::new(),
+    };
+    let events = rules::move_labels(&mut labels, request, now);
+    let metadata = &version.prompt.metadata;
+
+    match &current {
+        None => {
+            sqlx::query(
+                "INSERT INTO pm_prompts \
+                 (id, status, format, description, latest_version, version_count, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
+            )
+            .bind(id.as_str())
+            .bind(request.status.as_str())
+            .bind(version.prompt.format.as_str())
+            .bind(metadata.description.as_deref())
+            .bind(number.to_string())
+            .bind(timestamp(now))
+            .execute(&mut *conn)
+            .await?;
+        }
+        Some((_, updated_at)) => {
+            sqlx::query(
+                "UPDATE pm_prompts SET format = $2, description = $3, latest_version = $4, \
+                 version_count = version_count + 1, updated_at = $5 WHERE id = $1",
+            )
+            .bind(id.as_str())
+            .bind(version.prompt.format.as_str())
+            .bind(metadata.description.as_deref())
+            .bind(number.to_string())
+            .bind(timestamp(advance(*updated_at, now)))
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("DELETE FROM pm_tags WHERE prompt_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    sqlx::query(
+        "INSERT INTO pm_versions (prompt_id, version, prompt, changelog, author, created_at, parent, content_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id.as_str())
+    .bind(number.to_string())
+    .bind(prompt)
+    .bind(version.changelog.as_str())
+    .bind(version.author.as_deref())
+    .bind(timestamp(version.created_at))
+    .bind(version.parent.as_ref().map(Version::to_string))
+    .bind(version.content_hash.0.as_str())
+    .execute(&mut *conn)
+    .await?;
+    for event in &events {
+        record_event(conn, id, event).await?;
+    }
+    for tag in &metadata.tags {
+        sqlx::query("INSERT INTO pm_tags (tag, prompt_id) VALUES ($1, $2)")
+            .bind(tag.as_str())
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(events)
+}
+
+async fn set_label_in(
+    conn: &mut SqliteConnection,
+    id: &PromptId,
+    change: &LabelChange,
+    now: DateTime<Utc>,
+) -> Result<Option<LabelEvent>, Failure> {
+    let Some((_, updated_at)) = current_state(conn, id).await? else {
+        return Err(Error::prompt_not_found(id).into());
+    };
+    let from: Option<String> = sqlx::query_scalar("SELECT version FROM pm_labels WHERE prompt_id = $1 AND label = $2")
+        .bind(id.as_str())
+        .bind(change.label.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let from = DECODE.optional_version(id, "label target", from.as_deref())?;
+    let target_exists = match &change.to {
+        None => true,
+        Some(target) => sqlx::query("SELECT 1 FROM pm_versions WHERE prompt_id = $1 AND version = $2")
+            .bind(id.as_str())
+            .bind(target.to_string())
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some(),
+    };
+    let Some(event) = rules::check_label_change(id, change.clone(), from.as_ref(), |_| target_exists, now)? else {
+        return Ok(None);
+    };
+    record_event(conn, id, &event).await?;
+    sqlx::query("UPDATE pm_prompts SET updated_at = $2 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(timestamp(advance(updated_at, now)))
+        .execute(&mut *conn)
+        .await?;
+    Ok(Some(event))
+}
+
+async fn set_status_in(
+    conn: &mut SqliteConnection,
+    id: &PromptId,
+    status: PromptStatus,
+    expected: PromptStatus,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
+    let row = sqlx::query("SELECT status, updated_at FROM pm_prompts WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else {
+        return Err(Error::prompt_not_found(id).into());
+    };
+    let current = DECODE.status(id, &row.try_get::<String, _>("status")?)?;
+    let updated_at = parse_timestamp(id, "updated_at", &row.try_get::<String, _>("updated_at")?)?;
+    check_status(id, current, status, expected)?;
+    sqlx::query("UPDATE pm_prompts SET status = $2, updated_at = $3 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(status.as_str())
+        .bind(timestamp(advance(updated_at, now)))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// What a save is, for error messages: the prompt and the version.
+fn saving(request: &SaveRequest) -> String {
+    format!(
+        "saving version {} of `{}`",
+        request.version.version, request.version.prompt.id
+    )
+}
+
+#[async_trait]
+impl StorageBackend for SqliteStore {
+    fn backend_name(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn save(&self, request: SaveRequest) -> Result<Vec<LabelEvent>> {
+        let now = Utc::now();
+        let run = async {
+            let mut tx = self.begin_write().await?;
+            let events = save_in(&mut tx, &request, now).await?;
+            tx.commit().await?;
+            Ok::<_, Failure>(events)
+        };
+        run.await.map_err(|f| f.into_error(BACKEND, saving(&request)))
+    }
+
+    async fn save_all(&self, requests: Vec<SaveRequest>) -> Result<Vec<LabelEvent>> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = Utc::now();
+        // Which request failed, to name it if the driver fails.
+        let mut current = 0;
+        let run = async {
+            let mut tx = self.begin_write().await?;
+            let mut events = Vec::new();
+            for (i, request) in requests.iter().enumerate() {
+                current = i;
+                events.extend(save_in(&mut tx, request, now).await?);
+            }
+            tx.commit().await?;
+            Ok::<_, Failure>(events)
+        };
+        let result = run.await;
+        result.map_err(|f| {
+            let doing = requests.get(current).map_or_else(String::new, saving);
+            f.into_error(
+                BACKEND,
+                format_args!(
+                    "{doing} (request {} of {} in a batch; nothing was saved)",
+                    current + 1,
+                    requests.len()
+                ),
+            )
+        })
+    }
+
+    async fn load(&self, id: &PromptId, version: Option<&Version>) -> Result<Arc<PromptVersion>> {
+        let run = async {
+            let row = match version {
+                None => {
+                    sqlx::query(concat!(
+                        version_select!(),
+                        " ON v.prompt_id = p.id AND v.version = p.latest_version WHERE p.id = $1"
+                    ))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                }
+                Some(v) => {
+                    sqlx::query(concat!(
+                        version_select!(),
+                        " ON v.prompt_id = p.id AND v.version = $2 WHERE p.id = $1"
+                    ))
+                    .bind(id.as_str())
+                    .bind(v.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                }
+            };
+            let Some(row) = row else {
+                return Err(Error::prompt_not_found(id).into());
+            };
+            let Some(row) = version_row(id, &row)? else {
+                return Err(match version {
+                    Some(v) => Error::NotFound(NotFound::Version(id.clone(), v.clone())),
+                    None => DECODE.corrupt(id, "the latest version is missing"),
+                }
+                .into());
+            };
+            Ok::<_, Failure>(Arc::new(DECODE.prompt_version(id, row)?))
+        };
+        run.await.map_err(|f| match version {
+            Some(v) => f.into_error(BACKEND, format_args!("loading version {v} of `{id}`")),
+            None => f.into_error(BACKEND, format_args!("loading the latest version of `{id}`")),
+        })
+    }
+
+    async fn delete(&self, id: &PromptId) -> Result<()> {
+        let done = sqlx::query("DELETE FROM pm_prompts WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| sql_error(BACKEND, format_args!("deleting `{id}`"), e))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::prompt_not_found(id));
+        }
+        Ok(())
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
+        let limit = query.limit.unwrap_or(usize::MAX);
+        if limit == 0 {
+            // As MemoryStore: no item fits, and no cursor can say "from the start".
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let mut sql = QueryBuilder::<Sqlite>::new(concat!(summary_select!(), " WHERE 1 = 1"));
+        if let Some(prefix) = query.id_prefix.as_deref().filter(|p| !p.is_empty()) {
+            sql.push(" AND p.id >= ").push_bind(prefix.to_owned());
+            if let Some(end) = prefix_successor(prefix) {
+                sql.push(" AND p.id < ").push_bind(end);
+            }
+        }
+        if let Some(cursor) = &query.cursor {
+            sql.push(" AND p.id > ").push_bind(cursor.clone());
+        }
+        if let Some(status) = query.status {
+            sql.push(" AND p.status = ").push_bind(status.as_str());
+        }
+        for tag in &query.tags {
+            sql.push(" AND p.id IN (SELECT t.prompt_id FROM pm_tags t WHERE t.tag = ")
+                .push_bind(tag.clone())
+                .push(")");
+        }
+        sql.push(" ORDER BY p.id");
+        if query.limit.is_some() {
+            sql.push(" LIMIT ").push_bind(fetch_limit(limit));
+        }
+        let rows = sql
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| sql_error(BACKEND, format_args!("listing prompts in {}", self.location()), e))?;
+        let mut items = Vec::with_capacity(rows.len().min(limit));
+        let mut next_cursor = None;
+        for row in &rows {
+            if items.len() == limit {
+                next_cursor = items.last().map(|s: &PromptSummary| s.id.to_string());
+                break;
+            }
+            let summary = summary_row(row)
+                .map_err(|f| f.into_error(BACKEND, "listing prompts"))
+                .and_then(|row| DECODE.summary(row))?;
+            items.push(summary);
+        }
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn exists(&self, id: &PromptId) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM pm_prompts WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| sql_error(BACKEND, format_args!("checking whether `{id}` exists"), e))?;
+        Ok(row.is_some())
+    }
+
+    async fn summary(&self, id: &PromptId) -> Result<PromptSummary> {
+        let run = async {
+            let row = sqlx::query(concat!(summary_select!(), " WHERE p.id = $1"))
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+            let Some(row) = row else {
+                return Err(Error::prompt_not_found(id).into());
+            };
+            Ok::<_, Failure>(DECODE.summary(summary_row(&row)?)?)
+        };
+        run.await
+            .map_err(|f| f.into_error(BACKEND, format_args!("reading the summary of `{id}`")))
+    }
+
+    async fn set_status(&self, id: &PromptId, status: PromptStatus, expected: PromptStatus) -> Result<()> {
+        let now = Utc::now();
+        let run = async {
+            let mut tx = self.begin_write().await?;
+            set_status_in(&mut tx, id, status, expected, now).await?;
+            tx.commit().await?;
+            Ok::<_, Failure>(())
+        };
+        run.await
+            .map_err(|f| f.into_error(BACKEND, format_args!("setting the status of `{id}` to {status}")))
+    }
+}
+
+#[async_trait]
+impl VersionStore for SqliteStore {
+    async fn list_versions(&self, id: &PromptId) -> Result<Vec<VersionInfo>> {
+        let run = async {
+            let rows = sqlx::query(
+                "SELECT p.id, v.version, v.changelog, v.author, v.created_at, v.parent, v.content_hash \
+                 FROM pm_prompts p LEFT JOIN pm_versions v ON v.prompt_id = p.id WHERE p.id = $1",
+            )
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                return Err(Error::prompt_not_found(id).into());
+            }
+            let mut infos = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let Some(version) = row.try_get::<Option<String>, _>("version")? else {
+                    continue;
+                };
+                infos.push(InfoRow {
+                    version,
+                    changelog: row.try_get("changelog")?,
+                    author: row.try_get("author")?,
+                    created_at: parse_timestamp(id, "created_at", &row.try_get::<String, _>("created_at")?)?,
+                    parent: row.try_get("parent")?,
+                    content_hash: row.try_get("content_hash")?,
+                });
+            }
+            Ok::<_, Failure>(DECODE.history(id, infos)?)
+        };
+        run.await
+            .map_err(|f| f.into_error(BACKEND, format_args!("listing the versions of `{id}`")))
+    }
+
+    async fn labels(&self, id: &PromptId) -> Result<BTreeMap<LabelName, Version>> {
+        let run = async {
+            let rows = sqlx::query(
+                "SELECT l.label, l.version FROM pm_prompts p LEFT JOIN pm_labels l ON l.prompt_id = p.id \
+                 WHERE p.id = $1",
+            )
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                return Err(Error::prompt_not_found(id).into());
+            }
+            let mut labels = BTreeMap::new();
+            for row in &rows {
+                let (Some(label), Some(version)) = (
+                    row.try_get::<Option<String>, _>("label")?,
+                    row.try_get::<Option<String>, _>("version")?,
+                ) else {
+                    continue;
+                };
+                labels.insert(DECODE.label(id, &label)?, DECODE.version(id, "label target", &version)?);
+            }
+            Ok::<_, Failure>(labels)
+        };
+        run.await
+            .map_err(|f| f.into_error(BACKEND, format_args!("reading the labels of `{id}`")))
+    }
+
+    async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version> {
+        let run = async {
+            let row = sqlx::query(
+                "SELECT l.version FROM pm_prompts p \
+                 LEFT JOIN pm_labels l ON l.prompt_id = p.id AND l.label = $2 WHERE p.id = $1",
+            )
+            .bind(id.as_str())
+            .bind(label.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(row) = row else {
+                return Err(Error::prompt_not_found(id).into());
+            };
+            match row.try_get::<Option<String>, _>("version")? {
+                Some(version) => Ok(DECODE.version(id, "label target", &version)?),
+                None => Err(Error::NotFound(NotFound::Label(id.clone(), label.clone())).into()),
+            }
+        };
+        run.await
+            .map_err(|f: Failure| f.into_error(BACKEND, format_args!("reading label {label} of `{id}`")))
+    }
+
+    async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
+        let now = Utc::now();
+        let run = async {
+            let mut tx = self.begin_write().await?;
+            let event = set_label_in(&mut tx, id, &change, now).await?;
+            if event.is_some() {
+                tx.commit().await?;
+            }
+            Ok::<_, Failure>(event)
+        };
+        run.await
+            .map_err(|f| f.into_error(BACKEND, format_args!("moving label {} of `{id}`", change.label)))
+    }
+
+    async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>> {
+        let run = async {
+            let rows = match label {
+                None => {
+                    sqlx::query(
+                        "SELECT e.label, e.from_version, e.to_version, e.kind, e.actor, e.at \
+                         FROM pm_prompts p LEFT JOIN pm_label_events e ON e.prompt_id = p.id \
+                         WHERE p.id = $1 ORDER BY e.seq",
+                    )
+                    .bind(id.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+                Some(label) => {
+                    sqlx::query(
+                        "SELECT e.label, e.from_version, e.to_version, e.kind, e.actor, e.at \
+                         FROM pm_prompts p LEFT JOIN pm_label_events e ON e.prompt_id = p.id AND e.label = $2 \
+                         WHERE p.id = $1 ORDER BY e.seq",
+                    )
+                    .bind(id.as_str())
+                    .bind(label.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+            };
+            if rows.is_empty() {
+                return Err(Error::prompt_not_found(id).into());
+            }
+            let mut events = Vec::with_capacity(rows.len());
+            for row in &rows {
+                if row.try_get::<Option<String>, _>("label")?.is_none() {
+                    continue; // The prompt has no (matching) event: the join's empty side.
+                }
+                events.push(DECODE.event(id, event_row(id, row)?)?);
+            }
+            Ok::<_, Failure>(events)
+        };
+        run.await
+            .map_err(|f| f.into_error(BACKEND, format_args!("reading the label history of `{id}`")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn migrations_match_the_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{:04}_{}.sql", m.version, m.name))
+            .collect();
+        assert_eq!(
+            files,
+            listed,
+            "every file in {} is listed in MIGRATIONS, in order",
+            dir.display()
+        );
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "migrations are numbered 1, 2, …");
+            let text = std::fs::read_to_string(dir.join(&listed[i])).unwrap();
+            assert_eq!(text, m.sql);
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_are_durable_and_enforce_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("prompts.db")).await.unwrap();
+        for (pragma, expected) in [
+            ("journal_mode", "wal"),
+            ("synchronous", "2"), // FULL: the WAL is synced at every commit
+            ("foreign_keys", "1"),
+            ("busy_timeout", "5000"),
+        ] {
+            let value: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT CAST((SELECT * FROM pragma_{pragma}) AS TEXT)"
+            )))
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+            assert_eq!(value, expected, "PRAGMA {pragma}");
+        }
+        store.close().await;
+    }
+
+    #[test]
+    fn timestamps_are_fixed_width_and_round_trip_microseconds() {
+        let at = DateTime::parse_from_rfc3339("2025-01-31T12:00:00.123456789Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let text = timestamp(at);
+        assert_eq!(text, "2025-01-31T12:00:00.123456Z");
+        assert_eq!(
+            parse_timestamp("a", "at", &text).unwrap(),
+            at - chrono::Duration::nanoseconds(789)
+        );
+        assert!(parse_timestamp("a", "at", "yesterday").is_err());
+    }
+}

@@ -1,0 +1,277 @@
+//! The SQLite store (`sqlite://`): the conformance suite, persistence across reopening, the
+//! embedded migrations, its pragmas, races between two handles on one file, and clear errors for
+//! bad paths and corrupt rows.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use common::{id, v};
+use prompt_manager_core::{Error, ErrorKind, Expect, ListQuery, NotFound, StorageBackend, Store, VersionStore};
+use prompt_manager_storage::SqliteStore;
+use prompt_manager_storage::conformance;
+use sqlx::Connection;
+use sqlx::sqlite::SqliteConnection;
+
+async fn raw(path: &Path) -> SqliteConnection {
+    SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("prompts.db")).await.unwrap();
+    conformance::run_all(&store).await;
+}
+
+#[tokio::test]
+async fn the_suite_runs_twice_on_one_file_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prompts.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    conformance::run_all(&store).await;
+    store.close().await;
+    drop(store);
+    let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    conformance::run_all(&store).await;
+}
+
+#[tokio::test]
+async fn everything_written_is_there_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prompts.db");
+    let pid = id("persist/greeting");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let before = common::write_fixture(&store, &pid).await;
+    // Dropped without close: what was acknowledged is on disk.
+    drop(store);
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(common::snapshot(&store, &pid).await, before);
+    assert_eq!(before.versions.len(), 2);
+    assert_eq!(before.history.len(), 4, "{:#?}", before.history);
+    assert_eq!(
+        store.list(&ListQuery::default()).await.unwrap().items,
+        std::slice::from_ref(&before.summary)
+    );
+}
+
+#[tokio::test]
+async fn migrations_run_once_and_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prompts.db");
+    for _ in 0..3 {
+        SqliteStore::open(&path).await.unwrap().close().await;
+    }
+    let mut conn = raw(&path).await;
+    let applied: Vec<(i64, String)> = sqlx::query_as("SELECT version, name FROM pm_schema_migrations ORDER BY version")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(applied, [(1, "initial".to_owned())], "each migration is recorded once");
+
+    sqlx::query("INSERT INTO pm_schema_migrations (version, name, applied_at) VALUES (9999, 'future', 'x')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let err = SqliteStore::open(&path).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Backend { backend: "sqlite", .. }), "{err:?}");
+    assert!(
+        text.contains(&path.display().to_string()),
+        "the error names the file: {text}"
+    );
+    assert!(text.contains("schema version 9999"), "{text}");
+    assert!(text.contains("upgrade prompt-manager"), "{text}");
+}
+
+#[tokio::test]
+async fn two_stores_opening_a_new_file_at_once_migrate_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prompts.db");
+    let (a, b) = tokio::join!(SqliteStore::open(&path), SqliteStore::open(&path));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut conn = raw(&path).await;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM pm_schema_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_file_is_in_wal_mode_with_foreign_keys_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prompts.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let mut conn = raw(&path).await;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+
+    // Deleting a prompt removes its versions, labels, events and tags through the cascades,
+    // which SQLite applies only with foreign_keys on (the store's connections have it).
+    let pid = id("cascade/greeting");
+    common::write_fixture(&store, &pid).await;
+    store.delete(&pid).await.unwrap();
+    for table in ["pm_versions", "pm_labels", "pm_label_events", "pm_tags"] {
+        let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "{table} keeps nothing of a deleted prompt");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_on_one_file_lose_no_compare_and_set_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prompts.db");
+    let stores: Vec<Arc<dyn Store>> = vec![
+        Arc::new(SqliteStore::open(&path).await.unwrap()),
+        Arc::new(SqliteStore::open(&path).await.unwrap()),
+    ];
+    common::race_compare_and_set(stores.clone(), &id("race/counter"), 50).await;
+    common::race_creates(stores, &id("race/created")).await;
+}
+
+#[tokio::test]
+async fn listing_treats_like_wildcards_and_cursors_literally() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("prompts.db")).await.unwrap();
+    for name in ["a_b/x", "a_b/y", "axb/z", "a-b/w", "a.b/v", "a_c"] {
+        store
+            .save(conformance::save_request(
+                conformance::text_version(name, "1.0.0", "x"),
+                Expect::Absent,
+            ))
+            .await
+            .unwrap();
+    }
+    let ids = |prefix: &str, cursor: Option<&str>| {
+        let store = &store;
+        let query = ListQuery {
+            id_prefix: Some(prefix.into()),
+            cursor: cursor.map(Into::into),
+            ..ListQuery::default()
+        };
+        async move {
+            store
+                .list(&query)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|s| s.id.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids("a_b/", None).await, ["a_b/x", "a_b/y"]);
+    assert_eq!(ids("a%", None).await, Vec::<String>::new(), "`%` is no wildcard");
+    assert_eq!(ids("a-", None).await, ["a-b/w"]);
+    assert_eq!(
+        ids("A_B/", None).await,
+        Vec::<String>::new(),
+        "prefixes are case-sensitive"
+    );
+    assert_eq!(ids("a_b/", Some("a_b/x")).await, ["a_b/y"]);
+    assert_eq!(ids("a_b/", Some("A not an id")).await, ["a_b/x", "a_b/y"]);
+    assert_eq!(ids("", Some("a_b/y")).await, ["a_c", "axb/z"]);
+}
+
+#[tokio::test]
+async fn bad_urls_and_paths_are_named_in_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing_dir = dir.path().join("no-such-dir").join("prompts.db");
+    let err = SqliteStore::open(&missing_dir).await.unwrap_err().to_string();
+    assert!(err.contains(&missing_dir.display().to_string()), "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+
+    let not_a_db = dir.path().join("notes.txt");
+    std::fs::write(
+        &not_a_db,
+        "this is not a database, just some text that is long enough ".repeat(100),
+    )
+    .unwrap();
+    let err = SqliteStore::open(&not_a_db).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&not_a_db.display().to_string()), "{text}");
+    assert!(text.contains("not a database"), "the reason is given: {text}");
+
+    for url in [
+        "postgres://x",
+        "sqlite://",
+        "sqlite://:memory:",
+        "sqlite://./a.db?mode=ro",
+    ] {
+        let err = SqliteStore::connect(url).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{url}: {err:?}");
+        assert!(err.to_string().contains(url), "{url}: {err}");
+    }
+
+    let relative = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("ok.db").display()))
+        .await
+        .unwrap();
+    assert!(relative.path().ends_with("ok.db"));
+}
+
+#[tokio::test]
+async fn corrupt_rows_are_backend_errors_naming_the_prompt_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prompts.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let pid = id("corrupt/greeting");
+    common::write_fixture(&store, &pid).await;
+    let mut conn = raw(&path).await;
+
+    sqlx::query("UPDATE pm_versions SET prompt = '{\"id\": ' WHERE prompt_id = $1 AND version = '1.0.0'")
+        .bind(pid.as_str())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = store.load(&pid, Some(&v("1.0.0"))).await.unwrap_err();
+    assert!(matches!(err, Error::Backend { backend: "sqlite", .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("prompt `corrupt/greeting` version 1.0.0"),
+        "{err}"
+    );
+
+    sqlx::query("UPDATE pm_versions SET parent = 'one point oh' WHERE prompt_id = $1")
+        .bind(pid.as_str())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = store.list_versions(&pid).await.unwrap_err();
+    assert!(
+        err.to_string().contains("`one point oh` is not a semver version"),
+        "{err}"
+    );
+
+    sqlx::query("UPDATE pm_prompts SET status = 'frozen', updated_at = 'soon' WHERE id = $1")
+        .bind(pid.as_str())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for err in [
+        store.summary(&pid).await.unwrap_err(),
+        store.list(&ListQuery::default()).await.unwrap_err(),
+    ] {
+        assert!(matches!(err, Error::Backend { .. }), "{err:?}");
+        assert!(err.to_string().contains("corrupt/greeting"), "{err}");
+    }
+
+    // Other prompts are unaffected.
+    let err = store.load(&id("corrupt/other"), None).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(NotFound::Prompt(_))), "{err:?}");
+}

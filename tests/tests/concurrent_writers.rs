@@ -1,0 +1,229 @@
+//! Compare-and-set holds between processes: two `store-worker cas-writer` processes each save 200
+//! versions of one prompt straight through the store (`Expect::Version(latest)`), retrying the
+//! races the store refuses, and afterwards the history holds exactly the initial version plus
+//! 400, each derived from the one before it — no update lost, none written twice — with every
+//! version holding the content of the writer that was told it won it.
+//!
+//! The PostgreSQL test reads `PROMPT_MANAGER_TEST_POSTGRES_URL` and works in a fresh schema; without
+//! the variable it skips with a notice, or fails when `PROMPT_MANAGER_REQUIRE_SERVICES=1`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use prompt_manager::semver::Version;
+use prompt_manager::{Prompt, PromptId, Template};
+use prompt_manager_tests::worker::{CAS_INITIAL, parse_acks, parse_cas_template};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_store-worker");
+const PROMPT: &str = "contended";
+const UPDATES: usize = 200;
+const TAGS: [&str; 2] = ["A", "B"];
+/// A writer still running after this is stuck: the test kills it and fails rather than hang.
+const DEADLINE: Duration = Duration::from_secs(300);
+
+#[test]
+fn dir_store_loses_no_update_between_processes() {
+    let folder = tempfile::tempdir().unwrap();
+    two_writers("dir", &format!("dir://{}", folder.path().join("store").display()));
+}
+
+#[test]
+fn sqlite_store_loses_no_update_between_processes() {
+    let folder = tempfile::tempdir().unwrap();
+    two_writers(
+        "sqlite",
+        &format!("sqlite://{}", folder.path().join("store.db").display()),
+    );
+}
+
+#[test]
+fn postgres_store_loses_no_update_between_processes() {
+    let Ok(base) = std::env::var("PROMPT_MANAGER_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("PROMPT_MANAGER_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "PROMPT_MANAGER_TEST_POSTGRES_URL is not set, and PROMPT_MANAGER_REQUIRE_SERVICES=1"
+        );
+        eprintln!("skipped: set PROMPT_MANAGER_TEST_POSTGRES_URL (postgres://user@host/db) to run it");
+        return;
+    };
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("pm_test_{}_{nanos}", std::process::id());
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}schema={schema}");
+    let dropper = DropSchema { base, schema };
+    two_writers("postgres", &url);
+    drop(dropper);
+}
+
+/// Drops the test's schema at the end, pass or fail (best effort: a failure to drop is printed).
+struct DropSchema {
+    base: String,
+    schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dropped = runtime.block_on(async {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&self.base)
+                .await?;
+            let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema);
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
+            pool.close().await;
+            Ok::<_, sqlx::Error>(())
+        });
+        if let Err(e) = dropped {
+            eprintln!("could not drop the test schema `{}`: {e}", self.schema);
+        }
+    }
+}
+
+/// A writer process and the threads draining its output.
+struct Worker {
+    tag: &'static str,
+    child: Child,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+}
+
+fn spawn(url: &str, tag: &'static str) -> Worker {
+    let mut child = Command::new(WORKER)
+        .args(["cas-writer", url, PROMPT, &UPDATES.to_string(), tag])
+        // Errors without anyhow's backtrace: short enough to print when a test fails.
+        .env("RUST_LIB_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).unwrap();
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    Worker {
+        tag,
+        child,
+        stdout,
+        stderr,
+    }
+}
+
+/// Waits for every worker; past the deadline, kills them all and fails rather than hang.
+fn wait_all(workers: &mut [Worker], started: Instant) -> Vec<ExitStatus> {
+    let mut statuses = vec![None; workers.len()];
+    while statuses.iter().any(Option::is_none) {
+        for (worker, status) in workers.iter_mut().zip(&mut statuses) {
+            if status.is_none() {
+                *status = worker.child.try_wait().unwrap();
+            }
+        }
+        if started.elapsed() > DEADLINE {
+            for worker in workers.iter_mut() {
+                let _ = worker.child.kill();
+            }
+            panic!("writers still running after {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    statuses.into_iter().flatten().collect()
+}
+
+fn two_writers(backend: &str, url: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let id: PromptId = PROMPT.parse().unwrap();
+    runtime.block_on(async {
+        let pm = prompt_manager::open(url).await.unwrap();
+        pm.create(Prompt::text(PROMPT, CAS_INITIAL).unwrap()).await.unwrap();
+    });
+
+    let started = Instant::now();
+    let mut workers: Vec<Worker> = TAGS.iter().map(|tag| spawn(url, tag)).collect();
+    let statuses = wait_all(&mut workers, started);
+    let elapsed = started.elapsed();
+    // Which version each writer was told it saved.
+    let mut won: BTreeMap<Version, (&str, usize)> = BTreeMap::new();
+    for (worker, status) in workers.into_iter().zip(statuses) {
+        let (stdout, stderr) = (worker.stdout.join().unwrap(), worker.stderr.join().unwrap());
+        assert!(status.success(), "writer {} failed ({status}):\n{stderr}", worker.tag);
+        assert!(
+            stdout.ends_with(&format!("done {UPDATES}\n")),
+            "writer {} did not finish:\n{stderr}",
+            worker.tag
+        );
+        eprint!("{backend} {stderr}");
+        let acks = parse_acks(&stdout).unwrap();
+        assert_eq!(acks.len(), UPDATES, "writer {}: acknowledged writes", worker.tag);
+        for (n, version) in acks.into_iter().enumerate() {
+            let previous = won.insert(version.clone(), (worker.tag, n + 1));
+            assert_eq!(previous, None, "{version} was acknowledged to two writers");
+        }
+    }
+
+    runtime.block_on(async {
+        // A fresh handle, as a reader that did not take part would open it.
+        let store = prompt_manager::open_store(url).await.unwrap();
+        let versions = store.list_versions(&id).await.unwrap();
+        assert_eq!(
+            versions.len(),
+            1 + TAGS.len() * UPDATES,
+            "the initial version plus every update"
+        );
+        let mut previous: Option<Version> = None;
+        let mut next_of: BTreeMap<&str, usize> = TAGS.iter().map(|tag| (*tag, 1)).collect();
+        for info in versions.iter().rev() {
+            if let Some(previous) = &previous {
+                assert!(info.version > *previous, "versions strictly increase");
+            }
+            // Each version was derived from the one just before it: no write slipped past another.
+            assert_eq!(info.parent, previous, "the parent of {}", info.version);
+            let loaded = store.get_version(&id, &info.version).await.unwrap();
+            let Template::Text(text) = &loaded.prompt.template else {
+                panic!("{} is not a text prompt", info.version);
+            };
+            match (&previous, parse_cas_template(text)) {
+                (None, _) => assert_eq!(text, CAS_INITIAL, "the first version is the test's"),
+                (Some(_), Some((tag, n))) => {
+                    let expected = next_of.get_mut(tag).unwrap_or_else(|| panic!("unknown writer `{tag}`"));
+                    assert_eq!(n, *expected, "writer {tag}'s updates are all there, in order");
+                    *expected += 1;
+                    assert_eq!(
+                        won.get(&info.version),
+                        Some(&(tag, n)),
+                        "{} holds `{text}`, but that is not what its writer was told it saved there",
+                        info.version
+                    );
+                }
+                (Some(_), None) => panic!("{} holds `{text}`, which no writer wrote", info.version),
+            }
+            previous = Some(info.version.clone());
+        }
+        for (tag, next) in &next_of {
+            assert_eq!(*next, UPDATES + 1, "writer {tag}'s updates");
+        }
+        let summary = store.summary(&id).await.unwrap();
+        assert_eq!(Some(summary.latest_version), previous);
+        assert_eq!(summary.version_count, (1 + TAGS.len() * UPDATES) as u64);
+    });
+    eprintln!(
+        "{backend}: {} updates by {} processes in {elapsed:.1?}",
+        TAGS.len() * UPDATES,
+        TAGS.len()
+    );
+}
