@@ -1,9 +1,11 @@
 //! A walk through the prompt lifecycle on the in-memory store: create text and chat prompts,
-//! update them, label and roll back, render by reference, diff, list, and move through statuses.
+//! update them, label and roll back, render by reference, diff, list, move through statuses, then
+//! export everything to a folder of YAML files, open it as a `dir://` store and import a library.
 //!
 //! Run with `cargo run -p prompt-manager-examples --example basic_usage`.
 
 use prompt_manager::versioning::suggest;
+use prompt_manager::library::{self, ExportOptions};
 use prompt_manager::{
     Bump, ChatItem, CreateOptions, LabelName, ListQuery, ModelConfig, Prompt, PromptStatus, Role, VariableSpec,
     VariableType, Variables, VersioningExt,
@@ -182,6 +184,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(e) => println!("archived -> error: {e}"),
         Ok(text) => println!("unexpected success: {text}"),
     }
+
+    section("8. Durable stores: export to a folder of YAML files, open it by URL, import a library");
+    let folder = std::env::temp_dir().join(format!("prompt-manager-example-{}", std::process::id()));
+    let all = ExportOptions {
+        all_versions: true,
+        ..ExportOptions::default()
+    };
+    let written = library::export(&pm, folder.join("prompts"), &all).await?;
+    println!("exported {written} versions to {}", folder.join("prompts").display());
+    println!("  greeting/1.0.0.yaml:");
+    let file = std::fs::read_to_string(folder.join("prompts/greeting/1.0.0.yaml"))?;
+    for line in file.lines().take(9) {
+        println!("    {line}");
+    }
+    let on_disk = prompt_manager::open(&format!("dir://{}", folder.join("prompts").display())).await?;
+    println!(
+        "dir:// store: greeting@production is {}, status {}",
+        on_disk.get("greeting@production").await?.version,
+        on_disk.summary("greeting").await?.status
+    );
+    std::fs::write(
+        folder.join("library.yaml"),
+        "prompts:\n  - id: shared/tone\n    template: Be brief.\n  - id: Bad Id\n    template: x\n",
+    )?;
+    match library::import(&on_disk, folder.join("library.yaml")).await {
+        Err(e) => println!("a library with one bad entry is refused as a whole:\n  {e}"),
+        Ok(report) => println!("unexpected success: {report:?}"),
+    }
+    println!("shared/tone exists after the refused import: {}", on_disk.get("shared/tone").await.is_ok());
+    std::fs::remove_dir_all(&folder)?;
     Ok(())
 }
 

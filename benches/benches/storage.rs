@@ -201,6 +201,18 @@ fn storage(c: &mut Criterion) {
                 .expect("postgres store");
             eprintln!("postgres: schema {schema} (opened in {:?})", started.elapsed());
             bench_backend(c, &rt, "postgres", postgres);
+            let dropped = rt.block_on(async {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&url)
+                    .await?;
+                // The name is ours (`pm_bench_<pid>`), not input.
+                let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await
+            });
+            if let Err(e) = dropped {
+                eprintln!("postgres: could not drop the bench schema {schema}: {e}");
+            }
         }
         Err(_) => eprintln!("postgres: PROMPT_MANAGER_TEST_POSTGRES_URL is not set; skipped"),
     }

@@ -14,6 +14,9 @@ CREATE TABLE pm_prompts (
     description    TEXT,
     latest_version TEXT COLLATE "C" NOT NULL,
     version_count  BIGINT           NOT NULL,
+    -- The latest version's tags as a JSON array, so a listing reads no other table for them
+    -- (pm_tags holds the same tags, indexed, for filtering).
+    tags           TEXT             NOT NULL DEFAULT '[]',
     created_at     TIMESTAMPTZ      NOT NULL,
     updated_at     TIMESTAMPTZ      NOT NULL
 );

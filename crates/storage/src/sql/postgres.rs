@@ -51,7 +51,7 @@ macro_rules! summary_select {
     () => {
         "SELECT p.id, p.status, p.format, p.description, p.latest_version, p.version_count, \
          p.created_at, p.updated_at, \
-         (SELECT json_agg(t.tag) FROM pm_tags t WHERE t.prompt_id = p.id)::text AS tags, \
+         p.tags, \
          (SELECT json_object_agg(l.label, l.version) FROM pm_labels l WHERE l.prompt_id = p.id)::text AS labels \
          FROM pm_prompts p"
     };
@@ -414,6 +414,11 @@ fn event_row(row: &PgRow) -> Result<EventRow, Failure> {
     })
 }
 
+/// Tags as the JSON array kept in `pm_prompts.tags`.
+fn tags_json(tags: &std::collections::BTreeSet<String>) -> String {
+    serde_json::to_string(tags).unwrap_or_else(|_| "[]".to_owned())
+}
+
 /// Locks the prompt's row until the transaction ends and returns its latest version and
 /// `updated_at`; `None` when the prompt does not exist.
 async fn lock_prompt(conn: &mut PgConnection, id: &PromptId) -> Result<Option<(Version, DateTime<Utc>)>, Failure> {
@@ -499,14 +504,15 @@ async fn lock_or_create(conn: &mut PgConnection, request: &SaveRequest, now: Dat
         rules::check_save(request, None)?;
         let inserted = sqlx::query(
             "INSERT INTO pm_prompts \
-             (id, status, format, description, latest_version, version_count, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 1, $6, $6) ON CONFLICT (id) DO NOTHING",
+             (id, status, format, description, latest_version, version_count, tags, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id.as_str())
         .bind(request.status.as_str())
         .bind(version.prompt.format.as_str())
         .bind(version.prompt.metadata.description.as_deref())
         .bind(version.version.to_string())
+        .bind(tags_json(&version.prompt.metadata.tags))
         .bind(now)
         .execute(&mut *conn)
         .await?;
@@ -544,13 +550,14 @@ async fn save_in(
             }
             sqlx::query(
                 "UPDATE pm_prompts SET format = $2, description = $3, latest_version = $4, \
-                 version_count = version_count + 1, updated_at = $5 WHERE id = $1",
+                 version_count = version_count + 1, updated_at = $5, tags = $6 WHERE id = $1",
             )
             .bind(id.as_str())
             .bind(version.prompt.format.as_str())
             .bind(metadata.description.as_deref())
             .bind(number.to_string())
             .bind(advance(updated_at, now))
+            .bind(tags_json(&metadata.tags))
             .execute(&mut *conn)
             .await?;
             sqlx::query("DELETE FROM pm_tags WHERE prompt_id = $1")
