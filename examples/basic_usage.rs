@@ -4,8 +4,8 @@
 //!
 //! Run with `cargo run -p prompt-manager-examples --example basic_usage`.
 
-use prompt_manager::versioning::suggest;
 use prompt_manager::library::{self, ExportOptions};
+use prompt_manager::versioning::suggest;
 use prompt_manager::{
     Bump, ChatItem, CreateOptions, LabelName, ListQuery, ModelConfig, Prompt, PromptStatus, Role, VariableSpec,
     VariableType, Variables, VersioningExt,
@@ -212,7 +212,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(e) => println!("a library with one bad entry is refused as a whole:\n  {e}"),
         Ok(report) => println!("unexpected success: {report:?}"),
     }
-    println!("shared/tone exists after the refused import: {}", on_disk.get("shared/tone").await.is_ok());
+    println!(
+        "shared/tone exists after the refused import: {}",
+        on_disk.get("shared/tone").await.is_ok()
+    );
     std::fs::remove_dir_all(&folder)?;
     Ok(())
 }

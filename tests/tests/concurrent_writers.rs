@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use prompt_manager::semver::Version;
 use prompt_manager::{Prompt, PromptId, Template};
+use prompt_manager_tests::postgres::TestSchema;
 use prompt_manager_tests::worker::{CAS_INITIAL, parse_acks, parse_cas_template};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_store-worker");
@@ -42,49 +43,10 @@ fn sqlite_store_loses_no_update_between_processes() {
 
 #[test]
 fn postgres_store_loses_no_update_between_processes() {
-    let Ok(base) = std::env::var("PROMPT_MANAGER_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("PROMPT_MANAGER_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "PROMPT_MANAGER_TEST_POSTGRES_URL is not set, and PROMPT_MANAGER_REQUIRE_SERVICES=1"
-        );
-        eprintln!("skipped: set PROMPT_MANAGER_TEST_POSTGRES_URL (postgres://user@host/db) to run it");
+    let Some(schema) = TestSchema::new("postgres_store_loses_no_update_between_processes") else {
         return;
     };
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    let schema = format!("pm_test_{}_{nanos}", std::process::id());
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}schema={schema}");
-    let dropper = DropSchema { base, schema };
-    two_writers("postgres", &url);
-    drop(dropper);
-}
-
-/// Drops the test's schema at the end, pass or fail (best effort: a failure to drop is printed).
-struct DropSchema {
-    base: String,
-    schema: String,
-}
-
-impl Drop for DropSchema {
-    fn drop(&mut self) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let dropped = runtime.block_on(async {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&self.base)
-                .await?;
-            let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema);
-            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
-            pool.close().await;
-            Ok::<_, sqlx::Error>(())
-        });
-        if let Err(e) = dropped {
-            eprintln!("could not drop the test schema `{}`: {e}", self.schema);
-        }
-    }
+    two_writers("postgres", schema.url());
 }
 
 /// A writer process and the threads draining its output.

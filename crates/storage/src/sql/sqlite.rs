@@ -731,28 +731,32 @@ impl StorageBackend for SqliteStore {
 impl VersionStore for SqliteStore {
     async fn list_versions(&self, id: &PromptId) -> Result<Vec<VersionInfo>> {
         let run = async {
-            let rows = sqlx::query(
-                "SELECT p.id, v.version, v.changelog, v.author, v.created_at, v.parent, v.content_hash \
-                 FROM pm_prompts p LEFT JOIN pm_versions v ON v.prompt_id = p.id WHERE p.id = $1",
+            // One row holding every version as JSON: rows cross from SQLite's worker thread one
+            // message at a time, which costs more than the query for a long history.
+            let row = sqlx::query(
+                "SELECT (SELECT json_group_array(json_array(v.version, v.changelog, v.author, v.created_at, \
+                 v.parent, v.content_hash)) FROM pm_versions v WHERE v.prompt_id = p.id) AS versions \
+                 FROM pm_prompts p WHERE p.id = $1",
             )
             .bind(id.as_str())
-            .fetch_all(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
-            if rows.is_empty() {
+            let Some(row) = row else {
                 return Err(Error::prompt_not_found(id).into());
-            }
+            };
+            let json: String = row.try_get("versions")?;
+            type Info = (String, String, Option<String>, String, Option<String>, String);
+            let rows: Vec<Info> = serde_json::from_str(&json)
+                .map_err(|e| DECODE.corrupt(id, format_args!("the version list is unreadable: {e}")))?;
             let mut infos = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let Some(version) = row.try_get::<Option<String>, _>("version")? else {
-                    continue;
-                };
+            for (version, changelog, author, created_at, parent, content_hash) in rows {
                 infos.push(InfoRow {
                     version,
-                    changelog: row.try_get("changelog")?,
-                    author: row.try_get("author")?,
-                    created_at: parse_timestamp(id, "created_at", &row.try_get::<String, _>("created_at")?)?,
-                    parent: row.try_get("parent")?,
-                    content_hash: row.try_get("content_hash")?,
+                    changelog,
+                    author,
+                    created_at: parse_timestamp(id, "created_at", &created_at)?,
+                    parent,
+                    content_hash,
                 });
             }
             Ok::<_, Failure>(DECODE.history(id, infos)?)
