@@ -107,3 +107,35 @@ fn postgres() {
         .block_on(exercise(schema.url(), "postgres"));
     drop(schema);
 }
+
+/// Two managers on one folder, as two processes would be: writes through one are seen by the
+/// other's next uncached read, and after `refresh` by its renders too.
+#[tokio::test]
+async fn a_second_manager_sees_writes_after_refresh() {
+    let folder = tempfile::tempdir().unwrap();
+    let url = format!("dir://{}", folder.path().display());
+    let writer = prompt_manager::open(&url).await.unwrap();
+    let reader = prompt_manager::open(&url).await.unwrap();
+    writer
+        .create(Prompt::text("greeting", "Hello {{ name }}!").unwrap())
+        .await
+        .unwrap();
+    writer.set_label("greeting", "production", "1.0.0").await.unwrap();
+    let vars = Variables::new().with("name", "Ada");
+    assert_eq!(reader.render("greeting@production", &vars).await.unwrap(), "Hello Ada!");
+
+    writer
+        .update(
+            Prompt::text("greeting", "Hi {{ name }}!").unwrap(),
+            Bump::Minor,
+            "Shorter",
+        )
+        .await
+        .unwrap();
+    writer.set_label("greeting", "production", "1.1.0").await.unwrap();
+    // The store answers at once; the reader's render cache holds its resolution until refreshed.
+    assert_eq!(reader.labels("greeting").await.unwrap().len(), 1);
+    assert_eq!(reader.get("greeting@1.1.0").await.unwrap().version.to_string(), "1.1.0");
+    reader.refresh(&"greeting".parse().unwrap());
+    assert_eq!(reader.render("greeting@production", &vars).await.unwrap(), "Hi Ada!");
+}
