@@ -52,7 +52,31 @@ const CACHE_LIMIT: usize = 16_384;
 /// How long a folder must have been unchanged before its listing is reused.
 const SETTLED: Duration = Duration::from_secs(1);
 
-/// A store in a folder of YAML files. See the [module documentation](self) for the layout.
+/// A store in a folder of YAML files (`dir://PATH`) that a person can read, edit by hand and
+/// review in git.
+///
+/// ```text
+/// prompts/
+///   .prompt-manager.lock          writers lock it (across processes)
+///   greeting/
+///     1.0.0.yaml                  one file per version: changelog, author, … and the prompt
+///     1.1.0.yaml
+///     _labels.yaml                status, labels and label history
+///   support/triage/
+///     1.0.0.yaml
+/// ```
+///
+/// A prompt is a folder holding at least one `<semver>.yaml` file; ids map to folders segment by
+/// segment. A folder without `_labels.yaml` (written by hand) is an `active` prompt with no
+/// labels. A file that does not parse is an [`Error::InvalidFile`] naming it with the line and
+/// column; other prompts are unaffected.
+///
+/// Every file is written to a hidden temporary file, fsynced, renamed into place and its folder
+/// fsynced; a write that touches several files (a version and its labels, an import, a delete)
+/// first commits a small journal, which the next writer or the next [`DirStore::open`] finishes
+/// after a crash. Writers hold an exclusive lock on `.prompt-manager.lock`, so compare-and-set
+/// holds across processes; readers take no lock. File I/O is blocking and short; the async
+/// methods do it inline.
 pub struct DirStore {
     root: PathBuf,
     /// Held (with the file lock on it) by writers in this process.
