@@ -371,7 +371,7 @@ impl PromptManager {
 
     /// Saves many versions, of one or many prompts, as one unit: an import. Every template is
     /// checked first (syntax only: includes may name prompts of the same batch), then the store
-    /// applies the batch all-or-nothing ([`StorageBackend::save_all`]), then the cache forgets
+    /// applies the batch all-or-nothing ([`StorageBackend::save_all`](crate::StorageBackend::save_all)), then the cache forgets
     /// every prompt the batch touched and the observers hear of each version and label move.
     ///
     /// The requests are taken as they are: their version numbers, expectations, statuses and
