@@ -21,7 +21,20 @@ fn data(key: &str) -> serde_json::Value {
 }
 
 fn manager() -> PromptManager {
-    let pm = prompt_manager::in_memory();
+    fill(prompt_manager::in_memory())
+}
+
+/// A manager with the rendered-output cache on.
+fn cached_manager() -> PromptManager {
+    fill(
+        prompt_manager::builder()
+            .render_cache(prompt_manager::RenderCacheConfig::default())
+            .build()
+            .expect("manager"),
+    )
+}
+
+fn fill(pm: PromptManager) -> PromptManager {
     futures_block_on(async {
         pm.create(Prompt::text("bench/simple", workload("simple.j2")).expect("valid"))
             .await
@@ -151,5 +164,59 @@ fn bench_complex(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_simple, bench_complex);
+/// The rendered-output cache: a hit returns the kept output of the same version and variables.
+fn bench_cache_hit(c: &mut Criterion) {
+    let pm = cached_manager();
+    let simple = Variables::try_from(data("simple")).expect("object");
+    let complex = Variables::try_from(data("complex")).expect("object");
+    let mut group = c.benchmark_group("render/cache_hit");
+    group.bench_function("simple_text", |b| {
+        b.to_async(FuturesExecutor).iter(|| async {
+            pm.render(black_box("bench/simple@production"), black_box(&simple))
+                .await
+                .expect("renders")
+        })
+    });
+    group.bench_function("complex_chat", |b| {
+        b.to_async(FuturesExecutor).iter(|| async {
+            pm.render_chat(black_box("bench/complex@production"), black_box(&complex))
+                .await
+                .expect("renders")
+        })
+    });
+    group.finish();
+    let stats = pm.cache_stats();
+    assert!(
+        stats.render_hits > stats.render_misses,
+        "the bench measured hits: {stats:?}"
+    );
+}
+
+/// The cost of the built-in observers: the simple render with the logging and metrics observers
+/// attached, against the same render without observers.
+fn bench_observers(c: &mut Criterion) {
+    use prompt_manager::observability::{LoggingObserver, MetricsConfig, MetricsObserver};
+    let plain = manager();
+    let observed = fill(
+        prompt_manager::builder()
+            .observer(std::sync::Arc::new(LoggingObserver::new()))
+            .observer(std::sync::Arc::new(MetricsObserver::new(MetricsConfig::default())))
+            .build()
+            .expect("manager"),
+    );
+    let vars = Variables::try_from(data("simple")).expect("object");
+    let mut group = c.benchmark_group("render/observers");
+    for (name, pm) in [("none", &plain), ("logging_and_metrics", &observed)] {
+        group.bench_function(name, |b| {
+            b.to_async(FuturesExecutor).iter(|| async {
+                pm.render(black_box("bench/simple@production"), black_box(&vars))
+                    .await
+                    .expect("renders")
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_simple, bench_complex, bench_cache_hit, bench_observers);
 criterion_main!(benches);

@@ -1,15 +1,59 @@
-//! The registry is never stale for writes through the manager: while readers render by label on
-//! other threads (filling the cache), every write is visible to the very next render.
+//! The registry, and the optional rendered-output cache, are never stale for writes through the
+//! manager: while readers render by label on other threads (filling the caches), every write is
+//! visible to the very next render.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use prompt_manager::{Bump, Prompt, PromptStatus, Variables};
+use prompt_manager::{Bump, Prompt, PromptManager, PromptStatus, RenderCacheConfig, Variables};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writes_are_seen_at_once_under_concurrent_renders() {
-    let pm = prompt_manager::in_memory();
+    writes_are_seen_at_once(prompt_manager::in_memory()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_are_seen_at_once_with_the_rendered_output_cache() {
+    let pm = prompt_manager::builder()
+        .render_cache(RenderCacheConfig::default())
+        .build()
+        .unwrap();
+    writes_are_seen_at_once(pm.clone()).await;
+    let stats = pm.cache_stats();
+    assert!(
+        stats.render_hits > 0,
+        "the readers were served from the cache: {stats:?}"
+    );
+    assert!(stats.rendered_entries > 0, "{stats:?}");
+}
+
+/// An include moved under a label is followed by the cached output of the prompt including it.
+#[tokio::test]
+async fn a_cached_output_follows_its_includes() {
+    let pm = prompt_manager::builder()
+        .render_cache(RenderCacheConfig::default())
+        .build()
+        .unwrap();
+    pm.create(Prompt::text("shared/tone", "Be brief.").unwrap())
+        .await
+        .unwrap();
+    pm.set_label("shared/tone", "production", "1.0.0").await.unwrap();
+    pm.create(Prompt::text("answer", "{% include \"shared/tone@production\" %} Answer.").unwrap())
+        .await
+        .unwrap();
+    let vars = Variables::new();
+    assert_eq!(pm.render("answer", &vars).await.unwrap(), "Be brief. Answer.");
+    assert_eq!(pm.render("answer", &vars).await.unwrap(), "Be brief. Answer.");
+    assert_eq!(pm.cache_stats().render_hits, 1);
+    pm.update(Prompt::text("shared/tone", "Be warm.").unwrap(), Bump::Minor, "warmer")
+        .await
+        .unwrap();
+    pm.set_label("shared/tone", "production", "1.1.0").await.unwrap();
+    assert_eq!(pm.render("answer", &vars).await.unwrap(), "Be warm. Answer.");
+}
+
+async fn writes_are_seen_at_once(pm: PromptManager) {
     pm.create(Prompt::text("hot", "v1.0.0").unwrap()).await.unwrap();
     for minor in 1..=20 {
         pm.update(

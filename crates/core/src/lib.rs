@@ -23,6 +23,7 @@
 //! # Ok::<(), prompt_manager_core::Error>(())
 //! ```
 
+mod cache;
 mod engine;
 mod error;
 mod hash;
@@ -37,6 +38,7 @@ mod render;
 mod store;
 mod variables;
 
+pub use cache::RenderCacheConfig;
 pub use engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine};
 pub use error::{Error, ErrorKind, NotFound, Result, VariableProblem};
 pub use id::{LabelName, MAX_ID_LEN, MAX_LABEL_LEN, PromptId};

@@ -12,6 +12,7 @@ use std::time::Instant;
 use chrono::Utc;
 use semver::Version;
 
+use crate::cache::{RenderCache, RenderCacheConfig};
 use crate::engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine};
 use crate::error::{Error, NotFound, Result};
 use crate::id::{LabelName, PromptId};
@@ -73,13 +74,22 @@ impl UpdateOptions {
     }
 }
 
-/// The size of the in-process registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The size of the in-process registry and the counters of the rendered-output cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct CacheStats {
     /// Reference strings with a cached, compiled resolution.
     pub references: usize,
     /// Prompts the registry tracks.
     pub prompts: usize,
+    /// Renders served from the rendered-output cache (0 when it is off).
+    pub render_hits: u64,
+    /// Renders that missed it and rendered.
+    pub render_misses: u64,
+    /// Rendered outputs kept.
+    pub rendered_entries: usize,
+    /// Their approximate size in bytes.
+    pub rendered_bytes: u64,
 }
 
 /// The result of a save.
@@ -118,6 +128,7 @@ struct Inner {
     has_observers: AtomicBool,
     plugins: RwLock<BTreeMap<String, Arc<dyn Plugin>>>,
     actor: Option<String>,
+    render_cache: Option<RenderCache>,
 }
 
 impl std::fmt::Debug for PromptManager {
@@ -138,9 +149,29 @@ pub struct PromptManagerBuilder {
     engine: Option<Arc<dyn TemplateEngine>>,
     observers: Vec<Arc<dyn Observer>>,
     actor: Option<String>,
+    render_cache: Option<RenderCacheConfig>,
+    plugins: Vec<Arc<dyn Plugin>>,
 }
 
 impl PromptManagerBuilder {
+    /// Registers a plugin as it is configured: its `initialize` is not called (use
+    /// [`PromptManager::register_plugin`] to pass a configuration). A later plugin with the same
+    /// name replaces an earlier one.
+    pub fn plugin(mut self, plugin: Arc<dyn Plugin>) -> Self {
+        self.plugins.push(plugin);
+        self
+    }
+
+    /// Keeps rendered outputs, keyed by the exact version rendered and the variables, bounded in
+    /// size and age. Off by default: a warm render is already microseconds, and the cache pays off
+    /// for large templates rendered with repeating variables. It is never stale: any write that
+    /// changes what a reference renders (a new version, a moved label, a status change, a moved
+    /// include) changes the key.
+    pub fn render_cache(mut self, config: RenderCacheConfig) -> Self {
+        self.render_cache = Some(config);
+        self
+    }
+
     /// Uses this store.
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
@@ -180,14 +211,44 @@ impl PromptManagerBuilder {
                 registry: Registry::default(),
                 has_observers: AtomicBool::new(!self.observers.is_empty()),
                 observers: RwLock::new(self.observers.into()),
-                plugins: RwLock::new(BTreeMap::new()),
+                plugins: RwLock::new(self.plugins.into_iter().map(|p| (p.name().to_owned(), p)).collect()),
                 actor: self.actor,
+                render_cache: self.render_cache.map(RenderCache::new),
             }),
         })
     }
 }
 
+/// Records the outcome of the current operation's span (`ok`, or the error's code) and passes the
+/// result through.
+fn finish<T>(result: Result<T>) -> Result<T> {
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
+        match &result {
+            Ok(_) => span.record("outcome", "ok"),
+            Err(e) => span.record("outcome", e.code()),
+        };
+    }
+    result
+}
+
+/// Records what a render resolved to on the current span: the GenAI-style prompt attributes.
+fn record_resolved(resolved: &Resolved) {
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
+        let version = &resolved.version;
+        span.record("gen_ai.prompt.name", tracing::field::display(&version.prompt.id));
+        span.record("gen_ai.prompt.version", tracing::field::display(&version.version));
+        span.record("gen_ai.prompt.content_hash", version.content_hash.0.as_str());
+        if let Some(label) = &resolved.label {
+            span.record("gen_ai.prompt.label", label.as_str());
+        }
+    }
+}
+
 static EXECUTION_IDS: AtomicU64 = AtomicU64::new(1);
+/// Every resolution gets its own id: the rendered-output cache keys on it.
+static RESOLUTION_IDS: AtomicU64 = AtomicU64::new(1);
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -207,9 +268,18 @@ impl PromptManager {
 
     /// How many references and prompts the in-process registry holds.
     pub fn cache_stats(&self) -> CacheStats {
+        let (render_hits, render_misses, rendered_entries, rendered_bytes) = self
+            .inner
+            .render_cache
+            .as_ref()
+            .map_or((0, 0, 0, 0), RenderCache::stats);
         CacheStats {
             references: self.inner.registry.len(),
             prompts: self.inner.registry.prompts(),
+            render_hits,
+            render_misses,
+            rendered_entries,
+            rendered_bytes,
         }
     }
 
@@ -227,113 +297,130 @@ impl PromptManager {
 
     /// Creates a prompt as version `1.0.0`, status `draft`.
     pub async fn create(&self, prompt: Prompt) -> Result<Arc<PromptVersion>> {
-        self.create_with(prompt, CreateOptions::default())
-            .await
-            .map(|o| o.version)
+        finish(
+            async move {
+                self.create_with(prompt, CreateOptions::default())
+                    .await
+                    .map(|o| o.version)
+            }
+            .await,
+        )
     }
 
     /// Creates a prompt with options. The template must compile and its includes resolve.
+    #[tracing::instrument(name = "prompt_manager.create", skip_all, fields(gen_ai.prompt.name = %prompt.id, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn create_with(&self, prompt: Prompt, options: CreateOptions) -> Result<SaveOutcome> {
-        prompt.validate()?;
-        let version = options.version.unwrap_or_else(|| Version::new(1, 0, 0));
-        let content_hash = prompt.content_hash();
-        self.check_compiles(&prompt, &version, &content_hash).await?;
-        let new = PromptVersion {
-            prompt,
-            version,
-            changelog: options.changelog.unwrap_or_else(|| "Initial version".into()),
-            author: options.author.or_else(|| self.inner.actor.clone()),
-            created_at: Utc::now(),
-            parent: None,
-            content_hash,
-        };
-        self.commit(new, Expect::Absent, options.status, options.labels).await
+        finish(
+            async move {
+                prompt.validate()?;
+                let version = options.version.unwrap_or_else(|| Version::new(1, 0, 0));
+                let content_hash = prompt.content_hash();
+                self.check_compiles(&prompt, &version, &content_hash).await?;
+                let new = PromptVersion {
+                    prompt,
+                    version,
+                    changelog: options.changelog.unwrap_or_else(|| "Initial version".into()),
+                    author: options.author.or_else(|| self.inner.actor.clone()),
+                    created_at: Utc::now(),
+                    parent: None,
+                    content_hash,
+                };
+                self.commit(new, Expect::Absent, options.status, options.labels).await
+            }
+            .await,
+        )
     }
 
     /// Saves new content as a new version with a bump and a changelog. Identical content returns
     /// the latest version unchanged (`created == false`).
     pub async fn update(&self, prompt: Prompt, bump: Bump, changelog: impl Into<String>) -> Result<SaveOutcome> {
-        self.update_with(prompt, UpdateOptions::new(bump, changelog)).await
+        finish(async move { self.update_with(prompt, UpdateOptions::new(bump, changelog)).await }.await)
     }
 
     /// Saves new content with options, compare-and-set on the latest version.
+    #[tracing::instrument(name = "prompt_manager.update", skip_all, fields(gen_ai.prompt.name = %prompt.id, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn update_with(&self, prompt: Prompt, options: UpdateOptions) -> Result<SaveOutcome> {
-        prompt.validate()?;
-        let id = prompt.id.clone();
-        let latest = match self.inner.store.load(&id, None).await {
-            Err(Error::NotFound(NotFound::Prompt(_))) => {
-                return Err(Error::NotFound(NotFound::Prompt(id)));
-            }
-            other => other?,
-        };
-        if let Some(expected) = &options.expected
-            && *expected != latest.version
-        {
-            return Err(Error::VersionConflict {
-                id,
-                what: "latest version".into(),
-                expected: Some(expected.clone()),
-                actual: Some(latest.version.clone()),
-            });
-        }
-        let content_hash = prompt.content_hash();
-        if content_hash == latest.content_hash && options.labels.is_empty() {
-            return Ok(SaveOutcome {
-                version: latest,
-                created: false,
-                labels: Vec::new(),
-            });
-        }
-        if content_hash == latest.content_hash {
-            // Same content, but labels to move: move them to the existing version.
-            let mut events = Vec::new();
-            for label in options.labels {
-                if let Some(event) = self
-                    .move_label(
-                        &id,
-                        label,
-                        Some(latest.version.clone()),
-                        Expect::Any,
-                        LabelEventKind::Set,
-                    )
-                    .await?
+        finish(
+            async move {
+                prompt.validate()?;
+                let id = prompt.id.clone();
+                let latest = match self.inner.store.load(&id, None).await {
+                    Err(Error::NotFound(NotFound::Prompt(_))) => {
+                        return Err(Error::NotFound(NotFound::Prompt(id)));
+                    }
+                    other => other?,
+                };
+                if let Some(expected) = &options.expected
+                    && *expected != latest.version
                 {
-                    events.push(event);
+                    return Err(Error::VersionConflict {
+                        id,
+                        what: "latest version".into(),
+                        expected: Some(expected.clone()),
+                        actual: Some(latest.version.clone()),
+                    });
                 }
+                let content_hash = prompt.content_hash();
+                if content_hash == latest.content_hash && options.labels.is_empty() {
+                    return Ok(SaveOutcome {
+                        version: latest,
+                        created: false,
+                        labels: Vec::new(),
+                    });
+                }
+                if content_hash == latest.content_hash {
+                    // Same content, but labels to move: move them to the existing version.
+                    let mut events = Vec::new();
+                    for label in options.labels {
+                        if let Some(event) = self
+                            .move_label(
+                                &id,
+                                label,
+                                Some(latest.version.clone()),
+                                Expect::Any,
+                                LabelEventKind::Set,
+                            )
+                            .await?
+                        {
+                            events.push(event);
+                        }
+                    }
+                    return Ok(SaveOutcome {
+                        version: latest,
+                        created: false,
+                        labels: events,
+                    });
+                }
+                let version = options
+                    .bump
+                    .apply(&latest.version)
+                    .ok_or_else(|| Error::InvalidPrompt {
+                        id: id.to_string(),
+                        reason: format!(
+                            "a {} bump of {} overflows the version number",
+                            options.bump, latest.version
+                        ),
+                    })?;
+                self.check_compiles(&prompt, &version, &content_hash).await?;
+                let new = PromptVersion {
+                    prompt,
+                    version,
+                    changelog: options.changelog,
+                    author: options.author.or_else(|| self.inner.actor.clone()),
+                    created_at: Utc::now(),
+                    parent: Some(latest.version.clone()),
+                    content_hash,
+                };
+                self.commit(
+                    new,
+                    Expect::Version(latest.version.clone()),
+                    PromptStatus::default(),
+                    options.labels,
+                )
+                .await
             }
-            return Ok(SaveOutcome {
-                version: latest,
-                created: false,
-                labels: events,
-            });
-        }
-        let version = options
-            .bump
-            .apply(&latest.version)
-            .ok_or_else(|| Error::InvalidPrompt {
-                id: id.to_string(),
-                reason: format!(
-                    "a {} bump of {} overflows the version number",
-                    options.bump, latest.version
-                ),
-            })?;
-        self.check_compiles(&prompt, &version, &content_hash).await?;
-        let new = PromptVersion {
-            prompt,
-            version,
-            changelog: options.changelog,
-            author: options.author.or_else(|| self.inner.actor.clone()),
-            created_at: Utc::now(),
-            parent: Some(latest.version.clone()),
-            content_hash,
-        };
-        self.commit(
-            new,
-            Expect::Version(latest.version.clone()),
-            PromptStatus::default(),
-            options.labels,
+            .await,
         )
-        .await
     }
 
     /// Saves a new version (compare-and-set on `expected`), then invalidates the registry and
@@ -357,6 +444,9 @@ impl PromptManager {
             })
             .await?;
         self.inner.registry.invalidate(&new.prompt.id);
+        let span = tracing::Span::current();
+        span.record("gen_ai.prompt.version", tracing::field::display(&new.version));
+        span.record("gen_ai.prompt.content_hash", new.content_hash.0.as_str());
         let version = Arc::new(new);
         self.each_observer(|o| o.on_version_created(&version));
         for event in &labels {
@@ -376,39 +466,45 @@ impl PromptManager {
     ///
     /// The requests are taken as they are: their version numbers, expectations, statuses and
     /// labels are the caller's (an importer computes them against the store's state).
+    #[tracing::instrument(name = "prompt_manager.save_all", skip_all, fields(batch = requests.len(), gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn save_all(&self, requests: Vec<SaveRequest>) -> Result<Vec<LabelEvent>> {
-        for request in &requests {
-            let version = &request.version;
-            version.prompt.validate()?;
-            let name = format!("{}@{}", version.prompt.id, version.version);
-            for (part, source) in version.prompt.template.named_sources(&name) {
-                self.inner.engine.validate(&part, source)?;
-            }
-        }
-        // Which labels each request moves, to tell observers which prompt an event belongs to
-        // (events come back in request order, so a cursor pairs them).
-        let moved: Vec<(Arc<PromptVersion>, Vec<LabelName>)> = requests
-            .iter()
-            .map(|r| (Arc::new(r.version.clone()), r.labels.clone()))
-            .collect();
-        let events = self.inner.store.save_all(requests).await?;
-        for (version, _) in &moved {
-            self.inner.registry.invalidate(&version.prompt.id);
-        }
-        for (version, _) in &moved {
-            self.each_observer(|o| o.on_version_created(version));
-        }
-        let mut cursor = 0;
-        for event in &events {
-            while let Some((version, labels)) = moved.get(cursor) {
-                if event.to.as_ref() == Some(&version.version) && labels.contains(&event.label) {
-                    self.each_observer(|o| o.on_label_moved(&version.prompt.id, event));
-                    break;
+        finish(
+            async move {
+                for request in &requests {
+                    let version = &request.version;
+                    version.prompt.validate()?;
+                    let name = format!("{}@{}", version.prompt.id, version.version);
+                    for (part, source) in version.prompt.template.named_sources(&name) {
+                        self.inner.engine.validate(&part, source)?;
+                    }
                 }
-                cursor += 1;
+                // Which labels each request moves, to tell observers which prompt an event belongs to
+                // (events come back in request order, so a cursor pairs them).
+                let moved: Vec<(Arc<PromptVersion>, Vec<LabelName>)> = requests
+                    .iter()
+                    .map(|r| (Arc::new(r.version.clone()), r.labels.clone()))
+                    .collect();
+                let events = self.inner.store.save_all(requests).await?;
+                for (version, _) in &moved {
+                    self.inner.registry.invalidate(&version.prompt.id);
+                }
+                for (version, _) in &moved {
+                    self.each_observer(|o| o.on_version_created(version));
+                }
+                let mut cursor = 0;
+                for event in &events {
+                    while let Some((version, labels)) = moved.get(cursor) {
+                        if event.to.as_ref() == Some(&version.version) && labels.contains(&event.label) {
+                            self.each_observer(|o| o.on_label_moved(&version.prompt.id, event));
+                            break;
+                        }
+                        cursor += 1;
+                    }
+                }
+                Ok(events)
             }
-        }
-        Ok(events)
+            .await,
+        )
     }
 
     /// Who this manager records as the author and actor of its writes, when set.
@@ -427,47 +523,65 @@ impl PromptManager {
 
     /// Points `label` at `version` (an exact version number), recording the move. Returns the
     /// recorded event, or `None` when the label already pointed there (nothing is recorded).
+    #[tracing::instrument(name = "prompt_manager.set_label", skip_all, fields(gen_ai.prompt.name = %id, gen_ai.prompt.label = %label, gen_ai.prompt.version, gen_ai.prompt.content_hash, outcome))]
     pub async fn set_label(&self, id: &str, label: &str, version: &str) -> Result<Option<LabelEvent>> {
-        let id = PromptId::new(id)?;
-        let label = LabelName::new(label)?;
-        let version = parse_version(version)?;
-        self.move_label(&id, label, Some(version), Expect::Any, LabelEventKind::Set)
-            .await
+        finish(
+            async move {
+                let id = PromptId::new(id)?;
+                let label = LabelName::new(label)?;
+                let version = parse_version(version)?;
+                self.move_label(&id, label, Some(version), Expect::Any, LabelEventKind::Set)
+                    .await
+            }
+            .await,
+        )
     }
 
     /// Removes a label.
+    #[tracing::instrument(name = "prompt_manager.remove_label", skip_all, fields(gen_ai.prompt.name = %id, gen_ai.prompt.label = %label, gen_ai.prompt.version, gen_ai.prompt.content_hash, outcome))]
     pub async fn remove_label(&self, id: &str, label: &str) -> Result<LabelEvent> {
-        let id = PromptId::new(id)?;
-        let label = LabelName::new(label)?;
-        self.move_label(&id, label.clone(), None, Expect::Any, LabelEventKind::Remove)
-            .await?
-            .ok_or_else(|| Error::NotFound(NotFound::Label(id, label)))
+        finish(
+            async move {
+                let id = PromptId::new(id)?;
+                let label = LabelName::new(label)?;
+                self.move_label(&id, label.clone(), None, Expect::Any, LabelEventKind::Remove)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(NotFound::Label(id, label)))
+            }
+            .await,
+        )
     }
 
     /// Moves `label` back to the version it pointed to before its current assignment.
     /// Repeated rollbacks keep going back; a rollback is undone by setting the label again.
+    #[tracing::instrument(name = "prompt_manager.rollback", skip_all, fields(gen_ai.prompt.name = %id, gen_ai.prompt.label = %label, gen_ai.prompt.version, gen_ai.prompt.content_hash, outcome))]
     pub async fn rollback(&self, id: &str, label: &str) -> Result<LabelEvent> {
-        let id = PromptId::new(id)?;
-        let label = LabelName::new(label)?;
-        let history = self.inner.store.label_history(&id, Some(&label)).await?;
-        let (current, target) = rollback_target(&history).ok_or_else(|| {
-            Error::Unsupported(format!(
-                "label `{label}` of `{id}` has no earlier version to roll back to; set it explicitly with set_label"
-            ))
-        })?;
-        self.move_label(
-            &id,
-            label.clone(),
-            Some(target),
-            Expect::Version(current),
-            LabelEventKind::Rollback,
+        finish(
+            async move {
+                let id = PromptId::new(id)?;
+                let label = LabelName::new(label)?;
+                let history = self.inner.store.label_history(&id, Some(&label)).await?;
+                let (current, target) = rollback_target(&history).ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "label `{label}` of `{id}` has no earlier version to roll back to; set it explicitly with set_label"
+                ))
+            })?;
+                self.move_label(
+                    &id,
+                    label.clone(),
+                    Some(target),
+                    Expect::Version(current),
+                    LabelEventKind::Rollback,
+                )
+                .await?
+                .ok_or_else(|| {
+                    Error::Unsupported(format!(
+                        "label `{label}` of `{id}` already points to the rollback target"
+                    ))
+                })
+            }
+            .await,
         )
-        .await?
-        .ok_or_else(|| {
-            Error::Unsupported(format!(
-                "label `{label}` of `{id}` already points to the rollback target"
-            ))
-        })
     }
 
     async fn move_label(
@@ -500,140 +614,214 @@ impl PromptManager {
     }
 
     /// Moves a prompt through its lifecycle (`draft → active → deprecated → archived`).
+    #[tracing::instrument(name = "prompt_manager.set_status", skip_all, fields(gen_ai.prompt.name = %id, status = %status, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn set_status(&self, id: &str, status: PromptStatus) -> Result<PromptSummary> {
-        let id = PromptId::new(id)?;
-        let current = self.inner.store.summary(&id).await?.status;
-        current
-            .check_transition(status)
-            .map_err(|reason| Error::InvalidStatusTransition {
-                id: id.clone(),
-                from: current,
-                to: status,
-                reason,
-            })?;
-        self.inner.store.set_status(&id, status, current).await?;
-        self.inner.registry.invalidate(&id);
-        self.inner.store.summary(&id).await
+        finish(
+            async move {
+                let id = PromptId::new(id)?;
+                let current = self.inner.store.summary(&id).await?.status;
+                current
+                    .check_transition(status)
+                    .map_err(|reason| Error::InvalidStatusTransition {
+                        id: id.clone(),
+                        from: current,
+                        to: status,
+                        reason,
+                    })?;
+                self.inner.store.set_status(&id, status, current).await?;
+                self.inner.registry.invalidate(&id);
+                self.inner.store.summary(&id).await
+            }
+            .await,
+        )
     }
 
     /// Archives a prompt: it stays stored but refuses to render.
+    #[tracing::instrument(name = "prompt_manager.archive", skip_all, fields(gen_ai.prompt.name = %id, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn archive(&self, id: &str) -> Result<PromptSummary> {
-        self.set_status(id, PromptStatus::Archived).await
+        finish(async move { self.set_status(id, PromptStatus::Archived).await }.await)
     }
 
     /// Deletes a prompt with all its versions and labels.
+    #[tracing::instrument(name = "prompt_manager.delete", skip_all, fields(gen_ai.prompt.name = %id, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn delete(&self, id: &str) -> Result<()> {
-        let id = PromptId::new(id)?;
-        self.inner.store.delete(&id).await?;
-        self.inner.registry.invalidate(&id);
-        self.inner.registry.forget_compiled(&id);
-        Ok(())
+        finish(
+            async move {
+                let id = PromptId::new(id)?;
+                self.inner.store.delete(&id).await?;
+                self.inner.registry.invalidate(&id);
+                self.inner.registry.forget_compiled(&id);
+                Ok(())
+            }
+            .await,
+        )
     }
 
     // ----- reading -------------------------------------------------------------------------
 
     /// The version a reference names.
+    #[tracing::instrument(name = "prompt_manager.get", skip_all, fields(reference = %reference, gen_ai.prompt.name, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn get(&self, reference: &str) -> Result<Arc<PromptVersion>> {
-        if let Some(version) = self.inner.registry.get_with(reference, |r| r.version.clone()) {
-            return Ok(version);
-        }
-        Ok(self.lookup(&PromptRef::parse(reference)?).await?.0)
+        finish(
+            async move {
+                if let Some(version) = self.inner.registry.get_with(reference, |r| r.version.clone()) {
+                    return Ok(version);
+                }
+                Ok(self.lookup(&PromptRef::parse(reference)?).await?.0)
+            }
+            .await,
+        )
     }
 
     /// Status, latest version and labels of a prompt.
+    #[tracing::instrument(name = "prompt_manager.summary", skip_all, fields(gen_ai.prompt.name = %id, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn summary(&self, id: &str) -> Result<PromptSummary> {
-        self.inner.store.summary(&PromptId::new(id)?).await
+        finish(async move { self.inner.store.summary(&PromptId::new(id)?).await }.await)
     }
 
     /// Lists prompts.
+    #[tracing::instrument(name = "prompt_manager.list", skip_all, fields(gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
-        self.inner.store.list(query).await
+        finish(async move { self.inner.store.list(query).await }.await)
     }
 
     /// The version history of a prompt, newest first.
+    #[tracing::instrument(name = "prompt_manager.history", skip_all, fields(gen_ai.prompt.name = %id, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn history(&self, id: &str) -> Result<Vec<VersionInfo>> {
-        self.inner.store.list_versions(&PromptId::new(id)?).await
+        finish(async move { self.inner.store.list_versions(&PromptId::new(id)?).await }.await)
     }
 
     /// The labels of a prompt.
+    #[tracing::instrument(name = "prompt_manager.labels", skip_all, fields(gen_ai.prompt.name = %id, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn labels(&self, id: &str) -> Result<BTreeMap<LabelName, Version>> {
-        self.inner.store.labels(&PromptId::new(id)?).await
+        finish(async move { self.inner.store.labels(&PromptId::new(id)?).await }.await)
     }
 
     /// The moves of one label (or of all labels), oldest first.
+    #[tracing::instrument(name = "prompt_manager.label_history", skip_all, fields(gen_ai.prompt.name = %id, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn label_history(&self, id: &str, label: Option<&str>) -> Result<Vec<LabelEvent>> {
-        let id = PromptId::new(id)?;
-        let label = label.map(LabelName::new).transpose()?;
-        self.inner.store.label_history(&id, label.as_ref()).await
+        finish(
+            async move {
+                let id = PromptId::new(id)?;
+                let label = label.map(LabelName::new).transpose()?;
+                self.inner.store.label_history(&id, label.as_ref()).await
+            }
+            .await,
+        )
     }
 
     /// The top-level variables a prompt's templates read (includes and placeholders included).
+    #[tracing::instrument(name = "prompt_manager.variables", skip_all, fields(reference = %reference, gen_ai.prompt.name, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn variables(&self, reference: &str) -> Result<BTreeSet<String>> {
-        let resolved = self.resolve(reference).await?;
-        let mut vars = resolved.compiled.variables().clone();
-        if let Template::Chat(items) = &resolved.version.prompt.template {
-            for item in items {
-                if let crate::model::ChatItem::Placeholder(p) = item {
-                    vars.insert(p.variable.clone());
+        finish(
+            async move {
+                let resolved = self.resolve(reference).await?;
+                let mut vars = resolved.compiled.variables().clone();
+                if let Template::Chat(items) = &resolved.version.prompt.template {
+                    for item in items {
+                        if let crate::model::ChatItem::Placeholder(p) = item {
+                            vars.insert(p.variable.clone());
+                        }
+                    }
                 }
+                Ok(vars)
             }
-        }
-        Ok(vars)
+            .await,
+        )
     }
 
     // ----- rendering -----------------------------------------------------------------------
 
     /// Renders a text prompt to a string.
+    #[tracing::instrument(name = "prompt_manager.render", skip_all, fields(reference = %reference, gen_ai.prompt.name, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn render(&self, reference: &str, vars: &Variables) -> Result<String> {
-        let output = self
-            .render_observed(reference, vars, |resolved, vars| {
-                if resolved.version.prompt.format.is_chat() {
-                    return Err(Error::Unsupported(format!(
-                        "`{reference}` is a chat prompt; use render_chat to get its messages"
-                    )));
+        finish(
+            async move {
+                let output = self
+                    .render_observed(reference, vars, |resolved, vars| {
+                        if resolved.version.prompt.format.is_chat() {
+                            return Err(Error::Unsupported(format!(
+                                "`{reference}` is a chat prompt; use render_chat to get its messages"
+                            )));
+                        }
+                        self.render_output(resolved, vars)
+                    })
+                    .await?;
+                match output {
+                    RenderOutput::Text(text) => Ok(text),
+                    RenderOutput::Messages(_) => Err(Error::Unsupported(format!("`{reference}` rendered to messages"))),
                 }
-                resolved.render(vars)
-            })
-            .await?;
-        match output {
-            RenderOutput::Text(text) => Ok(text),
-            RenderOutput::Messages(_) => Err(Error::Unsupported(format!("`{reference}` rendered to messages"))),
-        }
+            }
+            .await,
+        )
     }
 
     /// Renders a prompt to chat messages. A text prompt becomes one `user` message.
+    #[tracing::instrument(name = "prompt_manager.render_chat", skip_all, fields(reference = %reference, gen_ai.prompt.name, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn render_chat(&self, reference: &str, vars: &Variables) -> Result<Vec<ChatMessage>> {
-        match self.render_observed(reference, vars, |r, v| r.render(v)).await? {
-            RenderOutput::Messages(messages) => Ok(messages),
-            RenderOutput::Text(text) => Ok(vec![ChatMessage::new(crate::model::Role::User, text)]),
-        }
+        finish(
+            async move {
+                match self
+                    .render_observed(reference, vars, |r, v| self.render_output(r, v))
+                    .await?
+                {
+                    RenderOutput::Messages(messages) => Ok(messages),
+                    RenderOutput::Text(text) => Ok(vec![ChatMessage::new(crate::model::Role::User, text)]),
+                }
+            }
+            .await,
+        )
     }
 
     /// Renders a prompt and returns the output with its version and model configuration.
+    #[tracing::instrument(name = "prompt_manager.render_prompt", skip_all, fields(reference = %reference, gen_ai.prompt.name, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn render_prompt(&self, reference: &str, vars: &Variables) -> Result<RenderedPrompt> {
-        self.render_observed(reference, vars, |r, v| {
-            let output = r.render(v)?;
-            let version = &r.version;
-            Ok(RenderedPrompt {
-                id: version.prompt.id.clone(),
-                version: version.version.clone(),
-                format: version.prompt.format,
-                output,
-                model_config: version.prompt.model_config.clone(),
-                content_hash: version.content_hash.clone(),
-            })
-        })
-        .await
+        finish(
+            async move {
+                self.render_observed(reference, vars, |r, v| {
+                    let output = self.render_output(r, v)?;
+                    let version = &r.version;
+                    Ok(RenderedPrompt {
+                        id: version.prompt.id.clone(),
+                        version: version.version.clone(),
+                        format: version.prompt.format,
+                        output,
+                        model_config: version.prompt.model_config.clone(),
+                        content_hash: version.content_hash.clone(),
+                    })
+                })
+                .await
+            }
+            .await,
+        )
     }
 
     /// Renders a prompt into the payload of a registered plugin (`openai`, `anthropic`, …).
+    #[tracing::instrument(name = "prompt_manager.render_for", skip_all, fields(reference = %reference, plugin = %plugin, gen_ai.prompt.name, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn render_for(&self, plugin: &str, reference: &str, vars: &Variables) -> Result<serde_json::Value> {
-        let plugin = self
-            .plugin(plugin)
-            .ok_or_else(|| Error::NotFound(NotFound::Plugin(plugin.to_owned())))?;
-        let rendered = self.render_prompt(reference, vars).await?;
-        plugin.validate_compatibility(&rendered)?;
-        plugin.render_for_framework(&rendered)
+        finish(
+            async move {
+                let plugin = self
+                    .plugin(plugin)
+                    .ok_or_else(|| Error::NotFound(NotFound::Plugin(plugin.to_owned())))?;
+                let rendered = self.render_prompt(reference, vars).await?;
+                plugin.validate_compatibility(&rendered)?;
+                plugin.render_for_framework(&rendered)
+            }
+            .await,
+        )
+    }
+
+    /// Renders a resolution, through the rendered-output cache when it is on.
+    fn render_output(&self, resolved: &Resolved, vars: &Variables) -> Result<RenderOutput> {
+        record_resolved(resolved);
+        match &self.inner.render_cache {
+            // Archived prompts refuse to render even when an output is cached.
+            Some(cache) if resolved.status != PromptStatus::Archived => {
+                cache.get_or_render(resolved.id, vars, || resolved.render(vars))
+            }
+            _ => resolved.render(vars),
+        }
     }
 
     async fn render_observed<T: OutputSize>(
@@ -729,6 +917,7 @@ impl PromptManager {
             );
         }
         let resolved = Arc::new(Resolved {
+            id: RESOLUTION_IDS.fetch_add(1, Ordering::Relaxed),
             name: version.reference(),
             label: parsed.label().cloned(),
             version,

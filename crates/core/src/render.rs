@@ -16,6 +16,8 @@ use crate::variables::{Variables, apply_schema};
 /// A version resolved from a reference, compiled and cached by the registry.
 #[derive(Debug)]
 pub(crate) struct Resolved {
+    /// Unique per resolution (the rendered-output cache keys on it).
+    pub(crate) id: u64,
     pub(crate) version: Arc<PromptVersion>,
     pub(crate) status: PromptStatus,
     pub(crate) compiled: Arc<dyn CompiledTemplate>,

@@ -38,6 +38,10 @@
 //! ## Features
 //! - `fs` (default): the folder store and YAML import/export ([`library`]).
 //! - `sqlite`, `postgres`: the SQL stores (sqlx).
+//! - `openai`, `anthropic`, `gemini`, `langchain`, `litellm` (or `plugins` for all): framework
+//!   payloads through `pm.render_for("openai", "support/triage@production", &vars)`.
+//! - `observability` (and `otlp`): logging setup, Prometheus metrics, OpenTelemetry export, and
+//!   the logging and metrics observers.
 //! - `full`: everything (for CI and docs).
 
 use std::sync::Arc;
@@ -47,10 +51,10 @@ pub use prompt_manager_core::{
     Bump, CacheStats, ChatItem, ChatMessage, CompileUnit, CompiledTemplate, ContentHash, CreateOptions, Error,
     ErrorKind, Expect, IncludedTemplate, InputSchema, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery,
     MessagePlaceholder, Metadata, ModelConfig, NotFound, Observer, Page, Plugin, Prompt, PromptExecution, PromptFormat,
-    PromptId, PromptManager, PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion, RenderOutput,
-    RenderedPrompt, Result, Role, SaveOutcome, SaveRequest, Selector, StorageBackend, Store, Template, TemplateEngine,
-    UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables, VersionInfo, VersionStore, async_trait,
-    semver,
+    PromptId, PromptManager, PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion,
+    RenderCacheConfig, RenderOutput, RenderedPrompt, Result, Role, SaveOutcome, SaveRequest, Selector, StorageBackend,
+    Store, Template, TemplateEngine, UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables,
+    VersionInfo, VersionStore, async_trait, semver,
 };
 #[cfg(feature = "fs")]
 #[doc(inline)]
@@ -78,12 +82,44 @@ pub use ext::VersioningExt;
 #[cfg(feature = "fs")]
 pub mod library;
 
-/// A manager builder with the defaults filled in: the minijinja engine and an in-memory store.
-/// Replace either with `.store(…)` / `.engine(…)`.
+/// A manager builder with the defaults filled in: the minijinja engine, an in-memory store, and
+/// the framework plugins this build enables (features `openai`, `anthropic`, `gemini`,
+/// `langchain`, `litellm`). Replace the store or engine with `.store(…)` / `.engine(…)`.
 pub fn builder() -> PromptManagerBuilder {
-    PromptManager::builder()
+    let builder = PromptManager::builder()
         .engine(Arc::new(MiniJinjaEngine::new()))
-        .store(Arc::new(MemoryStore::new()))
+        .store(Arc::new(MemoryStore::new()));
+    #[cfg(any(
+        feature = "openai",
+        feature = "anthropic",
+        feature = "gemini",
+        feature = "langchain",
+        feature = "litellm"
+    ))]
+    let builder = prompt_manager_plugins::builtin()
+        .into_iter()
+        .fold(builder, PromptManagerBuilder::plugin);
+    builder
+}
+
+/// Logging setup, metrics (Prometheus text, OTLP) and the logging and metrics observers.
+#[cfg(feature = "observability")]
+pub mod observability {
+    #[doc(inline)]
+    pub use prompt_manager_observability::*;
+}
+
+/// Framework renderers (`render_for`): OpenAI, Anthropic, Gemini, LangChain, LiteLLM.
+#[cfg(any(
+    feature = "openai",
+    feature = "anthropic",
+    feature = "gemini",
+    feature = "langchain",
+    feature = "litellm"
+))]
+pub mod plugins {
+    #[doc(inline)]
+    pub use prompt_manager_plugins::*;
 }
 
 /// A manager on a fresh in-memory store with the minijinja engine.

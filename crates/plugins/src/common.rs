@@ -1,0 +1,324 @@
+//! What every plugin shares: errors that name the prompt and the message, the message view of a
+//! rendered prompt (a text prompt is one user message), configuration parsing and storage, and
+//! the reading of core's provider-neutral `tools` and `response_format`. Nothing provider-specific
+//! lives here.
+
+// Some helpers serve only some plugins; dead code is checked when every plugin is compiled in.
+#![cfg_attr(not(feature = "all"), allow(dead_code))]
+
+use std::sync::{Arc, RwLock};
+
+use prompt_manager_core::{Error, ModelConfig, RenderOutput, RenderedPrompt, Result, Role};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// One message of a rendered prompt, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Msg<'a> {
+    pub(crate) role: Role,
+    pub(crate) content: &'a str,
+    pub(crate) name: Option<&'a str>,
+}
+
+/// The messages of a rendered prompt; a text prompt is one `user` message.
+pub(crate) fn messages(prompt: &RenderedPrompt) -> Vec<Msg<'_>> {
+    match &prompt.output {
+        RenderOutput::Text(text) => vec![Msg {
+            role: Role::User,
+            content: text,
+            name: None,
+        }],
+        RenderOutput::Messages(ms) => ms
+            .iter()
+            .map(|m| Msg {
+                role: m.role,
+                content: &m.content,
+                name: m.name.as_deref(),
+            })
+            .collect(),
+    }
+}
+
+/// Builds errors that name the plugin and the prompt (`id@version`).
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    pub(crate) plugin: &'static str,
+    pub(crate) prompt: &'a RenderedPrompt,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(plugin: &'static str, prompt: &'a RenderedPrompt) -> Self {
+        Ctx { plugin, prompt }
+    }
+
+    /// An error about the prompt as a whole.
+    pub(crate) fn error(&self, message: impl std::fmt::Display) -> Error {
+        Error::Plugin {
+            plugin: self.plugin.to_owned(),
+            message: format!("prompt `{}@{}`: {message}", self.prompt.id, self.prompt.version),
+        }
+    }
+
+    /// An error about one message; `index` is 0-based, the message says it 1-based as core does.
+    pub(crate) fn message_error(&self, index: usize, role: Role, message: impl std::fmt::Display) -> Error {
+        self.error(format_args!("message {} (role `{role}`): {message}", index + 1))
+    }
+}
+
+/// An error about the plugin's configuration.
+pub(crate) fn config_error(plugin: &'static str, message: impl std::fmt::Display) -> Error {
+    Error::Plugin {
+        plugin: plugin.to_owned(),
+        message: format!("invalid configuration: {message}"),
+    }
+}
+
+/// Reads a plugin configuration: `null` is `None` (keep the configuration the plugin was built
+/// with), anything else must be an object of the known keys.
+pub(crate) fn parse_config<C: DeserializeOwned>(plugin: &'static str, value: &Value) -> Result<Option<C>> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Object(_) => C::deserialize(value).map(Some).map_err(|e| config_error(plugin, e)),
+        other => Err(config_error(
+            plugin,
+            format_args!(
+                "expected an object or null, got {}",
+                prompt_manager_core::json_type(other)
+            ),
+        )),
+    }
+}
+
+/// A configuration set by `initialize` and read by every render.
+#[derive(Debug, Default)]
+pub(crate) struct ConfigCell<C>(RwLock<Arc<C>>);
+
+impl<C> ConfigCell<C> {
+    pub(crate) fn new(config: C) -> Self {
+        ConfigCell(RwLock::new(Arc::new(config)))
+    }
+
+    pub(crate) fn get(&self) -> Arc<C> {
+        // A poisoned lock only means a writer panicked between two whole values; the value is intact.
+        match self.0.read() {
+            Ok(c) => Arc::clone(&c),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// `Plugin::initialize` for every plugin: a `null` configuration keeps the current one;
+    /// anything else is parsed (unknown keys refused), checked with `validate`, then taken.
+    pub(crate) fn initialize(
+        &self,
+        plugin: &'static str,
+        value: &Value,
+        validate: impl FnOnce(&C) -> Result<()>,
+    ) -> Result<()>
+    where
+        C: DeserializeOwned,
+    {
+        if let Some(config) = parse_config::<C>(plugin, value)? {
+            validate(&config)?;
+            self.set(config);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn set(&self, config: C) {
+        let mut slot = match self.0.write() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Arc::new(config);
+    }
+}
+
+/// A non-empty, trimmed string option of a configuration.
+pub(crate) fn check_non_empty(plugin: &'static str, key: &str, value: Option<&str>) -> Result<()> {
+    match value {
+        Some(v) if v.trim().is_empty() => Err(config_error(plugin, format_args!("`{key}` must not be empty"))),
+        _ => Ok(()),
+    }
+}
+
+/// A function tool read from core's `tools` (OpenAI's function-tool shape, or its bare inner
+/// `{"name", "description", "parameters"}` object).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FunctionTool<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) description: Option<&'a Value>,
+    pub(crate) parameters: Option<&'a Value>,
+    pub(crate) strict: Option<&'a Value>,
+}
+
+/// Reads `tools[index]` as a function tool.
+pub(crate) fn function_tool<'a>(ctx: Ctx<'_>, index: usize, tool: &'a Value) -> Result<FunctionTool<'a>> {
+    let bad = |why: &str| {
+        ctx.error(format_args!(
+            "model_config.tools[{index}] {why}; a tool is {{\"type\": \"function\", \"function\": {{\"name\": …, \"description\": …, \"parameters\": {{JSON schema}}}}}}"
+        ))
+    };
+    let Some(obj) = tool.as_object() else {
+        return Err(bad("is not an object"));
+    };
+    let function = match obj.get("type").and_then(Value::as_str) {
+        Some("function") => obj
+            .get("function")
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad("has type `function` but no `function` object"))?,
+        Some(other) => {
+            return Err(bad(&format!(
+                "has type `{other}`, which `{}` cannot map (only function tools)",
+                ctx.plugin
+            )));
+        }
+        None if obj.contains_key("name") => obj,
+        None => return Err(bad("has neither `type` nor `name`")),
+    };
+    let name = function
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| bad("has no `name` string"))?;
+    let parameters = function.get("parameters");
+    if let Some(p) = parameters
+        && !p.is_object()
+    {
+        return Err(bad("has `parameters` that is not a JSON schema object"));
+    }
+    Ok(FunctionTool {
+        name,
+        description: function.get("description").filter(|d| !d.is_null()),
+        parameters,
+        strict: function.get("strict"),
+    })
+}
+
+/// Every tool of a config as a function tool.
+pub(crate) fn function_tools<'a>(ctx: Ctx<'_>, config: &'a ModelConfig) -> Result<Vec<FunctionTool<'a>>> {
+    config
+        .tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| function_tool(ctx, i, t))
+        .collect()
+}
+
+/// Core's `response_format`, read in OpenAI's vocabulary.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ResponseFormat<'a> {
+    /// Plain text: nothing to ask of the provider.
+    Text,
+    /// Any JSON object.
+    JsonObject,
+    /// JSON matching a schema.
+    JsonSchema { schema: &'a Value },
+}
+
+/// Reads `model_config.response_format` (`{"type": "text" | "json_object" | "json_schema", …}`).
+pub(crate) fn response_format<'a>(ctx: Ctx<'_>, config: &'a ModelConfig) -> Result<Option<ResponseFormat<'a>>> {
+    let Some(rf) = &config.response_format else {
+        return Ok(None);
+    };
+    let bad = |why: &str| {
+        ctx.error(format_args!(
+            "model_config.response_format {why}; use {{\"type\": \"text\"}}, {{\"type\": \"json_object\"}} or {{\"type\": \"json_schema\", \"json_schema\": {{\"name\": …, \"schema\": {{…}}}}}}"
+        ))
+    };
+    let ty = rf
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("has no `type`"))?;
+    Ok(Some(match ty {
+        "text" => ResponseFormat::Text,
+        "json_object" => ResponseFormat::JsonObject,
+        "json_schema" => {
+            let schema = rf
+                .get("json_schema")
+                .and_then(|j| j.get("schema"))
+                .filter(|s| s.is_object())
+                .ok_or_else(|| bad("of type `json_schema` has no `json_schema.schema` object"))?;
+            ResponseFormat::JsonSchema { schema }
+        }
+        other => return Err(bad(&format!("has unknown type `{other}`"))),
+    }))
+}
+
+/// Copies `extra[key]` to `body[to]` for each `(key, to)` in `fields`, unless the body has it.
+pub(crate) fn copy_extra(body: &mut Map<String, Value>, config: &ModelConfig, fields: &[(&str, &str)]) {
+    for (key, to) in fields {
+        if let Some(v) = config.extra.get(*key)
+            && !body.contains_key(*to)
+        {
+            body.insert((*to).to_owned(), v.clone());
+        }
+    }
+}
+
+/// Merges the object `extra[<plugin>]`, verbatim, over the body: the escape hatch for provider
+/// fields that have no provider-neutral spelling.
+pub(crate) fn merge_override(ctx: Ctx<'_>, body: &mut Map<String, Value>, config: &ModelConfig) -> Result<()> {
+    match config.extra.get(ctx.plugin) {
+        None => Ok(()),
+        Some(Value::Object(o)) => {
+            for (k, v) in o {
+                body.insert(k.clone(), v.clone());
+            }
+            Ok(())
+        }
+        Some(other) => Err(ctx.error(format_args!(
+            "model_config.extra.{} must be an object of request fields, got {}",
+            ctx.plugin,
+            prompt_manager_core::json_type(other)
+        ))),
+    }
+}
+
+/// A JSON number from a float (core refuses non-finite ones before a prompt is saved).
+pub(crate) fn number(x: f64) -> Value {
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Rendered prompts built by hand for unit tests.
+
+    use prompt_manager_core::{
+        ChatMessage, ContentHash, ModelConfig, PromptFormat, PromptId, RenderOutput, RenderedPrompt, Role,
+        semver::Version,
+    };
+
+    pub(crate) fn chat(messages: &[(Role, &str)]) -> RenderedPrompt {
+        RenderedPrompt {
+            id: PromptId::new("support/triage").expect("valid id"),
+            version: Version::new(1, 2, 0),
+            format: PromptFormat::Chat,
+            output: RenderOutput::Messages(messages.iter().map(|(r, c)| ChatMessage::new(*r, *c)).collect()),
+            model_config: ModelConfig::default(),
+            content_hash: ContentHash("0".repeat(64)),
+        }
+    }
+
+    pub(crate) fn text(text: &str) -> RenderedPrompt {
+        RenderedPrompt {
+            format: PromptFormat::Text,
+            output: RenderOutput::Text(text.to_owned()),
+            ..chat(&[])
+        }
+    }
+
+    pub(crate) fn weather_tool() -> serde_json::Value {
+        serde_json::json!({
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Current weather for a city",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"]
+                }
+            }
+        })
+    }
+}
