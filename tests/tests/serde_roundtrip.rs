@@ -160,7 +160,7 @@ proptest! {
         let info = VersionInfo { version: Version::new(1, 0, 0), changelog: String::new(), author: None, created_at: at, parent: None, content_hash: ContentHash("sha256:00".into()) };
         both_ways(&info)?;
         let execution = PromptExecution {
-            id: count, reference: format!("{id}@production"), prompt_id: Some(id.clone()), version: to.clone(),
+            id: count, reference: format!("{id}@production").into(), prompt_id: Some(id.clone()), version: to.clone(),
             label: Some(label.clone()), duration: Duration::from_micros(count), error: Some("archived".into()),
             output_bytes: 12, token_estimate: 3,
         };

@@ -7,6 +7,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::ops::Deref;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -28,7 +29,7 @@ pub const MAX_LABEL_LEN: usize = 64;
 /// # Ok::<(), prompt_manager_core::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PromptId(Box<str>);
+pub struct PromptId(Arc<str>);
 
 impl PromptId {
     /// Validates `input` and returns it as an id.
@@ -171,7 +172,7 @@ impl TryFrom<String> for PromptId {
     type Error = Error;
     fn try_from(s: String) -> Result<Self, Error> {
         validate_id(&s)?;
-        Ok(PromptId(s.into_boxed_str()))
+        Ok(PromptId(Arc::from(s)))
     }
 }
 
@@ -213,7 +214,7 @@ impl<'de> Deserialize<'de> for PromptId {
 /// [`MAX_LABEL_LEN`] bytes. Starting with a letter keeps `id@1.2.0` (a version), `id@^1` (a
 /// requirement) and `id@production` (a label) unambiguous. `latest` is implicit and reserved.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct LabelName(Box<str>);
+pub struct LabelName(Arc<str>);
 
 impl LabelName {
     /// The label most applications render.

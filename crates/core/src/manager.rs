@@ -851,7 +851,9 @@ impl PromptManager {
         let output_bytes = result.as_ref().map_or(0, OutputSize::size);
         let execution = PromptExecution {
             id: EXECUTION_IDS.fetch_add(1, Ordering::Relaxed),
-            reference: reference.to_owned(),
+            reference: resolved
+                .as_ref()
+                .map_or_else(|| Arc::from(reference), |r| Arc::clone(&r.reference)),
             prompt_id: resolved.as_ref().map(|r| r.version.prompt.id.clone()),
             version: resolved.as_ref().map(|r| r.version.version.clone()),
             label: resolved.as_ref().and_then(|r| r.label.clone()),
@@ -918,6 +920,7 @@ impl PromptManager {
         }
         let resolved = Arc::new(Resolved {
             id: RESOLUTION_IDS.fetch_add(1, Ordering::Relaxed),
+            reference: Arc::from(reference),
             name: version.reference(),
             label: parsed.label().cloned(),
             version,

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -893,8 +894,9 @@ pub struct PromptSummary {
 pub struct PromptExecution {
     /// A process-unique id of this render.
     pub id: u64,
-    /// The reference as the caller wrote it.
-    pub reference: String,
+    /// The reference as the caller wrote it (shared with the registry's resolution, not copied
+    /// per render).
+    pub reference: Arc<str>,
     /// The prompt, when the reference resolved.
     pub prompt_id: Option<PromptId>,
     /// The exact version rendered, when the reference resolved.

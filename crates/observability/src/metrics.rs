@@ -678,7 +678,7 @@ mod tests {
     fn execution(prompt: Option<&str>, micros: u64, error: Option<&'static str>) -> PromptExecution {
         PromptExecution {
             id: 1,
-            reference: prompt.unwrap_or("missing").to_owned(),
+            reference: prompt.unwrap_or("missing").into(),
             prompt_id: prompt.map(id),
             version: Some(Version::new(1, 0, 0)),
             label: None,
