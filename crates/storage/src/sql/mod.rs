@@ -2,9 +2,9 @@
 //! and what they share: the embedded migrations and their planning, errors, and the conversion
 //! of rows into models. What a write may do is decided by `crate::rules`, as for every backend.
 //!
-//! Each backend module holds its own SQL: the dialects differ in timestamps, locking and JSON
-//! aggregation, and a query is easier to review next to the code that runs it. Nothing here
-//! talks to a database.
+//! Reads that are the same SQL in both dialects live once, in `reads`; each backend module holds
+//! the SQL that differs (writes and locking, timestamps, JSON aggregation, listing), next to the
+//! code that runs it. Apart from `reads`, nothing here talks to a database.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -18,6 +18,7 @@ use prompt_manager_core::{
 
 #[cfg(feature = "postgres")]
 mod postgres;
+mod reads;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

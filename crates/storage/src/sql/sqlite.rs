@@ -11,14 +11,15 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    Error, LabelChange, LabelEvent, LabelName, ListQuery, NotFound, Page, PromptId, PromptStatus, PromptSummary,
-    PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
+    Error, LabelChange, LabelEvent, LabelName, ListQuery, Page, PromptId, PromptStatus, PromptSummary, PromptVersion,
+    Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use super::reads::{Dialect, Reads};
 use super::{
     Decoder, EventRow, Failure, InfoRow, Migration, SummaryRow, VersionRow, advance, check_status, fetch_limit,
     kind_name, pending_migrations, prefix_successor, prompt_json, sql_error,
@@ -50,14 +51,6 @@ macro_rules! summary_select {
          (SELECT json_group_array(t.tag) FROM pm_tags t WHERE t.prompt_id = p.id) AS tags, \
          (SELECT json_group_object(l.label, l.version) FROM pm_labels l WHERE l.prompt_id = p.id) AS labels \
          FROM pm_prompts p"
-    };
-}
-
-/// The columns of a version row, read through a join from `pm_prompts p` to `pm_versions v`.
-macro_rules! version_select {
-    () => {
-        "SELECT v.version, v.prompt, v.changelog, v.author, v.created_at, v.parent, v.content_hash \
-         FROM pm_prompts p LEFT JOIN pm_versions v"
     };
 }
 
@@ -274,6 +267,28 @@ fn parse_timestamp(id: &str, column: &str, text: &str) -> Result<DateTime<Utc>, 
                 format_args!("{column} `{}` is not a timestamp: {e}", text.escape_debug()),
             )
         })
+}
+
+/// How the shared reads ([`Reads`]) decode this backend's rows.
+struct SqliteDialect;
+
+impl Dialect for SqliteDialect {
+    type Db = Sqlite;
+    const BACKEND: &'static str = BACKEND;
+    const DECODE: Decoder = DECODE;
+    const SUMMARY_BY_ID: &'static str = concat!(summary_select!(), " WHERE p.id = $1");
+
+    fn version_row(id: &str, row: &<Sqlite as sqlx::Database>::Row) -> Result<Option<VersionRow>, Failure> {
+        version_row(id, row)
+    }
+
+    fn event_row(id: &str, row: &<Sqlite as sqlx::Database>::Row) -> Result<EventRow, Failure> {
+        event_row(id, row)
+    }
+
+    fn summary_row(row: &<Sqlite as sqlx::Database>::Row) -> Result<SummaryRow, Failure> {
+        summary_row(row)
+    }
 }
 
 fn version_row(id: &str, row: &SqliteRow) -> Result<Option<VersionRow>, Failure> {
@@ -587,44 +602,7 @@ impl StorageBackend for SqliteStore {
     }
 
     async fn load(&self, id: &PromptId, version: Option<&Version>) -> Result<Arc<PromptVersion>> {
-        let run = async {
-            let row = match version {
-                None => {
-                    sqlx::query(concat!(
-                        version_select!(),
-                        " ON v.prompt_id = p.id AND v.version = p.latest_version WHERE p.id = $1"
-                    ))
-                    .bind(id.as_str())
-                    .fetch_optional(&self.pool)
-                    .await?
-                }
-                Some(v) => {
-                    sqlx::query(concat!(
-                        version_select!(),
-                        " ON v.prompt_id = p.id AND v.version = $2 WHERE p.id = $1"
-                    ))
-                    .bind(id.as_str())
-                    .bind(v.to_string())
-                    .fetch_optional(&self.pool)
-                    .await?
-                }
-            };
-            let Some(row) = row else {
-                return Err(Error::prompt_not_found(id).into());
-            };
-            let Some(row) = version_row(id, &row)? else {
-                return Err(match version {
-                    Some(v) => Error::NotFound(NotFound::Version(id.clone(), v.clone())),
-                    None => DECODE.corrupt(id, "the latest version is missing"),
-                }
-                .into());
-            };
-            Ok::<_, Failure>(Arc::new(DECODE.prompt_version(id, row)?))
-        };
-        run.await.map_err(|f| match version {
-            Some(v) => f.into_error(BACKEND, format_args!("loading version {v} of `{id}`")),
-            None => f.into_error(BACKEND, format_args!("loading the latest version of `{id}`")),
-        })
+        Reads::<SqliteDialect>::new(&self.pool).load(id, version).await
     }
 
     async fn delete(&self, id: &PromptId) -> Result<()> {
@@ -691,27 +669,11 @@ impl StorageBackend for SqliteStore {
     }
 
     async fn exists(&self, id: &PromptId) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 FROM pm_prompts WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| sql_error(BACKEND, format_args!("checking whether `{id}` exists"), e))?;
-        Ok(row.is_some())
+        Reads::<SqliteDialect>::new(&self.pool).exists(id).await
     }
 
     async fn summary(&self, id: &PromptId) -> Result<PromptSummary> {
-        let run = async {
-            let row = sqlx::query(concat!(summary_select!(), " WHERE p.id = $1"))
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-            let Some(row) = row else {
-                return Err(Error::prompt_not_found(id).into());
-            };
-            Ok::<_, Failure>(DECODE.summary(summary_row(&row)?)?)
-        };
-        run.await
-            .map_err(|f| f.into_error(BACKEND, format_args!("reading the summary of `{id}`")))
+        Reads::<SqliteDialect>::new(&self.pool).summary(id).await
     }
 
     async fn set_status(&self, id: &PromptId, status: PromptStatus, expected: PromptStatus) -> Result<()> {
@@ -766,53 +728,11 @@ impl VersionStore for SqliteStore {
     }
 
     async fn labels(&self, id: &PromptId) -> Result<BTreeMap<LabelName, Version>> {
-        let run = async {
-            let rows = sqlx::query(
-                "SELECT l.label, l.version FROM pm_prompts p LEFT JOIN pm_labels l ON l.prompt_id = p.id \
-                 WHERE p.id = $1",
-            )
-            .bind(id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-            if rows.is_empty() {
-                return Err(Error::prompt_not_found(id).into());
-            }
-            let mut labels = BTreeMap::new();
-            for row in &rows {
-                let (Some(label), Some(version)) = (
-                    row.try_get::<Option<String>, _>("label")?,
-                    row.try_get::<Option<String>, _>("version")?,
-                ) else {
-                    continue;
-                };
-                labels.insert(DECODE.label(id, &label)?, DECODE.version(id, "label target", &version)?);
-            }
-            Ok::<_, Failure>(labels)
-        };
-        run.await
-            .map_err(|f| f.into_error(BACKEND, format_args!("reading the labels of `{id}`")))
+        Reads::<SqliteDialect>::new(&self.pool).labels(id).await
     }
 
     async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version> {
-        let run = async {
-            let row = sqlx::query(
-                "SELECT l.version FROM pm_prompts p \
-                 LEFT JOIN pm_labels l ON l.prompt_id = p.id AND l.label = $2 WHERE p.id = $1",
-            )
-            .bind(id.as_str())
-            .bind(label.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-            let Some(row) = row else {
-                return Err(Error::prompt_not_found(id).into());
-            };
-            match row.try_get::<Option<String>, _>("version")? {
-                Some(version) => Ok(DECODE.version(id, "label target", &version)?),
-                None => Err(Error::NotFound(NotFound::Label(id.clone(), label.clone())).into()),
-            }
-        };
-        run.await
-            .map_err(|f: Failure| f.into_error(BACKEND, format_args!("reading label {label} of `{id}`")))
+        Reads::<SqliteDialect>::new(&self.pool).get_label(id, label).await
     }
 
     async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
@@ -830,44 +750,7 @@ impl VersionStore for SqliteStore {
     }
 
     async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>> {
-        let run = async {
-            let rows = match label {
-                None => {
-                    sqlx::query(
-                        "SELECT e.label, e.from_version, e.to_version, e.kind, e.actor, e.at \
-                         FROM pm_prompts p LEFT JOIN pm_label_events e ON e.prompt_id = p.id \
-                         WHERE p.id = $1 ORDER BY e.seq",
-                    )
-                    .bind(id.as_str())
-                    .fetch_all(&self.pool)
-                    .await?
-                }
-                Some(label) => {
-                    sqlx::query(
-                        "SELECT e.label, e.from_version, e.to_version, e.kind, e.actor, e.at \
-                         FROM pm_prompts p LEFT JOIN pm_label_events e ON e.prompt_id = p.id AND e.label = $2 \
-                         WHERE p.id = $1 ORDER BY e.seq",
-                    )
-                    .bind(id.as_str())
-                    .bind(label.as_str())
-                    .fetch_all(&self.pool)
-                    .await?
-                }
-            };
-            if rows.is_empty() {
-                return Err(Error::prompt_not_found(id).into());
-            }
-            let mut events = Vec::with_capacity(rows.len());
-            for row in &rows {
-                if row.try_get::<Option<String>, _>("label")?.is_none() {
-                    continue; // The prompt has no (matching) event: the join's empty side.
-                }
-                events.push(DECODE.event(id, event_row(id, row)?)?);
-            }
-            Ok::<_, Failure>(events)
-        };
-        run.await
-            .map_err(|f| f.into_error(BACKEND, format_args!("reading the label history of `{id}`")))
+        Reads::<SqliteDialect>::new(&self.pool).label_history(id, label).await
     }
 }
 
