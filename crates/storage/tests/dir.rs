@@ -14,6 +14,8 @@ use prompt_manager_core::{
 use prompt_manager_storage::conformance::{self, save_request, text_version};
 use prompt_manager_storage::{DirStore, LABELS_FILE};
 
+mod common;
+
 fn id(s: &str) -> PromptId {
     PromptId::new(s).unwrap()
 }
@@ -249,33 +251,8 @@ async fn two_handles_on_one_folder_never_both_win() {
     let dir = tempfile::tempdir().unwrap();
     let a: Arc<dyn Store> = Arc::new(DirStore::open(dir.path()).unwrap());
     let b: Arc<dyn Store> = Arc::new(DirStore::open(dir.path()).unwrap());
-    a.save(save_request(text_version("race", "1.0.0", "0"), Expect::Absent))
-        .await
-        .unwrap();
-    let mut tasks = Vec::new();
-    for (w, store) in [a, b].into_iter().enumerate() {
-        tasks.push(tokio::spawn(async move {
-            let mut written = 0;
-            while written < 25 {
-                let latest = store.load(&id("race"), None).await.unwrap().version.clone();
-                let next = Version::new(latest.major, latest.minor + 1, 0);
-                match store
-                    .save(save_request(
-                        text_version("race", &next.to_string(), &format!("{w} {written}")),
-                        Expect::Version(latest),
-                    ))
-                    .await
-                {
-                    Ok(_) => written += 1,
-                    Err(Error::VersionConflict { .. }) => continue,
-                    Err(e) => panic!("{e}"),
-                }
-            }
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
+    common::race_compare_and_set(vec![a, b], &id("race"), 25).await;
+    // A third handle opened afterwards reads the same chain from the files.
     let store = DirStore::open(dir.path()).unwrap();
     assert_eq!(store.list_versions(&id("race")).await.unwrap().len(), 51);
 }

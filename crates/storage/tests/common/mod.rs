@@ -1,4 +1,4 @@
-//! What the SQL backends' tests share: a race of compare-and-set writers over several store
+//! What the backends' tests share: a race of compare-and-set writers over several store
 //! handles, concurrent creates, and a fixture written before a reopen and checked after it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code, unreachable_pub)]
