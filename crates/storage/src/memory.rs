@@ -275,14 +275,7 @@ impl StorageBackend for MemoryStore {
     async fn set_status(&self, id: &PromptId, status: PromptStatus, expected: PromptStatus) -> Result<()> {
         let mut prompts = self.write()?;
         let record = prompts.get_mut(id).ok_or_else(|| Error::prompt_not_found(id))?;
-        if record.status != expected {
-            return Err(Error::InvalidStatusTransition {
-                id: id.clone(),
-                from: record.status,
-                to: status,
-                reason: "the status changed meanwhile; reload and retry",
-            });
-        }
+        rules::check_status(id, record.status, status, expected)?;
         record.status = status;
         record.updated_at = Utc::now();
         Ok(())

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    Error, Expect, LabelChange, LabelEvent, LabelEventKind, LabelName, NotFound, PromptId, Result, SaveRequest,
+    Error, Expect, LabelChange, LabelEvent, LabelEventKind, LabelName, NotFound, PromptId, PromptStatus, Result,
+    SaveRequest,
 };
 
 /// Checks a save of `request` against the prompt's current latest version (`None` when the
@@ -103,6 +104,20 @@ pub fn check_label_change(
         actor,
         at: now,
     }))
+}
+
+/// Checks a status change: the status must still be `expected` (compare-and-set).
+pub fn check_status(id: &PromptId, current: PromptStatus, status: PromptStatus, expected: PromptStatus) -> Result<()> {
+    if current == expected {
+        Ok(())
+    } else {
+        Err(Error::InvalidStatusTransition {
+            id: id.clone(),
+            from: current,
+            to: status,
+            reason: "the status changed meanwhile; reload and retry",
+        })
+    }
 }
 
 /// Applies a checked label event to a label map.

@@ -618,14 +618,7 @@ impl StorageBackend for DirStore {
 
     async fn set_status(&self, id: &PromptId, status: PromptStatus, expected: PromptStatus) -> Result<()> {
         self.update_labels(id, |_, labels| {
-            if labels.status != expected {
-                return Err(Error::InvalidStatusTransition {
-                    id: id.clone(),
-                    from: labels.status,
-                    to: status,
-                    reason: "the status changed meanwhile; reload and retry",
-                });
-            }
+            rules::check_status(id, labels.status, status, expected)?;
             labels.status = status;
             labels.updated_at = Utc::now();
             Ok(Some(()))

@@ -100,25 +100,6 @@ pub(crate) fn sql_error(backend: &'static str, doing: impl fmt::Display, e: sqlx
 
 // ----- the checks of a write (the others are in `crate::rules`) ---------------------------------
 
-/// Checks a status compare-and-set.
-pub(crate) fn check_status(
-    id: &PromptId,
-    current: PromptStatus,
-    status: PromptStatus,
-    expected: PromptStatus,
-) -> Result<(), Error> {
-    if current == expected {
-        Ok(())
-    } else {
-        Err(Error::InvalidStatusTransition {
-            id: id.clone(),
-            from: current,
-            to: status,
-            reason: "the status changed meanwhile; reload and retry",
-        })
-    }
-}
-
 /// `updated_at` after a write at `now`: never before what it was, even if the clock went back.
 pub(crate) fn advance(updated_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
     updated_at.max(now)

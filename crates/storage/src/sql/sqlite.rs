@@ -21,8 +21,8 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::reads::{Dialect, Reads};
 use super::{
-    Decoder, EventRow, Failure, InfoRow, Migration, SummaryRow, VersionRow, advance, check_status, fetch_limit,
-    kind_name, pending_migrations, prefix_successor, prompt_json, sql_error,
+    Decoder, EventRow, Failure, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, kind_name,
+    pending_migrations, prefix_successor, prompt_json, sql_error,
 };
 use crate::rules;
 
@@ -535,7 +535,7 @@ async fn set_status_in(
     };
     let current = DECODE.status(id, &row.try_get::<String, _>("status")?)?;
     let updated_at = parse_timestamp(id, "updated_at", &row.try_get::<String, _>("updated_at")?)?;
-    check_status(id, current, status, expected)?;
+    rules::check_status(id, current, status, expected)?;
     sqlx::query("UPDATE pm_prompts SET status = $2, updated_at = $3 WHERE id = $1")
         .bind(id.as_str())
         .bind(status.as_str())
