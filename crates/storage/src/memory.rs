@@ -138,15 +138,6 @@ impl MemoryStore {
     }
 
     fn list_now(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
-        let limit = query.limit.unwrap_or(usize::MAX);
-        let mut items = Vec::new();
-        if limit == 0 {
-            // No item fits, and no cursor can say "from the start": a zero-sized page ends the listing.
-            return Ok(Page {
-                items,
-                next_cursor: None,
-            });
-        }
         let prefix = query.id_prefix.as_deref().unwrap_or("");
         // Ids sharing a prefix are contiguous in id order, so start at the later of the cursor and
         // the prefix, and stop at the first id past the prefix.
@@ -155,23 +146,11 @@ impl MemoryStore {
             _ => Bound::Included(prefix),
         };
         let prompts = self.read()?;
-        let mut next_cursor = None;
-        for (id, record) in prompts.range::<str, _>((start, Bound::Unbounded)) {
-            if !id.starts_with(prefix) {
-                break;
-            }
-            let summary = record.summary(id)?;
-            if !query.matches(&summary) {
-                continue;
-            }
-            if items.len() == limit {
-                // One more match exists: the page is full and another follows.
-                next_cursor = items.last().map(|s: &PromptSummary| s.id.to_string());
-                break;
-            }
-            items.push(summary);
-        }
-        Ok(Page { items, next_cursor })
+        let in_range = prompts
+            .range::<str, _>((start, Bound::Unbounded))
+            .take_while(|(id, _)| id.starts_with(prefix))
+            .map(|(id, record)| record.summary(id));
+        rules::page(in_range, query)
     }
 }
 

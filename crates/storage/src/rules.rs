@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    Error, Expect, LabelChange, LabelEvent, LabelEventKind, LabelName, NotFound, PromptId, PromptStatus, Result,
-    SaveRequest,
+    Error, Expect, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery, NotFound, Page, PromptId,
+    PromptStatus, PromptSummary, Result, SaveRequest,
 };
 
 /// Checks a save of `request` against the prompt's current latest version (`None` when the
@@ -118,6 +118,35 @@ pub fn check_status(id: &PromptId, current: PromptStatus, status: PromptStatus, 
             reason: "the status changed meanwhile; reload and retry",
         })
     }
+}
+
+/// One page of a listing: the summaries (in id order, already past the cursor and within the id
+/// prefix) that match the query's other filters, up to its limit. The iterator is read lazily and
+/// only one summary past a full page. A zero limit is an empty last page: no item fits, and no
+/// cursor can say "from the start".
+pub fn page(
+    summaries: impl IntoIterator<Item = Result<PromptSummary>>,
+    query: &ListQuery,
+) -> Result<Page<PromptSummary>> {
+    let limit = query.limit.unwrap_or(usize::MAX);
+    let mut items = Vec::new();
+    let mut next_cursor = None;
+    if limit == 0 {
+        return Ok(Page { items, next_cursor });
+    }
+    for summary in summaries {
+        let summary = summary?;
+        if !query.matches(&summary) {
+            continue;
+        }
+        if items.len() == limit {
+            // One more match exists: the page is full and another follows.
+            next_cursor = items.last().map(|s: &PromptSummary| s.id.to_string());
+            break;
+        }
+        items.push(summary);
+    }
+    Ok(Page { items, next_cursor })
 }
 
 /// Applies a checked label event to a label map.

@@ -491,12 +491,8 @@ impl DirStore {
     }
 
     fn list_now(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
-        let limit = query.limit.unwrap_or(usize::MAX);
-        if limit == 0 {
-            return Ok(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            });
+        if query.limit == Some(0) {
+            return rules::page([], query); // before walking the folder
         }
         let prefix = query.id_prefix.as_deref().unwrap_or("");
         // Start at the deepest folder the prefix names in full (`support/tri` → `support/`).
@@ -508,25 +504,14 @@ impl DirStore {
         self.walk(&self.root.join(start), start, &mut found)?;
         found.retain(|(id, _)| id.starts_with(prefix) && query.cursor.as_deref().is_none_or(|c| id.as_str() > c));
         found.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-        let mut items = Vec::new();
-        let mut next_cursor = None;
-        for (id, folder) in &found {
-            let summary = match self.summary_of(id, folder) {
-                Ok(summary) => summary,
+        let summaries = found
+            .iter()
+            .filter_map(|(id, folder)| match self.summary_of(id, folder) {
                 // Deleted between the walk and now.
-                Err(Error::NotFound(_)) => continue,
-                Err(e) => return Err(e),
-            };
-            if !query.matches(&summary) {
-                continue;
-            }
-            if items.len() == limit {
-                next_cursor = items.last().map(|s: &PromptSummary| s.id.to_string());
-                break;
-            }
-            items.push(summary);
-        }
-        Ok(Page { items, next_cursor })
+                Err(Error::NotFound(_)) => None,
+                other => Some(other),
+            });
+        rules::page(summaries, query)
     }
 }
 
