@@ -57,6 +57,19 @@ pub fn parse_acks(stdout: &str) -> Result<Vec<Version>, String> {
         .collect()
 }
 
+/// Starts the `store-worker` binary at `path` (tests pass `env!("CARGO_BIN_EXE_store-worker")`)
+/// with `args`, its stdout and stderr piped. Its errors come without anyhow's backtrace, short
+/// enough to print when a test fails.
+pub fn start(path: &str, args: &[&str]) -> std::io::Result<std::process::Child> {
+    std::process::Command::new(path)
+        .args(args)
+        .env("RUST_LIB_BACKTRACE", "0")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -10,14 +10,14 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use prompt_manager::semver::Version;
 use prompt_manager::{Prompt, PromptId, Template};
 use prompt_manager_tests::postgres::TestSchema;
-use prompt_manager_tests::worker::{CAS_INITIAL, parse_acks, parse_cas_template};
+use prompt_manager_tests::worker::{self, CAS_INITIAL, parse_acks, parse_cas_template};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_store-worker");
 const PROMPT: &str = "contended";
@@ -58,15 +58,7 @@ struct Worker {
 }
 
 fn spawn(url: &str, tag: &'static str) -> Worker {
-    let mut child = Command::new(WORKER)
-        .args(["cas-writer", url, PROMPT, &UPDATES.to_string(), tag])
-        // Errors without anyhow's backtrace: short enough to print when a test fails.
-        .env("RUST_LIB_BACKTRACE", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = worker::start(WORKER, &["cas-writer", url, PROMPT, &UPDATES.to_string(), tag]).unwrap();
     let drain = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut text = String::new();

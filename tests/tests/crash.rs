@@ -10,12 +10,11 @@
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use prompt_manager::semver::Version;
 use prompt_manager::{LabelEventKind, LabelName, ListQuery, PromptId, PromptStatus, PromptVersion, Store, Template};
-use prompt_manager_tests::worker::{CRASH_LABEL, crash_template, parse_acks};
+use prompt_manager_tests::worker::{self, CRASH_LABEL, crash_template, parse_acks};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_store-worker");
 /// A nested id, so that the folder store also creates (and must keep) parent folders.
@@ -134,15 +133,7 @@ fn crash_loop(backend: &'static str, url_in: impl FnOnce(&Path) -> String) {
     let mut model = Model::default();
     let mut kills = 0;
     while kills < wanted && started.elapsed() < TIME_BOUND {
-        let mut child = Command::new(WORKER)
-            .args(["crash-writer", &url, PROMPT])
-            // Errors without anyhow's backtrace: short enough to print when a test fails.
-            .env("RUST_LIB_BACKTRACE", "0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = worker::start(WORKER, &["crash-writer", &url, PROMPT]).unwrap();
         std::thread::sleep(Duration::from_millis(rng.between(LIFETIME_MS.0, LIFETIME_MS.1)));
         child.kill().unwrap();
         let output = child.wait_with_output().unwrap();
