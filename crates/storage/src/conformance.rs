@@ -50,6 +50,7 @@ pub async fn run_all(store: &dyn Store) {
     status_compare_and_set(store).await;
     summary_fields(store).await;
     save_all_is_all_or_nothing(store).await;
+    listing_is_literal_and_in_byte_order(store).await;
 }
 
 // ----- helpers ---------------------------------------------------------------------------------
@@ -1410,5 +1411,64 @@ pub async fn save_all_is_all_or_nothing(store: &dyn Store) {
     assert!(
         ok(store.save_all(Vec::new()).await, "an empty batch").is_empty(),
         "an empty batch records nothing"
+    );
+}
+
+/// Listing order is Rust's byte order of ids, and prefixes and cursors are taken literally:
+/// `_` and `%` are no wildcards (as they would be in SQL `LIKE`), case matters, and a cursor or
+/// prefix that no id could hold (uppercase, a NUL) is still answered.
+pub async fn listing_is_literal_and_in_byte_order(store: &dyn Store) {
+    const P: &str = "conformance/literal/";
+    clean(store, P).await;
+    let names = ["a_b/x", "a_b/y", "axb/z", "a-b/w", "a.b/v", "a_c", "ab", "a0", "a/b"];
+    for name in names {
+        ok(
+            store
+                .save(save_request(
+                    text_version(&format!("{P}{name}"), "1.0.0", "x"),
+                    Expect::Absent,
+                ))
+                .await,
+            "creating",
+        );
+    }
+    let list = |prefix: &str, cursor: Option<&str>| {
+        let query = ListQuery {
+            id_prefix: Some(format!("{P}{prefix}")),
+            cursor: cursor.map(|c| format!("{P}{c}")),
+            ..ListQuery::default()
+        };
+        async move {
+            let page = ok(store.list(&query).await, "listing");
+            page.items
+                .into_iter()
+                .map(|s| s.id.as_str().trim_start_matches(P).to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut sorted: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    sorted.sort();
+    assert_eq!(list("", None).await, sorted, "ids are listed in Rust's (byte) order");
+    assert_eq!(list("a_b/", None).await, ["a_b/x", "a_b/y"], "`_` is no wildcard");
+    assert!(list("a%", None).await.is_empty(), "`%` is no wildcard");
+    assert_eq!(list("a-", None).await, ["a-b/w"]);
+    assert!(list("A_B/", None).await.is_empty(), "prefixes are case-sensitive");
+    assert_eq!(list("a_b/", Some("a_b/x")).await, ["a_b/y"], "after a cursor");
+    assert_eq!(list("a_b/", Some("a_b/x\0zzz")).await, ["a_b/y"], "a NUL in a cursor");
+    assert!(list("a\0", None).await.is_empty(), "a NUL in a prefix");
+    let before_everything = ListQuery {
+        id_prefix: Some(format!("{P}a_b/")),
+        cursor: Some("A not an id".into()),
+        ..ListQuery::default()
+    };
+    let ids: Vec<String> = ok(store.list(&before_everything).await, "listing")
+        .items
+        .into_iter()
+        .map(|s| s.id.as_str().trim_start_matches(P).to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        ["a_b/x", "a_b/y"],
+        "a cursor before the prefix starts at the prefix"
     );
 }
