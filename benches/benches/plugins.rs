@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use prompt_manager::{ChatItem, ChatMessage, ModelConfig, Plugin, Prompt, PromptManager, Variables};
-use prompt_manager_plugins::{
+use prompt_manager::plugins::{
     AnthropicConfig, AnthropicPlugin, GeminiPlugin, LangChainPlugin, LiteLlmConfig, LiteLlmPlugin, OpenAiConfig,
     OpenAiPlugin,
 };
