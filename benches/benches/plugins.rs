@@ -12,11 +12,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use prompt_manager::{ChatItem, ChatMessage, ModelConfig, Plugin, Prompt, PromptManager, Variables};
 use prompt_manager::plugins::{
     AnthropicConfig, AnthropicPlugin, GeminiPlugin, LangChainPlugin, LiteLlmConfig, LiteLlmPlugin, OpenAiConfig,
     OpenAiPlugin,
 };
+use prompt_manager::{ChatItem, ChatMessage, ModelConfig, Plugin, Prompt, PromptManager, Variables};
 
 fn workload(file: &str) -> String {
     let path = format!("{}/workload/{file}", env!("CARGO_MANIFEST_DIR"));

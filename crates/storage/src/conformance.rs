@@ -1324,27 +1324,30 @@ pub async fn save_all_is_all_or_nothing(store: &dyn Store) {
         "creating",
     );
 
+    // A new prompt, a labelled update, and an update that expects `third_expects` as the latest.
+    let batch = |third_expects: &str| {
+        vec![
+            SaveRequest {
+                labels: labels(&["staging"]),
+                ..save_request(text_version(&fresh, "1.0.0", "new"), Expect::Absent)
+            },
+            SaveRequest {
+                labels: labels(&["production"]),
+                ..save_request(
+                    text_version(&existing, "1.1.0", "two"),
+                    Expect::Version(version("1.0.0")),
+                )
+            },
+            save_request(
+                text_version(&existing, "1.2.0", "three"),
+                Expect::Version(version(third_expects)),
+            ),
+        ]
+    };
+
     // The third request conflicts (it expects 1.0.0, but the second made 1.1.0 the latest).
     let err = refused(
-        store
-            .save_all(vec![
-                SaveRequest {
-                    labels: labels(&["staging"]),
-                    ..save_request(text_version(&fresh, "1.0.0", "new"), Expect::Absent)
-                },
-                SaveRequest {
-                    labels: labels(&["production"]),
-                    ..save_request(
-                        text_version(&existing, "1.1.0", "two"),
-                        Expect::Version(version("1.0.0")),
-                    )
-                },
-                save_request(
-                    text_version(&existing, "1.2.0", "three"),
-                    Expect::Version(version("1.0.0")),
-                ),
-            ])
-            .await,
+        store.save_all(batch("1.0.0")).await,
         "a batch whose last request conflicts",
     );
     assert!(
@@ -1369,28 +1372,7 @@ pub async fn save_all_is_all_or_nothing(store: &dyn Store) {
     );
 
     // The same batch, made consistent, is applied in order.
-    let events = ok(
-        store
-            .save_all(vec![
-                SaveRequest {
-                    labels: labels(&["staging"]),
-                    ..save_request(text_version(&fresh, "1.0.0", "new"), Expect::Absent)
-                },
-                SaveRequest {
-                    labels: labels(&["production"]),
-                    ..save_request(
-                        text_version(&existing, "1.1.0", "two"),
-                        Expect::Version(version("1.0.0")),
-                    )
-                },
-                save_request(
-                    text_version(&existing, "1.2.0", "three"),
-                    Expect::Version(version("1.1.0")),
-                ),
-            ])
-            .await,
-        "a consistent batch",
-    );
+    let events = ok(store.save_all(batch("1.1.0")).await, "a consistent batch");
     assert_eq!(events.len(), 2, "one event per label set: {events:?}");
     assert_event(
         &events[1],
