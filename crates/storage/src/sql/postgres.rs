@@ -446,20 +446,6 @@ async fn lock_prompt(conn: &mut PgConnection, id: &PromptId) -> Result<Option<(V
     Ok(Some((latest, row.try_get("updated_at")?)))
 }
 
-async fn current_labels(conn: &mut PgConnection, id: &PromptId) -> Result<BTreeMap<LabelName, Version>, Failure> {
-    let rows = sqlx::query("SELECT label, version FROM pm_labels WHERE prompt_id = $1")
-        .bind(id.as_str())
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut labels = BTreeMap::new();
-    for row in rows {
-        let label = DECODE.label(id, &row.try_get::<String, _>("label")?)?;
-        let version = DECODE.version(id, "label target", &row.try_get::<String, _>("version")?)?;
-        labels.insert(label, version);
-    }
-    Ok(labels)
-}
-
 async fn record_event(conn: &mut PgConnection, id: &PromptId, event: &LabelEvent) -> Result<(), Failure> {
     match &event.to {
         Some(to) => {
@@ -561,7 +547,7 @@ async fn save_in(
         Base::Created => {}
         Base::Existing { updated_at } => {
             if !request.labels.is_empty() {
-                labels = current_labels(conn, id).await?;
+                labels = Reads::<PostgresDialect>::labels_in(conn, id).await?;
             }
             sqlx::query(
                 "UPDATE pm_prompts SET format = $2, description = $3, latest_version = $4, \

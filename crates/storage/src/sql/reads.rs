@@ -60,6 +60,24 @@ where
         }
     }
 
+    /// The labels of a prompt known to exist, inside a write's transaction.
+    pub(crate) async fn labels_in(
+        conn: &mut <D::Db as Database>::Connection,
+        id: &PromptId,
+    ) -> Result<BTreeMap<LabelName, Version>, Failure> {
+        let rows = sqlx::query("SELECT label, version FROM pm_labels WHERE prompt_id = $1")
+            .bind(id.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut labels = BTreeMap::new();
+        for row in rows {
+            let label = D::DECODE.label(id, &row.try_get::<String, _>("label")?)?;
+            let version = D::DECODE.version(id, "label target", &row.try_get::<String, _>("version")?)?;
+            labels.insert(label, version);
+        }
+        Ok(labels)
+    }
+
     /// `StorageBackend::load`.
     pub(crate) async fn load(&self, id: &PromptId, version: Option<&Version>) -> Result<Arc<PromptVersion>> {
         let run = async {

@@ -350,20 +350,6 @@ async fn current_state(
     Ok(Some((latest, updated_at)))
 }
 
-async fn current_labels(conn: &mut SqliteConnection, id: &PromptId) -> Result<BTreeMap<LabelName, Version>, Failure> {
-    let rows = sqlx::query("SELECT label, version FROM pm_labels WHERE prompt_id = $1")
-        .bind(id.as_str())
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut labels = BTreeMap::new();
-    for row in rows {
-        let label = DECODE.label(id, &row.try_get::<String, _>("label")?)?;
-        let version = DECODE.version(id, "label target", &row.try_get::<String, _>("version")?)?;
-        labels.insert(label, version);
-    }
-    Ok(labels)
-}
-
 async fn record_event(conn: &mut SqliteConnection, id: &PromptId, event: &LabelEvent) -> Result<(), Failure> {
     match &event.to {
         Some(to) => {
@@ -416,7 +402,7 @@ async fn save_in(
     let current = current_state(conn, id).await?;
     rules::check_save(request, current.as_ref().map(|(latest, _)| latest))?;
     let mut labels = match (&current, request.labels.is_empty()) {
-        (Some(_), false) => current_labels(conn, id).await?,
+        (Some(_), false) => Reads::<SqliteDialect>::labels_in(conn, id).await?,
         _ => BTreeMap::new(),
     };
     let events = rules::move_labels(&mut labels, request, now);
