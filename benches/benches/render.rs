@@ -185,9 +185,10 @@ fn bench_cache_hit(c: &mut Criterion) {
         })
     });
     group.finish();
+    // When a filter skipped both benches above, nothing was rendered and there is nothing to check.
     let stats = pm.cache_stats();
     assert!(
-        stats.render_hits > stats.render_misses,
+        stats.render_hits + stats.render_misses == 0 || stats.render_hits > stats.render_misses,
         "the bench measured hits: {stats:?}"
     );
 }

@@ -8,7 +8,7 @@ use prompt_manager::semver::Version;
 use prompt_manager::{
     ChatItem, ChatMessage, ContentHash, InputSchema, LabelEvent, LabelEventKind, LabelName, MessagePlaceholder,
     Metadata, ModelConfig, Prompt, PromptExecution, PromptFormat, PromptId, PromptStatus, PromptSummary, PromptVersion,
-    RenderOutput, RenderedPrompt, Role, Template, VariableSpec, VariableType, VersionInfo,
+    RenderOutput, RenderedPrompt, Role, Template, ToolCall, VariableSpec, VariableType, VersionInfo,
 };
 use proptest::prelude::*;
 
@@ -44,8 +44,25 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 
 fn template() -> impl Strategy<Value = (PromptFormat, Template)> {
     let item = prop_oneof![
-        (role(), "\\PC{0,30}", proptest::option::of("[a-z]{1,8}"))
-            .prop_map(|(role, content, name)| ChatItem::Message(ChatMessage { role, content, name })),
+        (role(), "\\PC{0,30}", proptest::option::of("[a-z]{1,8}")).prop_map(|(role, content, name)| ChatItem::Message(
+            ChatMessage {
+                name,
+                ..ChatMessage::new(role, content)
+            }
+        )),
+        // An assistant turn calling a tool, and the tool's answer.
+        ("[a-z0-9_]{1,8}", "[a-z_]{1,8}", "\\PC{0,20}").prop_flat_map(|(id, tool, content)| {
+            prop_oneof![
+                Just(ChatItem::Message(
+                    ChatMessage::new(Role::Assistant, content.clone()).with_tool_calls([ToolCall::new(
+                        id.clone(),
+                        tool,
+                        serde_json::json!({"q": content.clone()})
+                    )])
+                )),
+                Just(ChatItem::Message(ChatMessage::tool_result(id, content))),
+            ]
+        }),
         ("[a-z_][a-z0-9_]{0,8}", any::<bool>())
             .prop_map(|(variable, optional)| ChatItem::Placeholder(MessagePlaceholder { variable, optional })),
     ];

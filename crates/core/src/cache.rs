@@ -11,7 +11,7 @@
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
@@ -46,7 +46,9 @@ type Key = (u64, u64);
 struct Entry {
     variables: Variables,
     output: RenderOutput,
-    rendered_at: Instant,
+    /// From the coarse clock (a few milliseconds of resolution): read on every hit, it costs a few
+    /// nanoseconds where `std::time::Instant` costs about twenty.
+    rendered_at: coarsetime::Instant,
     weight: u64,
 }
 
@@ -63,6 +65,7 @@ impl Weighter<Key, Arc<Entry>> for ByBytes {
 pub(crate) struct RenderCache {
     entries: Cache<Key, Arc<Entry>, ByBytes>,
     ttl: Duration,
+    coarse_ttl: coarsetime::Duration,
     hits: AtomicU64,
     misses: AtomicU64,
     hasher: foldhash::fast::FixedState,
@@ -85,6 +88,7 @@ impl RenderCache {
         Self {
             entries: Cache::with_weighter(estimated_items, config.max_bytes.max(1), ByBytes),
             ttl: config.ttl,
+            coarse_ttl: coarsetime::Duration::from(config.ttl),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             hasher: foldhash::fast::FixedState::with_seed(0x7072_6f6d_7074),
@@ -101,7 +105,7 @@ impl RenderCache {
     ) -> crate::Result<RenderOutput> {
         let key = (resolution, self.hash(vars));
         if let Some(entry) = self.entries.get(&key)
-            && entry.rendered_at.elapsed() < self.ttl
+            && entry.rendered_at.elapsed() < self.coarse_ttl
             && entry.variables == *vars
         {
             self.hits.fetch_add(1, Ordering::Relaxed);
@@ -115,7 +119,7 @@ impl RenderCache {
             Arc::new(Entry {
                 variables: vars.clone(),
                 output: output.clone(),
-                rendered_at: Instant::now(),
+                rendered_at: coarsetime::Instant::now(),
                 weight,
             }),
         );
@@ -260,6 +264,32 @@ mod tests {
         assert_eq!(
             cache.get_or_render(1, &vars, || text("ok")).unwrap(),
             RenderOutput::Text("ok".into())
+        );
+    }
+
+    #[test]
+    fn an_entry_is_served_until_its_ttl_and_rendered_again_after() {
+        let cache = RenderCache::new(RenderCacheConfig {
+            ttl: Duration::from_millis(200),
+            ..RenderCacheConfig::default()
+        });
+        let vars = Variables::new();
+        cache.get_or_render(1, &vars, || text("first")).unwrap();
+        assert_eq!(
+            cache.get_or_render(1, &vars, || text("second")).unwrap(),
+            RenderOutput::Text("first".into()),
+            "well within the TTL: served from the cache"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            cache.get_or_render(1, &vars, || text("third")).unwrap(),
+            RenderOutput::Text("third".into()),
+            "past the TTL: rendered again"
+        );
+        assert_eq!(
+            cache.get_or_render(1, &vars, || text("fourth")).unwrap(),
+            RenderOutput::Text("third".into()),
+            "and the fresh output is kept"
         );
     }
 

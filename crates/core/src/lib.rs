@@ -49,12 +49,14 @@ pub use manager::{
 pub use model::{
     Bump, ChatItem, ChatMessage, ContentHash, InputSchema, LabelEvent, LabelEventKind, MAX_TAG_LEN, MessagePlaceholder,
     Metadata, ModelConfig, Prompt, PromptExecution, PromptFormat, PromptStatus, PromptSummary, PromptVersion,
-    RenderOutput, RenderedPrompt, Role, Template, VariableSpec, VariableType, VersionInfo,
+    RenderOutput, RenderedPrompt, Role, Template, ToolCall, VariableSpec, VariableType, VersionInfo,
 };
 pub use observer::Observer;
 pub use plugin::Plugin;
 pub use reference::{PromptRef, Selector, newest_matching};
-pub use store::{Expect, LabelChange, ListQuery, Page, SaveRequest, StorageBackend, Store, VersionStore};
+pub use store::{
+    ChangeListener, Expect, LabelChange, ListQuery, Page, SaveRequest, StorageBackend, Store, VersionStore,
+};
 pub use variables::{Variables, json_type};
 
 /// Re-exported so implementors of the async traits use the same macro version.

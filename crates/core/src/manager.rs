@@ -123,9 +123,7 @@ struct Inner {
     store: Arc<dyn Store>,
     engine: Arc<dyn TemplateEngine>,
     registry: Registry,
-    observers: RwLock<Arc<[Arc<dyn Observer>]>>,
-    /// Whether any observer is registered: read on every render without touching the lock.
-    has_observers: AtomicBool,
+    observers: Observers,
     plugins: RwLock<BTreeMap<String, Arc<dyn Plugin>>>,
     actor: Option<String>,
     render_cache: Option<RenderCache>,
@@ -204,24 +202,56 @@ impl PromptManagerBuilder {
         let engine = self
             .engine
             .ok_or_else(|| Error::Config("no template engine configured; call .engine(…)".into()))?;
-        Ok(PromptManager {
+        let manager = PromptManager {
             inner: Arc::new(Inner {
                 store,
                 engine,
                 registry: Registry::default(),
-                has_observers: AtomicBool::new(!self.observers.is_empty()),
-                observers: RwLock::new(self.observers.into()),
+                observers: Observers::new(self.observers),
                 plugins: RwLock::new(self.plugins.into_iter().map(|p| (p.name().to_owned(), p)).collect()),
                 actor: self.actor,
                 render_cache: self.render_cache.map(RenderCache::new),
             }),
-        })
+        };
+        // Writes by other processes or instances reach the registry when the store can tell.
+        // The listener holds the manager weakly: the store (which the manager owns) keeps it.
+        let listener = Arc::new(RegistryInvalidator(Arc::downgrade(&manager.inner)));
+        if manager.inner.store.watch(listener) {
+            tracing::debug!(
+                backend = manager.inner.store.backend_name(),
+                "watching the store for changes made elsewhere"
+            );
+        }
+        Ok(manager)
+    }
+}
+
+/// Drops what the registry cached about prompts the store reports changed elsewhere. The
+/// rendered-output cache needs nothing: its keys are resolutions, which the registry renews.
+struct RegistryInvalidator(std::sync::Weak<Inner>);
+
+impl crate::store::ChangeListener for RegistryInvalidator {
+    fn changed(&self, id: &PromptId) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.registry.invalidate(id);
+        }
+    }
+
+    fn lost(&self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.registry.invalidate_all();
+        }
     }
 }
 
 /// Records the outcome of the current operation's span (`ok`, or the error's code) and passes the
 /// result through.
 fn finish<T>(result: Result<T>) -> Result<T> {
+    // The operation spans are at INFO: below that, there is no span to record on, and looking up
+    // the current one is the most expensive part of a cache hit.
+    if !tracing::level_enabled!(tracing::Level::INFO) {
+        return result;
+    }
     let span = tracing::Span::current();
     if !span.is_disabled() {
         match &result {
@@ -234,6 +264,9 @@ fn finish<T>(result: Result<T>) -> Result<T> {
 
 /// Records what a render resolved to on the current span: the GenAI-style prompt attributes.
 fn record_resolved(resolved: &Resolved) {
+    if !tracing::level_enabled!(tracing::Level::INFO) {
+        return;
+    }
     let span = tracing::Span::current();
     if !span.is_disabled() {
         let version = &resolved.version;
@@ -514,9 +547,10 @@ impl PromptManager {
 
     /// Forgets what the manager cached about `id`, so that the next render reads the store.
     ///
-    /// Writes through this manager keep the cache exact by themselves. Call this after the
-    /// store was changed behind the manager's back — by another process sharing a durable
-    /// store, or by hand in a `dir://` folder.
+    /// Writes through this manager keep the cache exact by themselves, and so do writes of other
+    /// instances on a store that reports them ([`StorageBackend::watch`](crate::StorageBackend::watch): PostgreSQL does). Call
+    /// this after the store was changed behind the manager's back otherwise — by another process
+    /// sharing a SQLite file, or by hand in a `dir://` folder.
     pub fn refresh(&self, id: &PromptId) {
         self.inner.registry.invalidate(id);
     }
@@ -531,6 +565,34 @@ impl PromptManager {
                 let label = LabelName::new(label)?;
                 let version = parse_version(version)?;
                 self.move_label(&id, label, Some(version), Expect::Any, LabelEventKind::Set)
+                    .await
+            }
+            .await,
+        )
+    }
+
+    /// Like [`set_label`](Self::set_label), compare-and-set: the move happens only if the label
+    /// currently points to `expected` (`None`: the label must be unset); otherwise it fails with a
+    /// version conflict and nothing is recorded. For callers with optimistic concurrency (HTTP
+    /// `If-Match`).
+    #[tracing::instrument(name = "prompt_manager.set_label", skip_all, fields(gen_ai.prompt.name = %id, gen_ai.prompt.label = %label, gen_ai.prompt.version, gen_ai.prompt.content_hash, outcome))]
+    pub async fn set_label_expecting(
+        &self,
+        id: &str,
+        label: &str,
+        version: &str,
+        expected: Option<&str>,
+    ) -> Result<Option<LabelEvent>> {
+        finish(
+            async move {
+                let id = PromptId::new(id)?;
+                let label = LabelName::new(label)?;
+                let version = parse_version(version)?;
+                let expected = match expected {
+                    Some(v) => Expect::Version(parse_version(v)?),
+                    None => Expect::Absent,
+                };
+                self.move_label(&id, label, Some(version), expected, LabelEventKind::Set)
                     .await
             }
             .await,
@@ -830,45 +892,36 @@ impl PromptManager {
         vars: &Variables,
         render: impl FnOnce(&Resolved, &Variables) -> Result<T>,
     ) -> Result<T> {
-        if !self.inner.has_observers.load(Ordering::Acquire) {
+        let observers = &self.inner.observers;
+        if observers.is_empty() {
             return self.with_resolved(reference, |r| render(r, vars)).await?;
         }
-        let observers = match self.inner.observers.read() {
-            Ok(o) => o.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        for o in observers.iter() {
-            guard_observer(|| o.on_render_start(reference));
-        }
+        observers.each(|o| o.on_render_start(reference));
         let started = Instant::now();
-        let (resolved, result) = match self.resolve(reference).await {
-            Ok(r) => {
-                let result = render(&r, vars);
-                (Some(r), result)
+        // The observers hear of the render where it happens, so only the result travels back up.
+        let notify = |resolved: Option<&Resolved>, result: &Result<T>| {
+            let execution = execution_of(reference, resolved, result, started);
+            match result {
+                Ok(_) => observers.each(|o| o.on_render_complete(&execution)),
+                Err(error) => observers.each(|o| o.on_render_error(&execution, error)),
             }
-            Err(e) => (None, Err(e)),
         };
-        let output_bytes = result.as_ref().map_or(0, OutputSize::size);
-        let execution = PromptExecution {
-            id: EXECUTION_IDS.fetch_add(1, Ordering::Relaxed),
-            reference: resolved
-                .as_ref()
-                .map_or_else(|| Arc::from(reference), |r| Arc::clone(&r.reference)),
-            prompt_id: resolved.as_ref().map(|r| r.version.prompt.id.clone()),
-            version: resolved.as_ref().map(|r| r.version.version.clone()),
-            label: resolved.as_ref().and_then(|r| r.label.clone()),
-            duration: started.elapsed(),
-            error: result.as_ref().err().map(|e| e.code().into()),
-            output_bytes,
-            token_estimate: output_bytes.div_ceil(4),
-        };
-        for o in observers.iter() {
-            match &result {
-                Ok(_) => guard_observer(|| o.on_render_complete(&execution)),
-                Err(error) => guard_observer(|| o.on_render_error(&execution, error)),
+        // The resolution is borrowed from the registry on a hit, as on the unobserved path.
+        let rendered = self
+            .with_resolved(reference, |r| {
+                let result = render(r, vars);
+                notify(Some(r), &result);
+                result
+            })
+            .await;
+        match rendered {
+            Ok(result) => result,
+            Err(e) => {
+                let result = Err(e);
+                notify(None, &result);
+                result
             }
         }
-        result
     }
 
     /// Runs `f` on the resolution of `reference`: borrowed from the registry on a hit, loaded and
@@ -879,7 +932,9 @@ impl PromptManager {
         if let Some(Some(out)) = hit {
             return Ok(out);
         }
-        let resolved = self.resolve(reference).await?;
+        // Boxed: the miss path's future (store reads, compiling, includes) is large, and without the
+        // box every render would copy it around on the hit path, which never runs it.
+        let resolved = Box::pin(self.resolve(reference)).await?;
         match f.take() {
             Some(f) => Ok(f(&resolved)),
             // `f` is only taken on a hit, which returned above.
@@ -1071,14 +1126,7 @@ impl PromptManager {
 
     /// Adds an observer.
     pub fn add_observer(&self, observer: Arc<dyn Observer>) {
-        let mut guard = match self.inner.observers.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let mut all: Vec<_> = guard.iter().cloned().collect();
-        all.push(observer);
-        *guard = all.into();
-        self.inner.has_observers.store(true, Ordering::Release);
+        self.inner.observers.add(observer);
     }
 
     /// Initializes a plugin with `config` and registers it under its name.
@@ -1133,13 +1181,80 @@ impl PromptManager {
     }
 
     fn each_observer(&self, f: impl Fn(&dyn Observer)) {
-        let observers = match self.inner.observers.read() {
-            Ok(o) => o.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+        self.inner.observers.each(f);
+    }
+}
+
+/// The observers: those the builder was given, read on every render without a lock or a
+/// reference count, then those added to the running manager.
+struct Observers {
+    fixed: Box<[Arc<dyn Observer>]>,
+    added: RwLock<Arc<[Arc<dyn Observer>]>>,
+    /// Whether `added` holds any: read on every render without touching the lock.
+    has_added: AtomicBool,
+}
+
+impl Observers {
+    fn new(fixed: Vec<Arc<dyn Observer>>) -> Self {
+        Observers {
+            fixed: fixed.into(),
+            added: RwLock::new(Arc::from(Vec::new())),
+            has_added: AtomicBool::new(false),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.fixed.is_empty() && !self.has_added.load(Ordering::Acquire)
+    }
+
+    fn add(&self, observer: Arc<dyn Observer>) {
+        let mut guard = match self.added.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
         };
-        for o in observers.iter() {
+        let mut all: Vec<_> = guard.iter().cloned().collect();
+        all.push(observer);
+        *guard = all.into();
+        self.has_added.store(true, Ordering::Release);
+    }
+
+    /// Calls `f` on every observer, in the order they were added; a panicking observer is logged
+    /// and skipped.
+    fn each(&self, f: impl Fn(&dyn Observer)) {
+        for o in self.fixed.iter() {
             guard_observer(|| f(o.as_ref()));
         }
+        if self.has_added.load(Ordering::Acquire) {
+            let added = match self.added.read() {
+                Ok(o) => o.clone(),
+                Err(poisoned) => poisoned.into_inner().clone(),
+            };
+            for o in added.iter() {
+                guard_observer(|| f(o.as_ref()));
+            }
+        }
+    }
+}
+
+/// The record of one render for the observers: what `reference` resolved to, if it did, and how
+/// the render went.
+fn execution_of<T: OutputSize>(
+    reference: &str,
+    resolved: Option<&Resolved>,
+    result: &Result<T>,
+    started: Instant,
+) -> PromptExecution {
+    let output_bytes = result.as_ref().map_or(0, OutputSize::size);
+    PromptExecution {
+        id: EXECUTION_IDS.fetch_add(1, Ordering::Relaxed),
+        reference: resolved.map_or_else(|| Arc::from(reference), |r| Arc::clone(&r.reference)),
+        prompt_id: resolved.map(|r| r.version.prompt.id.clone()),
+        version: resolved.map(|r| r.version.version.clone()),
+        label: resolved.and_then(|r| r.label.clone()),
+        duration: started.elapsed(),
+        error: result.as_ref().err().map(|e| e.code().into()),
+        output_bytes,
+        token_estimate: output_bytes.div_ceil(4),
     }
 }
 

@@ -110,9 +110,17 @@ pub struct ChatMessage {
     pub role: Role,
     /// The message text (a template inside a prompt; plain text once rendered).
     pub content: String,
-    /// An optional participant name.
+    /// An optional participant name (for a `function` message, the function's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// For a `tool` message: the id of the tool call it answers (OpenAI's `tool_call_id`,
+    /// Anthropic's `tool_use_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// For an `assistant` message: the tools it called, in order. Kept as written, never
+    /// rendered as templates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
 }
 
 impl ChatMessage {
@@ -122,8 +130,77 @@ impl ChatMessage {
             role,
             content: content.into(),
             name: None,
+            tool_call_id: None,
+            tool_calls: Vec::new(),
         }
     }
+
+    /// A `tool` message: the result of the tool call `call_id`.
+    pub fn tool_result(call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        ChatMessage {
+            tool_call_id: Some(call_id.into()),
+            ..ChatMessage::new(Role::Tool, content)
+        }
+    }
+
+    /// This message with `calls` as its tool calls (for an `assistant` message).
+    pub fn with_tool_calls(mut self, calls: impl IntoIterator<Item = ToolCall>) -> Self {
+        self.tool_calls = calls.into_iter().collect();
+        self
+    }
+
+    /// Why the tool fields do not fit the role, if they do not: only a `tool` message answers a
+    /// call, and only an `assistant` message makes calls.
+    pub fn tool_fields_problem(&self) -> Option<String> {
+        if self.tool_call_id.is_some() && self.role != Role::Tool {
+            return Some(format!(
+                "`tool_call_id` belongs on a tool message, not on a {} message",
+                self.role
+            ));
+        }
+        if !self.tool_calls.is_empty() && self.role != Role::Assistant {
+            return Some(format!(
+                "`tool_calls` belong on an assistant message, not on a {} message",
+                self.role
+            ));
+        }
+        if let Some(call) = self.tool_calls.iter().find(|c| !c.arguments.is_object()) {
+            return Some(format!(
+                "the arguments of tool call `{}` must be a JSON object",
+                call.id
+            ));
+        }
+        None
+    }
+}
+
+/// A tool an assistant message called: the call's id (which the `tool` message answering it
+/// names), the tool's name and its arguments (a JSON object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCall {
+    /// The call's id, unique in the conversation (`call_1`).
+    pub id: String,
+    /// The tool's (function's) name.
+    pub name: String,
+    /// The arguments, as a JSON object.
+    #[serde(default = "empty_object")]
+    pub arguments: serde_json::Value,
+}
+
+impl ToolCall {
+    /// A call of tool `name` with `arguments` (a JSON object).
+    pub fn new(id: impl Into<String>, name: impl Into<String>, arguments: serde_json::Value) -> Self {
+        ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments,
+        }
+    }
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
 }
 
 /// A slot in a chat template that expands a variable holding a list of earlier messages.
@@ -170,6 +247,10 @@ struct RawChatItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCall>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     placeholder: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     optional: bool,
@@ -183,15 +264,21 @@ impl TryFrom<RawChatItem> for ChatItem {
                 if raw.optional {
                     return Err("`optional` applies to placeholders only".into());
                 }
-                Ok(ChatItem::Message(ChatMessage {
+                let message = ChatMessage {
                     role,
                     content,
                     name: raw.name,
-                }))
+                    tool_call_id: raw.tool_call_id,
+                    tool_calls: raw.tool_calls,
+                };
+                match message.tool_fields_problem() {
+                    Some(problem) => Err(problem),
+                    None => Ok(ChatItem::Message(message)),
+                }
             }
             (None, None, Some(variable)) => {
-                if raw.name.is_some() {
-                    return Err("a placeholder takes `placeholder` and `optional`, not `name`".into());
+                if raw.name.is_some() || raw.tool_call_id.is_some() || !raw.tool_calls.is_empty() {
+                    return Err("a placeholder takes `placeholder` and `optional`, not `name` or tool fields".into());
                 }
                 Ok(ChatItem::Placeholder(MessagePlaceholder {
                     variable,
@@ -214,6 +301,8 @@ impl From<ChatItem> for RawChatItem {
                 role: Some(m.role),
                 content: Some(m.content),
                 name: m.name,
+                tool_call_id: m.tool_call_id,
+                tool_calls: m.tool_calls,
                 placeholder: None,
                 optional: false,
             },
@@ -221,6 +310,8 @@ impl From<ChatItem> for RawChatItem {
                 role: None,
                 content: None,
                 name: None,
+                tool_call_id: None,
+                tool_calls: Vec::new(),
                 placeholder: Some(p.variable),
                 optional: p.optional,
             },
@@ -983,6 +1074,44 @@ template:
     }
 
     #[test]
+    fn tool_calls_and_their_answers_round_trip_as_written() {
+        let yaml = r#"
+id: support/rates
+template:
+  - role: user
+    content: "Rates for {{ years }} years?"
+  - role: assistant
+    content: ""
+    tool_calls:
+      - {id: call_1, name: get_rates, arguments: {years: 30}}
+  - role: tool
+    content: '{"fixed": 4.1}'
+    tool_call_id: call_1
+"#;
+        let p: Prompt = serde_yaml_ng::from_str(yaml).expect("valid prompt");
+        let Template::Chat(items) = &p.template else {
+            panic!("chat expected")
+        };
+        assert_eq!(
+            items[1],
+            ChatItem::Message(ChatMessage::new(Role::Assistant, "").with_tool_calls([ToolCall::new(
+                "call_1",
+                "get_rates",
+                serde_json::json!({"years": 30})
+            )]))
+        );
+        assert_eq!(
+            items[2],
+            ChatItem::Message(ChatMessage::tool_result("call_1", "{\"fixed\": 4.1}"))
+        );
+        let again: Prompt = serde_json::from_value(serde_json::to_value(&p).expect("json")).expect("reads back");
+        assert_eq!(again, p);
+        // A message without tool fields serializes as before, so existing content hashes hold.
+        let plain = serde_json::to_value(ChatItem::message(Role::User, "hi")).expect("json");
+        assert_eq!(plain, serde_json::json!({"role": "user", "content": "hi"}));
+    }
+
+    #[test]
     fn bad_chat_items_say_what_is_missing() {
         for (yaml, expected) in [
             ("id: a\ntemplate: [{content: x}]", "needs a `role`"),
@@ -1002,6 +1131,18 @@ template:
             ),
             ("id: A\ntemplate: hi", "uppercase"),
             ("id: a\ntemplate: hi\ncolour: red", "unknown field `colour`"),
+            (
+                "id: a\ntemplate: [{role: user, content: x, tool_call_id: c1}]",
+                "`tool_call_id` belongs on a tool message",
+            ),
+            (
+                "id: a\ntemplate: [{role: tool, content: x, tool_calls: [{id: c1, name: f}]}]",
+                "`tool_calls` belong on an assistant message",
+            ),
+            (
+                "id: a\ntemplate: [{placeholder: h, tool_call_id: c1}]",
+                "not `name` or tool fields",
+            ),
         ] {
             let err = serde_yaml_ng::from_str::<Prompt>(yaml).expect_err(yaml).to_string();
             assert!(err.contains(expected), "{yaml}: {err}");

@@ -123,6 +123,14 @@ impl Registry {
         }
     }
 
+    /// Forgets everything cached about every prompt (after changes may have been missed).
+    pub(crate) fn invalidate_all(&self) {
+        let ids: Vec<PromptId> = self.entries.pin().keys().cloned().collect();
+        for id in &ids {
+            self.invalidate(id);
+        }
+    }
+
     pub(crate) fn compiled(&self, name: &str, hash: &ContentHash) -> Option<Arc<dyn CompiledTemplate>> {
         self.compiled
             .pin()

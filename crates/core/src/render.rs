@@ -10,8 +10,11 @@ use serde_json::Value;
 use crate::engine::CompiledTemplate;
 use crate::error::{Error, Result, VariableProblem};
 use crate::id::PromptId;
-use crate::model::{ChatItem, ChatMessage, PromptStatus, PromptVersion, RenderOutput, Role, Template, VariableType};
+use crate::model::{
+    ChatItem, ChatMessage, PromptStatus, PromptVersion, RenderOutput, Role, Template, ToolCall, VariableType,
+};
 use crate::variables::{Variables, apply_schema};
+use serde::Deserialize;
 
 /// A version resolved from a reference, compiled and cached by the registry.
 #[derive(Debug)]
@@ -89,9 +92,8 @@ impl Resolved {
                 for item in items {
                     match item {
                         ChatItem::Message(m) => messages.push(ChatMessage {
-                            role: m.role,
                             content: parts.next().unwrap_or_default(),
-                            name: m.name.clone(),
+                            ..m.clone()
                         }),
                         ChatItem::Placeholder(_) => messages.extend(expansions.next().unwrap_or_default()),
                     }
@@ -150,15 +152,35 @@ pub(crate) fn parse_messages(value: &Value) -> std::result::Result<Vec<ChatMessa
                 Some(_) => return Err(format!("item {n}: `content` must be a string")),
                 None => return Err(format!("item {n} has no `content`")),
             };
-            let name = match map.get("name") {
-                Some(Value::String(s)) => Some(s.clone()),
-                None | Some(Value::Null) => None,
-                Some(_) => return Err(format!("item {n}: `name` must be a string")),
+            let text = |field: &str| match map.get(field) {
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                None | Some(Value::Null) => Ok(None),
+                Some(_) => Err(format!("item {n}: `{field}` must be a string")),
             };
-            if let Some(extra) = map.keys().find(|k| !matches!(k.as_str(), "role" | "content" | "name")) {
+            let name = text("name")?;
+            let tool_call_id = text("tool_call_id")?;
+            let tool_calls = match map.get("tool_calls") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(calls) => Vec::<ToolCall>::deserialize(calls)
+                    .map_err(|e| format!("item {n}: `tool_calls` must be a list of {{id, name, arguments}}: {e}"))?,
+            };
+            if let Some(extra) = map
+                .keys()
+                .find(|k| !matches!(k.as_str(), "role" | "content" | "name" | "tool_call_id" | "tool_calls"))
+            {
                 return Err(format!("item {n} has an unknown field `{extra}`"));
             }
-            Ok(ChatMessage { role, content, name })
+            let message = ChatMessage {
+                role,
+                content,
+                name,
+                tool_call_id,
+                tool_calls,
+            };
+            match message.tool_fields_problem() {
+                Some(problem) => Err(format!("item {n}: {problem}")),
+                None => Ok(message),
+            }
         })
         .collect()
 }
@@ -167,6 +189,39 @@ pub(crate) fn parse_messages(value: &Value) -> std::result::Result<Vec<ChatMessa
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn placeholder_messages_carry_tool_calls_and_their_answers() {
+        let messages = parse_messages(&json!([
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "name": "rates", "arguments": {"years": 30}}]},
+            {"role": "tool", "content": "4.1", "tool_call_id": "c1"}
+        ]))
+        .unwrap();
+        assert_eq!(
+            messages,
+            [
+                ChatMessage::new(Role::Assistant, "").with_tool_calls([ToolCall::new(
+                    "c1",
+                    "rates",
+                    json!({"years": 30})
+                )]),
+                ChatMessage::tool_result("c1", "4.1"),
+            ]
+        );
+        let misplaced = parse_messages(&json!([{"role": "user", "content": "x", "tool_call_id": "c1"}])).unwrap_err();
+        assert!(
+            misplaced.contains("item 1") && misplaced.contains("tool message"),
+            "{misplaced}"
+        );
+        let bad_args = parse_messages(&json!([
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "name": "rates", "arguments": "30"}]}
+        ]))
+        .unwrap_err();
+        assert!(bad_args.contains("JSON object"), "{bad_args}");
+        let no_name =
+            parse_messages(&json!([{"role": "assistant", "content": "", "tool_calls": [{"id": "c1"}]}])).unwrap_err();
+        assert!(no_name.contains("tool_calls"), "{no_name}");
+    }
 
     #[test]
     fn messages_are_checked_item_by_item() {

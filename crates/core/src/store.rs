@@ -153,6 +153,28 @@ pub trait StorageBackend: Send + Sync + Debug {
 
     /// Changes the status if it currently is `expected` (compare-and-set).
     async fn set_status(&self, id: &PromptId, status: PromptStatus, expected: PromptStatus) -> Result<()>;
+
+    /// Asks to hear of writes to the shared data made through *other* handles — other processes
+    /// or instances on the same database — so that a cache over this store can forget what they
+    /// changed. Returns whether the backend can; the default cannot, and a cache over such a
+    /// backend sees other writers' changes only when told (`PromptManager::refresh`).
+    ///
+    /// Writes through this handle may be reported too; a listener must tolerate that.
+    fn watch(&self, listener: Arc<dyn ChangeListener>) -> bool {
+        let _ = listener;
+        false
+    }
+}
+
+/// Hears of changes to a store's data made elsewhere ([`StorageBackend::watch`]). Called from
+/// the backend's own task: implementations must be quick and must not block.
+pub trait ChangeListener: Send + Sync {
+    /// Something of prompt `id` changed: a version, a label, its status, or it was deleted.
+    fn changed(&self, id: &PromptId);
+
+    /// The feed was interrupted (or has just started): changes may have been missed, so
+    /// anything cached may be stale.
+    fn lost(&self);
 }
 
 /// Version history and labels.

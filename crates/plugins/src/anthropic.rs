@@ -5,7 +5,9 @@
 //! | leading `system` messages | top-level `system`: a string for one, text blocks for several |
 //! | a `system` message after the conversation started | refused, naming the message (not every model takes one inline) |
 //! | `user` / `assistant` messages | `messages`; consecutive messages of one role are merged into one turn of text blocks |
-//! | `tool` / `function` messages | refused, naming the message: a tool result is a `tool_result` block answering the assistant's `tool_use`, which a prompt cannot express |
+//! | an `assistant` message's `tool_calls` | `tool_use` blocks (`id`, `name`, `input`) after its text |
+//! | `tool` messages | a `user` turn's `tool_result` block (`tool_use_id` from `tool_call_id`), merged with the user turn around it; without a call id, refused naming the message |
+//! | `function` messages | refused, naming the message (OpenAI's legacy role; write a `tool` message) |
 //! | message `name` | dropped: Anthropic messages have no name |
 //! | text prompt | one `user` message |
 //! | `model` | `model`, else the configured `default_model`, else an error |
@@ -83,12 +85,20 @@ fn split_system<'a, 'm>(ctx: Ctx<'_>, msgs: &'a [Msg<'m>]) -> Result<(&'a [Msg<'
                      move this message to the start or make it a user message",
                 ));
             }
-            Role::Tool | Role::Function => {
+            Role::Tool if m.call_id().is_none() => {
                 return Err(ctx.message_error(
                     index,
                     m.role,
-                    "Anthropic's Messages API has no such role: a tool result is a `tool_result` block answering \
-                     the assistant's `tool_use`, which a prompt cannot express",
+                    "a tool result answers a `tool_use` by its id; set the message's `tool_call_id`",
+                ));
+            }
+            Role::Tool => {}
+            Role::Function => {
+                return Err(ctx.message_error(
+                    index,
+                    m.role,
+                    "Anthropic's Messages API has no function role (OpenAI's legacy one): write a `tool` \
+                     message with the `tool_call_id` of the call it answers",
                 ));
             }
         }
@@ -108,25 +118,60 @@ fn text_block(text: &str) -> Value {
     Value::Object(o)
 }
 
-/// Turns of alternating roles; a run of one role becomes one turn of text blocks.
-fn turns(rest: &[Msg<'_>]) -> Vec<Value> {
-    let mut out = Vec::with_capacity(rest.len());
-    let mut i = 0;
-    while i < rest.len() {
-        let role = rest[i].role;
-        let run = rest[i..].iter().take_while(|m| m.role == role).count();
-        let content = if run == 1 {
-            Value::from(rest[i].content)
-        } else {
-            Value::Array(rest[i..i + run].iter().map(|m| text_block(m.content)).collect())
-        };
-        let mut o = Map::with_capacity(2);
-        o.insert("role".into(), Value::from(role.as_str()));
-        o.insert("content".into(), content);
-        out.push(Value::Object(o));
-        i += run;
+/// The turn a message belongs to (a tool result is the user's) and its content blocks.
+fn blocks(m: &Msg<'_>) -> (&'static str, Vec<Value>) {
+    match m.role {
+        Role::Tool => {
+            let mut o = Map::with_capacity(3);
+            o.insert("type".into(), Value::from("tool_result"));
+            o.insert("tool_use_id".into(), Value::from(m.call_id().unwrap_or_default()));
+            o.insert("content".into(), Value::from(m.content));
+            ("user", vec![Value::Object(o)])
+        }
+        Role::Assistant => {
+            let mut out = Vec::with_capacity(1 + m.tool_calls.len());
+            if !m.content.is_empty() || m.tool_calls.is_empty() {
+                out.push(text_block(m.content));
+            }
+            out.extend(
+                m.tool_calls
+                    .iter()
+                    .map(|call| json!({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments})),
+            );
+            ("assistant", out)
+        }
+        // `split_system` let only user messages through besides these.
+        _ => ("user", vec![text_block(m.content)]),
     }
-    out
+}
+
+/// Turns of alternating roles; a run of one role becomes one turn of blocks, and a turn of one
+/// plain message keeps its text as a string.
+fn turns<'m>(rest: &[Msg<'m>]) -> Vec<Value> {
+    // (role, blocks, the text of a turn that is one plain message)
+    let mut grouped: Vec<(&str, Vec<Value>, Option<&'m str>)> = Vec::with_capacity(rest.len());
+    for m in rest {
+        let (role, new) = blocks(m);
+        match grouped.last_mut() {
+            Some((r, blocks, plain)) if *r == role => {
+                blocks.extend(new);
+                *plain = None;
+            }
+            _ => {
+                let plain = matches!(m.role, Role::User | Role::Assistant) && m.tool_calls.is_empty();
+                grouped.push((role, new, plain.then_some(m.content)));
+            }
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|(role, blocks, plain)| {
+            let mut o = Map::with_capacity(2);
+            o.insert("role".into(), Value::from(role));
+            o.insert("content".into(), plain.map_or(Value::Array(blocks), Value::from));
+            Value::Object(o)
+        })
+        .collect()
 }
 
 fn tool_choice(ctx: Ctx<'_>, choice: &Value) -> Result<Value> {

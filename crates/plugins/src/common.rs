@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use prompt_manager_core::{Error, ModelConfig, RenderOutput, RenderedPrompt, Result, Role};
+use prompt_manager_core::{Error, ModelConfig, RenderOutput, RenderedPrompt, Result, Role, ToolCall};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -18,6 +18,17 @@ pub(crate) struct Msg<'a> {
     pub(crate) role: Role,
     pub(crate) content: &'a str,
     pub(crate) name: Option<&'a str>,
+    /// A tool message's call id (older prompts kept it in `name`: see [`Msg::call_id`]).
+    pub(crate) tool_call_id: Option<&'a str>,
+    pub(crate) tool_calls: &'a [ToolCall],
+}
+
+impl<'a> Msg<'a> {
+    /// The id of the tool call a `tool` message answers: `tool_call_id`, or `name` for prompts
+    /// written before messages had the field.
+    pub(crate) fn call_id(&self) -> Option<&'a str> {
+        self.tool_call_id.or(self.name)
+    }
 }
 
 /// The messages of a rendered prompt; a text prompt is one `user` message.
@@ -27,6 +38,8 @@ pub(crate) fn messages(prompt: &RenderedPrompt) -> Vec<Msg<'_>> {
             role: Role::User,
             content: text,
             name: None,
+            tool_call_id: None,
+            tool_calls: &[],
         }],
         RenderOutput::Messages(ms) => ms
             .iter()
@@ -34,6 +47,8 @@ pub(crate) fn messages(prompt: &RenderedPrompt) -> Vec<Msg<'_>> {
                 role: m.role,
                 content: &m.content,
                 name: m.name.as_deref(),
+                tool_call_id: m.tool_call_id.as_deref(),
+                tool_calls: &m.tool_calls,
             })
             .collect(),
     }

@@ -7,7 +7,9 @@
 //! | leading `system` messages | `systemInstruction`: `{"parts": [{"text"}…]}` |
 //! | a `system` message after the conversation started | refused, naming the message |
 //! | `user` / `assistant` messages | `contents` with roles `user` / `model`; consecutive messages of one role are one content of several parts |
-//! | `tool` / `function` messages | refused, naming the message: Gemini takes function results as `functionResponse` parts answering a `functionCall`, which a prompt cannot express |
+//! | an `assistant` message's `tool_calls` | `functionCall` parts (`id`, `name`, `args`) after its text |
+//! | `tool` messages | a `user` content's `functionResponse` part: `id` from `tool_call_id`, `name` from the message's `name` or else the call it answers, `response` the content if it is a JSON object, else `{"output": content}`; refused naming the message when the function cannot be told |
+//! | `function` messages | refused, naming the message (OpenAI's legacy role; write a `tool` message) |
 //! | message `name` | dropped: Gemini contents have no name |
 //! | text prompt | one `user` content |
 //! | `temperature`, `top_p`, `max_tokens`, `stop` | `generationConfig.temperature`, `topP`, `maxOutputTokens`, `stopSequences` |
@@ -84,12 +86,22 @@ fn split_system<'a, 'm>(ctx: Ctx<'_>, msgs: &'a [Msg<'m>]) -> Result<(&'a [Msg<'
                      move this message to the start or make it a user message",
                 ));
             }
-            Role::Tool | Role::Function => {
+            Role::Tool => {
+                function_of(rest, i).ok_or_else(|| {
+                    ctx.message_error(
+                        lead + i,
+                        m.role,
+                        "Gemini's `functionResponse` names the function: set the message's `tool_call_id` to the \
+                         id of an earlier assistant tool call, or its `name` to the function's name",
+                    )
+                })?;
+            }
+            Role::Function => {
                 return Err(ctx.message_error(
                     lead + i,
                     m.role,
-                    "Gemini has no such role: a function result is a `functionResponse` part answering the \
-                     model's `functionCall`, which a prompt cannot express",
+                    "Gemini has no function role (OpenAI's legacy one): write a `tool` message with the \
+                     `tool_call_id` of the call it answers",
                 ));
             }
         }
@@ -100,34 +112,74 @@ fn split_system<'a, 'm>(ctx: Ctx<'_>, msgs: &'a [Msg<'m>]) -> Result<(&'a [Msg<'
     Ok((system, rest))
 }
 
-fn parts(msgs: &[Msg<'_>]) -> Value {
-    Value::Array(
-        msgs.iter()
-            .map(|m| {
-                let mut o = Map::with_capacity(1);
-                o.insert("text".into(), Value::from(m.content));
-                Value::Object(o)
-            })
-            .collect(),
-    )
+/// The function a tool message at `index` answers: its `name` next to a `tool_call_id`, or the
+/// name of the earlier assistant call with that id.
+fn function_of<'m>(msgs: &[Msg<'m>], index: usize) -> Option<&'m str> {
+    let m = msgs.get(index)?;
+    if let (Some(name), Some(_)) = (m.name, m.tool_call_id) {
+        return Some(name);
+    }
+    let id = m.call_id()?;
+    msgs[..index]
+        .iter()
+        .rev()
+        .flat_map(|earlier| earlier.tool_calls.iter())
+        .find(|call| call.id == id)
+        .map(|call| call.name.as_str())
 }
 
-fn contents(rest: &[Msg<'_>]) -> Vec<Value> {
-    let mut out = Vec::with_capacity(rest.len());
-    let mut i = 0;
-    while i < rest.len() {
-        let role = rest[i].role;
-        let run = rest[i..].iter().take_while(|m| m.role == role).count();
-        let mut o = Map::with_capacity(2);
-        o.insert(
-            "role".into(),
-            Value::from(if role == Role::Assistant { "model" } else { "user" }),
-        );
-        o.insert("parts".into(), parts(&rest[i..i + run]));
-        out.push(Value::Object(o));
-        i += run;
+/// The content a message belongs to (a function result is the user's) and its parts.
+fn parts(msgs: &[Msg<'_>], index: usize) -> (&'static str, Vec<Value>) {
+    let m = &msgs[index];
+    let text = |t: &str| json!({"text": t});
+    match m.role {
+        Role::Tool => {
+            let response = match serde_json::from_str::<Value>(m.content) {
+                Ok(object @ Value::Object(_)) => object,
+                _ => json!({"output": m.content}),
+            };
+            let call = json!({
+                "id": m.call_id().unwrap_or_default(),
+                "name": function_of(msgs, index).unwrap_or_default(),
+                "response": response,
+            });
+            ("user", vec![json!({"functionResponse": call})])
+        }
+        Role::Assistant => {
+            let mut out = Vec::with_capacity(1 + m.tool_calls.len());
+            if !m.content.is_empty() || m.tool_calls.is_empty() {
+                out.push(text(m.content));
+            }
+            out.extend(
+                m.tool_calls
+                    .iter()
+                    .map(|call| json!({"functionCall": {"id": call.id, "name": call.name, "args": call.arguments}})),
+            );
+            ("model", out)
+        }
+        _ => ("user", vec![text(m.content)]),
     }
-    out
+}
+
+/// Contents of alternating roles; a run of one role becomes one content of several parts.
+fn contents(rest: &[Msg<'_>]) -> Vec<Value> {
+    let mut grouped: Vec<(&str, Vec<Value>)> = Vec::with_capacity(rest.len());
+    for index in 0..rest.len() {
+        let (role, new) = parts(rest, index);
+        match grouped.last_mut() {
+            Some((r, parts)) if *r == role => parts.extend(new),
+            _ => grouped.push((role, new)),
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|(role, parts)| {
+            let mut o = Map::with_capacity(2);
+            o.insert("role".into(), Value::from(role));
+            o.insert("parts".into(), Value::Array(parts));
+            Value::Object(o)
+        })
+        .collect()
 }
 
 fn tool_config(ctx: Ctx<'_>, choice: &Value) -> Result<Value> {
@@ -188,7 +240,10 @@ impl Plugin for GeminiPlugin {
         body.insert("contents".into(), Value::Array(contents(rest)));
         if !system.is_empty() {
             let mut o = Map::with_capacity(1);
-            o.insert("parts".into(), parts(system));
+            o.insert(
+                "parts".into(),
+                Value::Array(system.iter().map(|m| json!({"text": m.content})).collect()),
+            );
             body.insert("systemInstruction".into(), Value::Object(o));
         }
 

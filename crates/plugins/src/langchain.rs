@@ -7,15 +7,17 @@
 //! ```
 //!
 //! Each message is `{"type": …, "data": {"content": …, "name"?: …}}`: `system` → `system`,
-//! `user` → `human`, `assistant` → `ai`, `tool` → `tool` (its `name` is the `tool_call_id`
-//! LangChain's `ToolMessage` requires), `function` → `function` (with its required `name`).
+//! `user` → `human`, `assistant` → `ai` (its `tool_calls` as LangChain's `{name, args, id,
+//! type: "tool_call"}`), `tool` → `tool` (with the `tool_call_id` LangChain's `ToolMessage`
+//! requires; prompts written before messages had the field keep it in `name`), `function` →
+//! `function` (with its required `name`).
 //! A text prompt is one `human` message. The prompt's model config is not part of a message list
 //! and is left out. The plugin takes no configuration (`null` or `{}`).
 
 use async_trait::async_trait;
 use prompt_manager_core::{Plugin, RenderedPrompt, Result, Role};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::common::{self, Ctx};
 
@@ -39,11 +41,11 @@ impl LangChainPlugin {
 fn check(ctx: Ctx<'_>, prompt: &RenderedPrompt) -> Result<()> {
     for (i, m) in common::messages(prompt).iter().enumerate() {
         match m.role {
-            Role::Tool if m.name.is_none() => {
+            Role::Tool if m.call_id().is_none() => {
                 return Err(ctx.message_error(
                     i,
                     m.role,
-                    "LangChain's ToolMessage needs a `tool_call_id`; core's messages carry it in `name`, which is not set",
+                    "LangChain's ToolMessage needs the id of the call it answers; set the message's `tool_call_id`",
                 ));
             }
             Role::Function if m.name.is_none() => {
@@ -85,11 +87,24 @@ impl Plugin for LangChainPlugin {
                     Role::Tool => "tool",
                     Role::Function => "function",
                 };
-                let mut data = Map::with_capacity(2);
+                let mut data = Map::with_capacity(3);
                 data.insert("content".into(), Value::from(m.content));
-                if let Some(name) = m.name {
-                    let key = if m.role == Role::Tool { "tool_call_id" } else { "name" };
-                    data.insert(key.into(), Value::from(name));
+                if m.role == Role::Tool {
+                    if let Some(id) = m.call_id() {
+                        data.insert("tool_call_id".into(), Value::from(id));
+                    }
+                    // A name next to the id is the tool's; alone, it was the id (older prompts).
+                    if let (Some(name), Some(_)) = (m.name, m.tool_call_id) {
+                        data.insert("name".into(), Value::from(name));
+                    }
+                } else if let Some(name) = m.name {
+                    data.insert("name".into(), Value::from(name));
+                }
+                if !m.tool_calls.is_empty() {
+                    let calls = m.tool_calls.iter().map(
+                        |call| json!({"name": call.name, "args": call.arguments, "id": call.id, "type": "tool_call"}),
+                    );
+                    data.insert("tool_calls".into(), Value::Array(calls.collect()));
                 }
                 let mut o = Map::with_capacity(2);
                 o.insert("type".into(), Value::from(ty));

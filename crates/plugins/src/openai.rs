@@ -2,7 +2,7 @@
 //!
 //! | prompt | request |
 //! |---|---|
-//! | messages | `messages`: `{role, content, name?}`; a `tool` message's `name` becomes its `tool_call_id`; a `function` message keeps its `name` |
+//! | messages | `messages`: `{role, content, name?}`; a `tool` message carries its `tool_call_id` (prompts written before messages had the field keep it in `name`); an `assistant` message's `tool_calls` become `{id, type: "function", function: {name, arguments}}` with the arguments as JSON text (and no `content` when it has none); a `function` message keeps its `name` |
 //! | text prompt | one `user` message |
 //! | `model` | `model`, else the configured `default_model`, else an error |
 //! | `temperature`, `top_p`, `stop` | the same fields (at most 4 stop sequences) |

@@ -2,7 +2,7 @@
 //! `litellm` plugin. The plugins decide the model name, the max-tokens field and which extra
 //! fields they forward; this module only builds.
 
-use prompt_manager_core::{RenderedPrompt, Result, Role};
+use prompt_manager_core::{RenderedPrompt, Result, Role, ToolCall};
 use serde_json::{Map, Value};
 
 use crate::common::{self, Ctx, Msg};
@@ -40,12 +40,11 @@ pub(crate) const EXTRA_FIELDS: &[&str] = &[
 pub(crate) fn check_messages(ctx: Ctx<'_>, messages: &[Msg<'_>]) -> Result<()> {
     for (i, m) in messages.iter().enumerate() {
         match m.role {
-            Role::Tool if m.name.is_none() => {
+            Role::Tool if m.call_id().is_none() => {
                 return Err(ctx.message_error(
                     i,
                     m.role,
-                    "a tool message needs the id of the tool call it answers (`tool_call_id`); \
-                     core's messages carry it in `name`, which is not set",
+                    "a tool message needs the id of the tool call it answers; set its `tool_call_id`",
                 ));
             }
             Role::Function if m.name.is_none() => {
@@ -72,15 +71,40 @@ pub(crate) fn messages(messages: &[Msg<'_>], system_role: &str) -> Vec<Value> {
                 other => other.as_str(),
             };
             o.insert("role".into(), Value::from(role));
-            o.insert("content".into(), Value::from(m.content));
-            if let Some(name) = m.name {
-                // A tool message names the call it answers; OpenAI has no `name` there.
-                let key = if m.role == Role::Tool { "tool_call_id" } else { "name" };
-                o.insert(key.into(), Value::from(name));
+            // An assistant turn that only calls tools has no text.
+            if !m.content.is_empty() || m.tool_calls.is_empty() {
+                o.insert("content".into(), Value::from(m.content));
+            }
+            if m.role == Role::Tool {
+                // OpenAI's tool messages have no `name`, only the id of the call they answer.
+                if let Some(id) = m.call_id() {
+                    o.insert("tool_call_id".into(), Value::from(id));
+                }
+            } else if let Some(name) = m.name {
+                o.insert("name".into(), Value::from(name));
+            }
+            if !m.tool_calls.is_empty() {
+                o.insert(
+                    "tool_calls".into(),
+                    Value::Array(m.tool_calls.iter().map(tool_call).collect()),
+                );
             }
             Value::Object(o)
         })
         .collect()
+}
+
+/// One call of an assistant message: `{id, type: "function", function: {name, arguments}}`, the
+/// arguments as JSON text, as the API takes them.
+fn tool_call(call: &ToolCall) -> Value {
+    let mut function = Map::with_capacity(2);
+    function.insert("name".into(), Value::from(call.name.as_str()));
+    function.insert("arguments".into(), Value::from(call.arguments.to_string()));
+    let mut o = Map::with_capacity(3);
+    o.insert("id".into(), Value::from(call.id.as_str()));
+    o.insert("type".into(), Value::from("function"));
+    o.insert("function".into(), Value::Object(function));
+    Value::Object(o)
 }
 
 /// `tools`, normalised to `{"type": "function", "function": {…}}`; other tool types pass as they are.

@@ -13,7 +13,7 @@
 
 mod support;
 
-use prompt_manager_core::{ChatMessage, RenderOutput, RenderedPrompt, Role};
+use prompt_manager_core::{ChatMessage, RenderOutput, RenderedPrompt, Role, ToolCall};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use support::{complex_prompt, render, structured_prompt};
@@ -23,10 +23,33 @@ fn written<T: serde::Serialize>(typed: &T) -> Value {
     serde_json::from_str(&serde_json::to_string(typed).expect("serializes")).expect("json")
 }
 
-/// Prompts that exercise the mapping: the workload with tools, with a JSON schema, with tool and
-/// function messages (where the API has them), and a text prompt.
+/// The workload's tools, with a conversation in which the assistant called one and its result
+/// came back: every API has that, in its own shape.
+fn tool_conversation() -> RenderedPrompt {
+    let mut p = complex_prompt();
+    let call = ToolCall::new("call_1", "get_rates", json!({"years": 30, "kind": "fixed"}));
+    let mut answered = ChatMessage::tool_result("call_1", "{\"fixed\": 4.1}");
+    answered.name = Some("get_rates".into());
+    p.output = RenderOutput::Messages(vec![
+        ChatMessage::new(Role::System, "You quote mortgage rates."),
+        ChatMessage::new(Role::User, "Rates for 30 years?"),
+        ChatMessage::new(Role::Assistant, "").with_tool_calls([call]),
+        answered,
+        ChatMessage::new(Role::User, "And the variable rate?"),
+        ChatMessage::new(Role::Assistant, "Let me check.").with_tool_calls([ToolCall::new(
+            "call_2",
+            "get_rates",
+            json!({"years": 30, "kind": "variable"}),
+        )]),
+        ChatMessage::tool_result("call_2", "3.9"),
+    ]);
+    p
+}
+
+/// Prompts that exercise the mapping: the workload with tools, with a JSON schema, a tool-calling
+/// conversation, with legacy tool and function messages (where the API has them), and a text prompt.
 fn prompts(with_tool_roles: bool) -> Vec<RenderedPrompt> {
-    let mut out = vec![complex_prompt(), structured_prompt()];
+    let mut out = vec![complex_prompt(), structured_prompt(), tool_conversation()];
     let mut text = complex_prompt();
     text.output = RenderOutput::Text("Summarise our mortgage policy.".into());
     text.model_config.extra.insert("tool_choice".into(), json!("auto"));
@@ -125,6 +148,54 @@ fn anthropic_payloads_rebuild_as_claude_api_requests() {
 }
 
 #[test]
+fn anthropic_tool_blocks_are_ones_claude_api_knows() {
+    use claude_api::messages::{ContentBlock, KnownBlock, MessageContent, MessageInput};
+    let body = render("anthropic", &tool_conversation());
+    let turns: Vec<MessageInput> = serde_json::from_value(body["messages"].clone()).expect("claude-api reads it");
+    let mut uses = Vec::new();
+    let mut results = Vec::new();
+    for turn in &turns {
+        let MessageContent::Blocks(blocks) = &turn.content else {
+            continue;
+        };
+        for block in blocks {
+            match block {
+                ContentBlock::Known(KnownBlock::ToolUse { id, name, input }) => {
+                    uses.push((id.clone(), name.clone(), input.clone()));
+                }
+                ContentBlock::Known(KnownBlock::ToolResult { tool_use_id, .. }) => results.push(tool_use_id.clone()),
+                ContentBlock::Known(KnownBlock::Text { .. }) => {}
+                other => panic!("a block claude-api does not know as ours: {other:?}"),
+            }
+        }
+    }
+    assert_eq!(
+        uses,
+        [
+            (
+                "call_1".into(),
+                "get_rates".into(),
+                json!({"years": 30, "kind": "fixed"})
+            ),
+            (
+                "call_2".into(),
+                "get_rates".into(),
+                json!({"years": 30, "kind": "variable"})
+            ),
+        ]
+    );
+    assert_eq!(results, ["call_1", "call_2"]);
+    // Roles alternate: a tool result is the user's turn, merged with the user message after it.
+    let roles: Vec<&str> = body["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|t| t["role"].as_str())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant", "user"]);
+}
+
+#[test]
 fn gemini_payloads_are_rust_genai_requests() {
     use rust_genai_types::models::GenerateContentRequest;
     for prompt in prompts(false) {
@@ -134,13 +205,62 @@ fn gemini_payloads_are_rust_genai_requests() {
     }
 }
 
+#[test]
+fn gemini_function_parts_name_the_function_the_call_named() {
+    use rust_genai_types::content::PartKind;
+    use rust_genai_types::models::GenerateContentRequest;
+    let body = render("gemini", &tool_conversation());
+    let typed: GenerateContentRequest = serde_json::from_value(body.clone()).expect("rust-genai-types reads it");
+    let mut calls = Vec::new();
+    let mut answers = Vec::new();
+    for content in &typed.contents {
+        for part in &content.parts {
+            match &part.kind {
+                PartKind::FunctionCall { function_call: call } => {
+                    calls.push((call.id.clone(), call.name.clone(), call.args.clone()));
+                }
+                PartKind::FunctionResponse {
+                    function_response: answer,
+                } => answers.push((answer.id.clone(), answer.name.clone(), answer.response.clone())),
+                _ => {}
+            }
+        }
+    }
+    let some = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        calls,
+        [
+            (
+                some("call_1"),
+                some("get_rates"),
+                Some(json!({"years": 30, "kind": "fixed"}))
+            ),
+            (
+                some("call_2"),
+                some("get_rates"),
+                Some(json!({"years": 30, "kind": "variable"}))
+            ),
+        ]
+    );
+    // The second answer has no `name`: it is the name of the call its id answers. A result that
+    // is not a JSON object goes in `output`.
+    assert_eq!(
+        answers,
+        [
+            (some("call_1"), some("get_rates"), Some(json!({"fixed": 4.1}))),
+            (some("call_2"), some("get_rates"), Some(json!({"output": "3.9"}))),
+        ]
+    );
+}
+
 const LANGCHAIN_CHECK: &str = r#"
 import json, sys
 from langchain_core.messages import messages_from_dict, messages_to_dict
 payload = json.load(sys.stdin)
 messages = messages_from_dict(payload)
 out = [{"type": type(m).__name__, "content": m.content, "name": m.name,
-        "tool_call_id": getattr(m, "tool_call_id", None)} for m in messages]
+        "tool_call_id": getattr(m, "tool_call_id", None),
+        "tool_calls": getattr(m, "tool_calls", None)} for m in messages]
 again = messages_from_dict(messages_to_dict(messages))
 assert again == messages, "round trip through messages_to_dict changed the messages"
 print(json.dumps(out))
@@ -180,7 +300,9 @@ fn langchain_payloads_load_with_messages_from_dict() {
         let loaded: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
         let expected: Vec<Value> = match &prompt.output {
             RenderOutput::Text(t) => {
-                vec![json!({"type": "HumanMessage", "content": t, "name": null, "tool_call_id": null})]
+                vec![
+                    json!({"type": "HumanMessage", "content": t, "name": null, "tool_call_id": null, "tool_calls": null}),
+                ]
             }
             RenderOutput::Messages(ms) => ms
                 .iter()
@@ -192,11 +314,20 @@ fn langchain_payloads_load_with_messages_from_dict() {
                         Role::Tool => "ToolMessage",
                         Role::Function => "FunctionMessage",
                     };
-                    let (name, id) = match m.role {
-                        Role::Tool => (None, m.name.clone()),
+                    let (name, id) = match (m.role, &m.tool_call_id) {
+                        (Role::Tool, Some(id)) => (m.name.clone(), Some(id.clone())),
+                        // Older prompts kept a tool message's call id in `name`.
+                        (Role::Tool, None) => (None, m.name.clone()),
                         _ => (m.name.clone(), None),
                     };
-                    json!({"type": class, "content": m.content, "name": name, "tool_call_id": id})
+                    // LangChain's AIMessage always has a list of calls; other messages none.
+                    let calls = (m.role == Role::Assistant).then(|| {
+                        m.tool_calls
+                            .iter()
+                            .map(|c| json!({"name": c.name, "args": c.arguments, "id": c.id, "type": "tool_call"}))
+                            .collect::<Vec<_>>()
+                    });
+                    json!({"type": class, "content": m.content, "name": name, "tool_call_id": id, "tool_calls": calls})
                 })
                 .collect(),
         };

@@ -36,7 +36,8 @@
 //! - `postgres://user@host/db?schema=name` — for many instances (feature `postgres`).
 //!
 //! ## Features
-//! - `fs` (default): the folder store and YAML import/export ([`library`]).
+//! - `fs` (default): the folder store, YAML import/export ([`library`]) and the prompt-file
+//!   checker ([`lint`]).
 //! - `sqlite`, `postgres`: the SQL stores (sqlx).
 //! - `openai`, `anthropic`, `gemini`, `langchain`, `litellm` (or `plugins` for all): framework
 //!   payloads through `pm.render_for("openai", "support/triage@production", &vars)`.
@@ -53,7 +54,7 @@ pub use prompt_manager_core::{
     MessagePlaceholder, Metadata, ModelConfig, NotFound, Observer, Page, Plugin, Prompt, PromptExecution, PromptFormat,
     PromptId, PromptManager, PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion,
     RenderCacheConfig, RenderOutput, RenderedPrompt, Result, Role, SaveOutcome, SaveRequest, Selector, StorageBackend,
-    Store, Template, TemplateEngine, UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables,
+    Store, Template, TemplateEngine, ToolCall, UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables,
     VersionInfo, VersionStore, async_trait, semver,
 };
 #[cfg(feature = "fs")]
@@ -81,6 +82,8 @@ pub use ext::VersioningExt;
 
 #[cfg(feature = "fs")]
 pub mod library;
+#[cfg(feature = "fs")]
+pub mod lint;
 
 /// A manager builder with the defaults filled in: the minijinja engine, an in-memory store, and
 /// the framework plugins this build enables (features `openai`, `anthropic`, `gemini`,
@@ -159,7 +162,7 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
         "postgres" | "postgresql" => open_postgres(url).await,
         other => Err(Error::Config(format!(
             "unknown store scheme `{other}://` in `{}`; use memory://, dir://, sqlite:// or postgres://",
-            redact(url)
+            redact_url(url)
         ))),
     }
 }
@@ -204,23 +207,45 @@ fn not_compiled(url: &str, feature: &str) -> Error {
     Error::Config(format!(
         "`{}` needs the `{feature}` feature of prompt-manager, which this build does not have; \
          enable it in Cargo.toml (features = [\"{feature}\"])",
-        redact(url)
+        redact_url(url)
     ))
 }
 
-/// The URL without a password (`postgres://user:secret@host` → `postgres://user:***@host`).
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+/// The URL without its password, for messages and logs: the password of the user info
+/// (`postgres://user:secret@host` → `postgres://user:***@host`, even when it holds a `/` or `@`)
+/// and `password=` / `sslpassword=` parameters are masked.
+///
+/// ```
+/// assert_eq!(
+///     prompt_manager::redact_url("postgres://ada:s3/cr@t@db/pm?password=x&sslmode=require"),
+///     "postgres://ada:***@db/pm?password=***&sslmode=require"
+/// );
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => match rest[..at].find(':') {
-            Some(colon) => format!("{scheme}://{}:***{}", &rest[..colon], &rest[at..]),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+    let mut shown = url.to_owned();
+    // The last `@` ends the user info: a password may hold `/`, `?` or `@` written unescaped.
+    // (An `@` in a parameter can make this mask more than the password, never less.)
+    if let Some(at) = shown.rfind('@').filter(|&at| at > start)
+        && let Some(colon) = shown[start..at].find(':')
+    {
+        shown.replace_range(start + colon + 1..at, "***");
     }
+    if let Some((base, query)) = shown.split_once('?') {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("sslpassword") => {
+                    format!("{key}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        shown = format!("{base}?{}", pairs.join("&"));
+    }
+    shown
 }
 
 /// A manager on the store at `url` with the minijinja engine.
@@ -233,13 +258,26 @@ pub async fn open(url: &str) -> Result<PromptManager> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use super::{not_compiled, open_store, redact};
+    use super::{not_compiled, open_store, redact_url};
 
     #[test]
     fn passwords_never_reach_messages() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("dir://./a@b:c"), "dir://./a@b:c");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("dir://./a@b:c"), "dir://./a@b:c");
+        // A password holding `/` or `@`, or given as a parameter, never shows either.
+        assert_eq!(redact_url("postgres://u:pa/ss@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://u:p@ss@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=require&password=pw"),
+            "postgres://u@h/db?sslmode=require&password=***"
+        );
+        assert_eq!(redact_url("postgres://u:pa?ss@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("not a url ?password=x"), "not a url ?password=x");
+        assert_eq!(redact_url("sqlite://./é@ü.db"), "sqlite://./é@ü.db");
     }
 
     #[test]

@@ -176,7 +176,24 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-        assert_eq!(applied, [(1, "initial".to_owned())], "each migration is recorded once");
+        assert_eq!(
+            applied,
+            [(1, "initial".to_owned()), (2, "change_feed".to_owned())],
+            "each migration is recorded once"
+        );
+        let triggers: Vec<String> = sqlx::query_scalar(
+            "SELECT tgname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY 1",
+        )
+        .bind(&schema)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            triggers,
+            ["pm_labels_notify", "pm_prompts_notify"],
+            "the change feed's triggers"
+        );
 
         let mut indexes: Vec<String> =
             sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname")

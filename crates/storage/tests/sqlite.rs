@@ -74,7 +74,11 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-    assert_eq!(applied, [(1, "initial".to_owned())], "each migration is recorded once");
+    assert_eq!(
+        applied,
+        [(1, "initial".to_owned()), (2, "change_log".to_owned())],
+        "each migration is recorded once"
+    );
 
     sqlx::query("INSERT INTO pm_schema_migrations (version, name, applied_at) VALUES (9999, 'future', 'x')")
         .execute(&mut conn)
@@ -99,11 +103,12 @@ async fn two_stores_opening_a_new_file_at_once_migrate_it_once() {
     let (a, b) = tokio::join!(SqliteStore::open(&path), SqliteStore::open(&path));
     let (a, b) = (a.unwrap(), b.unwrap());
     let mut conn = raw(&path).await;
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM pm_schema_migrations")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(count, 1);
+    let (count, distinct): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT version) FROM pm_schema_migrations")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!((count, distinct), (2, 2), "each of the two migrations is applied once");
     a.close().await;
     b.close().await;
 }

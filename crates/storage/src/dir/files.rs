@@ -76,8 +76,12 @@ pub(crate) fn write_atomic(target: &Path, content: &[u8]) -> Result<()> {
     sync_dir(parent(target))
 }
 
+/// The folder holding `path`: `.` for a bare file name, whose `parent()` is the empty path.
 fn parent(path: &Path) -> &Path {
-    path.parent().unwrap_or(Path::new("."))
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 /// Creates `dir` and its missing ancestors below `root`, adding to `changed` each folder that got
@@ -305,6 +309,14 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+
+    #[test]
+    fn a_bare_file_name_is_in_the_current_folder() {
+        // `Path::parent` of a bare name is the empty path, which cannot be opened to fsync it.
+        assert_eq!(parent(Path::new("lib.yaml")), Path::new("."));
+        assert_eq!(parent(Path::new("out/lib.yaml")), Path::new("out"));
+        assert_eq!(parent(Path::new("/lib.yaml")), Path::new("/"));
+    }
 
     #[test]
     fn a_committed_journal_is_finished_by_recovery() {

@@ -27,6 +27,32 @@ pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
+/// The change-feed tasks of a store ([`StorageBackend::watch`](prompt_manager_core::StorageBackend::watch)),
+/// aborted when the last clone of the store is dropped.
+#[derive(Default)]
+pub(crate) struct FeedTasks(std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>);
+
+impl FeedTasks {
+    pub(crate) fn push(&self, task: tokio::task::JoinHandle<()>) {
+        match self.0.lock() {
+            Ok(mut tasks) => tasks.push(task),
+            Err(poisoned) => poisoned.into_inner().push(task),
+        }
+    }
+}
+
+impl Drop for FeedTasks {
+    fn drop(&mut self) {
+        let tasks = match self.0.get_mut() {
+            Ok(tasks) => tasks,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for task in tasks.drain(..) {
+            task.abort();
+        }
+    }
+}
+
 /// One step of a backend's schema, embedded in the binary.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Migration {

@@ -11,15 +11,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    Error, LabelChange, LabelEvent, LabelName, ListQuery, Page, PromptId, PromptStatus, PromptSummary, PromptVersion,
-    Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
+    ChangeListener, Error, LabelChange, LabelEvent, LabelName, ListQuery, Page, PromptId, PromptStatus, PromptSummary,
+    PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
 };
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
 
 use super::reads::{Dialect, Reads};
 use super::{
-    Decoder, EventRow, Failure, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, kind_name,
+    Decoder, EventRow, Failure, FeedTasks, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, kind_name,
     pending_migrations, prefix_successor, prompt_json, sql_error,
 };
 use crate::rules;
@@ -41,11 +41,24 @@ const MAX_ATTEMPTS: u32 = 5;
 const MIGRATION_LOCK: i64 = 0x706d_5f73_6368_656d;
 
 /// The schema, in order. `tests::migrations_match_the_files` keeps this list and the folder in step.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../migrations/postgres/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "change_feed",
+        sql: include_str!("../../migrations/postgres/0002_change_feed.sql"),
+    },
+];
+
+/// The channel the change-feed triggers notify (`migrations/postgres/0002_change_feed.sql`).
+const CHANGES_CHANNEL: &str = "prompt_manager_changes";
+
+/// The longest pause before the change feed tries to listen again after a failure.
+const FEED_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// The columns of a summary: the prompt row with its tags and labels as JSON.
 macro_rules! summary_select {
@@ -93,10 +106,17 @@ macro_rules! retrying {
 ///
 /// The connection has no TLS: use it on a trusted network, or through a local proxy. Clones
 /// share their connections.
+///
+/// Other instances' writes are reported to caches over this store ([`StorageBackend::watch`])
+/// through PostgreSQL's `LISTEN`/`NOTIFY`: triggers notify on every committed change.
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
     location: Arc<str>,
+    /// The schema the tables are in: change notifications of other schemas are ignored.
+    schema: Arc<str>,
+    /// The change-feed tasks, stopped when the last clone of the store is dropped.
+    feeds: Arc<FeedTasks>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -162,6 +182,13 @@ impl PostgresStore {
             .await
             .map_err(|e| sql_error(BACKEND, format_args!("cannot connect to {location}"), e))?;
         migrate(&mut conn, schema, &location).await?;
+        let in_schema: String = match schema {
+            Some(schema) => schema.to_owned(),
+            None => sqlx::query_scalar("SELECT current_schema()")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| sql_error(BACKEND, format_args!("reading the current schema of {location}"), e))?,
+        };
         // Best effort: the connection was only for migrating.
         let _ = conn.close().await;
         let pool = PgPoolOptions::new()
@@ -171,6 +198,8 @@ impl PostgresStore {
         Ok(Self {
             pool,
             location: location.into(),
+            schema: in_schema.into(),
+            feeds: Arc::default(),
         })
     }
 
@@ -311,6 +340,53 @@ async fn migrate(conn: &mut PgConnection, schema: Option<&str>, location: &str) 
     };
     run.await
         .map_err(|f| f.into_error(BACKEND, format_args!("migrating the schema of {location}")))
+}
+
+/// Listens on the change channel and reports each change of this store's schema to `listener`,
+/// until the pool is closed or the task is aborted. A new or re-established connection reports
+/// `lost` first: changes made before `LISTEN` took effect may have been missed.
+async fn change_feed(pool: PgPool, schema: Arc<str>, location: Arc<str>, listener: Arc<dyn ChangeListener>) {
+    let mut failures: u32 = 0;
+    loop {
+        let listening = async {
+            let mut feed = PgListener::connect_with(&pool).await?;
+            feed.listen(CHANGES_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(feed)
+        };
+        let mut feed = match listening.await {
+            Ok(feed) => feed,
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(backend = BACKEND, error = %e, "cannot listen for changes in {location}; retrying");
+                listener.lost();
+                tokio::time::sleep(Duration::from_millis(100 << failures.min(6)).min(FEED_MAX_BACKOFF)).await;
+                continue;
+            }
+        };
+        failures = 0;
+        listener.lost();
+        loop {
+            match feed.try_recv().await {
+                Ok(Some(note)) => match note.payload().split_once(' ') {
+                    Some((in_schema, id)) if in_schema == &*schema => match PromptId::new(id) {
+                        Ok(id) => listener.changed(&id),
+                        // Not an id this store could have written: everything may be stale.
+                        Err(_) => listener.lost(),
+                    },
+                    _ => {}
+                },
+                // The connection dropped and was re-established: notifications in between are lost.
+                Ok(None) => listener.lost(),
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(e) => {
+                    tracing::warn!(backend = BACKEND, error = %e, "the change feed of {location} failed; listening again");
+                    listener.lost();
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Whether PostgreSQL aborted the transaction for a reason that trying again resolves:
@@ -814,6 +890,21 @@ impl StorageBackend for PostgresStore {
             Ok::<_, Failure>(())
         });
         result.map_err(|f| failed(f, format_args!("setting the status of `{id}` to {status}")))
+    }
+
+    fn watch(&self, listener: Arc<dyn ChangeListener>) -> bool {
+        // The feed is a task on the caller's tokio runtime; without one there is no feed.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        let task = runtime.spawn(change_feed(
+            self.pool.clone(),
+            Arc::clone(&self.schema),
+            Arc::clone(&self.location),
+            listener,
+        ));
+        self.feeds.push(task);
+        true
     }
 }
 

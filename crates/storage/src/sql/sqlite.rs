@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    Error, LabelChange, LabelEvent, LabelName, ListQuery, Page, PromptId, PromptStatus, PromptSummary, PromptVersion,
-    Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
+    ChangeListener, Error, LabelChange, LabelEvent, LabelName, ListQuery, Page, PromptId, PromptStatus, PromptSummary,
+    PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -21,7 +21,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::reads::{Dialect, Reads};
 use super::{
-    Decoder, EventRow, Failure, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, kind_name,
+    Decoder, EventRow, Failure, FeedTasks, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, kind_name,
     pending_migrations, prefix_successor, prompt_json, sql_error,
 };
 use crate::rules;
@@ -37,11 +37,25 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CONNECTIONS: u32 = 4;
 
 /// The schema, in order. `tests::migrations_match_the_files` keeps this list and the folder in step.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "change_log",
+        sql: include_str!("../../migrations/sqlite/0002_change_log.sql"),
+    },
+];
+
+/// How often a watching store reads the change log for other processes' writes: the longest a
+/// cache over it can serve what another process has just changed.
+const CHANGE_POLL: Duration = Duration::from_millis(100);
+
+/// The most change-log rows read per poll; more means the watcher fell behind and forgets all.
+const CHANGE_BATCH: i64 = 1_000;
 
 /// The columns of a summary: the prompt row with its tags and labels as JSON.
 macro_rules! summary_select {
@@ -81,6 +95,8 @@ macro_rules! summary_select {
 pub struct SqliteStore {
     pool: SqlitePool,
     path: Arc<Path>,
+    /// The change-log watchers ([`StorageBackend::watch`]), stopped with the last clone.
+    feeds: Arc<FeedTasks>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -130,6 +146,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             path: path.into(),
+            feeds: Arc::default(),
         })
     }
 
@@ -672,6 +689,75 @@ impl StorageBackend for SqliteStore {
         };
         run.await
             .map_err(|f| f.into_error(BACKEND, format_args!("setting the status of `{id}` to {status}")))
+    }
+
+    fn watch(&self, listener: Arc<dyn ChangeListener>) -> bool {
+        // The watcher is a task on the caller's tokio runtime; without one there is no watcher.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        self.feeds
+            .push(runtime.spawn(watch_change_log(self.pool.clone(), self.path.clone(), listener)));
+        true
+    }
+}
+
+/// Reads the change log every [`CHANGE_POLL`] and reports each prompt changed since the last read
+/// — by this process or any other — until the pool closes or the task is aborted. It starts from
+/// the log's end and reports `lost` (a cache built before then may hold anything), and again after
+/// rows it had not read were trimmed or a read failed.
+async fn watch_change_log(pool: SqlitePool, path: Arc<Path>, listener: Arc<dyn ChangeListener>) {
+    let mut ticks = tokio::time::interval(CHANGE_POLL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: Option<i64> = None;
+    loop {
+        ticks.tick().await;
+        let Some(seen) = last else {
+            match sqlx::query_scalar::<_, i64>("SELECT coalesce(max(seq), 0) FROM pm_changes")
+                .fetch_one(&pool)
+                .await
+            {
+                Ok(end) => {
+                    last = Some(end);
+                    listener.lost();
+                }
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(e) => {
+                    tracing::warn!(backend = BACKEND, error = %e, "cannot read the change log of `{}`", path.display())
+                }
+            }
+            continue;
+        };
+        let rows = sqlx::query_as::<_, (i64, String)>(
+            "SELECT seq, prompt_id FROM pm_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(seen)
+        .bind(CHANGE_BATCH)
+        .fetch_all(&pool)
+        .await;
+        match rows {
+            Ok(rows) => {
+                let Some((first, _)) = rows.first() else { continue };
+                if *first != seen + 1 || rows.len() as i64 == CHANGE_BATCH {
+                    // Rows were trimmed before they were read, or too many arrived to go one by one.
+                    listener.lost();
+                } else {
+                    for (_, id) in &rows {
+                        match PromptId::new(id) {
+                            Ok(id) => listener.changed(&id),
+                            Err(_) => listener.lost(),
+                        }
+                    }
+                }
+                last = rows.last().map(|(seq, _)| *seq);
+            }
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(e) => {
+                tracing::warn!(backend = BACKEND, error = %e, "cannot read the change log of `{}`; starting over", path.display());
+                // Start over from the log's end, forgetting everything once it can be read again.
+                last = None;
+            }
+        }
     }
 }
 

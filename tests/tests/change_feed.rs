@@ -1,0 +1,205 @@
+//! Two instances on one database — a PostgreSQL schema, or one SQLite file opened twice, as two
+//! processes do — : what one writes, the other renders, without a `refresh`, through the store's
+//! change feed (PostgreSQL's `LISTEN`/`NOTIFY`, SQLite's change log). Both instances cache every
+//! reference they render, so a missing or lost change shows as a stale render here.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use prompt_manager::{Bump, Error, Prompt, PromptManager, Variables};
+use prompt_manager_tests::postgres::TestSchema;
+
+/// How long a change may take to reach the other instance before the test fails. Delivery is
+/// milliseconds on a local server; the bound only keeps a broken feed from hanging the test.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Renders `reference` on `pm` until `accept` takes the result, and returns how long it took;
+/// panics with the last result after [`DEADLINE`].
+async fn eventually(pm: &PromptManager, reference: &str, accept: impl Fn(&Result<String, Error>) -> bool) -> Duration {
+    let vars = Variables::new().with("name", "Ada");
+    let started = Instant::now();
+    loop {
+        let rendered = pm.render(reference, &vars).await;
+        if accept(&rendered) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "`{reference}` still renders {rendered:?} after {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn is_text(expected: &'static str) -> impl Fn(&Result<String, Error>) -> bool {
+    move |r| r.as_deref().ok() == Some(expected)
+}
+
+/// Runs `body` with two instances (`writer`, `reader`) on `url`, which holds prompt `greeting`
+/// at 1.0.0, on a runtime of its own.
+fn with_two_instances<F: Future<Output = ()>>(url: &str, body: impl FnOnce(PromptManager, PromptManager) -> F) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let writer = prompt_manager::open(url).await.unwrap();
+        let reader = prompt_manager::open(url).await.unwrap();
+        writer
+            .create(Prompt::text("greeting", "Hello {{ name }}!").unwrap())
+            .await
+            .unwrap();
+        body(writer, reader).await;
+    });
+}
+
+/// [`with_two_instances`] on a fresh PostgreSQL schema, dropped afterwards (after the runtime:
+/// dropping it needs a runtime of its own).
+fn on_postgres<F: Future<Output = ()>>(test: &str, body: impl FnOnce(PromptManager, PromptManager) -> F) {
+    if let Some(schema) = TestSchema::new(test) {
+        with_two_instances(schema.url(), body);
+    }
+}
+
+/// The URL of a new SQLite file in `folder`.
+fn sqlite_url(folder: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", folder.path().join("prompts.db").display())
+}
+
+#[test]
+fn postgres_writes_of_one_instance_reach_the_cache_of_another() {
+    on_postgres(
+        "change_feed::writes_reach_another_instance",
+        |writer, reader| async move {
+            writes_reach_another_instance(&writer, &reader).await;
+        },
+    );
+}
+
+#[test]
+fn sqlite_writes_of_one_process_reach_the_cache_of_another() {
+    let folder = tempfile::tempdir().unwrap();
+    with_two_instances(&sqlite_url(&folder), |writer, reader| async move {
+        writes_reach_another_instance(&writer, &reader).await;
+    });
+}
+
+async fn writes_reach_another_instance(writer: &PromptManager, reader: &PromptManager) {
+    writer.set_label("greeting", "production", "1.0.0").await.unwrap();
+    eventually(reader, "greeting@production", is_text("Hello Ada!")).await;
+    eventually(reader, "greeting", is_text("Hello Ada!")).await;
+    // Both cached on the reader now; every step below changes what one of them renders.
+
+    writer
+        .update(
+            Prompt::text("greeting", "Hi {{ name }}!").unwrap(),
+            Bump::Minor,
+            "Shorter",
+        )
+        .await
+        .unwrap();
+    eventually(reader, "greeting", is_text("Hi Ada!")).await;
+    assert_eq!(
+        reader
+            .render("greeting@production", &Variables::new().with("name", "Ada"))
+            .await
+            .unwrap(),
+        "Hello Ada!",
+        "the label did not move"
+    );
+
+    writer.set_label("greeting", "production", "1.1.0").await.unwrap();
+    let took = eventually(reader, "greeting@production", is_text("Hi Ada!")).await;
+    eprintln!("a label move reached the other instance in {took:?}");
+
+    writer.rollback("greeting", "production").await.unwrap();
+    eventually(reader, "greeting@production", is_text("Hello Ada!")).await;
+
+    writer.archive("greeting").await.unwrap();
+    eventually(reader, "greeting@production", |r| {
+        matches!(r, Err(Error::Archived { .. }))
+    })
+    .await;
+
+    writer.delete("greeting").await.unwrap();
+    eventually(reader, "greeting", |r| matches!(r, Err(Error::NotFound(_)))).await;
+}
+
+#[test]
+fn postgres_a_dropped_feed_connection_makes_the_other_instance_forget_everything() {
+    on_postgres("change_feed::dropped_connection", |writer, reader| async move {
+        dropped_connection(&writer, &reader).await;
+    });
+}
+
+async fn dropped_connection(writer: &PromptManager, reader: &PromptManager) {
+    eventually(reader, "greeting", is_text("Hello Ada!")).await;
+
+    // Cut every listening connection on the server (other tests' too: they only re-listen) and
+    // write while they are down. The notification of this write may be lost; the reconnection
+    // must then drop the reader's whole cache.
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&std::env::var("PROMPT_MANAGER_TEST_POSTGRES_URL").unwrap())
+        .await
+        .unwrap();
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert!(cut.iter().any(|done| *done), "no listening connection was found to cut");
+    writer
+        .update(
+            Prompt::text("greeting", "Hi {{ name }}!").unwrap(),
+            Bump::Minor,
+            "Shorter",
+        )
+        .await
+        .unwrap();
+    eventually(reader, "greeting", is_text("Hi Ada!")).await;
+    admin.close().await;
+}
+
+#[test]
+fn sqlite_changes_trimmed_before_they_were_read_make_the_other_process_forget_everything() {
+    let folder = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&folder);
+    let by_hand = url.clone();
+    with_two_instances(&url, |writer, reader| async move {
+        writer
+            .update(
+                Prompt::text("greeting", "Hi {{ name }}!").unwrap(),
+                Bump::Minor,
+                "Shorter",
+            )
+            .await
+            .unwrap();
+        writer.set_label("greeting", "production", "1.0.0").await.unwrap();
+        eventually(&reader, "greeting@production", is_text("Hello Ada!")).await;
+        // Long enough for the reader to have read the log past those writes.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        eventually(&reader, "greeting@production", is_text("Hello Ada!")).await;
+
+        // By hand, in one transaction: move the label, and drop its rows from the log as if they
+        // had been trimmed, leaving only an unrelated change after the gap.
+        let mut raw = <sqlx::SqliteConnection as sqlx::Connection>::connect(&by_hand)
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "BEGIN IMMEDIATE; \
+             UPDATE pm_labels SET version = '1.1.0' WHERE prompt_id = 'greeting' AND label = 'production'; \
+             DELETE FROM pm_changes WHERE prompt_id = 'greeting'; \
+             INSERT INTO pm_changes (prompt_id) VALUES ('unrelated'); \
+             COMMIT;",
+        )
+        .execute(&mut raw)
+        .await
+        .unwrap();
+        eventually(&reader, "greeting@production", is_text("Hi Ada!")).await;
+    });
+}
