@@ -30,6 +30,9 @@ use prompt_manager_storage::DirStore;
 pub use prompt_manager_storage::library::{
     ImportPlan, LibraryEntry, export_entries, parse_library, plan_import, read_library, render_library, write_library,
 };
+/// One prompt file (`id`, `template`, …) and one version file of a `dir://` store, parsed with
+/// errors that carry the file, line and column (what `prompt-manager create FILE` reads).
+pub use prompt_manager_storage::source::{parse_prompt, parse_version_file};
 
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

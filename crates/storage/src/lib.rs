@@ -65,6 +65,8 @@ mod dir;
 pub mod library;
 mod memory;
 pub mod rules;
+#[cfg(feature = "fs")]
+pub mod source;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "fs")]

@@ -195,6 +195,16 @@ fn parse_entry(
     })
 }
 
+/// One entry from its value, with errors as [`parse_library`] reports them (see [`crate::source`]).
+pub(crate) fn parse_one_entry(
+    value: serde_json::Value,
+    file: &str,
+    index: usize,
+    position: (usize, usize),
+) -> Result<LibraryEntry> {
+    parse_entry(value, position).map_err(|(name, message)| entry_error(file, position, index, name.as_deref(), message))
+}
+
 fn entry_error(file: &str, position: (usize, usize), index: usize, name: Option<&str>, message: String) -> Error {
     let what = match name {
         Some(name) => format!("entry {} (`{name}`)", index + 1),

@@ -539,6 +539,18 @@ impl Drop for WriteLock<'_> {
     }
 }
 
+/// The prompt and declared version of a version file's text (see [`crate::source`]).
+pub(crate) fn parse_version_file(text: &str, file: &str) -> Result<(Prompt, Option<Version>)> {
+    let parsed: VersionFile = yaml::parse(text, file)?;
+    Ok((parsed.prompt, parsed.version))
+}
+
+/// The labels of a `_labels.yaml` text (see [`crate::source`]).
+pub(crate) fn parse_labels_file(text: &str, file: &str) -> Result<BTreeMap<LabelName, Version>> {
+    let parsed: LabelsFile = yaml::parse(text, file)?;
+    Ok(parsed.labels)
+}
+
 /// `1.2.0.yaml` → 1.2.0; anything else (hidden files, `_labels.yaml`, other names) → `None`.
 fn version_file_name(name: &str) -> Option<Version> {
     let stem = name.strip_suffix(".yaml")?;

@@ -1,0 +1,107 @@
+//! The clap types of the command line: global flags ([`Cli`]) and the commands ([`Command`]).
+//! Each command's own arguments live beside its code in `commands/<name>.rs`.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::output::OutputFormat;
+
+/// What `--help` says about exit codes and the store.
+const AFTER_HELP: &str = "\
+Store: --store URL, else $PROMPT_MANAGER_STORE, else `store` in the nearest prompt-manager.toml
+(searched from the current folder upward), else sqlite://./prompt-manager.db.
+URLs: dir://./prompts, sqlite://./prompt-manager.db, postgres://user@host/db, memory://
+
+Exit codes:
+  0  success
+  1  a check failed: lint found errors, a render failed (missing variables, template error)
+  2  usage or I/O error: bad arguments, unknown prompt, store cannot be opened, unreadable file";
+
+/// Versioned, labelled prompt templates: create, version, label, render, lint, import and export.
+#[derive(Debug, Parser)]
+#[command(name = "prompt-manager", version, about, after_help = AFTER_HELP, max_term_width = 100)]
+pub(crate) struct Cli {
+    /// The store URL (dir://PATH, sqlite://PATH, postgres://…, memory://).
+    #[arg(
+        long,
+        global = true,
+        env = "PROMPT_MANAGER_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub(crate) store: Option<String>,
+
+    /// How to print results: human-readable tables, or JSON / YAML for scripts.
+    #[arg(long, short = 'o', global = true, value_enum, value_name = "FORMAT")]
+    pub(crate) output: Option<OutputFormat>,
+
+    /// Print only results and errors: no hints, no progress bars.
+    #[arg(long, short = 'q', global = true)]
+    pub(crate) quiet: bool,
+
+    /// Say more: which store and config file are used (`-v` is `render`'s variables).
+    #[arg(long, global = true, conflicts_with = "quiet")]
+    pub(crate) verbose: bool,
+
+    /// The command.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The commands. Dispatch is one `match` in `commands::run`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create prompt-manager.toml and an example prompt in the current folder.
+    Init(commands::init::InitArgs),
+    /// Create a prompt (version 1.0.0) from a YAML or JSON file, or from flags.
+    #[command(visible_alias = "add")]
+    Create(commands::create::CreateArgs),
+    /// Save a new version of a prompt; without --bump, the bump its diff suggests.
+    Update(commands::update::UpdateArgs),
+    /// Show one version of a prompt: `id`, `id@1.2.0`, `id@^1`, `id@production`.
+    Show(commands::show::ShowArgs),
+    /// List prompts, filtered by tag, status or id prefix.
+    #[command(visible_alias = "ls")]
+    List(commands::list::ListArgs),
+    /// The versions of a prompt, newest first.
+    History(commands::history::HistoryArgs),
+    /// The structural diff between two references (per message for chat prompts).
+    Diff(commands::diff::DiffArgs),
+    /// Set labels and see where they moved.
+    #[command(subcommand)]
+    Label(commands::label::LabelCommand),
+    /// Move a label back to where it pointed before.
+    Rollback(commands::rollback::RollbackArgs),
+    /// Archive a prompt: it stays stored but refuses to render.
+    Archive(commands::status::ArchiveArgs),
+    /// Show a prompt's lifecycle status, or set it (draft, active, deprecated, archived).
+    Status(commands::status::StatusArgs),
+    /// Render a prompt with variables, as text, messages or a framework's request body.
+    Render(commands::render::RenderArgs),
+    /// Check a folder of prompt files like a compiler: YAML, templates, variables, includes, ids.
+    Lint(commands::lint::LintArgs),
+    /// Import a YAML library file or a prompt folder into the store (all or nothing).
+    Import(commands::import::ImportArgs),
+    /// Export the store's prompts to a YAML library file or a prompt folder.
+    Export(commands::export::ExportArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(commands::completions::CompletionsArgs),
+    /// Serve the REST API on the store; prints the URL and a `curl` line to try.
+    Serve(commands::serve::ServeArgs),
+    /// Create, list and revoke the API keys of `serve`.
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        // Catches clashing flags (clap checks them only when a command is used).
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,181 @@
+//! `prompt-manager label set|remove|list|history`: labels are named pointers to versions
+//! (`production`, `staging`); every move is recorded.
+
+use clap::{Args, Subcommand};
+use prompt_manager::LabelEvent;
+use serde::Serialize;
+
+use super::{Context, when};
+use crate::error::Outcome;
+
+/// The label commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum LabelCommand {
+    /// Point a label at a version: `label set greeting production 1.1.0`.
+    Set(SetArgs),
+    /// Remove a label.
+    Remove(LabelArgs),
+    /// The labels of a prompt and the versions they point to.
+    List(IdArgs),
+    /// Where a prompt's labels moved: who, when, from, to.
+    History(HistoryArgs),
+}
+
+/// Arguments of `label set`.
+#[derive(Debug, Args)]
+pub(crate) struct SetArgs {
+    /// The prompt id.
+    id: String,
+    /// The label.
+    label: String,
+    /// The version (`1.1.0`).
+    version: String,
+}
+
+/// A prompt and a label.
+#[derive(Debug, Args)]
+pub(crate) struct LabelArgs {
+    /// The prompt id.
+    id: String,
+    /// The label.
+    label: String,
+}
+
+/// A prompt id.
+#[derive(Debug, Args)]
+pub(crate) struct IdArgs {
+    /// The prompt id.
+    id: String,
+}
+
+/// Arguments of `label history`.
+#[derive(Debug, Args)]
+pub(crate) struct HistoryArgs {
+    /// The prompt id.
+    id: String,
+    /// Only this label's moves.
+    #[arg(long, short = 'l')]
+    label: Option<String>,
+}
+
+/// A label move as `label set`, `label remove` and `rollback` print it.
+#[derive(Debug, Serialize)]
+pub(crate) struct MoveOut {
+    /// The prompt.
+    pub(crate) id: String,
+    /// The label.
+    pub(crate) label: String,
+    /// Where it pointed before.
+    pub(crate) from: Option<String>,
+    /// Where it points now (`null` when removed).
+    pub(crate) to: Option<String>,
+    /// Whether it moved (`false`: it already pointed there).
+    pub(crate) changed: bool,
+    /// `set`, `rollback` or `remove`.
+    pub(crate) kind: Option<String>,
+}
+
+impl MoveOut {
+    /// The output for an event.
+    pub(crate) fn of(id: &str, event: &LabelEvent) -> Self {
+        MoveOut {
+            id: id.to_owned(),
+            label: event.label.to_string(),
+            from: event.from.as_ref().map(ToString::to_string),
+            to: event.to.as_ref().map(ToString::to_string),
+            changed: true,
+            kind: Some(kind(event).to_owned()),
+        }
+    }
+
+    /// `production: 1.0.0 → 1.1.0`.
+    pub(crate) fn human(&self) -> String {
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".to_owned());
+        if !self.changed {
+            return format!("{} {}: already at {}\n", self.id, self.label, show(&self.to));
+        }
+        let what = match self.kind.as_deref() {
+            Some("rollback") => " (rollback)",
+            Some("remove") => " (removed)",
+            _ => "",
+        };
+        format!(
+            "{} {}: {} → {}{what}\n",
+            self.id,
+            self.label,
+            show(&self.from),
+            show(&self.to)
+        )
+    }
+}
+
+fn kind(event: &LabelEvent) -> &'static str {
+    match event.kind {
+        prompt_manager::LabelEventKind::Set => "set",
+        prompt_manager::LabelEventKind::Rollback => "rollback",
+        prompt_manager::LabelEventKind::Remove => "remove",
+    }
+}
+
+/// Runs a label command.
+pub(crate) async fn run(ctx: &Context, command: LabelCommand) -> anyhow::Result<Outcome> {
+    let pm = ctx.pm().await?;
+    match command {
+        LabelCommand::Set(args) => {
+            let out = match pm.set_label(&args.id, &args.label, &args.version).await? {
+                Some(event) => MoveOut::of(&args.id, &event),
+                None => MoveOut {
+                    id: args.id.clone(),
+                    label: args.label.clone(),
+                    from: Some(args.version.clone()),
+                    to: Some(args.version.clone()),
+                    changed: false,
+                    kind: None,
+                },
+            };
+            ctx.printer.emit(&out, || out.human());
+        }
+        LabelCommand::Remove(args) => {
+            let event = pm.remove_label(&args.id, &args.label).await?;
+            let out = MoveOut::of(&args.id, &event);
+            ctx.printer.emit(&out, || out.human());
+        }
+        LabelCommand::List(args) => {
+            let labels = pm.labels(&args.id).await?;
+            ctx.printer.emit(&labels, || {
+                if labels.is_empty() {
+                    return format!("{} has no labels; set one with `prompt-manager label set`\n", args.id);
+                }
+                let rows = labels.iter().map(|(l, v)| vec![l.to_string(), v.to_string()]).collect();
+                ctx.printer.table(&["LABEL", "VERSION"], rows)
+            });
+        }
+        LabelCommand::History(args) => {
+            let events = pm.label_history(&args.id, args.label.as_deref()).await?;
+            ctx.printer.emit(&events, || {
+                if events.is_empty() {
+                    return format!("{} has no label moves yet\n", args.id);
+                }
+                let show = |v: &Option<prompt_manager::semver::Version>| {
+                    v.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string)
+                };
+                let rows = events
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            when(&e.at),
+                            e.label.to_string(),
+                            kind(e).to_owned(),
+                            show(&e.from),
+                            show(&e.to),
+                            e.actor.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                ctx.printer
+                    .table_keeping(&["WHEN", "LABEL", "KIND", "FROM", "TO", "BY"], rows, 5)
+            });
+        }
+    }
+    Ok(Outcome::Success)
+}

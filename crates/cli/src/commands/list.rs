@@ -1,0 +1,82 @@
+//! `prompt-manager list`: the prompts of the store, filtered by tag, status or id prefix.
+
+use clap::Args;
+use prompt_manager::{ListQuery, PromptStatus};
+
+use super::{Context, labels_text, list_all};
+use crate::error::Outcome;
+
+/// A lifecycle status on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StatusArg {
+    /// Being written.
+    Draft,
+    /// In use.
+    Active,
+    /// Still renders, with a warning.
+    Deprecated,
+    /// Refuses to render.
+    Archived,
+}
+
+impl From<StatusArg> for PromptStatus {
+    fn from(status: StatusArg) -> Self {
+        match status {
+            StatusArg::Draft => PromptStatus::Draft,
+            StatusArg::Active => PromptStatus::Active,
+            StatusArg::Deprecated => PromptStatus::Deprecated,
+            StatusArg::Archived => PromptStatus::Archived,
+        }
+    }
+}
+
+/// Arguments of `list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Only prompts with this tag (repeat for several: all must match).
+    #[arg(long = "tag", short = 't', value_name = "TAG")]
+    tags: Vec<String>,
+    /// Only prompts with this status.
+    #[arg(long, short = 's', value_enum)]
+    status: Option<StatusArg>,
+    /// Only ids starting with this (`support/`).
+    #[arg(long, short = 'p', value_name = "PREFIX")]
+    prefix: Option<String>,
+}
+
+/// Runs `list`.
+pub(crate) async fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<Outcome> {
+    let pm = ctx.pm().await?;
+    let query = ListQuery {
+        tags: args.tags,
+        status: args.status.map(Into::into),
+        id_prefix: args.prefix,
+        ..ListQuery::default()
+    };
+    let items = list_all(pm, query).await?;
+    ctx.printer.emit(&items, || {
+        if items.is_empty() {
+            return "No prompts match.\n".to_owned();
+        }
+        let rows = items
+            .iter()
+            .map(|s| {
+                vec![
+                    s.id.to_string(),
+                    s.latest_version.to_string(),
+                    s.status.to_string(),
+                    s.format.to_string(),
+                    labels_text(&s.labels),
+                    s.tags.iter().cloned().collect::<Vec<_>>().join(", "),
+                    s.description.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        ctx.printer.table_keeping(
+            &["ID", "LATEST", "STATUS", "FORMAT", "LABELS", "TAGS", "DESCRIPTION"],
+            rows,
+            4,
+        )
+    });
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,247 @@
+//! The commands, one module each, and what they share: the [`Context`] (printer, config, the
+//! store opened on first use) and the one `match` that dispatches them ([`run`]).
+
+pub(crate) mod completions;
+pub(crate) mod create;
+pub(crate) mod diff;
+pub(crate) mod export;
+pub(crate) mod history;
+pub(crate) mod import;
+pub(crate) mod init;
+pub(crate) mod keys;
+pub(crate) mod label;
+pub(crate) mod lint;
+pub(crate) mod list;
+pub(crate) mod render;
+pub(crate) mod rollback;
+pub(crate) mod serve;
+pub(crate) mod show;
+pub(crate) mod status;
+pub(crate) mod update;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::Context as _;
+use prompt_manager::{ListQuery, PromptManager, redact_url};
+
+use crate::cli::{Cli, Command};
+use crate::config::{self, ConfigFile, DEFAULT_STORE};
+use crate::error::{Outcome, closest, hinted, missing_prompt};
+use crate::output::Printer;
+
+/// Runs one command.
+pub(crate) async fn run(ctx: &Context, command: Command) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Init(args) => init::run(ctx, args).await,
+        Command::Create(args) => create::run(ctx, args).await,
+        Command::Update(args) => update::run(ctx, args).await,
+        Command::Show(args) => show::run(ctx, args).await,
+        Command::List(args) => list::run(ctx, args).await,
+        Command::History(args) => history::run(ctx, args).await,
+        Command::Diff(args) => diff::run(ctx, args).await,
+        Command::Label(command) => label::run(ctx, command).await,
+        Command::Rollback(args) => rollback::run(ctx, args).await,
+        Command::Archive(args) => status::archive(ctx, args).await,
+        Command::Status(args) => status::run(ctx, args).await,
+        Command::Render(args) => render::run(ctx, args).await,
+        Command::Lint(args) => lint::run(ctx, args).await,
+        Command::Import(args) => import::run(ctx, args).await,
+        Command::Export(args) => export::run(ctx, args).await,
+        Command::Completions(args) => completions::run(ctx, args),
+        Command::Serve(args) => serve::run(ctx, args).await,
+        Command::Keys(command) => keys::run(ctx, command).await,
+    }
+}
+
+/// Where the store URL came from, for `--verbose` and error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreSource {
+    /// `--store` or `PROMPT_MANAGER_STORE`.
+    Flag,
+    /// `store` in prompt-manager.toml.
+    Config,
+    /// The built-in default.
+    Default,
+}
+
+/// What every command can use.
+#[derive(Debug)]
+pub(crate) struct Context {
+    /// Prints results and messages.
+    pub(crate) printer: Printer,
+    /// The config file, when one was found.
+    pub(crate) config: Option<ConfigFile>,
+    /// The store URL to use.
+    pub(crate) store_url: String,
+    /// Where it came from.
+    pub(crate) store_source: StoreSource,
+    /// The manager, opened on first use.
+    manager: OnceLock<PromptManager>,
+}
+
+impl Context {
+    /// Reads the config file and settles the store URL and output format.
+    pub(crate) fn new(cli: &Cli) -> anyhow::Result<Self> {
+        let cwd = std::env::current_dir().context("cannot read the current folder")?;
+        let config = config::discover(&cwd)?;
+        let format = cli
+            .output
+            .or_else(|| config.as_ref().and_then(|c| c.config.defaults.output))
+            .unwrap_or_default();
+        let printer = Printer::new(format, cli.quiet, cli.verbose);
+        let (store_url, store_source) = match (&cli.store, config.as_ref().and_then(ConfigFile::store_url)) {
+            (Some(url), _) => (url.clone(), StoreSource::Flag),
+            (None, Some(url)) => (url, StoreSource::Config),
+            (None, None) => (DEFAULT_STORE.to_owned(), StoreSource::Default),
+        };
+        if let Some(config) = &config {
+            printer.debug(&format!("config: {}", config.path.display()));
+        }
+        Ok(Context {
+            printer,
+            config,
+            store_url,
+            store_source,
+            manager: OnceLock::new(),
+        })
+    }
+
+    /// The manager on the store, opened on first use.
+    pub(crate) async fn pm(&self) -> anyhow::Result<&PromptManager> {
+        if let Some(pm) = self.manager.get() {
+            return Ok(pm);
+        }
+        let url = &self.store_url;
+        self.printer
+            .debug(&format!("store: {} (from {})", redact_url(url), self.source_name()));
+        let store = prompt_manager::open_store(url).await.map_err(|e| {
+            let hint = match ["sqlite", "postgres"]
+                .into_iter()
+                .find(|feature| e.to_string().contains(&format!("needs the `{feature}` feature")))
+            {
+                Some(feature) => format!(
+                    "this prompt-manager was built without {feature}; install one with it: \
+                     cargo install prompt-manager-cli --features {feature}"
+                ),
+                None => format!(
+                    "the store URL came from {}; check it, or pass another with --store URL \
+                     (dir://PATH, sqlite://PATH, postgres://user@host/db)",
+                    self.source_name()
+                ),
+            };
+            hinted(
+                anyhow::Error::new(e).context(format!("cannot open store `{}`", redact_url(url))),
+                hint,
+            )
+        })?;
+        let mut builder = prompt_manager::builder().store(store);
+        if let Some(author) = self.config.as_ref().and_then(|c| c.config.defaults.author.clone()) {
+            builder = builder.actor(author);
+        }
+        let pm = builder.build().context("cannot set up the prompt manager")?;
+        Ok(self.manager.get_or_init(|| pm))
+    }
+
+    fn source_name(&self) -> String {
+        match self.store_source {
+            StoreSource::Flag => "--store or $PROMPT_MANAGER_STORE".to_owned(),
+            StoreSource::Config => self
+                .config
+                .as_ref()
+                .map_or_else(|| config::CONFIG_FILE.to_owned(), |c| c.path.display().to_string()),
+            StoreSource::Default => format!("the default ({DEFAULT_STORE})"),
+        }
+    }
+
+    /// Adds what to do to an error: the closest ids for an unknown prompt.
+    pub(crate) async fn explain(&self, error: anyhow::Error) -> anyhow::Error {
+        let Some(id) = missing_prompt(&error).cloned() else {
+            return error;
+        };
+        let Some(pm) = self.manager.get() else {
+            return error;
+        };
+        let ids = all_ids(pm).await.unwrap_or_default();
+        let suggestions = closest(id.as_str(), ids.iter().map(String::as_str));
+        let hint = if suggestions.is_empty() {
+            if ids.is_empty() {
+                format!(
+                    "the store {} holds no prompts; create one with `prompt-manager create`",
+                    redact_url(&self.store_url)
+                )
+            } else {
+                "see the prompts with `prompt-manager list`".to_owned()
+            }
+        } else {
+            let quoted: Vec<String> = suggestions.iter().map(|s| format!("`{s}`")).collect();
+            format!("did you mean {}?", quoted.join(" or "))
+        };
+        hinted(error, hint)
+    }
+
+    /// The folder that relative paths given in the config file are relative to.
+    pub(crate) fn config_dir(&self) -> Option<&Path> {
+        self.config.as_ref().map(ConfigFile::dir)
+    }
+}
+
+/// Every prompt id in the store.
+pub(crate) async fn all_ids(pm: &PromptManager) -> anyhow::Result<Vec<String>> {
+    Ok(list_all(pm, ListQuery::default())
+        .await?
+        .into_iter()
+        .map(|s| s.id.to_string())
+        .collect())
+}
+
+/// Every prompt matching a query, across pages.
+pub(crate) async fn list_all(
+    pm: &PromptManager,
+    mut query: ListQuery,
+) -> anyhow::Result<Vec<prompt_manager::PromptSummary>> {
+    let mut items = Vec::new();
+    query.limit = Some(500);
+    loop {
+        let page = pm.list(&query).await?;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// Reads a file or stdin (`-`), naming it in errors.
+pub(crate) fn read_input(path: &Path) -> anyhow::Result<String> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).context("cannot read stdin")?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// A path given relative to the config file when it came from there.
+pub(crate) fn from_config_dir(ctx: &Context, path: &str) -> PathBuf {
+    match ctx.config_dir() {
+        Some(dir) if Path::new(path).is_relative() => dir.join(path),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// `a=1.0.0, b=2.0.0` for a label map.
+pub(crate) fn labels_text<K: std::fmt::Display, V: std::fmt::Display>(
+    labels: impl IntoIterator<Item = (K, V)>,
+) -> String {
+    labels
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A timestamp as people read it in tables (UTC, to the second).
+pub(crate) fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S").to_string()
+}

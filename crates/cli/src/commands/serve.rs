@@ -1,0 +1,172 @@
+//! `prompt-manager serve`: the REST API of `prompt-manager-server` on the configured store.
+//!
+//! Settings come from flags, then the `[server]` table of prompt-manager.toml, then defaults:
+//!
+//! ```toml
+//! [server]
+//! bind = "127.0.0.1:8080"           # any non-loopback address needs API keys
+//! keys_file = "prompt-manager-keys.json"   # relative to this file
+//! protected_labels = ["production"] # moving them needs an admin key
+//! body_limit = 1048576              # bytes
+//! request_timeout_secs = 30
+//! concurrency_limit = 512
+//! shutdown_grace_secs = 30
+//! seed_example = true               # create examples/greeting in an empty store
+//! ```
+//!
+//! The server runs on its own multi-threaded runtime (the command line's is single-threaded).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use clap::Args;
+use prompt_manager_server::{AppOptions, ServerConfig};
+use serde::Deserialize;
+
+use super::Context;
+use super::keys::keys_path;
+use crate::error::{Outcome, hinted};
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on (default 127.0.0.1:8080; a non-loopback address needs API keys).
+    #[arg(long, value_name = "ADDR", env = "PROMPT_MANAGER_BIND")]
+    bind: Option<SocketAddr>,
+    /// The port on 127.0.0.1 (a shorthand for --bind 127.0.0.1:PORT; 0 picks a free one).
+    #[arg(long, conflicts_with = "bind")]
+    port: Option<u16>,
+    /// The API keys file (default prompt-manager-keys.json beside prompt-manager.toml).
+    #[arg(long, value_name = "PATH", env = "PROMPT_MANAGER_KEYS_FILE")]
+    keys_file: Option<PathBuf>,
+    /// Do not create the example prompt in an empty store.
+    #[arg(long)]
+    no_seed: bool,
+    /// Log lines as JSON objects (for log collectors); `RUST_LOG` sets the filter (default info).
+    #[arg(long)]
+    log_json: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+}
+
+/// The `[server]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerTable {
+    bind: Option<SocketAddr>,
+    keys_file: Option<String>,
+    protected_labels: Option<Vec<String>>,
+    body_limit: Option<usize>,
+    request_timeout_secs: Option<u64>,
+    concurrency_limit: Option<usize>,
+    shutdown_grace_secs: Option<u64>,
+    seed_example: Option<bool>,
+}
+
+fn server_table(ctx: &Context) -> anyhow::Result<ServerTable> {
+    let Some(config) = &ctx.config else {
+        return Ok(ServerTable::default());
+    };
+    if config.config.server.is_empty() {
+        return Ok(ServerTable::default());
+    }
+    config
+        .config
+        .server
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| anyhow!("{}: [server]: {}", config.path.display(), e.message()))
+}
+
+/// Runs `serve` until SIGTERM or Ctrl-C.
+pub(crate) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Outcome> {
+    let table = server_table(ctx)?;
+    let defaults = ServerConfig::default();
+    let bind = match (args.bind, args.port) {
+        (Some(bind), _) => bind,
+        (None, Some(port)) => SocketAddr::from(([127, 0, 0, 1], port)),
+        (None, None) => table.bind.unwrap_or(defaults.bind),
+    };
+    let keys_file = keys_path(
+        ctx,
+        args.keys_file
+            .clone()
+            .or_else(|| table.keys_file.as_deref().map(|p| super::from_config_dir(ctx, p))),
+    );
+    let app = AppOptions {
+        keys_file: Some(keys_file),
+        protected_labels: table
+            .protected_labels
+            .map(|l| l.into_iter().collect())
+            .unwrap_or(defaults.app.protected_labels.clone()),
+        body_limit: table.body_limit.unwrap_or(defaults.app.body_limit),
+        request_timeout: table
+            .request_timeout_secs
+            .map_or(defaults.app.request_timeout, Duration::from_secs),
+        concurrency_limit: table.concurrency_limit.unwrap_or(defaults.app.concurrency_limit),
+        ..defaults.app.clone()
+    };
+    let config = ServerConfig {
+        store: ctx.store_url.clone(),
+        bind,
+        app,
+        seed_example: !args.no_seed && table.seed_example.unwrap_or(true),
+        shutdown_grace: table
+            .shutdown_grace_secs
+            .map_or(defaults.shutdown_grace, Duration::from_secs),
+    };
+    if let Err(e) = config.check_bind() {
+        return Err(hinted(
+            e,
+            "then give clients keys with `prompt-manager keys create NAME --scope read` (or write)",
+        ));
+    }
+    let author = ctx.config.as_ref().and_then(|c| c.config.defaults.author.clone());
+    let quiet = ctx.printer.quiet;
+    let threads = args.threads;
+    let log_json = args.log_json;
+    // The store's connection pool belongs to the runtime it was opened on: open it on the server's.
+    let server = std::thread::Builder::new()
+        .name("prompt-manager-serve".into())
+        .spawn(move || -> anyhow::Result<()> {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = threads {
+                builder.worker_threads(n.max(1));
+            }
+            let runtime = builder
+                .enable_all()
+                .build()
+                .context("cannot start the server's runtime")?;
+            prompt_manager_server::init_logging(log_json);
+            runtime.block_on(async move {
+                let store = prompt_manager::open_store(&config.store).await?;
+                let mut pm = prompt_manager::builder().store(store);
+                if let Some(author) = author {
+                    pm = pm.actor(author);
+                }
+                let server = prompt_manager_server::Server::bind_with(pm.build()?, config).await?;
+                if quiet {
+                    println!("http://{}", server.local_addr());
+                } else {
+                    println!("{}", server.banner());
+                }
+                server.run(prompt_manager_server::shutdown_signal()).await?;
+                if !quiet {
+                    eprintln!("prompt-manager: stopped");
+                }
+                Ok::<_, anyhow::Error>(())
+            })
+        })
+        .context("cannot start the server thread")?;
+    let joined = tokio::task::spawn_blocking(move || server.join())
+        .await
+        .context("the server thread was lost")?;
+    match joined {
+        Ok(Ok(())) => Ok(Outcome::Success),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(anyhow!("the server thread panicked")),
+    }
+}

@@ -1,0 +1,628 @@
+//! End-to-end tests: the built `prompt-manager` binary, run as a user would, in temporary folders
+//! with real SQLite files and prompt folders.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A temporary project folder, and the binary run inside it.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Self {
+        Project {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_prompt-manager"));
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("PROMPT_MANAGER_STORE")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("COLUMNS")
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let output = self.command(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+        output
+    }
+
+    /// Runs and expects exit code `code`; returns stdout.
+    fn expect(&self, code: i32, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args:?}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        self.expect(0, args)
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    fn stderr(&self, code: i32, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stderr).unwrap()
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+#[test]
+fn a_user_walks_through_the_lifecycle() {
+    let p = Project::new();
+    let init = p.ok(&["init"]);
+    assert!(init.contains("Created prompt-manager.toml"), "{init}");
+    assert!(init.contains("Next:"), "{init}");
+    assert!(p.path().join("prompt-manager.toml").is_file());
+    assert!(p.path().join("prompts/greeting.yaml").is_file());
+    // A second init refuses to overwrite, and says how.
+    assert!(p.stderr(2, &["init"]).contains("--force"));
+
+    // The example is clean, and goes into the default store (SQLite, next to the config).
+    assert!(p.ok(&["lint"]).contains("0 errors"));
+    assert!(
+        p.ok(&["create", "prompts/greeting.yaml"])
+            .contains("Created greeting 1.0.0 (draft)")
+    );
+    assert!(
+        p.path().join("prompt-manager.db").is_file(),
+        "the config's store is used"
+    );
+    let shown = p.json(&["show", "greeting"]);
+    assert_eq!(shown["version"], "1.0.0");
+    assert_eq!(shown["input_schema"][0]["name"], "name");
+
+    assert!(
+        p.ok(&["label", "set", "greeting", "production", "1.0.0"])
+            .contains("(none) → 1.0.0")
+    );
+
+    // Changed wording: the suggested bump (minor) is shown, then applied.
+    let file = std::fs::read_to_string(p.path().join("prompts/greeting.yaml")).unwrap();
+    p.write(
+        "prompts/greeting.yaml",
+        &file.replace("Hello {{ name }}!", "Hi {{ name }}!"),
+    );
+    let updated = p.ok(&["update", "prompts/greeting.yaml"]);
+    assert!(updated.contains("Suggested bump: minor"), "{updated}");
+    assert!(updated.contains("Updated greeting 1.0.0 → 1.1.0 (minor)"), "{updated}");
+    // Same content again: nothing new.
+    assert!(p.ok(&["update", "prompts/greeting.yaml"]).contains("No changes"));
+    // An explicit bump with a changelog, from flags.
+    let major = p.json(&[
+        "update",
+        "--id",
+        "greeting",
+        "--template",
+        "Hey {{ name }}, {{ mood }}?",
+        "--bump",
+        "major",
+        "-m",
+        "Asks",
+    ]);
+    assert_eq!(major["version"], "2.0.0");
+    assert_eq!(major["changelog"], "Asks");
+    assert_eq!(major["suggested"], false);
+
+    // Render by label, by version requirement, and with missing variables.
+    assert_eq!(
+        p.ok(&["render", "greeting@production", "-v", "name=Ada"]),
+        "Hello Ada! Welcome to prompt-manager.\n"
+    );
+    assert_eq!(
+        p.ok(&["render", "greeting@^1", "-v", "name=Ada"]),
+        "Hi Ada! Welcome to prompt-manager.\n"
+    );
+    let missing = p.stderr(1, &["render", "greeting@1.1.0", "-v", "product=X"]);
+    assert!(missing.contains("missing variable `name` (string)"), "{missing}");
+    assert!(missing.contains("hint:"), "{missing}");
+
+    // Diff, human and JSON.
+    let diff = p.ok(&["diff", "greeting@1.0.0", "greeting@1.1.0"]);
+    assert!(diff.contains("-Hello {{ name }}!"), "{diff}");
+    assert!(diff.contains("+Hi {{ name }}!"), "{diff}");
+    assert!(!diff.contains('\x1b'), "no colour without a terminal");
+    let diff = p.json(&["diff", "greeting@1.1.0", "greeting@2.0.0"]);
+    assert_eq!(diff["bump"], "major");
+
+    // Promote, roll back, see where the label went.
+    p.ok(&["label", "set", "greeting", "production", "1.1.0"]);
+    assert!(
+        p.ok(&["rollback", "greeting", "production"])
+            .contains("1.1.0 → 1.0.0 (rollback)")
+    );
+    let moves = p.json(&["label", "history", "greeting"]);
+    assert_eq!(moves.as_array().unwrap().len(), 3);
+    assert_eq!(moves[2]["kind"], "rollback");
+
+    let history = p.json(&["history", "greeting"]);
+    let versions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["2.0.0", "1.1.0", "1.0.0"]);
+    assert_eq!(history[2]["labels"][0], "production");
+
+    // Status and archive: an archived prompt refuses to render (a failed check, exit 1).
+    assert_eq!(p.json(&["status", "greeting"])["status"], "draft");
+    p.ok(&["status", "greeting", "active"]);
+    assert!(p.ok(&["archive", "greeting"]).contains("active → archived"));
+    assert!(
+        p.stderr(1, &["render", "greeting", "-v", "name=A", "-v", "mood=ok"])
+            .contains("status greeting active")
+    );
+    assert_eq!(p.json(&["list", "--status", "archived"]).as_array().unwrap().len(), 1);
+    assert_eq!(p.json(&["list", "--status", "active"]).as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn chat_prompts_render_as_messages_and_framework_bodies() {
+    let p = Project::new();
+    p.write(
+        "triage.yaml",
+        "id: support/triage\ntemplate:\n  - role: system\n    content: You triage tickets for {{ product }}.\n  \
+         - placeholder: history\n    optional: true\n  - role: user\n    content: \"{{ ticket }}\"\n\
+         model_config:\n  model: gpt-4o\n  max_tokens: 256\n",
+    );
+    p.write("vars.yaml", "product: Acme\nticket: It broke\n");
+    let store = format!("dir://{}", p.path().join("store").display());
+    p.ok(&["--store", &store, "create", "triage.yaml", "--tag", "support"]);
+    let messages = p.ok(&["--store", &store, "render", "support/triage", "--vars", "vars.yaml"]);
+    assert_eq!(messages, "[system]\nYou triage tickets for Acme.\n\n[user]\nIt broke\n");
+    let openai: Value = serde_json::from_str(&p.ok(&[
+        "--store",
+        &store,
+        "render",
+        "support/triage",
+        "--vars",
+        "vars.yaml",
+        "--as",
+        "openai",
+    ]))
+    .unwrap();
+    assert_eq!(openai["model"], "gpt-4o");
+    assert_eq!(openai["messages"][0]["role"], "system");
+    let anthropic: Value = serde_json::from_str(&p.ok(&[
+        "--store",
+        &store,
+        "render",
+        "support/triage",
+        "--vars",
+        "vars.yaml",
+        "--as",
+        "anthropic",
+    ]))
+    .unwrap();
+    assert_eq!(anthropic["system"], "You triage tickets for Acme.");
+    // Variables from stdin, JSON values with `:=`.
+    let mut child = p
+        .command(&[
+            "--store",
+            &store,
+            "render",
+            "support/triage",
+            "--vars",
+            "-",
+            "-v",
+            "ticket:=42",
+            "-o",
+            "json",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"{\"product\": \"Stdin\"}").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let rendered: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(rendered["output"][0]["content"], "You triage tickets for Stdin.");
+    assert_eq!(rendered["output"][1]["content"], "42");
+    // A chat diff is per message.
+    p.write(
+        "triage.yaml",
+        &std::fs::read_to_string(p.path().join("triage.yaml"))
+            .unwrap()
+            .replace("You triage", "You sort"),
+    );
+    p.ok(&["--store", &store, "update", "triage.yaml", "--tag", "support"]);
+    let diff = p.ok(&["--store", &store, "diff", "support/triage@1.0.0"]);
+    assert!(diff.contains("message 1"), "{diff}");
+    assert!(diff.contains("+You sort tickets"), "{diff}");
+    // Filters.
+    assert_eq!(
+        p.json(&["--store", &store, "list", "--tag", "support"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        p.json(&["--store", &store, "list", "--prefix", "billing/"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+/// The planted mistakes: (file, line, code), each to be reported exactly once.
+const PLANTED: &[(&str, usize, &str)] = &[
+    ("broken-yaml.yaml", 3, "yaml"),
+    ("syntax.yaml", 4, "template_syntax"),
+    ("vars.yaml", 4, "undefined_variable"),
+    ("vars.yaml", 8, "unused_variable"),
+    ("bad-id.yaml", 1, "invalid_id"),
+    ("includes.yaml", 3, "unresolved_include"),
+    ("cycle-a.yaml", 2, "include_cycle"),
+    ("library.yaml", 6, "template_syntax"),
+    ("store/greeting/1.1.0.yaml", 3, "id_mismatch"),
+    ("store/greeting/_labels.yaml", 6, "unresolved_label"),
+];
+
+fn plant(p: &Project) -> PathBuf {
+    let root = p.path().join("prompts");
+    let files = [
+        (
+            "ok.yaml",
+            "id: ok\ntemplate: Hello {{ name }}\ninput_schema:\n  - name: name\n",
+        ),
+        ("broken-yaml.yaml", "id: broken\ntemplate: fine\nmetadata: [unclosed\n"),
+        ("syntax.yaml", "id: syntax\ntemplate: |\n  first line\n  {{ name }\n"),
+        (
+            "vars.yaml",
+            "id: vars\ntemplate: |\n  Hi {{ name }},\n  your {{ order_id }} shipped.\ninput_schema:\n  - name: name\n    type: string\n  - name: unused\n",
+        ),
+        ("bad-id.yaml", "id: Support/Triage\ntemplate: hi\n"),
+        (
+            "includes.yaml",
+            "id: includes\ntemplate: |\n  {% include \"shared/missing\" %}\n  {% include \"ok\" %}\n",
+        ),
+        ("cycle-a.yaml", "id: cycle-a\ntemplate: \"A {% include 'cycle-b' %}\"\n"),
+        ("cycle-b.yaml", "id: cycle-b\ntemplate: \"B {% include 'cycle-a' %}\"\n"),
+        (
+            "library.yaml",
+            "prompts:\n  - id: lib/one\n    template: fine\n  - id: lib/two\n    template: |\n      {% if x %}unclosed\n",
+        ),
+        (
+            "store/greeting/1.0.0.yaml",
+            "prompt:\n  id: greeting\n  template: Hello\n",
+        ),
+        (
+            "store/greeting/1.1.0.yaml",
+            "changelog: moved\nprompt:\n  id: greetings\n  template: Hello\n",
+        ),
+        (
+            "store/greeting/_labels.yaml",
+            "status: active\ncreated_at: 2026-01-01T00:00:00Z\nupdated_at: 2026-01-01T00:00:00Z\nlabels:\n  production: 1.0.0\n  staging: 2.0.0\n",
+        ),
+    ];
+    for (name, text) in files {
+        p.write(&format!("prompts/{name}"), text);
+    }
+    root
+}
+
+#[test]
+fn lint_reports_each_planted_mistake_once_at_its_line() {
+    let p = Project::new();
+    plant(&p);
+    let report: Value = serde_json::from_str(&p.expect(1, &["lint", "prompts", "--format", "json"])).unwrap();
+    let mut found: Vec<(String, u64, String)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let file = d["file"].as_str().unwrap().strip_prefix("prompts/").unwrap().to_owned();
+            (
+                file,
+                d["line"].as_u64().unwrap(),
+                d["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    let mut expected: Vec<(String, u64, String)> = PLANTED
+        .iter()
+        .map(|(f, l, c)| ((*f).to_owned(), *l as u64, (*c).to_owned()))
+        .collect();
+    expected.sort();
+    assert_eq!(found, expected, "{report:#}");
+    assert_eq!(report["files"], 12);
+    assert_eq!(report["errors"], 9);
+    assert_eq!(report["warnings"], 1);
+
+    // The compiler-style text: file:line:column: error: message.
+    let text = p.expect(1, &["lint", "prompts"]);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("prompts/syntax.yaml:4:") && l.contains(": error: ")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("prompts/vars.yaml:8:11: warning: ")),
+        "{text}"
+    );
+    assert!(text.ends_with("12 files: 9 errors, 1 warning\n"), "{text}");
+
+    // Fixing everything makes it pass; warnings alone pass unless denied.
+    for (name, _, _) in PLANTED {
+        if *name != "vars.yaml" {
+            std::fs::remove_file(p.path().join("prompts").join(name)).unwrap();
+        }
+    }
+    p.write(
+        "prompts/vars.yaml",
+        "id: vars\ntemplate: Hi {{ name }}\ninput_schema:\n  - name: name\n  - name: unused\n",
+    );
+    p.write("prompts/cycle-b.yaml", "id: cycle-b\ntemplate: B\n");
+    let clean = p.ok(&["lint", "prompts"]);
+    assert!(clean.contains("0 errors, 1 warning"), "{clean}");
+    p.expect(1, &["lint", "prompts", "--deny-warnings"]);
+}
+
+#[test]
+fn export_then_import_into_a_fresh_sqlite_store_gives_the_same_prompts() {
+    let p = Project::new();
+    let a = format!("sqlite://{}", p.path().join("a.db").display());
+    let b = format!("sqlite://{}", p.path().join("b.db").display());
+    let c = format!("sqlite://{}", p.path().join("c.db").display());
+    for i in 0..25 {
+        p.ok(&[
+            "--store",
+            &a,
+            "create",
+            "--id",
+            &format!("bulk/p{i:02}"),
+            "--template",
+            "Item {{ n }}",
+            "--tag",
+            "bulk",
+        ]);
+    }
+    p.write(
+        "chat.yaml",
+        "id: support/triage\ntemplate:\n  - role: system\n    content: Triage for {{ product }}.\n  - role: user\n    content: \"{{ ticket }}\"\n",
+    );
+    p.ok(&[
+        "--store",
+        &a,
+        "create",
+        "chat.yaml",
+        "--status",
+        "active",
+        "--label",
+        "staging",
+    ]);
+    p.ok(&[
+        "--store",
+        &a,
+        "update",
+        "--id",
+        "support/triage",
+        "--description",
+        "Sorts tickets",
+        "-m",
+        "Describe",
+    ]);
+    p.ok(&["--store", &a, "label", "set", "support/triage", "production", "1.0.0"]);
+    p.ok(&[
+        "--store",
+        &a,
+        "update",
+        "--id",
+        "bulk/p03",
+        "--template",
+        "Thing {{ n }}",
+        "--bump",
+        "patch",
+    ]);
+
+    // To a library file and back into a fresh store.
+    let exported = p.json(&["--store", &a, "export", "library.yaml", "--all-versions", "--quiet"]);
+    assert_eq!(exported["prompts"], 26);
+    assert_eq!(exported["versions"], 28);
+    let imported = p.json(&["--store", &b, "import", "library.yaml"]);
+    assert_eq!(imported["created"].as_array().unwrap().len(), 28);
+    // Importing again changes nothing.
+    let again = p.json(&["--store", &b, "import", "library.yaml"]);
+    assert_eq!(again["created"].as_array().unwrap().len(), 0);
+
+    p.ok(&["--store", &b, "export", "library-b.yaml", "--all-versions"]);
+    let first = std::fs::read_to_string(p.path().join("library.yaml")).unwrap();
+    let second = std::fs::read_to_string(p.path().join("library-b.yaml")).unwrap();
+    assert_eq!(
+        first, second,
+        "the round trip keeps every version, label, status and date"
+    );
+
+    let summaries = |store: &str| {
+        let mut list = p.json(&["--store", store, "list"]);
+        for item in list.as_array_mut().unwrap() {
+            let item = item.as_object_mut().unwrap();
+            item.remove("created_at");
+            item.remove("updated_at");
+        }
+        list
+    };
+    assert_eq!(summaries(&a), summaries(&b));
+    for reference in ["support/triage@1.0.0", "support/triage@1.1.0", "bulk/p03@1.0.1"] {
+        assert_eq!(
+            p.json(&["--store", &a, "show", reference]),
+            p.json(&["--store", &b, "show", reference]),
+            "{reference}"
+        );
+    }
+
+    // Through a folder (the dir:// layout) too.
+    p.ok(&["--store", &a, "export", "folder", "--all-versions"]);
+    assert!(p.path().join("folder/support/triage/1.1.0.yaml").is_file());
+    p.ok(&["lint", "folder"]);
+    p.ok(&["--store", &c, "import", "folder"]);
+    assert_eq!(summaries(&a), summaries(&c));
+}
+
+#[test]
+fn errors_say_what_to_do_and_nothing_panics() {
+    let p = Project::new();
+    let store = format!("sqlite://{}", p.path().join("pm.db").display());
+    p.ok(&[
+        "--store",
+        &store,
+        "create",
+        "--id",
+        "support/triage",
+        "--template",
+        "T {{ x }}",
+    ]);
+
+    let unknown = p.stderr(2, &["--store", &store, "show", "support/triag"]);
+    assert!(unknown.contains("prompt `support/triag` not found"), "{unknown}");
+    assert!(unknown.contains("did you mean `support/triage`?"), "{unknown}");
+
+    let bad = p.stderr(2, &["--store", "postgres://ada:hunter2@127.0.0.1:1/db", "list"]);
+    assert!(bad.contains("postgres://ada:***@127.0.0.1:1/db"), "{bad}");
+    assert!(!bad.contains("hunter2"), "{bad}");
+    let json: Value = serde_json::from_str(&p.stderr(2, &["--store", "nosuch://x", "list", "-o", "json"])).unwrap();
+    assert_eq!(json["error"]["code"], "config");
+    assert_eq!(json["error"]["exit_code"], 2);
+
+    let help = p.ok(&["--help"]);
+    assert!(
+        help.contains("Exit codes:") && help.contains("1  a check failed"),
+        "{help}"
+    );
+    p.expect(2, &["no-such-command"]);
+
+    p.write("list.json", "[1, 2]");
+    p.write("bad.yaml", "id: x\ntemplate: [\n");
+    let odd: &[&[&str]] = &[
+        &["show", ""],
+        &["show", "@@"],
+        &["show", "support/triage@^^"],
+        &["show", "../etc/passwd"],
+        &["render", "support/triage", "-v", "noequals"],
+        &["render", "support/triage", "-v", "x:=not json"],
+        &["render", "support/triage", "--vars", "list.json"],
+        &["render", "support/triage", "--vars", "missing.json"],
+        &["label", "set", "support/triage", "BAD LABEL", "1.0.0"],
+        &["label", "set", "support/triage", "prod", "9.9.9"],
+        &["rollback", "support/triage", "prod"],
+        &["status", "support/triage", "draft"],
+        &["diff", "support/triage@1.0.0", "nope"],
+        &["create"],
+        &["create", "bad.yaml"],
+        &["create", "missing.yaml"],
+        &["update", "--id", "support/triage"],
+        &["import", "missing"],
+        &["import", "bad.yaml"],
+        &["lint", "missing"],
+        &["history", "x\u{7}y"],
+    ];
+    for args in odd {
+        let mut all = vec!["--store", store.as_str()];
+        all.extend_from_slice(args);
+        let output = p.run(&all);
+        let code = output.status.code();
+        assert!(matches!(code, Some(1 | 2)), "{args:?} exited {code:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with("error: ") || stderr.contains("\nerror: ") || stderr.contains("error:"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let bad_yaml = p.stderr(2, &["--store", &store, "create", "bad.yaml"]);
+    assert!(bad_yaml.contains("bad.yaml:2:"), "{bad_yaml}");
+}
+
+#[test]
+fn config_is_found_upward_and_flags_win() {
+    let p = Project::new();
+    p.write(
+        "prompt-manager.toml",
+        "store = \"dir://store\"\n[defaults]\noutput = \"json\"\n[server]\nbind = \"x\"\n",
+    );
+    std::fs::create_dir_all(p.path().join("deep/er")).unwrap();
+    let mut command = p.command(&["create", "--id", "a", "--template", "A"]);
+    let output = command.current_dir(p.path().join("deep/er")).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let created: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(created["version"], "1.0.0", "output = json from the config");
+    assert!(
+        p.path().join("store/a/1.0.0.yaml").is_file(),
+        "dir://store is relative to the config file"
+    );
+
+    // The environment beats the config file, --store beats both.
+    let elsewhere = format!("dir://{}", p.path().join("other").display());
+    let mut command = p.command(&["list", "-o", "table"]);
+    let output = command.env("PROMPT_MANAGER_STORE", &elsewhere).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "No prompts match.\n");
+    assert!(
+        p.ok(&["--store", "memory://", "list", "-o", "table"])
+            .contains("No prompts match.")
+    );
+    let completions = p.ok(&["completions", "bash"]);
+    assert!(completions.contains("prompt-manager"), "{completions}");
+}
+
+#[test]
+fn colour_is_forced_only_when_asked_and_never_with_no_color() {
+    let p = Project::new();
+    let store = format!("dir://{}", p.path().join("s").display());
+    p.ok(&["--store", &store, "create", "--id", "a", "--template", "one"]);
+    p.ok(&["--store", &store, "update", "--id", "a", "--template", "two"]);
+    let mut forced = p.command(&["--store", &store, "diff", "a@1.0.0", "a@1.1.0"]);
+    let output = forced
+        .env_remove("NO_COLOR")
+        .env("CLICOLOR_FORCE", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("\x1b[32m+two\x1b[0m"), "{text:?}");
+    let mut both = p.command(&["--store", &store, "diff", "a@1.0.0", "a@1.1.0"]);
+    let output = both.env("CLICOLOR_FORCE", "1").output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains('\x1b'),
+        "NO_COLOR wins"
+    );
+}

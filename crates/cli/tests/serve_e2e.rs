@@ -1,0 +1,263 @@
+//! `prompt-manager serve` end to end over a real socket: keys made with `prompt-manager keys`,
+//! writes through HTTP, a request in flight while SIGTERM arrives (drained, exit 0), a restart on
+//! the same SQLite file that finds every acknowledged write, and revocation without restart.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_prompt-manager");
+
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // Only if a test failed midway: never leave the server running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path, extra: &[&str]) -> Served {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .args(["serve", "--port", "0", "--threads", "2"])
+        .args(extra)
+        .env_remove("PROMPT_MANAGER_STORE")
+        .env_remove("PROMPT_MANAGER_KEYS_FILE")
+        .env_remove("PROMPT_MANAGER_BIND")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("a banner").unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in `{first}`"))
+        .to_owned();
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Served { child, url }
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(start.elapsed() < limit, "the server did not stop within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .env_remove("PROMPT_MANAGER_STORE")
+        .env_remove("PROMPT_MANAGER_KEYS_FILE")
+        .output()
+        .unwrap()
+}
+
+struct Client {
+    http: reqwest::blocking::Client,
+    url: String,
+    key: String,
+}
+
+impl Client {
+    fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+}
+
+#[test]
+fn serve_drains_on_sigterm_and_a_restart_finds_every_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = cli(dir.path(), &["keys", "create", "e2e", "--scope", "admin", "-o", "json"]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reader = cli(
+        dir.path(),
+        &["keys", "create", "reader", "--scope", "read", "-o", "json"],
+    );
+    let reader_key = serde_json::from_slice::<Value>(&reader.stdout).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = cli(dir.path(), &["keys", "list"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("e2e") && listed.contains("admin") && !listed.contains(&key[16..]),
+        "{listed}"
+    );
+
+    let mut server = serve(dir.path(), &[]);
+    let client = Client {
+        http: reqwest::blocking::Client::new(),
+        url: server.url.clone(),
+        key: key.clone(),
+    };
+    // The seeded example renders.
+    let (status, body) = client.send(
+        reqwest::Method::POST,
+        "/v1/prompts/examples%2Fgreeting%40production/render",
+        Some(json!({"variables": {"name": "Ada"}})),
+    );
+    assert_eq!(
+        (status, body["text"].as_str()),
+        (200, Some("Hello Ada! Welcome to prompt-manager."))
+    );
+    // Keys are required and checked.
+    let anonymous = reqwest::blocking::get(format!("{}/v1/prompts", server.url)).unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+
+    // Writes, each acknowledged.
+    let mut acknowledged: Vec<(String, String)> = Vec::new();
+    for i in 0..5 {
+        let id = format!("e2e/p{i}");
+        let (status, body) = client.send(
+            reqwest::Method::POST,
+            "/v1/prompts",
+            Some(json!({"prompt": {"id": id, "template": format!("v1 {i} {{{{ x }}}}")}})),
+        );
+        assert_eq!(status, 201, "{body}");
+        acknowledged.push((id.clone(), "1.0.0".into()));
+        let (status, body) = client.send(
+            reqwest::Method::PUT,
+            &format!("/v1/prompts/e2e%2Fp{i}"),
+            Some(json!({"prompt": {"id": id, "template": format!("v2 {i} {{{{ x }}}}")}, "bump": "minor", "changelog": "two"})),
+        );
+        assert_eq!(status, 201, "{body}");
+        acknowledged.push((id.clone(), "1.1.0".into()));
+    }
+    let (status, _) = client.send(
+        reqwest::Method::PUT,
+        "/v1/prompts/e2e%2Fp0/labels/production",
+        Some(json!({"version": "1.0.0"})),
+    );
+    assert_eq!(status, 200);
+
+    // Revocation takes effect without a restart.
+    let as_reader = Client {
+        key: reader_key,
+        ..Client {
+            http: reqwest::blocking::Client::new(),
+            url: server.url.clone(),
+            key: String::new(),
+        }
+    };
+    assert_eq!(as_reader.send(reqwest::Method::GET, "/v1/prompts", None).0, 200);
+    assert!(cli(dir.path(), &["keys", "revoke", "reader"]).status.success());
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(as_reader.send(reqwest::Method::GET, "/v1/prompts", None).0, 401);
+
+    // A request in flight when SIGTERM arrives: headers now, the body after the signal.
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    let body = json!({"prompt": {"id": "e2e/in-flight", "template": "drained {{ x }}"}}).to_string();
+    write!(
+        slow,
+        "POST /v1/prompts HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    slow.write_all(&body.as_bytes()[..10]).unwrap();
+    slow.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    sigterm(&server.child);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server waits for the request in flight"
+    );
+    slow.write_all(&body.as_bytes()[10..]).unwrap();
+    let mut reply = String::new();
+    slow.read_to_string(&mut reply).unwrap();
+    assert!(
+        reply.starts_with("HTTP/1.1 201"),
+        "the request in flight was answered: {reply}"
+    );
+    acknowledged.push(("e2e/in-flight".into(), "1.0.0".into()));
+    let status = wait_exit(&mut server.child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0), "a graceful stop exits 0");
+    let mut stderr = String::new();
+    server.child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("stopped"), "{stderr}");
+    assert!(TcpStream::connect(&addr).is_err(), "nothing listens after the stop");
+    drop(server);
+
+    // Restart on the same file: everything acknowledged is there.
+    let server = serve(dir.path(), &[]);
+    let client = Client {
+        url: server.url.clone(),
+        ..client
+    };
+    for (id, version) in &acknowledged {
+        let path = format!("/v1/prompts/{}@{version}", id.replace('/', "%2F"));
+        let (status, body) = client.send(reqwest::Method::GET, &path, None);
+        assert_eq!(status, 200, "{id}@{version} after the restart: {body}");
+        assert_eq!(body["version"], version.as_str());
+    }
+    let (_, labels) = client.send(reqwest::Method::GET, "/v1/prompts/e2e%2Fp0/labels", None);
+    assert_eq!(labels["labels"]["production"], "1.0.0");
+    let (_, list) = client.send(reqwest::Method::GET, "/v1/prompts?prefix=e2e%2F", None);
+    assert_eq!(list["items"].as_array().unwrap().len(), 6);
+    let mut server = server;
+    sigterm(&server.child);
+    assert_eq!(wait_exit(&mut server.child, Duration::from_secs(20)).code(), Some(0));
+}
+
+#[test]
+fn a_public_address_without_keys_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["serve", "--bind", "0.0.0.0:0"])
+        .env_remove("PROMPT_MANAGER_STORE")
+        .env_remove("PROMPT_MANAGER_KEYS_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:0 without API keys"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("keys create"), "{stderr}");
+    assert!(!dir.path().join("prompt-manager.db").exists(), "nothing was created");
+}

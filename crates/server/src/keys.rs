@@ -1,0 +1,577 @@
+//! API keys: the keys file, the functions `prompt-manager keys create|list|revoke` call, and the
+//! [`KeyRing`] a running server checks requests against.
+//!
+//! A key is `pm_<id>_<secret>`: 6 random bytes of id (shown in listings, used to find the key)
+//! and 32 random bytes of secret, in hex. The file keeps only the SHA-256 of the whole key, so a
+//! leaked keys file gives no usable key; a presented key is hashed and compared in constant time.
+//! The file is JSON, written atomically (temporary file, fsync, rename) with mode 0600. A running
+//! server notices a changed file (modification time, length or inode) within
+//! [`KeyRing`]'s check interval and reloads it: revocation needs no restart.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What a key may do. Each scope includes the ones below it: `admin` ⊃ `write` ⊃ `read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Get, list, diff and render prompts.
+    Read,
+    /// Also create and update prompts and move unprotected labels.
+    Write,
+    /// Also move protected labels (`production` by default).
+    Admin,
+}
+
+impl Scope {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        match s {
+            "read" => Ok(Scope::Read),
+            "write" => Ok(Scope::Write),
+            "admin" => Ok(Scope::Admin),
+            other => Err(KeyError::Invalid(format!(
+                "unknown scope `{other}`; use read, write or admin"
+            ))),
+        }
+    }
+}
+
+/// What a listing shows of a key: never the secret nor its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyInfo {
+    /// The public id (`pm_<id>_…` in the key itself).
+    pub id: String,
+    /// A name for people (`ci`, `alice-laptop`), unique in the file.
+    pub name: String,
+    /// What the key may do.
+    pub scope: Scope,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A freshly created key: the only time its secret is known.
+#[derive(Clone)]
+pub struct NewKey {
+    /// The key's description.
+    pub info: KeyInfo,
+    /// The key to hand to the client (`pm_<id>_<secret>`). Shown once; only its hash is stored.
+    pub token: String,
+}
+
+impl fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewKey")
+            .field("info", &self.info)
+            .field("token", &"<secret>")
+            .finish()
+    }
+}
+
+/// What went wrong with the keys file or a key operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The file cannot be read or written.
+    #[error("keys file {}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a keys file.
+    #[error("keys file {}: {message}", .path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+    /// A bad argument (an empty name, an unknown scope, a duplicate name).
+    #[error("{0}")]
+    Invalid(String),
+    /// No key with this id or name.
+    #[error("no key with id or name `{0}`")]
+    NotFound(String),
+    /// The system's random source failed.
+    #[error("the system random source failed: {0}")]
+    Random(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredKey {
+    id: String,
+    name: String,
+    scope: Scope,
+    /// `sha256:<hex>` of the whole key.
+    hash: String,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeysFile {
+    keys: Vec<StoredKey>,
+}
+
+fn read_file(path: &Path) -> Result<KeysFile, KeyError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(KeysFile::default()),
+        Err(source) => {
+            return Err(KeyError::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    if text.trim().is_empty() {
+        return Ok(KeysFile::default());
+    }
+    serde_json::from_str(&text).map_err(|e| KeyError::Corrupt {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn write_file(path: &Path, file: &KeysFile) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let mut json = serde_json::to_string_pretty(file).map_err(|e| KeyError::Invalid(e.to_string()))?;
+    json.push('\n');
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = (|| {
+        let mut f = options.open(&tmp)?;
+        f.write_all(json.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // The rename is durable once the folder is synced.
+        std::fs::File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+fn random_hex(bytes: usize) -> Result<String, KeyError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| KeyError::Random(e.to_string()))?;
+    Ok(hex(&buf))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn hash_text(token: &str) -> String {
+    format!("sha256:{}", hex(&digest(token)))
+}
+
+/// Compares two digests in time independent of where they differ.
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn parse_hash(text: &str) -> Option<[u8; 32]> {
+    let hex = text.strip_prefix("sha256:")?;
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Splits `pm_<id>_<secret>` into its id; `None` when the shape is wrong.
+fn token_id(token: &str) -> Option<&str> {
+    let rest = token.strip_prefix("pm_")?;
+    let (id, secret) = rest.split_once('_')?;
+    (id.len() == 12 && secret.len() == 64 && token.bytes().all(|b| b.is_ascii_graphic())).then_some(id)
+}
+
+impl StoredKey {
+    fn info(&self) -> KeyInfo {
+        KeyInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            scope: self.scope,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// Creates a key named `name` with `scope` in the keys file at `path` (created if missing) and
+/// returns it with its secret, which is not stored and cannot be shown again.
+pub fn create(path: &Path, name: &str, scope: Scope) -> Result<NewKey, KeyError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        return Err(KeyError::Invalid(
+            "a key name must be 1 to 100 characters without control characters".into(),
+        ));
+    }
+    let mut file = read_file(path)?;
+    if file.keys.iter().any(|k| k.name == name) {
+        return Err(KeyError::Invalid(format!(
+            "a key named `{name}` already exists; revoke it first or pick another name"
+        )));
+    }
+    let id = random_hex(6)?;
+    let token = format!("pm_{id}_{}", random_hex(32)?);
+    let stored = StoredKey {
+        id,
+        name: name.to_owned(),
+        scope,
+        hash: hash_text(&token),
+        created_at: Utc::now(),
+    };
+    let info = stored.info();
+    file.keys.push(stored);
+    write_file(path, &file)?;
+    Ok(NewKey { info, token })
+}
+
+/// The keys in the file at `path` (none when it does not exist), oldest first.
+pub fn list(path: &Path) -> Result<Vec<KeyInfo>, KeyError> {
+    Ok(read_file(path)?.keys.iter().map(StoredKey::info).collect())
+}
+
+/// Removes the key with this id or name from the file. A running server refuses it from its
+/// next check of the file on (within a second by default).
+pub fn revoke(path: &Path, id_or_name: &str) -> Result<KeyInfo, KeyError> {
+    let mut file = read_file(path)?;
+    let position = file
+        .keys
+        .iter()
+        .position(|k| k.id == id_or_name || k.name == id_or_name)
+        .ok_or_else(|| KeyError::NotFound(id_or_name.to_owned()))?;
+    let removed = file.keys.remove(position);
+    write_file(path, &file)?;
+    Ok(removed.info())
+}
+
+/// Who made a request, once authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// What the caller may do (`admin` when the server runs without keys).
+    pub scope: Scope,
+    /// The key's name, when a key was used (recorded as the author of writes).
+    pub key_name: Option<String>,
+}
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No `Authorization` header, though the server requires keys.
+    Missing,
+    /// The header is not `Bearer <key>`.
+    Malformed,
+    /// No such key (unknown, revoked, or mistyped).
+    Unknown,
+}
+
+#[derive(Debug, Default)]
+struct Loaded {
+    keys: Vec<(String, [u8; 32], Scope, String)>,
+    /// Identity of the file read: modification time, length, inode.
+    stamp: Option<(Option<SystemTime>, u64, u64)>,
+}
+
+/// The keys a running server accepts, re-read when the keys file changes.
+///
+/// Without keys (no file, or an empty one) and unless [`KeyRing::require`] was called, every
+/// request is allowed with `admin` scope: the server then binds to loopback only. Once keys were
+/// seen, keys stay required even if the file is emptied — revoking the last key locks the
+/// server, it does not open it.
+#[derive(Debug)]
+pub struct KeyRing {
+    path: Option<PathBuf>,
+    loaded: RwLock<Arc<Loaded>>,
+    required: AtomicBool,
+    base: Instant,
+    last_check_ms: AtomicU64,
+    interval: Duration,
+}
+
+fn stamp(path: &Path) -> Option<(Option<SystemTime>, u64, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((meta.modified().ok(), meta.len(), inode))
+}
+
+impl KeyRing {
+    /// A ring over the keys file at `path` (`None`: no keys, ever), checked for changes at most
+    /// once per `interval`. Fails when the file exists but cannot be read as a keys file.
+    pub fn open(path: Option<PathBuf>, interval: Duration) -> Result<Self, KeyError> {
+        let ring = KeyRing {
+            path,
+            loaded: RwLock::new(Arc::new(Loaded::default())),
+            required: AtomicBool::new(false),
+            base: Instant::now(),
+            last_check_ms: AtomicU64::new(0),
+            interval,
+        };
+        if let Some(path) = &ring.path {
+            let stamp = stamp(path);
+            let loaded = Self::load(path, stamp)?;
+            if !loaded.keys.is_empty() {
+                ring.required.store(true, Ordering::Release);
+            }
+            ring.set(loaded);
+        }
+        Ok(ring)
+    }
+
+    /// Requires a key on every request from now on, even while the file holds none.
+    pub fn require(&self) {
+        self.required.store(true, Ordering::Release);
+    }
+
+    /// Whether requests need a key.
+    pub fn required(&self) -> bool {
+        self.refresh();
+        self.required.load(Ordering::Acquire)
+    }
+
+    /// How many keys are accepted now.
+    pub fn len(&self) -> usize {
+        self.refresh();
+        self.current().keys.len()
+    }
+
+    /// Whether no key is accepted now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The keys file, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn load(path: &Path, stamp: Option<(Option<SystemTime>, u64, u64)>) -> Result<Loaded, KeyError> {
+        let file = read_file(path)?;
+        let mut keys = Vec::with_capacity(file.keys.len());
+        for key in file.keys {
+            let hash = parse_hash(&key.hash).ok_or_else(|| KeyError::Corrupt {
+                path: path.to_owned(),
+                message: format!("key `{}` has a malformed hash", key.id),
+            })?;
+            keys.push((key.id, hash, key.scope, key.name));
+        }
+        Ok(Loaded { keys, stamp })
+    }
+
+    fn current(&self) -> Arc<Loaded> {
+        match self.loaded.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set(&self, loaded: Loaded) {
+        let mut guard = match self.loaded.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(loaded);
+    }
+
+    /// Re-reads the file if it changed, at most once per interval (one `stat` per check).
+    fn refresh(&self) {
+        let Some(path) = &self.path else { return };
+        let now = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_check_ms.load(Ordering::Relaxed);
+        let interval = u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX);
+        if last != 0 && now.saturating_sub(last) < interval {
+            return;
+        }
+        if self
+            .last_check_ms
+            .compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return; // another request is checking
+        }
+        let stamp = stamp(path);
+        if stamp == self.current().stamp {
+            return;
+        }
+        match Self::load(path, stamp) {
+            Ok(loaded) => {
+                if !loaded.keys.is_empty() {
+                    self.required.store(true, Ordering::Release);
+                }
+                tracing::info!(keys = loaded.keys.len(), file = %path.display(), "reloaded the API keys");
+                self.set(loaded);
+            }
+            Err(e) => {
+                // Fail closed: a keys file that cannot be read accepts no key.
+                tracing::error!("{e}; no API key is accepted until the file is fixed");
+                self.required.store(true, Ordering::Release);
+                self.set(Loaded {
+                    keys: Vec::new(),
+                    stamp,
+                });
+            }
+        }
+    }
+
+    /// Checks an `Authorization` header value.
+    pub fn authenticate(&self, header: Option<&str>) -> Result<Caller, AuthFailure> {
+        self.refresh();
+        if !self.required.load(Ordering::Acquire) {
+            return Ok(Caller {
+                scope: Scope::Admin,
+                key_name: None,
+            });
+        }
+        let header = header.ok_or(AuthFailure::Missing)?;
+        let (scheme, token) = header.trim().split_once(' ').ok_or(AuthFailure::Malformed)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(AuthFailure::Malformed);
+        }
+        let token = token.trim();
+        let id = token_id(token).ok_or(AuthFailure::Unknown)?;
+        let presented = digest(token);
+        let loaded = self.current();
+        loaded
+            .keys
+            .iter()
+            .find(|(key_id, hash, ..)| key_id == id && constant_time_eq(hash, &presented))
+            .map(|(_, _, scope, name)| Caller {
+                scope: *scope,
+                key_name: Some(name.clone()),
+            })
+            .ok_or(AuthFailure::Unknown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn keys_are_created_listed_and_revoked_and_only_hashes_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let a = create(&path, "ci", Scope::Write).unwrap();
+        let b = create(&path, "ops", Scope::Admin).unwrap();
+        assert!(a.token.starts_with(&format!("pm_{}_", a.info.id)));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(&a.token) && !text.contains(&a.token[16..]), "{text}");
+        assert_eq!(list(&path).unwrap(), vec![a.info.clone(), b.info.clone()]);
+        let err = create(&path, "ci", Scope::Read).unwrap_err().to_string();
+        assert!(err.contains("already exists"), "{err}");
+        assert_eq!(revoke(&path, "ci").unwrap(), a.info);
+        assert_eq!(revoke(&path, &b.info.id).unwrap(), b.info);
+        assert!(matches!(revoke(&path, "ci"), Err(KeyError::NotFound(_))));
+        assert!(list(&path).unwrap().is_empty());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "the keys file is private: {mode:o}");
+        }
+    }
+
+    #[test]
+    fn the_ring_checks_keys_and_sees_revocations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let ring = KeyRing::open(Some(path.clone()), Duration::ZERO).unwrap();
+        assert_eq!(
+            ring.authenticate(None).unwrap().scope,
+            Scope::Admin,
+            "open without keys"
+        );
+        let key = create(&path, "ci", Scope::Read).unwrap();
+        let bearer = format!("Bearer {}", key.token);
+        assert_eq!(ring.authenticate(Some(&bearer)).unwrap().scope, Scope::Read);
+        assert_eq!(ring.authenticate(None), Err(AuthFailure::Missing));
+        assert_eq!(ring.authenticate(Some("Basic abc")), Err(AuthFailure::Malformed));
+        let wrong = format!("Bearer {}0", &key.token[..key.token.len() - 1]);
+        assert_eq!(ring.authenticate(Some(&wrong)), Err(AuthFailure::Unknown));
+        revoke(&path, "ci").unwrap();
+        assert_eq!(ring.authenticate(Some(&bearer)), Err(AuthFailure::Unknown));
+        assert_eq!(
+            ring.authenticate(None),
+            Err(AuthFailure::Missing),
+            "revoking the last key locks the server"
+        );
+    }
+
+    #[test]
+    fn a_corrupt_file_is_reported_and_accepts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        std::fs::write(&path, "{\"keys\": [}").unwrap();
+        let err = KeyRing::open(Some(path.clone()), Duration::ZERO)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keys.json") && err.contains("line 1"), "{err}");
+    }
+}

@@ -1,0 +1,169 @@
+//! What every handler shares: the manager, the API keys, the metrics, the options, and a cache
+//! of serialized exact versions (immutable, so never stale).
+//! Request authentication lives here too, as the extractors [`ReadAccess`] and [`WriteAccess`].
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use prompt_manager::PromptManager;
+use prompt_manager::observability::{MetricsConfig, MetricsObserver};
+
+use crate::error::ApiError;
+use crate::keys::{AuthFailure, Caller, KeyError, KeyRing, Scope};
+
+/// Settings of the API itself (the router), as opposed to where and how it is served.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// The API keys file; `None`: no keys, everything is allowed (loopback only).
+    pub keys_file: Option<PathBuf>,
+    /// How often a running server looks at the keys file for changes (default 1 s).
+    pub keys_check_interval: Duration,
+    /// Labels whose moves need an `admin` key (default `production`).
+    pub protected_labels: BTreeSet<String>,
+    /// The largest request body in bytes (default 1 MiB); larger bodies get 413.
+    pub body_limit: usize,
+    /// How long one request may take (default 30 s); slower ones get 408.
+    pub request_timeout: Duration,
+    /// Requests handled at once (default 512); more wait their turn (within the timeout).
+    pub concurrency_limit: usize,
+    /// The most renders in one batch (default 100).
+    pub max_batch: usize,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            keys_file: None,
+            keys_check_interval: Duration::from_secs(1),
+            protected_labels: BTreeSet::from(["production".to_owned()]),
+            body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            concurrency_limit: 512,
+            max_batch: 100,
+        }
+    }
+}
+
+/// The state shared by the handlers. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) pm: PromptManager,
+    pub(crate) keys: KeyRing,
+    pub(crate) metrics: MetricsObserver,
+    pub(crate) options: AppOptions,
+    /// Exact-version GET bodies by `id@version`: (ETag, JSON).
+    pub(crate) exact: quick_cache::sync::Cache<String, Arc<(String, axum::body::Bytes)>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("pm", &self.pm)
+            .field("keys", &self.keys.path())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The state for a manager: loads the keys file and registers a metrics observer on `pm`.
+    pub fn new(pm: PromptManager, options: AppOptions) -> Result<Self, KeyError> {
+        let keys = KeyRing::open(options.keys_file.clone(), options.keys_check_interval)?;
+        let metrics = MetricsObserver::new(MetricsConfig::first_seen(200));
+        pm.add_observer(Arc::new(metrics.clone()));
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                pm,
+                keys,
+                metrics,
+                options,
+                exact: quick_cache::sync::Cache::new(10_000),
+            }),
+        })
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &PromptManager {
+        &self.inner.pm
+    }
+
+    /// The API keys.
+    pub fn keys(&self) -> &KeyRing {
+        &self.inner.keys
+    }
+
+    /// The options.
+    pub fn options(&self) -> &AppOptions {
+        &self.inner.options
+    }
+
+    pub(crate) fn is_protected(&self, label: &str) -> bool {
+        self.inner.options.protected_labels.contains(label)
+    }
+}
+
+fn authenticate(parts: &Parts, state: &AppState, needed: Scope) -> Result<Caller, ApiError> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
+    let caller = state.inner.keys.authenticate(header).map_err(|failure| {
+        let detail = match failure {
+            AuthFailure::Missing => "this server requires an API key: send `Authorization: Bearer <key>`",
+            AuthFailure::Malformed => "the Authorization header must be `Bearer <key>`",
+            AuthFailure::Unknown => "the API key is not valid: unknown, revoked or mistyped",
+        };
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"prompt-manager\""),
+        )
+    })?;
+    require(&caller, needed, "this request")?;
+    Ok(caller)
+}
+
+/// Refuses with 403 unless `caller` has `needed`.
+pub(crate) fn require(caller: &Caller, needed: Scope, what: &str) -> Result<(), ApiError> {
+    if caller.scope >= needed {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!(
+            "{what} needs a key with scope `{needed}`; this key has `{}`",
+            caller.scope
+        ),
+    ))
+}
+
+/// A caller allowed to read (any key, or none when the server has no keys).
+#[derive(Debug)]
+pub(crate) struct ReadAccess(#[allow(dead_code)] pub(crate) Caller);
+
+/// A caller allowed to write (`write` or `admin`).
+#[derive(Debug)]
+pub(crate) struct WriteAccess(pub(crate) Caller);
+
+impl FromRequestParts<AppState> for ReadAccess {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(parts, state, Scope::Read).map(ReadAccess)
+    }
+}
+
+impl FromRequestParts<AppState> for WriteAccess {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(parts, state, Scope::Write).map(WriteAccess)
+    }
+}
