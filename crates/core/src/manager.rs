@@ -117,6 +117,8 @@ pub struct SaveOutcome {
 #[derive(Clone)]
 pub struct PromptManager {
     inner: Arc<Inner>,
+    /// Who this handle records as the author and actor of its writes ([`PromptManager::acting_as`]).
+    actor: Option<Arc<str>>,
 }
 
 struct Inner {
@@ -125,7 +127,6 @@ struct Inner {
     registry: Registry,
     observers: Observers,
     plugins: RwLock<BTreeMap<String, Arc<dyn Plugin>>>,
-    actor: Option<String>,
     render_cache: Option<RenderCache>,
 }
 
@@ -209,9 +210,9 @@ impl PromptManagerBuilder {
                 registry: Registry::default(),
                 observers: Observers::new(self.observers),
                 plugins: RwLock::new(self.plugins.into_iter().map(|p| (p.name().to_owned(), p)).collect()),
-                actor: self.actor,
                 render_cache: self.render_cache.map(RenderCache::new),
             }),
+            actor: self.actor.map(Arc::from),
         };
         // Writes by other processes or instances reach the registry when the store can tell.
         // The listener holds the manager weakly: the store (which the manager owns) keeps it.
@@ -353,7 +354,7 @@ impl PromptManager {
                     prompt,
                     version,
                     changelog: options.changelog.unwrap_or_else(|| "Initial version".into()),
-                    author: options.author.or_else(|| self.inner.actor.clone()),
+                    author: options.author.or_else(|| self.actor_name()),
                     created_at: Utc::now(),
                     parent: None,
                     content_hash,
@@ -439,7 +440,7 @@ impl PromptManager {
                     prompt,
                     version,
                     changelog: options.changelog,
-                    author: options.author.or_else(|| self.inner.actor.clone()),
+                    author: options.author.or_else(|| self.actor_name()),
                     created_at: Utc::now(),
                     parent: Some(latest.version.clone()),
                     content_hash,
@@ -473,7 +474,7 @@ impl PromptManager {
                 expected,
                 status,
                 labels,
-                actor: self.inner.actor.clone(),
+                actor: self.actor_name(),
             })
             .await?;
         self.inner.registry.invalidate(&new.prompt.id);
@@ -542,7 +543,22 @@ impl PromptManager {
 
     /// Who this manager records as the author and actor of its writes, when set.
     pub fn actor(&self) -> Option<&str> {
-        self.inner.actor.as_deref()
+        self.actor.as_deref()
+    }
+
+    /// A handle on the same manager (store, caches, observers, plugins) that records `actor` as
+    /// the author of the versions and the actor of the label moves it writes — for a server that
+    /// writes on behalf of many callers (an API key's name) through one manager. Cheap: two
+    /// reference counts.
+    pub fn acting_as(&self, actor: impl Into<String>) -> PromptManager {
+        PromptManager {
+            inner: Arc::clone(&self.inner),
+            actor: Some(Arc::from(actor.into())),
+        }
+    }
+
+    fn actor_name(&self) -> Option<String> {
+        self.actor.as_deref().map(str::to_owned)
     }
 
     /// Forgets what the manager cached about `id`, so that the next render reads the store.
@@ -614,6 +630,24 @@ impl PromptManager {
         )
     }
 
+    /// Like [`remove_label`](Self::remove_label), compare-and-set: the label is removed only if it
+    /// currently points to `expected`; otherwise it fails with a version conflict and nothing is
+    /// recorded. For callers with optimistic concurrency (HTTP `If-Match`).
+    #[tracing::instrument(name = "prompt_manager.remove_label", skip_all, fields(gen_ai.prompt.name = %id, gen_ai.prompt.label = %label, gen_ai.prompt.version, gen_ai.prompt.content_hash, outcome))]
+    pub async fn remove_label_expecting(&self, id: &str, label: &str, expected: &str) -> Result<LabelEvent> {
+        finish(
+            async move {
+                let id = PromptId::new(id)?;
+                let label = LabelName::new(label)?;
+                let expected = Expect::Version(parse_version(expected)?);
+                self.move_label(&id, label.clone(), None, expected, LabelEventKind::Remove)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(NotFound::Label(id, label)))
+            }
+            .await,
+        )
+    }
+
     /// Moves `label` back to the version it pointed to before its current assignment.
     /// Repeated rollbacks keep going back; a rollback is undone by setting the label again.
     #[tracing::instrument(name = "prompt_manager.rollback", skip_all, fields(gen_ai.prompt.name = %id, gen_ai.prompt.label = %label, gen_ai.prompt.version, gen_ai.prompt.content_hash, outcome))]
@@ -664,7 +698,7 @@ impl PromptManager {
                     to,
                     expected,
                     kind,
-                    actor: self.inner.actor.clone(),
+                    actor: self.actor_name(),
                 },
             )
             .await?;

@@ -49,10 +49,10 @@ use std::sync::Arc;
 
 #[doc(inline)]
 pub use prompt_manager_core::{
-    Bump, CacheStats, ChatItem, ChatMessage, CompileUnit, CompiledTemplate, ContentHash, CreateOptions, Error,
-    ErrorKind, Expect, IncludedTemplate, InputSchema, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery,
-    MessagePlaceholder, Metadata, ModelConfig, NotFound, Observer, Page, Plugin, Prompt, PromptExecution, PromptFormat,
-    PromptId, PromptManager, PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion,
+    Bump, CacheStats, ChangeListener, ChatItem, ChatMessage, CompileUnit, CompiledTemplate, ContentHash, CreateOptions,
+    Error, ErrorKind, Expect, IncludedTemplate, InputSchema, LabelChange, LabelEvent, LabelEventKind, LabelName,
+    ListQuery, MessagePlaceholder, Metadata, ModelConfig, NotFound, Observer, Page, Plugin, Prompt, PromptExecution,
+    PromptFormat, PromptId, PromptManager, PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion,
     RenderCacheConfig, RenderOutput, RenderedPrompt, Result, Role, SaveOutcome, SaveRequest, Selector, StorageBackend,
     Store, Template, TemplateEngine, ToolCall, UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables,
     VersionInfo, VersionStore, async_trait, semver,
@@ -152,7 +152,8 @@ pub fn in_memory() -> PromptManager {
 pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(Error::Config(format!(
-            "`{url}` is not a store URL; use memory://, dir://PATH, sqlite://PATH or postgres://…"
+            "`{}` is not a store URL; use memory://, dir://PATH, sqlite://PATH or postgres://…",
+            redact_url(url)
         )));
     };
     match scheme {
@@ -222,9 +223,9 @@ fn not_compiled(url: &str, feature: &str) -> Error {
 /// );
 /// ```
 pub fn redact_url(url: &str) -> String {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
+    // Without `://` (a typo such as `postgres:/u:pw@h`) the whole text is searched: masking
+    // too much beats echoing a password.
+    let start = url.find("://").map_or(0, |i| i + 3);
     let mut shown = url.to_owned();
     // The last `@` ends the user info: a password may hold `/`, `?` or `@` written unescaped.
     // (An `@` in a parameter can make this mask more than the password, never less.)
@@ -276,7 +277,9 @@ mod tests {
             "postgres://u@h/db?sslmode=require&password=***"
         );
         assert_eq!(redact_url("postgres://u:pa?ss@h/db"), "postgres://u:***@h/db");
-        assert_eq!(redact_url("not a url ?password=x"), "not a url ?password=x");
+        assert_eq!(redact_url("not a url ?password=x"), "not a url ?password=***");
+        assert_eq!(redact_url("postgres:/ada:s3cret@db/pm"), "postgres:***@db/pm");
+        assert_eq!(redact_url("./prompts"), "./prompts");
         assert_eq!(redact_url("sqlite://./é@ü.db"), "sqlite://./é@ü.db");
     }
 

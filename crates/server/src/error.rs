@@ -102,7 +102,6 @@ impl From<Error> for ApiError {
                 StatusCode::BAD_REQUEST
             }
             Error::InvalidPrompt { .. }
-            | Error::InvalidFile { .. }
             | Error::TemplateSyntax { .. }
             | Error::InvalidVariables { .. }
             | Error::IncludeCycle { .. }
@@ -125,7 +124,24 @@ impl From<Error> for ApiError {
                     "the prompt store failed to answer; the server log has the details",
                 );
             }
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::InvalidFile { .. } => {
+                // Requests are JSON: a bad file is one of the store's (`dir://`), and its message
+                // names a path on the server. The client did nothing wrong and needs no path.
+                tracing::error!(error = %e, "a file of the prompt store is invalid");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "store_corrupt",
+                    "a file of the prompt store is invalid; the server log names it and the line",
+                );
+            }
+            _ => {
+                tracing::error!(error = %e, "request failed");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    e.code(),
+                    "the request failed inside the server; the server log has the details",
+                );
+            }
         };
         ApiError::new(status, e.code(), e.to_string())
     }

@@ -162,25 +162,54 @@ fn read_file(path: &Path) -> Result<KeysFile, KeyError> {
     })
 }
 
+/// The folder of the keys file (`.` for a bare file name) and the file's name.
+fn folder_and_name(path: &Path) -> (PathBuf, String) {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (dir, name)
+}
+
+/// Runs a read-modify-write of the keys file holding an exclusive lock on `.NAME.lock` beside
+/// it, so that two `keys create` or `revoke` runs at once never lose each other's change. The
+/// lock is released when the function returns (or the process dies). Readers take no lock: the
+/// file is replaced by an atomic rename.
+fn locked<T>(path: &Path, change: impl FnOnce() -> Result<T, KeyError>) -> Result<T, KeyError> {
+    let (dir, name) = folder_and_name(path);
+    let lock_path = dir.join(format!(".{name}.lock"));
+    let io = |source| KeyError::Io {
+        path: lock_path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(io)?;
+    lock.lock().map_err(io)?;
+    change()
+}
+
 fn write_file(path: &Path, file: &KeysFile) -> Result<(), KeyError> {
     let io = |source| KeyError::Io {
         path: path.to_owned(),
         source,
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let (dir, name) = folder_and_name(path);
     std::fs::create_dir_all(&dir).map_err(io)?;
     let mut json = serde_json::to_string_pretty(file).map_err(|e| KeyError::Invalid(e.to_string()))?;
     json.push('\n');
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    // A fresh name each time: a leftover of a killed run is never reopened with its old mode.
+    let tmp = dir.join(format!(".{name}.tmp{}-{}", std::process::id(), random_hex(4)?));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -268,25 +297,27 @@ pub fn create(path: &Path, name: &str, scope: Scope) -> Result<NewKey, KeyError>
             "a key name must be 1 to 100 characters without control characters".into(),
         ));
     }
-    let mut file = read_file(path)?;
-    if file.keys.iter().any(|k| k.name == name) {
-        return Err(KeyError::Invalid(format!(
-            "a key named `{name}` already exists; revoke it first or pick another name"
-        )));
-    }
-    let id = random_hex(6)?;
-    let token = format!("pm_{id}_{}", random_hex(32)?);
-    let stored = StoredKey {
-        id,
-        name: name.to_owned(),
-        scope,
-        hash: hash_text(&token),
-        created_at: Utc::now(),
-    };
-    let info = stored.info();
-    file.keys.push(stored);
-    write_file(path, &file)?;
-    Ok(NewKey { info, token })
+    locked(path, || {
+        let mut file = read_file(path)?;
+        if file.keys.iter().any(|k| k.name == name) {
+            return Err(KeyError::Invalid(format!(
+                "a key named `{name}` already exists; revoke it first or pick another name"
+            )));
+        }
+        let id = random_hex(6)?;
+        let token = format!("pm_{id}_{}", random_hex(32)?);
+        let stored = StoredKey {
+            id,
+            name: name.to_owned(),
+            scope,
+            hash: hash_text(&token),
+            created_at: Utc::now(),
+        };
+        let info = stored.info();
+        file.keys.push(stored);
+        write_file(path, &file)?;
+        Ok(NewKey { info, token })
+    })
 }
 
 /// The keys in the file at `path` (none when it does not exist), oldest first.
@@ -297,15 +328,17 @@ pub fn list(path: &Path) -> Result<Vec<KeyInfo>, KeyError> {
 /// Removes the key with this id or name from the file. A running server refuses it from its
 /// next check of the file on (within a second by default).
 pub fn revoke(path: &Path, id_or_name: &str) -> Result<KeyInfo, KeyError> {
-    let mut file = read_file(path)?;
-    let position = file
-        .keys
-        .iter()
-        .position(|k| k.id == id_or_name || k.name == id_or_name)
-        .ok_or_else(|| KeyError::NotFound(id_or_name.to_owned()))?;
-    let removed = file.keys.remove(position);
-    write_file(path, &file)?;
-    Ok(removed.info())
+    locked(path, || {
+        let mut file = read_file(path)?;
+        let position = file
+            .keys
+            .iter()
+            .position(|k| k.id == id_or_name || k.name == id_or_name)
+            .ok_or_else(|| KeyError::NotFound(id_or_name.to_owned()))?;
+        let removed = file.keys.remove(position);
+        write_file(path, &file)?;
+        Ok(removed.info())
+    })
 }
 
 /// Who made a request, once authenticated.
@@ -512,6 +545,8 @@ impl KeyRing {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+    use std::collections::BTreeSet;
+
     use super::*;
 
     #[test]
@@ -536,6 +571,32 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o077, 0, "the keys file is private: {mode:o}");
         }
+    }
+
+    #[test]
+    fn concurrent_creates_and_revokes_lose_no_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let path = &path;
+                scope.spawn(move || {
+                    for k in 0..6 {
+                        create(path, &format!("t{t}-k{k}"), Scope::Read).unwrap();
+                    }
+                    revoke(path, &format!("t{t}-k0")).unwrap();
+                });
+            }
+        });
+        let names: BTreeSet<String> = list(&path).unwrap().into_iter().map(|k| k.name).collect();
+        let expected: BTreeSet<String> = (0..8).flat_map(|t| (1..6).map(move |k| format!("t{t}-k{k}"))).collect();
+        assert_eq!(names, expected);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 
     #[test]

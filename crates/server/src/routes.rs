@@ -2,6 +2,7 @@
 //! description (utoipa), and the HTTP caching helpers (ETag, `If-None-Match`, `If-Match`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -23,11 +24,14 @@ use crate::dto::{
     SetLabelRequest, UpdateRequest, UpdateResponse, VersionsResponse, schema,
 };
 use crate::error::{ApiError, Json, Problem};
-use crate::keys::Scope;
+use crate::keys::{Caller, Scope};
 use crate::state::{AppState, ReadAccess, WriteAccess, require};
 
-/// `Cache-Control` of an exact version: it never changes.
+/// `Cache-Control` of an exact version on a server without keys: it never changes.
 pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of an exact version read with an API key: never changes either, but a shared
+/// cache must not hand it to clients without the key (RFC 9111 §3.5).
+pub(crate) const IMMUTABLE_PRIVATE: &str = "private, max-age=31536000, immutable";
 /// `Cache-Control` of a label or latest read: revalidate every time (the ETag makes that cheap).
 pub(crate) const REVALIDATE: &str = "no-cache";
 
@@ -119,6 +123,7 @@ fn to_json_bytes<T: serde::Serialize>(value: &T) -> Result<Bytes, ApiError> {
 
 async fn exact_version(
     state: &AppState,
+    caller: &Caller,
     id: &PromptId,
     version: &Version,
     headers: &HeaderMap,
@@ -127,13 +132,22 @@ async fn exact_version(
     let cached = match state.inner.exact.get(&key) {
         Some(hit) => hit,
         None => {
+            let epoch = state.inner.exact_epoch.load(Ordering::Acquire);
             let v = state.inner.pm.get(&key).await?;
             let entry = std::sync::Arc::new((etag(&v), to_json_bytes(&*v)?));
-            state.inner.exact.insert(key, entry.clone());
+            // A change reported while we read may have replaced what we read: serve it, keep it not.
+            if state.inner.exact_epoch.load(Ordering::Acquire) == epoch {
+                state.inner.exact.insert(key, entry.clone());
+            }
             entry
         }
     };
-    Ok(cacheable(&cached.0, cached.1.clone(), IMMUTABLE, headers))
+    let cache_control = if caller.key_name.is_some() {
+        IMMUTABLE_PRIVATE
+    } else {
+        IMMUTABLE
+    };
+    Ok(cacheable(&cached.0, cached.1.clone(), cache_control, headers))
 }
 
 fn parse_label(label: &str) -> Result<LabelName, ApiError> {
@@ -265,9 +279,9 @@ pub(crate) async fn create_prompt(
         status: request.status.unwrap_or_default(),
         labels,
         changelog: request.changelog,
-        author: caller.key_name.clone(),
+        author: None,
     };
-    let outcome = state.inner.pm.create_with(request.prompt, options).await?;
+    let outcome = state.writer(&caller).create_with(request.prompt, options).await?;
     let v = outcome.version;
     let mut response = (StatusCode::CREATED, Json(&*v)).into_response();
     let h = response.headers_mut();
@@ -294,14 +308,14 @@ pub(crate) async fn create_prompt(
         (status = 404, description = "No such prompt, version or label", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn get_prompt(
-    _: ReadAccess,
+    ReadAccess(caller): ReadAccess,
     State(state): State<AppState>,
     Path(reference): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let parsed = PromptRef::parse(&reference)?;
     if let Selector::Exact(version) = &parsed.selector {
-        return exact_version(&state, &parsed.id, version, &headers).await;
+        return exact_version(&state, &caller, &parsed.id, version, &headers).await;
     }
     let v = state.inner.pm.get(&reference).await?;
     Ok(cacheable(&etag(&v), to_json_bytes(&*v)?, REVALIDATE, &headers))
@@ -358,15 +372,23 @@ pub(crate) async fn update_prompt(
                 latest.version
             )));
         }
-        expected = Some(latest.version.clone());
+        // `*` only asks that the prompt exists; a tag pins the update to the version it names.
+        if if_match.trim() != "*" {
+            if let Some(stale) = expected.as_ref().filter(|e| **e != latest.version) {
+                return Err(precondition_failed(format!(
+                    "expected_version {stale} and If-Match {if_match} disagree: the latest version of `{id}` is {}; nothing was written",
+                    latest.version
+                )));
+            }
+            expected = Some(latest.version.clone());
+        }
     }
     let options = UpdateOptions {
         expected,
-        author: caller.key_name.clone(),
         labels,
         ..UpdateOptions::new(request.bump, request.changelog)
     };
-    let outcome = match state.inner.pm.update_with(request.prompt, options).await {
+    let outcome = match state.writer(&caller).update_with(request.prompt, options).await {
         Err(e @ Error::VersionConflict { .. }) if if_match.is_some() => {
             return Err(precondition_failed(format!("If-Match is stale: {e}")));
         }
@@ -423,11 +445,11 @@ pub(crate) async fn get_summary(
         (status = 409, description = "Already archived", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn archive_prompt(
-    _: WriteAccess,
+    WriteAccess(caller): WriteAccess,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let summary = state.inner.pm.archive(&id).await?;
+    let summary = state.writer(&caller).archive(&id).await?;
     Ok(Json(summary).into_response())
 }
 
@@ -456,21 +478,21 @@ pub(crate) async fn list_versions(
         ("version" = String, Path, description = "An exact version, `1.2.0`", pattern = r"^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$", example = "1.0.0"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag the client holds")),
     responses((status = 200, description = "The version", body = schema::PromptVersion,
-            headers(("ETag" = String, description = "Version and content hash"), ("Cache-Control" = String, description = "public, max-age=31536000, immutable"))),
+            headers(("ETag" = String, description = "Version and content hash"), ("Cache-Control" = String, description = "immutable for a year: public without API keys, private with one"))),
         (status = 304, description = "The client's copy is current"),
         (status = 400, description = "A malformed id or version", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt or version", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn get_version(
-    _: ReadAccess,
+    ReadAccess(caller): ReadAccess,
     State(state): State<AppState>,
     Path((id, version)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = PromptId::new(&id)?;
     let version = parse_version(&version, "version")?;
-    exact_version(&state, &id, &version, &headers).await
+    exact_version(&state, &caller, &id, &version, &headers).await
 }
 
 /// The two sides of a diff.
@@ -579,8 +601,10 @@ async fn label_move_response(
     version: Option<Version>,
     event: Option<prompt_manager::LabelEvent>,
 ) -> Result<Response, ApiError> {
+    // The move is committed: a failed read of the target's ETag must not turn it into an error
+    // (a client retrying a rollback would roll back twice). The ETag is then left out.
     let tag = match &version {
-        Some(v) => Some(etag(&*state.inner.pm.store().get_version(id, v).await?)),
+        Some(v) => state.inner.pm.store().get_version(id, v).await.ok().map(|v| etag(&v)),
         None => None,
     };
     let mut response = Json(LabelMoveResponse {
@@ -619,65 +643,91 @@ pub(crate) async fn set_label(
     let label = parse_label(&label)?;
     check_protected(&state, &caller, &[label.to_string()])?;
     let version = parse_version(&request.version, "version")?;
-    let pm = &state.inner.pm;
-    let event = match header_str(&headers, &header::IF_MATCH)? {
-        Some(if_match) => {
-            let store = pm.store();
-            let current = match store.get_label(&id, &label).await {
-                Ok(v) => v,
-                Err(Error::NotFound(_)) => {
-                    // Tell a missing prompt (404) from an unset label (412).
-                    store.summary(&id).await?;
-                    return Err(precondition_failed(format!(
-                        "If-Match {if_match}: label `{label}` of `{id}` is not set; nothing was written"
-                    )));
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let current_tag = etag(&*store.get_version(&id, &current).await?);
-            if !match_accepts(if_match, &current_tag) {
-                return Err(precondition_failed(format!(
-                    "If-Match {if_match} does not match label `{label}` of `{id}`, which points to {current} (ETag {current_tag}); nothing was written"
-                )));
-            }
-            match pm
-                .set_label_expecting(
-                    id.as_str(),
-                    label.as_str(),
-                    &version.to_string(),
-                    Some(&current.to_string()),
-                )
-                .await
-            {
-                Err(e @ Error::VersionConflict { .. }) => {
-                    return Err(precondition_failed(format!("If-Match is stale: {e}")));
-                }
-                other => other?,
-            }
-        }
+    let pm = state.writer(&caller);
+    let event = match label_if_match(&state, &headers, &id, &label).await? {
+        Some(current) => stale_as_412(
+            pm.set_label_expecting(
+                id.as_str(),
+                label.as_str(),
+                &version.to_string(),
+                Some(&current.to_string()),
+            )
+            .await,
+        )?,
         None => pm.set_label(id.as_str(), label.as_str(), &version.to_string()).await?,
     };
     label_move_response(&state, &id, &label, Some(version), event).await
 }
 
+/// Checks a label move's `If-Match` against the ETag of the version the label points to now:
+/// `None` without the header, the current target when it matches, 412 otherwise (404 for a
+/// missing prompt). The move itself then compare-and-sets on that target.
+async fn label_if_match(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &PromptId,
+    label: &LabelName,
+) -> Result<Option<Version>, ApiError> {
+    let Some(if_match) = header_str(headers, &header::IF_MATCH)? else {
+        return Ok(None);
+    };
+    let store = state.inner.pm.store();
+    let current = match store.get_label(id, label).await {
+        Ok(v) => v,
+        Err(Error::NotFound(_)) => {
+            // Tell a missing prompt (404) from an unset label (412).
+            store.summary(id).await?;
+            return Err(precondition_failed(format!(
+                "If-Match {if_match}: label `{label}` of `{id}` is not set; nothing was written"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let current_tag = etag(&*store.get_version(id, &current).await?);
+    if !match_accepts(if_match, &current_tag) {
+        return Err(precondition_failed(format!(
+            "If-Match {if_match} does not match label `{label}` of `{id}`, which points to {current} (ETag {current_tag}); nothing was written"
+        )));
+    }
+    Ok(Some(current))
+}
+
+/// A compare-and-set that lost a race after its `If-Match` passed: 412, nothing written.
+fn stale_as_412<T>(result: Result<T, Error>) -> Result<T, ApiError> {
+    match result {
+        Err(e @ Error::VersionConflict { .. }) => Err(precondition_failed(format!("If-Match is stale: {e}"))),
+        other => other.map_err(ApiError::from),
+    }
+}
+
 /// Remove a label. A protected label needs an `admin` key.
 #[utoipa::path(delete, path = "/v1/prompts/{id}/labels/{label}", tag = "labels",
-    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting"), ("label" = String, Path, description = "The label", pattern = r"^[a-z][a-z0-9._-]*$", max_length = 64, example = "production")),
+    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting"), ("label" = String, Path, description = "The label", pattern = r"^[a-z][a-z0-9._-]*$", max_length = 64, example = "production"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the version the label points to now")),
     responses((status = 200, description = "Removed", body = LabelMoveResponse),
         (status = 400, description = "A malformed id or label", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not write, or the label is protected", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such prompt or label", body = Problem, content_type = "application/problem+json")),
+        (status = 404, description = "No such prompt or label", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` is stale: nothing was removed", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn remove_label(
     WriteAccess(caller): WriteAccess,
     State(state): State<AppState>,
     Path((id, label)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = PromptId::new(&id)?;
     let label = parse_label(&label)?;
     check_protected(&state, &caller, &[label.to_string()])?;
-    let event = state.inner.pm.remove_label(id.as_str(), label.as_str()).await?;
+    let pm = state.writer(&caller);
+    let event = match label_if_match(&state, &headers, &id, &label).await? {
+        Some(current) => stale_as_412(
+            pm.remove_label_expecting(id.as_str(), label.as_str(), &current.to_string())
+                .await,
+        )?,
+        None => pm.remove_label(id.as_str(), label.as_str()).await?,
+    };
     label_move_response(&state, &id, &label, None, Some(event)).await
 }
 
@@ -717,7 +767,7 @@ pub(crate) async fn rollback_label(
     let id = PromptId::new(&id)?;
     let label = parse_label(&label)?;
     check_protected(&state, &caller, &[label.to_string()])?;
-    let event = state.inner.pm.rollback(id.as_str(), label.as_str()).await?;
+    let event = state.writer(&caller).rollback(id.as_str(), label.as_str()).await?;
     let to = event.to.clone();
     label_move_response(&state, &id, &label, to, Some(event)).await
 }

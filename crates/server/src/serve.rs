@@ -154,12 +154,7 @@ impl Server {
         if !config.bind.ip().is_loopback() {
             state.keys().require();
         }
-        let seeded = if config.seed_example {
-            seed_example(&pm).await?
-        } else {
-            false
-        };
-        let has_example = pm.summary(EXAMPLE_PROMPT).await.is_ok();
+        // Bind first: a server that cannot start (the port is taken) writes nothing to the store.
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| ServeError::Bind {
@@ -167,6 +162,12 @@ impl Server {
                 source,
             })?;
         let local_addr = listener.local_addr().map_err(ServeError::Io)?;
+        let seeded = if config.seed_example {
+            seed_example(&pm).await?
+        } else {
+            false
+        };
+        let has_example = pm.summary(EXAMPLE_PROMPT).await.is_ok();
         Ok(Server {
             listener,
             state,
@@ -261,27 +262,36 @@ impl ServerConfig {
     }
 }
 
-/// Completes on SIGTERM or Ctrl-C (SIGINT).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// A future that completes on SIGTERM or Ctrl-C (SIGINT). The handlers are installed when this
+/// is called, not when the future is first polled, so call it before announcing the server: a
+/// supervisor that sends SIGTERM as soon as it sees the URL gets a graceful stop, not a kill.
+/// Must be called inside a tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let terminate = signal(SignalKind::terminate()).ok();
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        async fn wait(signal: Option<Signal>) {
+            match signal {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        async move {
+            tokio::select! {
+                () = wait(terminate) => {}
+                () = wait(interrupt) => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }
 
@@ -299,8 +309,9 @@ pub fn init_logging(json: bool) {
 /// Binds, prints the banner on stdout, and serves until SIGTERM or Ctrl-C.
 pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
     let server = Server::bind(config).await?;
+    let shutdown = shutdown_signal();
     println!("{}", server.banner());
-    server.run(shutdown_signal()).await
+    server.run(shutdown).await
 }
 
 #[cfg(test)]

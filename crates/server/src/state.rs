@@ -5,13 +5,14 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use prompt_manager::PromptManager;
 use prompt_manager::observability::{MetricsConfig, MetricsObserver};
+use prompt_manager::{ChangeListener, PromptId, PromptManager};
 
 use crate::error::ApiError;
 use crate::keys::{AuthFailure, Caller, KeyError, KeyRing, Scope};
@@ -60,8 +61,49 @@ pub(crate) struct Inner {
     pub(crate) keys: KeyRing,
     pub(crate) metrics: MetricsObserver,
     pub(crate) options: AppOptions,
-    /// Exact-version GET bodies by `id@version`: (ETag, JSON).
-    pub(crate) exact: quick_cache::sync::Cache<String, Arc<(String, axum::body::Bytes)>>,
+    /// Exact-version GET bodies by `id@version`: (ETag, JSON), bounded by bytes.
+    pub(crate) exact: quick_cache::sync::Cache<String, ExactEntry, ExactWeight>,
+    /// Bumped whenever the store reports a change made elsewhere: a body read before a bump is
+    /// not cached after it (it may be what a delete and re-create replaced).
+    pub(crate) exact_epoch: AtomicU64,
+}
+
+/// A cached exact-version response: its ETag and JSON body.
+pub(crate) type ExactEntry = Arc<(String, axum::body::Bytes)>;
+
+/// The most bytes of exact-version bodies kept in memory.
+const EXACT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Weighs a cached exact version by its size, so large prompts cannot fill memory.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ExactWeight;
+
+impl quick_cache::Weighter<String, ExactEntry> for ExactWeight {
+    fn weight(&self, key: &String, entry: &ExactEntry) -> u64 {
+        (key.len() + entry.0.len() + entry.1.len()) as u64
+    }
+}
+
+/// Forgets cached exact versions of prompts changed by another process or instance (deleted and
+/// created again with other content under the same version number): the same change feed that
+/// keeps the manager's registry exact.
+struct ExactInvalidator(std::sync::Weak<Inner>);
+
+impl ChangeListener for ExactInvalidator {
+    fn changed(&self, id: &PromptId) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.exact_epoch.fetch_add(1, Ordering::AcqRel);
+            let prefix = format!("{id}@");
+            inner.exact.retain(|key, _| !key.starts_with(&prefix));
+        }
+    }
+
+    fn lost(&self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.exact_epoch.fetch_add(1, Ordering::AcqRel);
+            inner.exact.clear();
+        }
+    }
 }
 
 impl std::fmt::Debug for Inner {
@@ -80,15 +122,27 @@ impl AppState {
         let keys = KeyRing::open(options.keys_file.clone(), options.keys_check_interval)?;
         let metrics = MetricsObserver::new(MetricsConfig::first_seen(200));
         pm.add_observer(Arc::new(metrics.clone()));
-        Ok(AppState {
-            inner: Arc::new(Inner {
-                pm,
-                keys,
-                metrics,
-                options,
-                exact: quick_cache::sync::Cache::new(10_000),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            pm,
+            keys,
+            metrics,
+            options,
+            exact: quick_cache::sync::Cache::with_weighter(10_000, EXACT_CACHE_BYTES, ExactWeight),
+            exact_epoch: AtomicU64::new(0),
+        });
+        inner
+            .pm
+            .store()
+            .watch(Arc::new(ExactInvalidator(Arc::downgrade(&inner))));
+        Ok(AppState { inner })
+    }
+
+    /// The manager, recording the caller's key name as author and actor of what it writes.
+    pub(crate) fn writer(&self, caller: &Caller) -> PromptManager {
+        match &caller.key_name {
+            Some(name) => self.inner.pm.acting_as(name.as_str()),
+            None => self.inner.pm.clone(),
+        }
     }
 
     /// The manager.
@@ -127,8 +181,46 @@ fn authenticate(parts: &Parts, state: &AppState, needed: Scope) -> Result<Caller
             HeaderValue::from_static("Bearer realm=\"prompt-manager\""),
         )
     })?;
+    if caller.key_name.is_none() {
+        refuse_foreign_sites(parts)?;
+    }
     require(&caller, needed, "this request")?;
     Ok(caller)
+}
+
+/// Without API keys every caller may do everything, and only loopback can reach the server;
+/// a web page the developer has open can still send it requests (a cross-site form POST needs no
+/// CORS preflight; DNS rebinding points an attacker's host name at 127.0.0.1). Browsers always
+/// send `Host` and, on cross-site requests, `Origin`: answer only requests addressed to and sent
+/// from loopback names. Clients that send neither (tests, `oneshot`) are not browsers.
+fn refuse_foreign_sites(parts: &Parts) -> Result<(), ApiError> {
+    for name in [header::HOST, header::ORIGIN] {
+        let Some(value) = parts.headers.get(&name) else {
+            continue;
+        };
+        if !value.to_str().is_ok_and(names_loopback) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "this server has no API keys, so it only answers requests addressed to localhost \
+                     and not sent by other sites' pages (the {name} header names another host); \
+                     create a key with `prompt-manager keys create` to serve other hosts"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a `Host` (`name[:port]`) or `Origin` (`scheme://name[:port]`) value names loopback.
+fn names_loopback(value: &str) -> bool {
+    let rest = value.split_once("://").map_or(value, |(_, rest)| rest);
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => rest.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Refuses with 403 unless `caller` has `needed`.
@@ -148,7 +240,7 @@ pub(crate) fn require(caller: &Caller, needed: Scope, what: &str) -> Result<(), 
 
 /// A caller allowed to read (any key, or none when the server has no keys).
 #[derive(Debug)]
-pub(crate) struct ReadAccess(#[allow(dead_code)] pub(crate) Caller);
+pub(crate) struct ReadAccess(pub(crate) Caller);
 
 /// A caller allowed to write (`write` or `admin`).
 #[derive(Debug)]

@@ -229,6 +229,18 @@ async fn updates_make_versions_and_if_match_guards_them() {
     assert_eq!(p["code"], "version_conflict");
     assert_eq!(api.versions("greet").await, 2);
 
+    // If-Match and a body's expected_version that disagree: 412, nothing written.
+    let mut both = update("Howdy {{ name }}!");
+    both["expected_version"] = json!("1.0.0");
+    let p = api
+        .put("/v1/prompts/greet", both)
+        .header("if-match", &new_tag)
+        .send()
+        .await
+        .problem(412);
+    assert!(p["detail"].as_str().unwrap().contains("disagree"), "{p}");
+    assert_eq!(api.versions("greet").await, 2);
+
     // Identical content: no version.
     let same = api
         .put("/v1/prompts/greet", update("Hi {{ name }}!"))
@@ -478,8 +490,21 @@ async fn labels_move_with_history_rollback_and_if_match() {
         .collect();
     assert_eq!(kinds, ["set", "set", "set", "rollback", "rollback"]);
 
+    // DELETE takes If-Match too: a stale tag (1.1.0's; the label is back on 1.0.0) removes nothing.
+    let tag_v11 = moved.header("etag");
+    assert!(!tag_v11.is_empty() && tag_v11 != tag_v1);
+    let p = api
+        .call(Method::DELETE, "/v1/prompts/greet/labels/production")
+        .header("if-match", tag_v11)
+        .send()
+        .await
+        .problem(412);
+    assert!(p["detail"].as_str().unwrap().contains("nothing was written"), "{p}");
+    let current = api.get("/v1/prompts/greet/labels/production").send().await;
+    assert_eq!(current.json()["version"], "1.0.0");
     let removed = api
         .call(Method::DELETE, "/v1/prompts/greet/labels/production")
+        .header("if-match", current.header("etag"))
         .send()
         .await;
     assert_eq!(removed.status, StatusCode::OK, "{}", removed.text);
@@ -732,4 +757,34 @@ async fn the_concurrency_limit_makes_requests_wait_their_turn() {
         StatusCode::OK,
         "the slot is free again"
     );
+}
+
+#[tokio::test]
+async fn an_exact_version_recreated_elsewhere_is_not_served_from_the_cache() {
+    let api = api().await;
+    let created = api.create_text("greet", "Hello {{ name }}!").await;
+    let first = api.get("/v1/prompts/greet@1.0.0").send().await;
+    assert_eq!(first.header("etag"), created.header("etag"));
+    // Another process on the same SQLite file deletes the prompt and creates it again: same
+    // version number, other content.
+    let url = format!("sqlite://{}", api.dir.path().join("pm.db").display());
+    let other = prompt_manager::open(&url).await.unwrap();
+    other.delete("greet").await.unwrap();
+    other
+        .create(prompt_manager::Prompt::text("greet", "Bye {{ name }}!").unwrap())
+        .await
+        .unwrap();
+    let fresh = other.get("greet@1.0.0").await.unwrap();
+    let expected = format!("\"1.0.0-{}\"", fresh.content_hash);
+    // The change log is read every 100 ms; the cached body must give way within a few reads.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let reply = api.get("/v1/prompts/greet@1.0.0").send().await;
+        if reply.header("etag") == expected {
+            assert_eq!(reply.json()["prompt"]["template"], "Bye {{ name }}!");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still served: {}", reply.text);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -234,6 +234,12 @@ async fn protected_labels_need_admin() {
     let reply = send(&api, &moves[0].0, moves[0].1, &moves[0].2, Some(&keys.admin)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(
+        reply.json()["event"]["actor"],
+        "boss",
+        "the label history names the key that moved it: {}",
+        reply.text
+    );
+    assert_eq!(
         api.pm
             .labels("greet")
             .await
@@ -288,4 +294,60 @@ async fn without_keys_everything_is_open_until_a_key_appears() {
     let path = dir_keys.lock().unwrap().clone().unwrap();
     keys::create(&path, "first", Scope::Admin).unwrap();
     api.get("/v1/prompts").send().await.problem(401);
+}
+
+#[tokio::test]
+async fn exact_versions_read_with_a_key_are_private() {
+    let (api, keys) = secured().await;
+    let reply = api.get("/v1/prompts/greet@1.0.0").bearer(&keys.read).send().await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.header("cache-control"), "private, max-age=31536000, immutable");
+    let reply = api
+        .get("/v1/prompts/greet/versions/1.0.0")
+        .bearer(&keys.read)
+        .send()
+        .await;
+    assert_eq!(reply.header("cache-control"), "private, max-age=31536000, immutable");
+}
+
+#[tokio::test]
+async fn without_keys_only_requests_to_and_from_loopback_names_are_answered() {
+    let api = common::api().await;
+    api.create_text("greet", "Hello {{ name }}!").await;
+    for host in ["127.0.0.1:8080", "localhost", "LOCALHOST:1", "[::1]:8080"] {
+        let reply = api.get("/v1/prompts").header("host", host).send().await;
+        assert_eq!(reply.status, StatusCode::OK, "{host}: {}", reply.text);
+    }
+    let reply = api
+        .call(Method::POST, "/v1/prompts/greet/archive")
+        .header("host", "127.0.0.1:8080")
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    api.pm
+        .set_status("greet", prompt_manager::PromptStatus::Active)
+        .await
+        .unwrap();
+    let before = snapshot(&api).await;
+    // DNS rebinding (a foreign name resolving to 127.0.0.1) and cross-site pages.
+    for (host, origin) in [
+        ("evil.example:8080", None),
+        ("127.0.0.1:8080", Some("https://evil.example")),
+        ("127.0.0.1:8080", Some("null")),
+        ("127.0.0.1.evil.example", None),
+    ] {
+        let mut call = api.call(Method::POST, "/v1/prompts/greet/archive").header("host", host);
+        if let Some(origin) = origin {
+            call = call.header("origin", origin);
+        }
+        let p = call.send().await.problem(403);
+        assert!(p["detail"].as_str().unwrap().contains("no API keys"), "{p}");
+        api.get("/v1/prompts").header("host", host).send().await;
+    }
+    assert_eq!(snapshot(&api).await, before, "refused requests change nothing");
+    assert_eq!(
+        api.pm.summary("greet").await.unwrap().status,
+        prompt_manager::PromptStatus::Active
+    );
 }

@@ -148,12 +148,13 @@ pub(crate) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Outcom
                     pm = pm.actor(author);
                 }
                 let server = prompt_manager_server::Server::bind_with(pm.build()?, config).await?;
+                let shutdown = prompt_manager_server::shutdown_signal();
                 if quiet {
                     println!("http://{}", server.local_addr());
                 } else {
                     println!("{}", server.banner());
                 }
-                server.run(prompt_manager_server::shutdown_signal()).await?;
+                server.run(shutdown).await?;
                 if !quiet {
                     eprintln!("prompt-manager: stopped");
                 }
