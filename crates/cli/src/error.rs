@@ -109,7 +109,8 @@ pub(crate) fn report(printer: &Printer, error: &anyhow::Error) {
                 "{} {message}\n",
                 printer.paint_err("error:", crate::output::Style::Error)
             );
-            if let Some(hint) = hint {
+            // `--quiet`: results and errors only, no hints (JSON errors keep theirs).
+            if let Some(hint) = hint.filter(|_| !printer.quiet) {
                 text.push_str(&format!(
                     "{} {hint}\n",
                     printer.paint_err("hint:", crate::output::Style::Hint)

@@ -162,7 +162,9 @@ impl Printer {
         if let Some(width) = terminal_width() {
             table.set_width(width);
         }
-        table.set_header(headers.iter().map(|h| self.paint(h, Style::Bold)));
+        // Plain headers: comfy-table measures widths without knowing ANSI codes, so the header
+        // line is painted after layout.
+        table.set_header(headers.iter().copied());
         for row in rows {
             table.add_row(row);
         }
@@ -180,7 +182,15 @@ impl Printer {
         let mut text: String = table
             .to_string()
             .lines()
-            .map(|l| format!("{}\n", l.strip_prefix(' ').unwrap_or(l).trim_end()))
+            .enumerate()
+            .map(|(index, l)| {
+                let line = l.strip_prefix(' ').unwrap_or(l).trim_end();
+                if index == 0 {
+                    format!("{}\n", self.paint(line, Style::Bold))
+                } else {
+                    format!("{line}\n")
+                }
+            })
             .collect();
         if text.is_empty() {
             text.push('\n');

@@ -626,3 +626,112 @@ fn colour_is_forced_only_when_asked_and_never_with_no_color() {
         "NO_COLOR wins"
     );
 }
+
+#[test]
+fn a_broken_config_does_not_block_the_commands_that_fix_or_bypass_it() {
+    let p = Project::new();
+    p.write("prompt-manager.toml", "store = \n");
+    let err = p.stderr(2, &["list"]);
+    assert!(err.contains("prompt-manager.toml:1:"), "{err}");
+    // --store bypasses it (with a warning), completions never needed it, init --force replaces it.
+    let store = format!("dir://{}", p.path().join("s").display());
+    let output = p.run(&["--store", &store, "list", "-o", "json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("warning: ignoring prompt-manager.toml"));
+    p.ok(&["completions", "fish"]);
+    p.ok(&["init", "--force"]);
+    p.ok(&["list"]);
+    // An empty PROMPT_MANAGER_STORE names no store: the config file's is used.
+    let mut command = p.command(&["list", "-o", "json"]);
+    let output = command.env("PROMPT_MANAGER_STORE", "").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn a_folder_of_prompt_files_imports_and_an_empty_one_is_an_error() {
+    let p = Project::new();
+    p.ok(&["init"]);
+    p.write(
+        "prompts/support/triage.json",
+        r#"{"id": "support/triage", "template": "Triage {{ ticket }}"}"#,
+    );
+    p.write("prompts/.hidden.yaml", "not: a prompt\n");
+    let imported = p.json(&["import", "prompts"]);
+    let created: Vec<String> = imported["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| format!("{}@{}", v["id"].as_str().unwrap(), v["version"].as_str().unwrap()))
+        .collect();
+    assert_eq!(created, ["greeting@1.0.0", "support/triage@1.0.0"]);
+    assert_eq!(p.ok(&["render", "support/triage", "-v", "ticket=42"]), "Triage 42\n");
+    // The same files again: nothing new.
+    assert_eq!(p.json(&["import", "prompts"])["created"], Value::Array(vec![]));
+
+    std::fs::create_dir_all(p.path().join("empty")).unwrap();
+    let err = p.stderr(2, &["import", "empty"]);
+    assert!(err.contains("holds no prompts"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    let quiet = p.stderr(2, &["--quiet", "import", "empty"]);
+    assert!(
+        quiet.contains("holds no prompts") && !quiet.contains("hint:"),
+        "{quiet}"
+    );
+}
+
+#[test]
+fn init_keeps_passwords_out_of_the_config_file() {
+    let p = Project::new();
+    let err = p.stderr(2, &["--store", "postgres://ada:s3cret@db.example/pm", "init"]);
+    assert!(err.contains("holds a password"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    assert!(!p.path().join("prompt-manager.toml").exists());
+    let err = p.stderr(2, &["--store", "postgres:/ada:s3cret@db/pm", "list"]);
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
+#[test]
+fn a_dry_run_of_identical_content_reports_no_new_version() {
+    let p = Project::new();
+    let store = format!("dir://{}", p.path().join("s").display());
+    p.ok(&["--store", &store, "create", "--id", "a", "--template", "one"]);
+    let dry = p.json(&[
+        "--store",
+        &store,
+        "update",
+        "--id",
+        "a",
+        "--template",
+        "one",
+        "--dry-run",
+    ]);
+    assert_eq!(dry["version"], "1.0.0", "{dry}");
+    assert!(dry.get("bump").is_none(), "{dry}");
+    let dry = p.json(&[
+        "--store",
+        &store,
+        "update",
+        "--id",
+        "a",
+        "--template",
+        "two",
+        "--dry-run",
+    ]);
+    assert_eq!(dry["version"], "1.1.0", "{dry}");
+    assert_eq!(dry["bump"], "minor", "{dry}");
+    let shown = p.json(&["--store", &store, "show", "a"]);
+    assert!(shown["created_at"].as_str().unwrap().ends_with('Z'), "{shown}");
+}
+
+#[test]
+fn rendering_a_deprecated_prompt_warns() {
+    let p = Project::new();
+    let store = format!("dir://{}", p.path().join("s").display());
+    p.ok(&["--store", &store, "create", "--id", "a", "--template", "one"]);
+    p.ok(&["--store", &store, "status", "a", "active"]);
+    p.ok(&["--store", &store, "status", "a", "deprecated"]);
+    let output = p.run(&["--store", &store, "render", "a"]);
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "one\n");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`a` is deprecated"));
+}

@@ -130,14 +130,15 @@ pub fn lint_path(path: &Path) -> Result<LintReport> {
     if path.is_dir() {
         walk(path, Path::new(""), &mut files)?;
     } else {
-        let name = path.file_name().map(PathBuf::from).unwrap_or_default();
-        files.push(name);
+        // One file keeps its whole path, so that a version file's folders still name its id
+        // (`store/greeting/1.0.0.yaml` belongs to `greeting`).
+        files.push(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
     }
     files.sort();
     let root = if path.is_dir() {
         path.to_path_buf()
     } else {
-        path.parent().map(Path::to_path_buf).unwrap_or_default()
+        PathBuf::new()
     };
     let sources = files
         .into_iter()
@@ -568,24 +569,95 @@ fn file_position(
     text: &str,
     node: Option<&YamlNode>,
     fallback: &YamlNode,
+    source: &str,
     (line, column): (usize, usize),
 ) -> (usize, usize) {
     let Some(node) = node else {
         return (fallback.line, fallback.column);
     };
     let first = text.lines().nth(node.line.saturating_sub(1)).unwrap_or("");
-    let quoted = first
-        .chars()
-        .nth(node.column.saturating_sub(1))
-        .is_some_and(|c| c == '"' || c == '\'');
-    if line <= 1 {
-        (node.line, node.column + usize::from(quoted) + column.saturating_sub(1))
-    } else if quoted {
-        // A quoted scalar folds its lines; the column within later lines is the best we know.
-        (node.line + line - 1, column)
-    } else {
-        (node.line + line - 1, node.column + column.saturating_sub(1))
+    match first.chars().nth(node.column.saturating_sub(1)) {
+        Some(quote @ ('"' | '\'')) => quoted_position(text, node, quote == '"', source, (line, column)),
+        _ if line <= 1 => (node.line, node.column + column.saturating_sub(1)),
+        _ => (node.line + line - 1, node.column + column.saturating_sub(1)),
     }
+}
+
+/// The file position of a template position inside a quoted scalar (JSON strings, quoted YAML):
+/// walks the raw text from the opening quote, decoding escapes (`\n`, `\"`, `\u00e9`, `''`) and
+/// folded line breaks, until as many characters as precede the position in the template.
+fn quoted_position(
+    text: &str,
+    node: &YamlNode,
+    double: bool,
+    source: &str,
+    (line, column): (usize, usize),
+) -> (usize, usize) {
+    let mut want: usize = source
+        .split('\n')
+        .take(line.saturating_sub(1))
+        .map(|l| l.chars().count() + 1)
+        .sum::<usize>()
+        + column.saturating_sub(1);
+    // (line, column, char) of the scalar's raw text after the opening quote, `\n` between lines.
+    let raw: Vec<(usize, usize, char)> = text
+        .lines()
+        .enumerate()
+        .skip(node.line.saturating_sub(1))
+        .flat_map(|(index, l)| {
+            let skip = if index + 1 == node.line { node.column } else { 0 };
+            l.chars()
+                .enumerate()
+                .skip(skip)
+                .map(move |(c, ch)| (index + 1, c + 1, ch))
+                .chain(std::iter::once((index + 1, l.chars().count() + 1, '\n')))
+        })
+        .collect();
+    let is_blank = |ch: char| ch == ' ' || ch == '\t';
+    let mut i = 0;
+    while want > 0 && i < raw.len() {
+        match raw[i].2 {
+            '\\' if double => {
+                let digits = match raw.get(i + 1).map(|r| r.2) {
+                    Some('x') => 2,
+                    Some('u') => 4,
+                    Some('U') => 8,
+                    Some('\n') => {
+                        // An escaped line break joins the lines: nothing is decoded.
+                        i += 2;
+                        while raw.get(i).is_some_and(|r| is_blank(r.2)) {
+                            i += 1;
+                        }
+                        continue;
+                    }
+                    _ => 0,
+                };
+                i += 2 + digits;
+                want -= 1;
+            }
+            '\'' if !double => {
+                i += 2;
+                want -= 1;
+            }
+            '\n' => {
+                // Folding: one break is a space, n > 1 breaks are n - 1 newlines; indentation goes.
+                let mut breaks = 0;
+                while raw.get(i).is_some_and(|r| r.2 == '\n') {
+                    breaks += 1;
+                    i += 1;
+                    while raw.get(i).is_some_and(|r| is_blank(r.2)) {
+                        i += 1;
+                    }
+                }
+                want = want.saturating_sub(if breaks == 1 { 1 } else { breaks - 1 });
+            }
+            _ => {
+                i += 1;
+                want -= 1;
+            }
+        }
+    }
+    raw.get(i).map_or((node.line, node.column), |r| (r.0, r.1))
 }
 
 /// 1-based (line, column) of a byte offset in `source`.
@@ -655,7 +727,7 @@ fn check_templates(linter: &mut Linter, unit: &mut Unit<'_>) {
     let mut includes = Vec::new();
     let mut broken = false;
     for (name, source, node) in sources(unit) {
-        let at = |position: (usize, usize)| file_position(unit.text, node, unit.node, position);
+        let at = |position: (usize, usize)| file_position(unit.text, node, unit.node, source, position);
         if let Err(e) = linter.engine.validate(&name, source) {
             broken = true;
             match e {
@@ -768,7 +840,11 @@ fn check_includes(linter: &mut Linter, known: &Known, units: &[Unit<'_>]) {
                         let at = unit
                             .includes
                             .iter()
-                            .find(|(r, _)| PromptRef::parse(r).is_ok_and(|r| path.get(1).unwrap_or(&r.id) == &r.id))
+                            .find(|(r, _)| {
+                                // The include that leaves `start` on the cycle (itself, for a self-include).
+                                let target = path.get(1).unwrap_or(*start);
+                                PromptRef::parse(r).is_ok_and(|r| &r.id == target)
+                            })
                             .map_or((unit.node.line, unit.node.column), |(_, at)| *at);
                         let mut names: Vec<String> = path.iter().map(ToString::to_string).collect();
                         names.push(start.to_string());
@@ -1089,6 +1165,71 @@ mod tests {
                 ("p/library.yaml".into(), 3, 21, "template_syntax"),
                 ("p/library.yaml".into(), 4, 5, "yaml"),
                 ("p/library.yaml".into(), 7, 9, "invalid_id"),
+            ],
+            "{report:#?}"
+        );
+    }
+
+    #[test]
+    fn a_self_include_is_reported_at_that_include() {
+        let report = lint(&[
+            (
+                "a.yaml",
+                "id: a\ntemplate: |\n  {% include \"shared/tone\" %}\n  {% include \"a\" %}\n",
+            ),
+            ("shared/tone.yaml", "id: shared/tone\ntemplate: calm\n"),
+        ]);
+        let cycles: Vec<_> = found(&report).into_iter().filter(|d| d.3 == "include_cycle").collect();
+        assert_eq!(cycles, vec![("p/a.yaml".into(), 4, 14, "include_cycle")], "{report:#?}");
+    }
+
+    #[test]
+    fn one_version_file_is_linted_by_its_whole_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("store/greeting/1.0.0.yaml");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "prompt:\n  id: greeting\n  template: Hello\n").unwrap();
+        let report = lint_path(&file).unwrap();
+        assert_eq!(report.diagnostics, vec![], "{report:#?}");
+        std::fs::write(&file, "prompt:\n  id: other\n  template: Hello\n").unwrap();
+        let codes: Vec<_> = lint_path(&file).unwrap().diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["id_mismatch"]);
+    }
+
+    #[test]
+    fn positions_inside_quoted_templates_count_escapes_and_folds() {
+        let report = lint(&[
+            ("one.json", "{\"id\": \"one\", \"template\": \"a\\\"b\\nc {{ x }\"}\n"),
+            (
+                "two.json",
+                "{\n  \"id\": \"two\",\n  \"template\": \"line\\n{{ y }\"\n}\n",
+            ),
+            ("three.yaml", "id: three\ntemplate: 'it''s\n  {{ z }'\n"),
+        ]);
+        let got: Vec<_> = found(&report)
+            .into_iter()
+            .filter(|d| d.3 == "template_syntax")
+            .map(|(file, line, column, _)| (file, line, column))
+            .collect();
+        // Each error is where minijinja stops in the template, mapped back through the escapes.
+        for (file, line, column) in &got {
+            let text = match file.as_str() {
+                "p/one.json" => "{\"id\": \"one\", \"template\": \"a\\\"b\\nc {{ x }\"}\n",
+                "p/two.json" => "{\n  \"id\": \"two\",\n  \"template\": \"line\\n{{ y }\"\n}\n",
+                _ => "id: three\ntemplate: 'it''s\n  {{ z }'\n",
+            };
+            let at: String = text.lines().nth(line - 1).unwrap().chars().skip(column - 1).collect();
+            assert!(
+                at.starts_with('}') || at.starts_with("{{"),
+                "{file}:{line}:{column} points at {at:?}"
+            );
+        }
+        assert_eq!(
+            got,
+            vec![
+                ("p/one.json".into(), 1, 41),
+                ("p/three.yaml".into(), 3, 8),
+                ("p/two.json".into(), 3, 27)
             ],
             "{report:#?}"
         );

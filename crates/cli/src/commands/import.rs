@@ -1,7 +1,7 @@
 //! `prompt-manager import PATH`: a YAML library file or a prompt folder into the store, all or
 //! nothing (one bad entry refuses the whole import, naming its file, line and column).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use prompt_manager::library::{self, LibraryEntry};
@@ -9,12 +9,14 @@ use prompt_manager::{DirStore, ListQuery};
 use serde::Serialize;
 
 use super::Context;
-use crate::error::Outcome;
+use crate::error::{Outcome, hinted};
 
 /// Arguments of `import`.
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
-    /// A library file (`.yaml`, with a `prompts:` list) or a prompt folder (`dir://` layout).
+    /// A library file (`.yaml`, with a `prompts:` list) or a folder: the `dir://` layout
+    /// (`<id>/<version>.yaml`, every version), or else prompt files (`.yaml`, `.yml`, `.json`,
+    /// one prompt each, as `init` writes and `lint` checks).
     path: PathBuf,
 }
 
@@ -34,6 +36,52 @@ struct ImportOut {
     unchanged: Vec<VersionRef>,
 }
 
+/// The prompt files below `dir` (hidden files and folders skipped), in path order, each as an
+/// entry without a version: 1.0.0 for a new prompt, the next minor version for changed content.
+fn prompt_files(dir: &Path) -> anyhow::Result<Vec<LibraryEntry>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+        let read = std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
+        for entry in read {
+            let path = entry
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?
+                .path();
+            if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+            {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    files.sort();
+    files
+        .iter()
+        .map(|file| {
+            let text =
+                std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let prompt = library::parse_prompt(&text, &file.display().to_string())?;
+            Ok(LibraryEntry {
+                prompt,
+                version: None,
+                labels: Vec::new(),
+                status: None,
+                changelog: String::new(),
+                author: None,
+                created_at: None,
+                position: (1, 1),
+            })
+        })
+        .collect()
+}
+
 /// Runs `import`.
 pub(crate) async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<Outcome> {
     let path = &args.path;
@@ -43,12 +91,33 @@ pub(crate) async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<Outco
     let pm = ctx.pm().await?;
     let name = path.display().to_string();
     let spinner = super::export::progress(ctx, None, "reading");
-    let entries: Vec<LibraryEntry> = if path.is_dir() {
+    let read = async {
+        if !path.is_dir() {
+            return Ok::<_, anyhow::Error>(library::read_library(path)?);
+        }
         let source = DirStore::open(path)?;
-        library::export_entries(&source, &ListQuery::default(), true).await?
-    } else {
-        library::read_library(path)?
+        let entries = library::export_entries(&source, &ListQuery::default(), true).await?;
+        if !entries.is_empty() {
+            return Ok(entries);
+        }
+        prompt_files(path)
     };
+    let entries: Vec<LibraryEntry> = match read.await {
+        Ok(entries) => entries,
+        Err(e) => {
+            spinner.finish_and_clear();
+            return Err(e);
+        }
+    };
+    if entries.is_empty() {
+        spinner.finish_and_clear();
+        return Err(hinted(
+            anyhow::anyhow!("{name} holds no prompts: no `<id>/<version>.yaml` versions and no prompt files"),
+            "import a library file (`prompt-manager export library.yaml` writes one), a dir:// folder, \
+             or a folder of prompt files (`.yaml`, `.yml`, `.json`)"
+                .to_owned(),
+        ));
+    }
     let prompts = entries
         .iter()
         .map(|e| &e.prompt.id)

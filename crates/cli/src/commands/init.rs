@@ -61,6 +61,15 @@ pub(crate) async fn run(ctx: &Context, args: InitArgs) -> anyhow::Result<Outcome
         StoreSource::Flag => ctx.store_url.clone(),
         _ => DEFAULT_STORE.to_owned(),
     };
+    if prompt_manager::redact_url(&store) != store {
+        return Err(hinted(
+            anyhow::anyhow!(
+                "the store URL holds a password, and {CONFIG_FILE} is meant to be committed; nothing was written"
+            ),
+            "run init with the URL without its password (--store postgres://user@host/db) and keep \
+             the full URL in $PROMPT_MANAGER_STORE, which overrides the file",
+        ));
+    }
     std::fs::write(config_path, initial_text(&store)).with_context(|| format!("cannot write {CONFIG_FILE}"))?;
     let example_path = Path::new("prompts").join("greeting.yaml");
     let example = if example_path.exists() {

@@ -84,14 +84,30 @@ impl Context {
     /// Reads the config file and settles the store URL and output format.
     pub(crate) fn new(cli: &Cli) -> anyhow::Result<Self> {
         let cwd = std::env::current_dir().context("cannot read the current folder")?;
-        let config = config::discover(&cwd)?;
+        // An empty PROMPT_MANAGER_STORE (exported but unset in a script) names no store.
+        let flag_store = cli.store.as_deref().filter(|s| !s.trim().is_empty());
+        let config = match config::discover(&cwd) {
+            Ok(config) => config,
+            // A broken prompt-manager.toml must not block the commands that do not need it:
+            // `init --force` replaces it, `completions` reads nothing, and `--store` overrides it.
+            Err(e) if flag_store.is_some() || matches!(cli.command, Command::Init(_) | Command::Completions(_)) => {
+                let printer = Printer::new(cli.output.unwrap_or_default(), cli.quiet, cli.verbose);
+                printer.note(&format!(
+                    "{} ignoring {}: {e:#}",
+                    printer.paint_err("warning:", crate::output::Style::Warning),
+                    config::CONFIG_FILE
+                ));
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let format = cli
             .output
             .or_else(|| config.as_ref().and_then(|c| c.config.defaults.output))
             .unwrap_or_default();
         let printer = Printer::new(format, cli.quiet, cli.verbose);
-        let (store_url, store_source) = match (&cli.store, config.as_ref().and_then(ConfigFile::store_url)) {
-            (Some(url), _) => (url.clone(), StoreSource::Flag),
+        let (store_url, store_source) = match (flag_store, config.as_ref().and_then(ConfigFile::store_url)) {
+            (Some(url), _) => (url.to_owned(), StoreSource::Flag),
             (None, Some(url)) => (url, StoreSource::Config),
             (None, None) => (DEFAULT_STORE.to_owned(), StoreSource::Default),
         };

@@ -129,6 +129,17 @@ pub(crate) async fn run(ctx: &Context, args: RenderArgs) -> anyhow::Result<Outco
     let vars = variables(&args)?;
     let pm = ctx.pm().await?;
     let printer = &ctx.printer;
+    // A deprecated prompt still renders; whoever renders it from a terminal or CI should know.
+    if let Ok(reference) = prompt_manager::PromptRef::parse(&args.reference)
+        && let Ok(summary) = pm.summary(reference.id.as_str()).await
+        && summary.status == prompt_manager::PromptStatus::Deprecated
+    {
+        printer.note(&format!(
+            "{} `{}` is deprecated; move its callers to its replacement",
+            printer.paint_err("warning:", Style::Warning),
+            reference.id
+        ));
+    }
     let result = match args.target.and_then(Target::plugin) {
         Some(plugin) => {
             let body = pm.render_for(plugin, &args.reference, &vars).await.map_err(explain)?;

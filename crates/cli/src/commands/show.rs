@@ -28,7 +28,7 @@ struct ShowOut<'a> {
     changelog: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     author: Option<&'a str>,
-    created_at: String,
+    created_at: &'a chrono::DateTime<chrono::Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     parent: Option<&'a Version>,
     content_hash: &'a str,
@@ -47,7 +47,7 @@ pub(crate) async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<Outcome
         labels: &summary.labels,
         changelog: &version.changelog,
         author: version.author.as_deref(),
-        created_at: version.created_at.to_rfc3339(),
+        created_at: &version.created_at,
         parent: version.parent.as_ref(),
         content_hash: &version.content_hash.0,
         prompt: &version.prompt,

@@ -92,15 +92,25 @@ pub(crate) async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<Outco
         printer.out(&printer.paint(&line, Style::Info));
     }
     if args.dry_run {
-        let next = previous.as_ref().and_then(|v| bump.apply(v));
+        // Identical content makes no version: the dry run says what the real update would.
+        let changed = !diff.is_empty();
+        let next = if changed {
+            previous.as_ref().and_then(|v| bump.apply(v))
+        } else {
+            previous.clone()
+        };
         let out = SavedOut {
             id: id.to_string(),
             version: next.as_ref().map(ToString::to_string).unwrap_or_default(),
             previous: previous.as_ref().map(ToString::to_string),
             created: false,
-            bump: Some(bump.to_string()),
-            suggested: Some(args.bump.is_none()),
-            reasons: suggestion.reasons.clone(),
+            bump: changed.then(|| bump.to_string()),
+            suggested: changed.then_some(args.bump.is_none()),
+            reasons: if changed {
+                suggestion.reasons.clone()
+            } else {
+                Vec::new()
+            },
             changelog,
             status: None,
             labels: labels.iter().map(ToString::to_string).collect(),
