@@ -82,3 +82,40 @@ pub use memory::MemoryStore;
 pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteStore;
+
+/// The URL without its password, for messages and logs: the password of the user info
+/// (`postgres://user:secret@host` → `postgres://user:***@host`, even when it holds a `/` or `@`)
+/// and `password=` / `sslpassword=` parameters are masked.
+///
+/// ```
+/// assert_eq!(
+///     prompt_manager_storage::redact_url("postgres://ada:s3/cr@t@db/pm?password=x&sslmode=require"),
+///     "postgres://ada:***@db/pm?password=***&sslmode=require"
+/// );
+/// ```
+pub fn redact_url(url: &str) -> String {
+    // Without `://` (a typo such as `postgres:/u:pw@h`) the whole text is searched: masking
+    // too much beats echoing a password.
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let mut shown = url.to_owned();
+    // The last `@` ends the user info: a password may hold `/`, `?` or `@` written unescaped.
+    // (An `@` in a parameter can make this mask more than the password, never less.)
+    if let Some(at) = shown.rfind('@').filter(|&at| at > start)
+        && let Some(colon) = shown[start..at].find(':')
+    {
+        shown.replace_range(start + colon + 1..at, "***");
+    }
+    if let Some((base, query)) = shown.split_once('?') {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("sslpassword") => {
+                    format!("{key}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        shown = format!("{base}?{}", pairs.join("&"));
+    }
+    shown
+}

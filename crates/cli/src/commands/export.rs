@@ -9,7 +9,7 @@ use prompt_manager::library;
 use prompt_manager::{DirStore, ListQuery};
 use serde::Serialize;
 
-use super::list::StatusArg;
+use super::list::Filters;
 use super::{Context, list_all};
 use crate::error::Outcome;
 
@@ -21,15 +21,8 @@ pub(crate) struct ExportArgs {
     /// Every version, not only the latest and the labelled ones.
     #[arg(long)]
     all_versions: bool,
-    /// Only prompts with this tag (repeatable).
-    #[arg(long = "tag", short = 't', value_name = "TAG")]
-    tags: Vec<String>,
-    /// Only prompts with this status.
-    #[arg(long, short = 's', value_enum)]
-    status: Option<StatusArg>,
-    /// Only ids starting with this.
-    #[arg(long, short = 'p', value_name = "PREFIX")]
-    prefix: Option<String>,
+    #[command(flatten)]
+    filters: Filters,
 }
 
 #[derive(Debug, Serialize)]
@@ -66,13 +59,7 @@ pub(crate) fn progress(ctx: &Context, len: Option<u64>, message: &str) -> Progre
 /// Runs `export`.
 pub(crate) async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<Outcome> {
     let pm = ctx.pm().await?;
-    let query = ListQuery {
-        tags: args.tags,
-        status: args.status.map(Into::into),
-        id_prefix: args.prefix,
-        ..ListQuery::default()
-    };
-    let summaries = list_all(pm, query).await?;
+    let summaries = list_all(pm, args.filters.query()).await?;
     let bar = progress(ctx, Some(summaries.len() as u64), "exporting");
     let mut entries = Vec::new();
     for summary in &summaries {

@@ -30,9 +30,9 @@ impl From<StatusArg> for PromptStatus {
     }
 }
 
-/// Arguments of `list`.
+/// The filters of `list` and `export`.
 #[derive(Debug, Args)]
-pub(crate) struct ListArgs {
+pub(crate) struct Filters {
     /// Only prompts with this tag (repeat for several: all must match).
     #[arg(long = "tag", short = 't', value_name = "TAG")]
     tags: Vec<String>,
@@ -44,16 +44,29 @@ pub(crate) struct ListArgs {
     prefix: Option<String>,
 }
 
+impl Filters {
+    /// The store query of these filters (every page).
+    pub(crate) fn query(self) -> ListQuery {
+        ListQuery {
+            tags: self.tags,
+            status: self.status.map(Into::into),
+            id_prefix: self.prefix,
+            ..ListQuery::default()
+        }
+    }
+}
+
+/// Arguments of `list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    filters: Filters,
+}
+
 /// Runs `list`.
 pub(crate) async fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<Outcome> {
     let pm = ctx.pm().await?;
-    let query = ListQuery {
-        tags: args.tags,
-        status: args.status.map(Into::into),
-        id_prefix: args.prefix,
-        ..ListQuery::default()
-    };
-    let items = list_all(pm, query).await?;
+    let items = list_all(pm, args.filters.query()).await?;
     ctx.printer.emit(&items, || {
         if items.is_empty() {
             return "No prompts match.\n".to_owned();

@@ -149,7 +149,7 @@ impl PostgresStore {
         {
             return Err(Error::Config(format!(
                 "`{}` names schema `{in_url}`, but schema `{schema}` was asked for",
-                redact(&url)
+                crate::redact_url(&url)
             )));
         }
         check_schema(schema)?;
@@ -157,7 +157,7 @@ impl PostgresStore {
     }
 
     async fn open(url: &str, schema: Option<&str>) -> Result<Self> {
-        let shown = redact(url);
+        let shown = crate::redact_url(url);
         let location = match schema {
             Some(schema) => format!("PostgreSQL database `{shown}` (schema `{schema}`)"),
             None => format!("PostgreSQL database `{shown}`"),
@@ -220,7 +220,10 @@ fn split_schema(url: &str) -> Result<(String, Option<String>)> {
         match pair.split_once('=') {
             Some(("schema", value)) => {
                 if schema.replace(value.to_owned()).is_some() {
-                    return Err(Error::Config(format!("`{}` names a schema twice", redact(url))));
+                    return Err(Error::Config(format!(
+                        "`{}` names a schema twice",
+                        crate::redact_url(url)
+                    )));
                 }
             }
             _ => kept.push(pair),
@@ -261,30 +264,6 @@ fn check_schema(schema: &str) -> Result<()> {
 /// A checked identifier, quoted so that its case is kept.
 fn quote_identifier(name: &str) -> String {
     format!("\"{name}\"")
-}
-
-/// The URL with its password (in the user info or a `password=` parameter) masked.
-fn redact(url: &str) -> String {
-    let mut shown = url.to_owned();
-    if let Some(start) = shown.find("://").map(|i| i + 3)
-        && let Some(at) = shown.rfind('@').filter(|&at| at > start)
-        && let Some(colon) = shown[start..at].find(':')
-    {
-        shown.replace_range(start + colon + 1..at, "***");
-    }
-    if let Some((base, query)) = shown.split_once('?') {
-        let query: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("sslpassword") => {
-                    format!("{key}=***")
-                }
-                _ => pair.to_owned(),
-            })
-            .collect();
-        shown = format!("{base}?{}", query.join("&"));
-    }
-    shown
 }
 
 /// Creates the schema and tables, or brings them up to date, under an advisory lock held until
@@ -1002,15 +981,18 @@ mod tests {
     #[test]
     fn passwords_never_show() {
         assert_eq!(
-            redact("postgres://alice:s3cr%40t@db.example:5432/prompts?sslmode=require"),
+            crate::redact_url("postgres://alice:s3cr%40t@db.example:5432/prompts?sslmode=require"),
             "postgres://alice:***@db.example:5432/prompts?sslmode=require"
         );
         assert_eq!(
-            redact("postgresql://alice@db/prompts?password=hunter2&application_name=x"),
+            crate::redact_url("postgresql://alice@db/prompts?password=hunter2&application_name=x"),
             "postgresql://alice@db/prompts?password=***&application_name=x"
         );
-        assert_eq!(redact("postgres://db/prompts"), "postgres://db/prompts");
-        assert_eq!(redact("postgres://bob:p@ss:w/rd@host/db"), "postgres://bob:***@host/db");
+        assert_eq!(crate::redact_url("postgres://db/prompts"), "postgres://db/prompts");
+        assert_eq!(
+            crate::redact_url("postgres://bob:p@ss:w/rd@host/db"),
+            "postgres://bob:***@host/db"
+        );
     }
 
     #[test]
