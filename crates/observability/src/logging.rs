@@ -94,7 +94,7 @@ pub fn init_logging(format: LogFormat, filter: &str) -> Result<(), InitError> {
     let filter = parse_filter(filter)?;
     Registry::default()
         .with(filter)
-        .with(fmt_layer(format, std::io::stderr))
+        .with(fmt_layer(format, std::io::stderr, stderr_colour()))
         .try_init()
         .map_err(InitError::AlreadySet)
 }
@@ -106,14 +106,21 @@ pub(crate) fn parse_filter(filter: &str) -> Result<EnvFilter, InitError> {
     })
 }
 
-/// The formatting layer of `format`, writing to `writer`.
-pub(crate) fn fmt_layer<S, W>(format: LogFormat, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+/// Whether human-readable logs on stderr get colour: only on a terminal, never with `NO_COLOR`
+/// (a log file or a CI log gets plain text).
+pub(crate) fn stderr_colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The formatting layer of `format`, writing to `writer`; `ansi`: colour in human output.
+pub(crate) fn fmt_layer<S, W>(format: LogFormat, writer: W, ansi: bool) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     match format {
-        LogFormat::Human => Box::new(tracing_subscriber::fmt::layer().with_writer(writer)),
+        LogFormat::Human => Box::new(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(writer)),
         LogFormat::Json => Box::new(
             tracing_subscriber::fmt::layer()
                 .json()
@@ -236,9 +243,10 @@ mod tests {
 
     fn logged(format: LogFormat, filter: &str, f: impl FnOnce()) -> String {
         let buffer = Buffer::default();
-        let subscriber = Registry::default()
-            .with(parse_filter(filter).unwrap())
-            .with(fmt_layer(format, buffer.clone()));
+        let subscriber =
+            Registry::default()
+                .with(parse_filter(filter).unwrap())
+                .with(fmt_layer(format, buffer.clone(), false));
         tracing::subscriber::with_default(subscriber, f);
         String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
     }

@@ -178,7 +178,11 @@ pub fn init_telemetry_with(config: TelemetryConfig) -> Result<Telemetry, InitErr
     let Some(endpoint) = &config.endpoint else {
         Registry::default()
             .with(filter)
-            .with(fmt_layer(config.format, std::io::stderr))
+            .with(fmt_layer(
+                config.format,
+                std::io::stderr,
+                crate::logging::stderr_colour(),
+            ))
             .try_init()
             .map_err(InitError::AlreadySet)?;
         return Ok(Telemetry::default());
@@ -187,7 +191,11 @@ pub fn init_telemetry_with(config: TelemetryConfig) -> Result<Telemetry, InitErr
     let tracer = tracer_provider.tracer(SERVICE_NAME);
     let installed = Registry::default()
         .with(filter)
-        .with(fmt_layer(config.format, std::io::stderr))
+        .with(fmt_layer(
+            config.format,
+            std::io::stderr,
+            crate::logging::stderr_colour(),
+        ))
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .try_init();
     if let Err(e) = installed {
