@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use prompt_manager::{Bump, Prompt, PromptManager, PromptStatus, RenderCacheConfig, Variables};
 
@@ -67,10 +67,14 @@ async fn writes_are_seen_at_once(pm: PromptManager) {
     pm.set_label("hot", "production", "1.0.0").await.unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
+    // Readers that have rendered once: the writes start when all four run (on a loaded machine
+    // the writer could otherwise finish before a reader is first scheduled).
+    let running = Arc::new(AtomicUsize::new(0));
     let mut readers = Vec::new();
     for _ in 0..4 {
         let pm = pm.clone();
         let stop = stop.clone();
+        let running = running.clone();
         readers.push(tokio::spawn(async move {
             let mut renders = 0u64;
             while !stop.load(Ordering::Relaxed) {
@@ -81,12 +85,18 @@ async fn writes_are_seen_at_once(pm: PromptManager) {
                     }
                 }
                 renders += 1;
+                if renders == 1 {
+                    running.fetch_add(1, Ordering::AcqRel);
+                }
                 tokio::task::yield_now().await;
             }
             renders
         }));
     }
 
+    while running.load(Ordering::Acquire) < 4 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
     let vars = Variables::new();
     for round in 0..200u64 {
         let minor = (round * 7) % 21;
@@ -115,5 +125,5 @@ async fn writes_are_seen_at_once(pm: PromptManager) {
     for reader in readers {
         total += reader.await.unwrap();
     }
-    assert!(total > 0, "the readers ran");
+    assert!(total >= 4, "every reader rendered during the writes: {total}");
 }

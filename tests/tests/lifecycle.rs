@@ -398,15 +398,15 @@ impl Observer for Recorder {
     fn on_render_start(&self, reference: &str) {
         self.events.lock().unwrap().push(format!("start {reference}"));
     }
-    fn on_render_complete(&self, e: &PromptExecution) {
+    fn on_render_complete(&self, e: &PromptExecution<'_>) {
         let version = e.version.as_ref().map(ToString::to_string).unwrap_or_default();
         self.events.lock().unwrap().push(format!(
             "ok {version} {}B label={:?}",
             e.output_bytes,
-            e.label.as_deref()
+            e.label.map(|l| l.as_str())
         ));
     }
-    fn on_render_error(&self, e: &PromptExecution, _error: &Error) {
+    fn on_render_error(&self, e: &PromptExecution<'_>, _error: &Error) {
         self.events
             .lock()
             .unwrap()
@@ -422,7 +422,7 @@ impl Observer for Recorder {
 
 struct Panicker;
 impl Observer for Panicker {
-    fn on_render_complete(&self, _: &PromptExecution) {
+    fn on_render_complete(&self, _: &PromptExecution<'_>) {
         panic!("observer bug");
     }
 }

@@ -11,7 +11,7 @@ use prompt_manager::{Observer, Prompt, PromptExecution, Variables};
 struct Panics;
 
 impl Observer for Panics {
-    fn on_render_complete(&self, _: &PromptExecution) {
+    fn on_render_complete(&self, _: &PromptExecution<'_>) {
         panic!("a broken observer");
     }
 }

@@ -176,12 +176,19 @@ proptest! {
         }
         let info = VersionInfo { version: Version::new(1, 0, 0), changelog: String::new(), author: None, created_at: at, parent: None, content_hash: ContentHash("sha256:00".into()) };
         both_ways(&info)?;
+        // Executions borrow from the render and are only ever written (to logs, queues): check
+        // what they write.
+        let reference = format!("{id}@production");
         let execution = PromptExecution {
-            id: count, reference: format!("{id}@production").into(), prompt_id: Some(id.clone()), version: to.clone(),
-            label: Some(label.clone()), duration: Duration::from_micros(count), error: Some("archived".into()),
+            id: count, reference: &reference, prompt_id: Some(&id), version: to.as_ref(),
+            label: Some(&label), duration: Duration::from_micros(count), error: Some("archived".into()),
             output_bytes: 12, token_estimate: 3,
         };
-        both_ways(&execution)?;
+        let written = serde_json::to_value(&execution).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&written["reference"], &serde_json::json!(reference));
+        prop_assert_eq!(&written["prompt_id"], &serde_json::json!(id.as_str()));
+        prop_assert_eq!(&written["label"], &serde_json::json!(label.as_str()));
+        prop_assert_eq!(&written["version"], &serde_json::to_value(&to).map_err(|e| TestCaseError::fail(e.to_string()))?);
         for output in [RenderOutput::Text("hi".into()), RenderOutput::Messages(vec![ChatMessage::new(Role::User, "hi")])] {
             let rendered = RenderedPrompt {
                 id: id.clone(), version: Version::new(1, 0, 0), format: PromptFormat::Chat, output,

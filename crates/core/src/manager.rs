@@ -7,7 +7,6 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
 
 use chrono::Utc;
 use semver::Version;
@@ -203,6 +202,9 @@ impl PromptManagerBuilder {
         let engine = self
             .engine
             .ok_or_else(|| Error::Config("no template engine configured; call .engine(…)".into()))?;
+        if !self.observers.is_empty() {
+            warm_render_clock();
+        }
         let manager = PromptManager {
             inner: Arc::new(Inner {
                 store,
@@ -931,7 +933,7 @@ impl PromptManager {
             return self.with_resolved(reference, |r| render(r, vars)).await?;
         }
         observers.each(|o| o.on_render_start(reference));
-        let started = Instant::now();
+        let started = quanta::Instant::now();
         // The observers hear of the render where it happens, so only the result travels back up.
         let notify = |resolved: Option<&Resolved>, result: &Result<T>| {
             let execution = execution_of(reference, resolved, result, started);
@@ -1009,7 +1011,6 @@ impl PromptManager {
         }
         let resolved = Arc::new(Resolved {
             id: RESOLUTION_IDS.fetch_add(1, Ordering::Relaxed),
-            reference: Arc::from(reference),
             name: version.reference(),
             label: parsed.label().cloned(),
             version,
@@ -1160,6 +1161,7 @@ impl PromptManager {
 
     /// Adds an observer.
     pub fn add_observer(&self, observer: Arc<dyn Observer>) {
+        warm_render_clock();
         self.inner.observers.add(observer);
     }
 
@@ -1272,24 +1274,50 @@ impl Observers {
 
 /// The record of one render for the observers: what `reference` resolved to, if it did, and how
 /// the render went.
-fn execution_of<T: OutputSize>(
-    reference: &str,
-    resolved: Option<&Resolved>,
+fn execution_of<'a, T: OutputSize>(
+    reference: &'a str,
+    resolved: Option<&'a Resolved>,
     result: &Result<T>,
-    started: Instant,
-) -> PromptExecution {
+    started: quanta::Instant,
+) -> PromptExecution<'a> {
     let output_bytes = result.as_ref().map_or(0, OutputSize::size);
     PromptExecution {
-        id: EXECUTION_IDS.fetch_add(1, Ordering::Relaxed),
-        reference: resolved.map_or_else(|| Arc::from(reference), |r| Arc::clone(&r.reference)),
-        prompt_id: resolved.map(|r| r.version.prompt.id.clone()),
-        version: resolved.map(|r| r.version.version.clone()),
-        label: resolved.and_then(|r| r.label.clone()),
+        id: next_execution_id(),
+        reference,
+        prompt_id: resolved.map(|r| &r.version.prompt.id),
+        version: resolved.map(|r| &r.version.version),
+        label: resolved.and_then(|r| r.label.as_ref()),
         duration: started.elapsed(),
         error: result.as_ref().err().map(|e| e.code().into()),
         output_bytes,
         token_estimate: output_bytes.div_ceil(4),
     }
+}
+
+/// Observed renders are timed with the TSC (quanta), which calibrates itself against the OS clock
+/// on first use (about half a millisecond): pay that when observers are attached, not on a render.
+fn warm_render_clock() {
+    let _ = quanta::Instant::now();
+}
+
+/// A process-unique render id. Each thread takes a block of ids from the shared counter and
+/// hands them out without touching shared memory until the block is spent.
+fn next_execution_id() -> u64 {
+    const BLOCK: u64 = 1024;
+    thread_local! {
+        static NEXT: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    }
+    NEXT.with(|next| {
+        let (id, end) = next.get();
+        if id < end {
+            next.set((id + 1, end));
+            id
+        } else {
+            let start = EXECUTION_IDS.fetch_add(BLOCK, Ordering::Relaxed);
+            next.set((start + 1, start + BLOCK));
+            start
+        }
+    })
 }
 
 /// Compiles the named parts of one version with the engine.

@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -981,19 +980,22 @@ pub struct PromptSummary {
 }
 
 /// The outcome of one render, as observers see it. Variables are not kept: they may hold personal data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PromptExecution {
+///
+/// It borrows what it names from the render's resolution, so telling the observers costs no
+/// copies and no reference counting on the hot path; an observer that keeps something past the
+/// call clones the fields it needs (or serializes the whole record, e.g. to a queue).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromptExecution<'a> {
     /// A process-unique id of this render.
     pub id: u64,
-    /// The reference as the caller wrote it (shared with the registry's resolution, not copied
-    /// per render).
-    pub reference: Arc<str>,
+    /// The reference as the caller wrote it.
+    pub reference: &'a str,
     /// The prompt, when the reference resolved.
-    pub prompt_id: Option<PromptId>,
+    pub prompt_id: Option<&'a PromptId>,
     /// The exact version rendered, when the reference resolved.
-    pub version: Option<Version>,
+    pub version: Option<&'a Version>,
     /// The label used, if the reference named one.
-    pub label: Option<LabelName>,
+    pub label: Option<&'a LabelName>,
     /// How long the render took.
     pub duration: Duration,
     /// `None` on success, else the error's code (`invalid_variables`, `archived`, …).

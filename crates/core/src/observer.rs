@@ -10,9 +10,9 @@ pub trait Observer: Send + Sync {
     /// A render is about to start.
     fn on_render_start(&self, _reference: &str) {}
     /// A render succeeded.
-    fn on_render_complete(&self, _execution: &PromptExecution) {}
+    fn on_render_complete(&self, _execution: &PromptExecution<'_>) {}
     /// A render failed.
-    fn on_render_error(&self, _execution: &PromptExecution, _error: &Error) {}
+    fn on_render_error(&self, _execution: &PromptExecution<'_>, _error: &Error) {}
     /// A new version was saved.
     fn on_version_created(&self, _version: &PromptVersion) {}
     /// A label was set, moved, rolled back or removed.

@@ -21,8 +21,6 @@ use serde::Deserialize;
 pub(crate) struct Resolved {
     /// Unique per resolution (the rendered-output cache keys on it).
     pub(crate) id: u64,
-    /// The reference string this resolution was cached under.
-    pub(crate) reference: Arc<str>,
     pub(crate) version: Arc<PromptVersion>,
     pub(crate) status: PromptStatus,
     pub(crate) compiled: Arc<dyn CompiledTemplate>,

@@ -156,26 +156,26 @@ impl<T: fmt::Display> fmt::Display for Opt<'_, T> {
 }
 
 impl Observer for LoggingObserver {
-    fn on_render_complete(&self, execution: &PromptExecution) {
+    fn on_render_complete(&self, execution: &PromptExecution<'_>) {
         tracing::debug!(
             target: EVENTS_TARGET,
             reference = %execution.reference,
-            prompt_id = %Opt(execution.prompt_id.as_ref()),
-            version = %Opt(execution.version.as_ref()),
-            label = %Opt(execution.label.as_ref()),
+            prompt_id = %Opt(execution.prompt_id),
+            version = %Opt(execution.version),
+            label = %Opt(execution.label),
             duration_us = execution.duration.as_micros() as u64,
             output_bytes = execution.output_bytes,
             "rendered"
         );
     }
 
-    fn on_render_error(&self, execution: &PromptExecution, error: &Error) {
+    fn on_render_error(&self, execution: &PromptExecution<'_>, error: &Error) {
         tracing::warn!(
             target: EVENTS_TARGET,
             reference = %execution.reference,
-            prompt_id = %Opt(execution.prompt_id.as_ref()),
-            version = %Opt(execution.version.as_ref()),
-            label = %Opt(execution.label.as_ref()),
+            prompt_id = %Opt(execution.prompt_id),
+            version = %Opt(execution.version),
+            label = %Opt(execution.label),
             duration_us = execution.duration.as_micros() as u64,
             code = error.code(),
             kind = error_kind_name(error.kind()),
@@ -251,10 +251,10 @@ mod tests {
         String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
     }
 
-    fn failed_execution() -> PromptExecution {
+    fn failed_execution() -> PromptExecution<'static> {
         PromptExecution {
             id: 7,
-            reference: "support/triage@production".into(),
+            reference: "support/triage@production",
             prompt_id: None,
             version: None,
             label: None,

@@ -198,6 +198,11 @@ impl Histogram {
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
+    /// How many values were observed: the renders (one counter less to bump per render).
+    pub(crate) fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
+
     /// Cumulative counts per bucket (the last is `+Inf`), and the sum in nanoseconds.
     pub(crate) fn snapshot(&self) -> (Vec<u64>, u64) {
         let mut total = 0;
@@ -223,7 +228,6 @@ struct ErrorSlot {
 pub(crate) struct IdMetrics {
     /// The label value, already escaped for the text format.
     pub(crate) label: Box<str>,
-    pub(crate) renders: AtomicU64,
     errors: [ErrorSlot; ERROR_SLOTS],
     pub(crate) latency: Histogram,
     pub(crate) versions_created: AtomicU64,
@@ -237,7 +241,6 @@ impl IdMetrics {
     fn new(label: &str, bounds: usize) -> Self {
         IdMetrics {
             label: escape_label_value(label).into_boxed_str(),
-            renders: AtomicU64::new(0),
             errors: std::array::from_fn(|_| ErrorSlot {
                 count: AtomicU64::new(0),
                 kind: AtomicU8::new(0),
@@ -348,10 +351,9 @@ impl Inner {
         all
     }
 
-    fn record_render(&self, execution: &PromptExecution, error: Option<&Error>) {
+    fn record_render(&self, execution: &PromptExecution<'_>, error: Option<&Error>) {
         let nanos = u64::try_from(execution.duration.as_nanos()).unwrap_or(u64::MAX);
-        self.with_handle(execution.prompt_id.as_ref(), |m| {
-            m.renders.fetch_add(1, Ordering::Relaxed);
+        self.with_handle(execution.prompt_id, |m| {
             m.latency.observe(&self.bounds_nanos, nanos);
             if let Some(error) = error {
                 let code = error.code();
@@ -476,7 +478,7 @@ impl MetricsObserver {
             "Renders, successful or not, by prompt id.",
         );
         for m in &all {
-            let n = load(&m.renders);
+            let n = m.latency.count();
             if n > 0 || is_allow_listed(inner, m) {
                 let _ = writeln!(out, "prompt_manager_renders_total{{prompt_id=\"{}\"}} {n}", m.label);
             }
@@ -638,11 +640,11 @@ fn escape_label_value(value: &str) -> String {
 }
 
 impl Observer for MetricsObserver {
-    fn on_render_complete(&self, execution: &PromptExecution) {
+    fn on_render_complete(&self, execution: &PromptExecution<'_>) {
         self.inner.record_render(execution, None);
     }
 
-    fn on_render_error(&self, execution: &PromptExecution, error: &Error) {
+    fn on_render_error(&self, execution: &PromptExecution<'_>, error: &Error) {
         self.inner.record_render(execution, Some(error));
     }
 
@@ -675,12 +677,16 @@ mod tests {
         PromptId::new(s).unwrap()
     }
 
-    fn execution(prompt: Option<&str>, micros: u64, error: Option<&'static str>) -> PromptExecution {
+    static V1: Version = Version::new(1, 0, 0);
+
+    /// A render of `prompt` (leaked: test ids live for the test process).
+    fn execution(prompt: Option<&str>, micros: u64, error: Option<&'static str>) -> PromptExecution<'static> {
+        let prompt_id: Option<&'static PromptId> = prompt.map(|p| &*Box::leak(Box::new(id(p))));
         PromptExecution {
             id: 1,
-            reference: prompt.unwrap_or("missing").into(),
-            prompt_id: prompt.map(id),
-            version: Some(Version::new(1, 0, 0)),
+            reference: prompt_id.map_or("missing", |p| p.as_str()),
+            prompt_id,
+            version: Some(&V1),
             label: None,
             duration: Duration::from_micros(micros),
             error: error.map(Cow::Borrowed),

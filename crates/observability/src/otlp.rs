@@ -347,7 +347,7 @@ fn instruments(meter: &Meter, inner: &Arc<Inner>) -> OtelInstruments {
                 inner,
                 |inner, observe| {
                     for m in inner.all() {
-                        observe(m.renders.load(std::sync::atomic::Ordering::Relaxed), &m.otel_attributes);
+                        observe(m.latency.count(), &m.otel_attributes);
                     }
                 },
             ),

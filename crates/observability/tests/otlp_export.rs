@@ -139,11 +139,13 @@ fn spans_and_metrics_reach_a_real_otlp_http_receiver() {
         let _entered = span.enter();
         tracing::info!("rendering");
     }
+    let triage = PromptId::new("support/triage").unwrap();
+    let v120 = semver::Version::new(1, 2, 0);
     let execution = |micros: u64, error: Option<&'static str>| PromptExecution {
         id: 1,
-        reference: "support/triage@production".into(),
-        prompt_id: Some(PromptId::new("support/triage").unwrap()),
-        version: Some(semver::Version::new(1, 2, 0)),
+        reference: "support/triage@production",
+        prompt_id: Some(&triage),
+        version: Some(&v120),
         label: None,
         duration: Duration::from_micros(micros),
         error: error.map(Cow::Borrowed),

@@ -788,3 +788,44 @@ async fn an_exact_version_recreated_elsewhere_is_not_served_from_the_cache() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn store_failures_are_generic_problems_that_name_no_file() {
+    // A `dir://` store with a version file broken by hand: 500, and the path stays in the log.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("prompts");
+    let pm = prompt_manager::open(&format!("dir://{}", folder.display()))
+        .await
+        .unwrap();
+    pm.create(prompt_manager::Prompt::text("greet", "Hello {{ name }}!").unwrap())
+        .await
+        .unwrap();
+    std::fs::write(folder.join("greet/1.0.0.yaml"), "prompt: [unclosed\n").unwrap();
+    let dir_api = common::Api {
+        router: prompt_manager_server::app(
+            prompt_manager_server::AppState::new(pm.clone(), prompt_manager_server::AppOptions::default()).unwrap(),
+        ),
+        pm,
+        dir,
+    };
+    let p = dir_api.get("/v1/prompts/greet@1.0.0").send().await.problem(500);
+    assert_eq!(p["code"], "store_corrupt");
+    let detail = p["detail"].as_str().unwrap();
+    assert!(!detail.contains("1.0.0.yaml") && !detail.contains("/tmp"), "{detail}");
+
+    // A SQLite file overwritten underneath the server: 503, generic.
+    let api = api().await;
+    api.create_text("greet", "Hello {{ name }}!").await;
+    for name in ["pm.db", "pm.db-wal", "pm.db-shm"] {
+        let path = api.dir.path().join(name);
+        if path.exists() {
+            std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+        }
+    }
+    let reply = api.get("/v1/prompts/greet/versions").send().await;
+    let p = reply.problem(503);
+    assert_eq!(p["code"], "store_unavailable");
+    assert!(!p["detail"].as_str().unwrap().contains("pm.db"), "{p}");
+    let ready = api.get("/readyz").send().await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{}", ready.text);
+}
