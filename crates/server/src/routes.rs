@@ -173,6 +173,70 @@ fn check_protected(state: &AppState, caller: &crate::keys::Caller, labels: &[Str
     Ok(())
 }
 
+// ----- path parameters (documentation only: handlers take the segments as strings and parse
+// them, so a malformed one gets our problem, not the router's) --------------------------------
+
+/// The path of a prompt.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct PromptPath {
+    /// The prompt id (percent-encoded)
+    #[param(
+        pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
+        max_length = 200,
+        example = "examples/greeting"
+    )]
+    id: String,
+}
+
+/// The path of a reference to a version.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct ReferencePath {
+    /// A reference: `id`, `id@1.2.0`, `id@^1`, `id@production` (percent-encoded)
+    #[param(example = "examples/greeting@production")]
+    id: String,
+}
+
+/// The path of a prompt's label.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct LabelPath {
+    /// The prompt id (percent-encoded)
+    #[param(
+        pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
+        max_length = 200,
+        example = "examples/greeting"
+    )]
+    id: String,
+    /// The label
+    #[param(pattern = r"^[a-z][a-z0-9._-]*$", max_length = 64, example = "production")]
+    label: String,
+}
+
+/// The path of one exact version.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct VersionPath {
+    /// The prompt id (percent-encoded)
+    #[param(
+        pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
+        max_length = 200,
+        example = "examples/greeting"
+    )]
+    id: String,
+    /// An exact version, `1.2.0`
+    #[param(
+        pattern = r"^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$",
+        example = "1.0.0"
+    )]
+    version: String,
+}
+
 // ----- prompts --------------------------------------------------------------------------------
 
 /// Filters and pagination of the prompt list.
@@ -298,7 +362,7 @@ pub(crate) async fn create_prompt(
 /// Percent-encode it: `support%2Ftriage%40production`. Exact versions are immutable and cached for a
 /// year; label and latest reads revalidate with `If-None-Match`.
 #[utoipa::path(get, path = "/v1/prompts/{id}", tag = "prompts",
-    params(("id" = String, Path, description = "A reference: `id`, `id@1.2.0`, `id@^1`, `id@production` (percent-encoded)", example = "examples/greeting@production"),
+    params(ReferencePath,
         ("If-None-Match" = Option<String>, Header, description = "An ETag the client holds")),
     responses((status = 200, description = "The version", body = schema::PromptVersion,
             headers(("ETag" = String, description = "Version and content hash"), ("Cache-Control" = String, description = "immutable for exact versions, no-cache otherwise"))),
@@ -325,7 +389,7 @@ pub(crate) async fn get_prompt(
 /// compare-and-set: a stale one gets 412 and nothing is written. Identical content makes no
 /// version (200, `created: false`).
 #[utoipa::path(put, path = "/v1/prompts/{id}", tag = "prompts", request_body = UpdateRequest,
-    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting"),
+    params(PromptPath,
         ("If-Match" = Option<String>, Header, description = "The ETag of the latest version this update is based on")),
     responses((status = 200, description = "Identical content: no new version", body = UpdateResponse),
         (status = 201, description = "A new version", body = UpdateResponse, headers(("ETag" = String, description = "The new version's ETag"))),
@@ -419,7 +483,7 @@ pub(crate) async fn update_prompt(
 
 /// Status, latest version, labels and tags of a prompt.
 #[utoipa::path(get, path = "/v1/prompts/{id}/summary", tag = "prompts",
-    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting")),
+    params(PromptPath),
     responses((status = 200, description = "The summary", body = schema::PromptSummary),
         (status = 400, description = "A malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
@@ -436,7 +500,7 @@ pub(crate) async fn get_summary(
 
 /// Archive a prompt: it stays stored and readable but refuses to render.
 #[utoipa::path(post, path = "/v1/prompts/{id}/archive", tag = "prompts",
-    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting")),
+    params(PromptPath),
     responses((status = 200, description = "Archived", body = schema::PromptSummary),
         (status = 400, description = "A malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
@@ -457,7 +521,7 @@ pub(crate) async fn archive_prompt(
 
 /// The versions of a prompt, newest first, without content.
 #[utoipa::path(get, path = "/v1/prompts/{id}/versions", tag = "versions",
-    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting")),
+    params(PromptPath),
     responses((status = 200, description = "The history", body = VersionsResponse),
         (status = 400, description = "A malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
@@ -474,8 +538,7 @@ pub(crate) async fn list_versions(
 
 /// One exact version (immutable: cached for a year, revalidated by ETag).
 #[utoipa::path(get, path = "/v1/prompts/{id}/versions/{version}", tag = "versions",
-    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting"),
-        ("version" = String, Path, description = "An exact version, `1.2.0`", pattern = r"^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$", example = "1.0.0"),
+    params(VersionPath,
         ("If-None-Match" = Option<String>, Header, description = "An ETag the client holds")),
     responses((status = 200, description = "The version", body = schema::PromptVersion,
             headers(("ETag" = String, description = "Version and content hash"), ("Cache-Control" = String, description = "immutable for a year: public without API keys, private with one"))),
@@ -508,7 +571,7 @@ pub(crate) struct DiffParams {
 
 /// The structural diff between two versions of a prompt, with the bump it suggests.
 #[utoipa::path(get, path = "/v1/prompts/{id}/diff", tag = "versions",
-    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting"), DiffParams),
+    params(PromptPath, DiffParams),
     responses((status = 200, description = "The diff", body = DiffResponse),
         (status = 400, description = "A malformed id or side", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
@@ -546,7 +609,7 @@ pub(crate) async fn diff_versions(
 
 /// The labels of a prompt and the versions they point to.
 #[utoipa::path(get, path = "/v1/prompts/{id}/labels", tag = "labels",
-    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting")),
+    params(PromptPath),
     responses((status = 200, description = "The labels", body = LabelsResponse),
         (status = 400, description = "A malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
@@ -569,7 +632,7 @@ pub(crate) async fn get_labels(
 
 /// Where one label points. The ETag is the target version's: send it as `If-Match` to move the label safely.
 #[utoipa::path(get, path = "/v1/prompts/{id}/labels/{label}", tag = "labels",
-    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting"), ("label" = String, Path, description = "The label", pattern = r"^[a-z][a-z0-9._-]*$", max_length = 64, example = "production"),
+    params(LabelPath,
         ("If-None-Match" = Option<String>, Header, description = "An ETag the client holds")),
     responses((status = 200, description = "The label", body = LabelResponse, headers(("ETag" = String, description = "The target version's ETag"))),
         (status = 304, description = "The client's copy is current"),
@@ -623,7 +686,7 @@ async fn label_move_response(
 /// Point a label at an exact version. A protected label (`production`) needs an `admin` key.
 /// `If-Match` (the ETag of the label's current target) makes it compare-and-set: stale → 412.
 #[utoipa::path(put, path = "/v1/prompts/{id}/labels/{label}", tag = "labels", request_body = SetLabelRequest,
-    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting"), ("label" = String, Path, description = "The label", pattern = r"^[a-z][a-z0-9._-]*$", max_length = 64, example = "production"),
+    params(LabelPath,
         ("If-Match" = Option<String>, Header, description = "The ETag of the version the label points to now")),
     responses((status = 200, description = "Moved (no `event` when it already pointed there)", body = LabelMoveResponse),
         (status = 400, description = "A malformed id, label or version", body = Problem, content_type = "application/problem+json"),
@@ -702,7 +765,7 @@ fn stale_as_412<T>(result: Result<T, Error>) -> Result<T, ApiError> {
 
 /// Remove a label. A protected label needs an `admin` key.
 #[utoipa::path(delete, path = "/v1/prompts/{id}/labels/{label}", tag = "labels",
-    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting"), ("label" = String, Path, description = "The label", pattern = r"^[a-z][a-z0-9._-]*$", max_length = 64, example = "production"),
+    params(LabelPath,
         ("If-Match" = Option<String>, Header, description = "The ETag of the version the label points to now")),
     responses((status = 200, description = "Removed", body = LabelMoveResponse),
         (status = 400, description = "A malformed id or label", body = Problem, content_type = "application/problem+json"),
@@ -733,7 +796,7 @@ pub(crate) async fn remove_label(
 
 /// The moves of a label, oldest first: who, when, from, to.
 #[utoipa::path(get, path = "/v1/prompts/{id}/labels/{label}/history", tag = "labels",
-    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting"), ("label" = String, Path, description = "The label", pattern = r"^[a-z][a-z0-9._-]*$", max_length = 64, example = "production")),
+    params(LabelPath),
     responses((status = 200, description = "The history", body = LabelHistoryResponse),
         (status = 400, description = "A malformed id or label", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
@@ -750,7 +813,7 @@ pub(crate) async fn label_history(
 
 /// Move a label back to where it pointed before its current assignment. A protected label needs `admin`.
 #[utoipa::path(post, path = "/v1/prompts/{id}/labels/{label}/rollback", tag = "labels",
-    params(("id" = String, Path, description = "The prompt id (percent-encoded)", pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200, example = "examples/greeting"), ("label" = String, Path, description = "The label", pattern = r"^[a-z][a-z0-9._-]*$", max_length = 64, example = "production")),
+    params(LabelPath),
     responses((status = 200, description = "Rolled back", body = LabelMoveResponse),
         (status = 400, description = "A malformed id or label", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
@@ -827,7 +890,7 @@ async fn render_one(
 /// Render a prompt with variables: text for text prompts, messages for chat prompts, or with
 /// `as` the request body a framework takes.
 #[utoipa::path(post, path = "/v1/prompts/{id}/render", tag = "render", request_body = RenderRequest,
-    params(("id" = String, Path, description = "A reference: `id`, `id@1.2.0`, `id@^1`, `id@production` (percent-encoded)", example = "examples/greeting@production"), RenderParams),
+    params(ReferencePath, RenderParams),
     responses((status = 200, description = "The rendered prompt", body = RenderResult),
         (status = 400, description = "A malformed reference or unknown framework", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
