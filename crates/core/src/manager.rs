@@ -566,9 +566,9 @@ impl PromptManager {
     /// Forgets what the manager cached about `id`, so that the next render reads the store.
     ///
     /// Writes through this manager keep the cache exact by themselves, and so do writes of other
-    /// instances on a store that reports them ([`StorageBackend::watch`](crate::StorageBackend::watch): PostgreSQL does). Call
-    /// this after the store was changed behind the manager's back otherwise — by another process
-    /// sharing a SQLite file, or by hand in a `dir://` folder.
+    /// processes or instances on a store that reports them ([`StorageBackend::watch`](crate::StorageBackend::watch):
+    /// PostgreSQL and SQLite do). Call this after the store was changed behind the manager's back
+    /// otherwise: by hand or by another process in a `dir://` folder.
     pub fn refresh(&self, id: &PromptId) {
         self.inner.registry.invalidate(id);
     }
