@@ -92,14 +92,7 @@ async fn writes_reach_another_instance(writer: &PromptManager, reader: &PromptMa
     eventually(reader, "greeting", is_text("Hello Ada!")).await;
     // Both cached on the reader now; every step below changes what one of them renders.
 
-    writer
-        .update(
-            Prompt::text("greeting", "Hi {{ name }}!").unwrap(),
-            Bump::Minor,
-            "Shorter",
-        )
-        .await
-        .unwrap();
+    shorten(writer).await;
     eventually(reader, "greeting", is_text("Hi Ada!")).await;
     assert_eq!(
         reader
@@ -153,14 +146,7 @@ async fn dropped_connection(writer: &PromptManager, reader: &PromptManager) {
     .await
     .unwrap();
     assert!(cut.iter().any(|done| *done), "no listening connection was found to cut");
-    writer
-        .update(
-            Prompt::text("greeting", "Hi {{ name }}!").unwrap(),
-            Bump::Minor,
-            "Shorter",
-        )
-        .await
-        .unwrap();
+    shorten(writer).await;
     eventually(reader, "greeting", is_text("Hi Ada!")).await;
     admin.close().await;
 }
@@ -171,14 +157,7 @@ fn sqlite_changes_trimmed_before_they_were_read_make_the_other_process_forget_ev
     let url = sqlite_url(&folder);
     let by_hand = url.clone();
     with_two_instances(&url, |writer, reader| async move {
-        writer
-            .update(
-                Prompt::text("greeting", "Hi {{ name }}!").unwrap(),
-                Bump::Minor,
-                "Shorter",
-            )
-            .await
-            .unwrap();
+        shorten(&writer).await;
         writer.set_label("greeting", "production", "1.0.0").await.unwrap();
         eventually(&reader, "greeting@production", is_text("Hello Ada!")).await;
         // Long enough for the reader to have read the log past those writes.
@@ -201,5 +180,66 @@ fn sqlite_changes_trimmed_before_they_were_read_make_the_other_process_forget_ev
         .await
         .unwrap();
         eventually(&reader, "greeting@production", is_text("Hi Ada!")).await;
+    });
+}
+
+/// The writer's one content change in these tests: `greeting` 1.0.0 → 1.1.0, "Hi {{ name }}!".
+async fn shorten(writer: &PromptManager) {
+    writer
+        .update(
+            Prompt::text("greeting", "Hi {{ name }}!").unwrap(),
+            Bump::Minor,
+            "Shorter",
+        )
+        .await
+        .unwrap();
+}
+
+/// Records what a change listener hears.
+#[derive(Default)]
+struct Heard {
+    changed: std::sync::Mutex<Vec<String>>,
+    lost: std::sync::atomic::AtomicUsize,
+}
+
+impl prompt_manager::ChangeListener for Heard {
+    fn changed(&self, id: &prompt_manager::PromptId) {
+        self.changed.lock().unwrap().push(id.to_string());
+    }
+
+    fn lost(&self) {
+        self.lost.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A second cache on the same store (as a server's response cache beside the manager's
+/// registry) joins the store's one feed: it is told `lost` at once, then hears every change, and
+/// the manager's registry still does too.
+async fn a_second_listener_shares_the_feed(writer: &PromptManager, reader: &PromptManager) {
+    eventually(reader, "greeting", is_text("Hello Ada!")).await;
+    let heard = std::sync::Arc::new(Heard::default());
+    assert!(reader.store().watch(heard.clone()));
+    assert_eq!(heard.lost.load(std::sync::atomic::Ordering::SeqCst), 1, "told at once");
+    shorten(writer).await;
+    eventually(reader, "greeting", is_text("Hi Ada!")).await;
+    let started = Instant::now();
+    while !heard.changed.lock().unwrap().iter().any(|id| id == "greeting") {
+        assert!(started.elapsed() < DEADLINE, "the second listener heard nothing");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[test]
+fn postgres_a_second_listener_shares_the_feed() {
+    on_postgres("change_feed::second_listener", |writer, reader| async move {
+        a_second_listener_shares_the_feed(&writer, &reader).await;
+    });
+}
+
+#[test]
+fn sqlite_a_second_listener_shares_the_feed() {
+    let folder = tempfile::tempdir().unwrap();
+    with_two_instances(&sqlite_url(&folder), |writer, reader| async move {
+        a_second_listener_shares_the_feed(&writer, &reader).await;
     });
 }

@@ -8,12 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    ContentHash, Error, LabelEvent, LabelEventKind, LabelName, Prompt, PromptFormat, PromptId, PromptStatus,
-    PromptSummary, PromptVersion, VersionInfo,
+    ChangeListener, ContentHash, Error, LabelEvent, LabelEventKind, LabelName, Prompt, PromptFormat, PromptId,
+    PromptStatus, PromptSummary, PromptVersion, VersionInfo,
 };
 
 #[cfg(feature = "postgres")]
@@ -27,29 +28,87 @@ pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
-/// The change-feed tasks of a store ([`StorageBackend::watch`](prompt_manager_core::StorageBackend::watch)),
-/// aborted when the last clone of the store is dropped.
+/// The change feed of a store ([`StorageBackend::watch`](prompt_manager_core::StorageBackend::watch)):
+/// one task per store, however many caches listen (a manager's registry, a server's response
+/// cache), fanning each report out to all of them. The task is aborted when the last clone of the
+/// store is dropped.
 #[derive(Default)]
-pub(crate) struct FeedTasks(std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>);
+pub(crate) struct Feed {
+    listeners: Arc<Listeners>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
 
-impl FeedTasks {
-    pub(crate) fn push(&self, task: tokio::task::JoinHandle<()>) {
-        match self.0.lock() {
-            Ok(mut tasks) => tasks.push(task),
-            Err(poisoned) => poisoned.into_inner().push(task),
+impl Feed {
+    /// Adds `listener`. The first one starts the feed: `run` gets the fan-out listener and
+    /// returns the task's future, spawned on the caller's tokio runtime (without one there is no
+    /// feed, and `false` is returned). A later one is told `lost` at once, as the feed told the
+    /// others when it started: whatever it cached before may be stale.
+    pub(crate) fn watch<F>(
+        &self,
+        listener: Arc<dyn ChangeListener>,
+        run: impl FnOnce(Arc<dyn ChangeListener>) -> F,
+    ) -> bool
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        self.listeners.add(Arc::clone(&listener));
+        let mut task = match self.task.lock() {
+            Ok(task) => task,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match &*task {
+            Some(_) => listener.lost(),
+            None => *task = Some(runtime.spawn(run(Arc::clone(&self.listeners) as Arc<dyn ChangeListener>))),
+        }
+        true
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        let task = match self.task.get_mut() {
+            Ok(task) => task,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(task) = task.take() {
+            task.abort();
         }
     }
 }
 
-impl Drop for FeedTasks {
-    fn drop(&mut self) {
-        let tasks = match self.0.get_mut() {
-            Ok(tasks) => tasks,
+/// Every listener of a feed, as one.
+#[derive(Default)]
+struct Listeners(std::sync::RwLock<Vec<Arc<dyn ChangeListener>>>);
+
+impl Listeners {
+    fn add(&self, listener: Arc<dyn ChangeListener>) {
+        match self.0.write() {
+            Ok(mut all) => all.push(listener),
+            Err(poisoned) => poisoned.into_inner().push(listener),
+        }
+    }
+
+    fn each(&self, f: impl Fn(&dyn ChangeListener)) {
+        let all = match self.0.read() {
+            Ok(all) => all,
             Err(poisoned) => poisoned.into_inner(),
         };
-        for task in tasks.drain(..) {
-            task.abort();
+        for listener in all.iter() {
+            f(listener.as_ref());
         }
+    }
+}
+
+impl ChangeListener for Listeners {
+    fn changed(&self, id: &PromptId) {
+        self.each(|l| l.changed(id));
+    }
+
+    fn lost(&self) {
+        self.each(|l| l.lost());
     }
 }
 

@@ -19,7 +19,7 @@ use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
 
 use super::reads::{Dialect, Reads};
 use super::{
-    Decoder, EventRow, Failure, FeedTasks, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, kind_name,
+    Decoder, EventRow, Failure, Feed, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, kind_name,
     pending_migrations, prefix_successor, prompt_json, sql_error,
 };
 use crate::rules;
@@ -116,7 +116,7 @@ pub struct PostgresStore {
     /// The schema the tables are in: change notifications of other schemas are ignored.
     schema: Arc<str>,
     /// The change-feed tasks, stopped when the last clone of the store is dropped.
-    feeds: Arc<FeedTasks>,
+    feed: Arc<Feed>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -199,7 +199,7 @@ impl PostgresStore {
             pool,
             location: location.into(),
             schema: in_schema.into(),
-            feeds: Arc::default(),
+            feed: Arc::default(),
         })
     }
 
@@ -872,18 +872,9 @@ impl StorageBackend for PostgresStore {
     }
 
     fn watch(&self, listener: Arc<dyn ChangeListener>) -> bool {
-        // The feed is a task on the caller's tokio runtime; without one there is no feed.
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return false;
-        };
-        let task = runtime.spawn(change_feed(
-            self.pool.clone(),
-            Arc::clone(&self.schema),
-            Arc::clone(&self.location),
-            listener,
-        ));
-        self.feeds.push(task);
-        true
+        let (pool, schema, location) = (self.pool.clone(), Arc::clone(&self.schema), Arc::clone(&self.location));
+        self.feed
+            .watch(listener, |all| change_feed(pool, schema, location, all))
     }
 }
 

@@ -21,7 +21,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::reads::{Dialect, Reads};
 use super::{
-    Decoder, EventRow, Failure, FeedTasks, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, kind_name,
+    Decoder, EventRow, Failure, Feed, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, kind_name,
     pending_migrations, prefix_successor, prompt_json, sql_error,
 };
 use crate::rules;
@@ -96,7 +96,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     path: Arc<Path>,
     /// The change-log watchers ([`StorageBackend::watch`]), stopped with the last clone.
-    feeds: Arc<FeedTasks>,
+    feed: Arc<Feed>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -146,7 +146,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             path: path.into(),
-            feeds: Arc::default(),
+            feed: Arc::default(),
         })
     }
 
@@ -692,13 +692,8 @@ impl StorageBackend for SqliteStore {
     }
 
     fn watch(&self, listener: Arc<dyn ChangeListener>) -> bool {
-        // The watcher is a task on the caller's tokio runtime; without one there is no watcher.
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return false;
-        };
-        self.feeds
-            .push(runtime.spawn(watch_change_log(self.pool.clone(), self.path.clone(), listener)));
-        true
+        let (pool, path) = (self.pool.clone(), self.path.clone());
+        self.feed.watch(listener, |all| watch_change_log(pool, path, all))
     }
 }
 
