@@ -31,27 +31,9 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then
 fi
 bin="${CARGO_TARGET_DIR:-target}/release/prompt-manager"
 
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$bin" --store "sqlite://$work/pm.db" serve --port 0 --quiet --no-seed --keys-file "$work/keys.json" \
-    >"$work/stdout" 2>"$work/stderr" &
-server_pid=$!
-url=""
-for _ in $(seq 1 100); do
-    url="$(head -n 1 "$work/stdout" 2>/dev/null || true)"
-    [[ "$url" == http://* ]] && break
-    sleep 0.1
-done
-[[ "$url" == http://* ]] || { cat "$work/stderr"; echo "the server did not start" >&2; exit 1; }
+# shellcheck source=../crates/server/tests/serve_fresh.sh
+source crates/server/tests/serve_fresh.sh
+serve_fresh "$bin" --no-seed
 
 rss_mib() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$server_pid/status"; }
 

@@ -64,8 +64,8 @@ impl Weighter<Key, Arc<Entry>> for ByBytes {
 /// The cache and its counters.
 pub(crate) struct RenderCache {
     entries: Cache<Key, Arc<Entry>, ByBytes>,
-    ttl: Duration,
-    coarse_ttl: coarsetime::Duration,
+    /// On the coarse clock, as the entries' times.
+    ttl: coarsetime::Duration,
     hits: AtomicU64,
     misses: AtomicU64,
     hasher: foldhash::fast::FixedState,
@@ -76,7 +76,7 @@ impl std::fmt::Debug for RenderCache {
         f.debug_struct("RenderCache")
             .field("entries", &self.entries.len())
             .field("bytes", &self.entries.weight())
-            .field("ttl", &self.ttl)
+            .field("ttl", &std::time::Duration::from(self.ttl))
             .finish()
     }
 }
@@ -87,8 +87,7 @@ impl RenderCache {
         let estimated_items = usize::try_from((config.max_bytes / 512).clamp(64, 1 << 20)).unwrap_or(1 << 20);
         Self {
             entries: Cache::with_weighter(estimated_items, config.max_bytes.max(1), ByBytes),
-            ttl: config.ttl,
-            coarse_ttl: coarsetime::Duration::from(config.ttl),
+            ttl: coarsetime::Duration::from(config.ttl),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             hasher: foldhash::fast::FixedState::with_seed(0x7072_6f6d_7074),
@@ -105,7 +104,7 @@ impl RenderCache {
     ) -> crate::Result<RenderOutput> {
         let key = (resolution, self.hash(vars));
         if let Some(entry) = self.entries.get(&key)
-            && entry.rendered_at.elapsed() < self.coarse_ttl
+            && entry.rendered_at.elapsed() < self.ttl
             && entry.variables == *vars
         {
             self.hits.fetch_add(1, Ordering::Relaxed);

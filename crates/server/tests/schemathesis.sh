@@ -44,29 +44,9 @@ cargo build --quiet -p prompt-manager-cli --all-features
 target_dir="${CARGO_TARGET_DIR:-target}"
 bin="$target_dir/debug/prompt-manager"
 
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Started directly (not in a subshell) so that $! is the server itself.
-"$bin" --store "sqlite://$work/pm.db" serve --port 0 --quiet --keys-file "$work/keys.json" \
-    >"$work/stdout" 2>"$work/stderr" &
-server_pid=$!
-url=""
-for _ in $(seq 1 100); do
-    url="$(head -n 1 "$work/stdout" 2>/dev/null || true)"
-    [[ "$url" == http://* ]] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work/stderr"; echo "the server did not start"; exit 1; }
-    sleep 0.1
-done
-[[ "$url" == http://* ]] || { cat "$work/stderr"; echo "the server printed no URL"; exit 1; }
+# shellcheck source=serve_fresh.sh
+source crates/server/tests/serve_fresh.sh
+serve_fresh "$bin"
 echo "schemathesis $("$schemathesis" --version | awk '{print $NF}') ($("$venv/bin/python" --version)) against $url (max $MAX_EXAMPLES examples per operation, seed $SEED)"
 
 status=0
