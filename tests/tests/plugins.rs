@@ -66,7 +66,15 @@ async fn payloads_by_reference() {
     assert_eq!(openai["temperature"], 0.2);
     assert_eq!(openai["stop"], json!(["END"]));
 
-    let anthropic = pm.render_for("anthropic", reference, &vars()).await.unwrap();
+    // Anthropic's current API takes no `temperature`: refused by default, naming the key.
+    let refused = pm.render_for("anthropic", reference, &vars()).await.unwrap_err();
+    assert!(refused.to_string().contains("model_config.temperature"), "{refused}");
+    let mut claude = pm.get("support/triage@production").await.unwrap().prompt.clone();
+    claude.model_config.temperature = None;
+    pm.update(claude, prompt_manager::Bump::Minor, "no temperature for Claude")
+        .await
+        .unwrap();
+    let anthropic = pm.render_for("anthropic", "support/triage", &vars()).await.unwrap();
     assert_eq!(anthropic["system"], "You triage tickets for Acme.");
     assert_eq!(anthropic["max_tokens"], 256);
     assert_eq!(anthropic["stop_sequences"], json!(["END"]));
@@ -90,8 +98,17 @@ async fn payloads_by_reference() {
         json!({"type": "human", "data": {"content": "My invoice is wrong"}})
     );
 
-    // LiteLLM routes by `provider/model`: a bare model name is refused, saying how to fix it.
-    let err = pm.render_for("litellm", reference, &vars()).await.unwrap_err();
+    // LiteLLM routes a bare model name as LiteLLM itself does (`gpt-4o-mini` is OpenAI's).
+    let litellm = pm.render_for("litellm", reference, &vars()).await.unwrap();
+    assert_eq!(litellm["model"], "gpt-4o-mini", "{litellm}");
+    assert_eq!(litellm["temperature"], 0.2);
+    // A name LiteLLM cannot route is refused, saying how to fix it.
+    let mut unknown = pm.get(reference).await.unwrap().prompt.clone();
+    unknown.model_config.model = Some("acme/x".into());
+    pm.update(unknown, prompt_manager::Bump::Minor, "unroutable")
+        .await
+        .unwrap();
+    let err = pm.render_for("litellm", "support/triage", &vars()).await.unwrap_err();
     assert!(matches!(err, Error::Plugin { .. }), "{err:?}");
     assert!(err.to_string().contains("provider"), "{err}");
 }

@@ -12,13 +12,14 @@
 //! | text prompt | one `user` message |
 //! | `model` | `model`, else the configured `default_model`, else an error |
 //! | `max_tokens` | `max_tokens` (required), else the configured `default_max_tokens`, else an error saying how to set it |
-//! | `temperature`, `top_p` | the same fields |
+//! | `temperature`, `top_p` | refused, naming the key: the current Messages API takes neither (the official `anthropic` Python SDK 2.x has no such parameter); configured with `drop_unsupported: true`, left out instead |
 //! | `stop` | `stop_sequences` |
 //! | `tools` (OpenAI function tools) | `tools`: `{name, description, input_schema}` (an empty object schema when a tool has no parameters) |
 //! | `response_format` | `json_schema` → `output_config.format` (structured outputs); `text` → nothing; `json_object` → refused (Anthropic needs a schema) |
-//! | `extra` | `top_k` and `thinking` forwarded; `tool_choice` translated (`auto`, `required` → `any`, `none`, a named function → `tool`); `extra.anthropic` (an object) is merged over the body last |
+//! | `extra` | `thinking` forwarded (`top_k` is not: the API no longer takes it); `tool_choice` translated (`auto`, `required` → `any`, `none`, a named function → `tool`); `extra.anthropic` (an object) is merged over the body last |
 //!
-//! Configuration (`initialize`): `{"default_model": "claude-sonnet-4-5", "default_max_tokens": 1024}`, both optional.
+//! Configuration (`initialize`): `{"default_model": "claude-sonnet-4-5", "default_max_tokens": 1024,
+//! "drop_unsupported": false}`, every key optional.
 
 use async_trait::async_trait;
 use prompt_manager_core::{Plugin, RenderedPrompt, Result, Role};
@@ -38,6 +39,10 @@ pub struct AnthropicConfig {
     pub default_model: Option<String>,
     /// `max_tokens` for prompts whose model config sets none (Anthropic requires it).
     pub default_max_tokens: Option<u32>,
+    /// Leave out the model-config keys the Messages API does not take (`temperature`, `top_p`)
+    /// instead of refusing the prompt: for prompts shared with providers that take them.
+    #[serde(default)]
+    pub drop_unsupported: bool,
 }
 
 /// Renders prompts as Anthropic Messages API request bodies.
@@ -221,6 +226,8 @@ fn check<'a>(ctx: Ctx<'_>, prompt: &'a RenderedPrompt, config: &'a AnthropicConf
     if max_tokens == 0 {
         return Err(ctx.error("model_config.max_tokens is 0; Anthropic needs at least 1"));
     }
+    // Refused here, or (configured so) never written by the body.
+    common::unsupported_sampling(ctx, mc, "Anthropic's Messages API", config.drop_unsupported)?;
     Ok(Checked { model, max_tokens })
 }
 
@@ -269,12 +276,7 @@ impl Plugin for AnthropicPlugin {
             }
         }
         body.insert("messages".into(), Value::Array(turns(rest)));
-        if let Some(t) = mc.temperature {
-            body.insert("temperature".into(), common::number(t));
-        }
-        if let Some(p) = mc.top_p {
-            body.insert("top_p".into(), common::number(p));
-        }
+        // `temperature` and `top_p` were refused by `check`, or are left out as configured.
         if !mc.stop.is_empty() {
             body.insert("stop_sequences".into(), Value::from(mc.stop.clone()));
         }
@@ -315,7 +317,7 @@ impl Plugin for AnthropicPlugin {
         if let Some(choice) = mc.extra.get("tool_choice") {
             body.insert("tool_choice".into(), tool_choice(ctx, choice)?);
         }
-        common::copy_extra(&mut body, mc, &[("top_k", "top_k"), ("thinking", "thinking")]);
+        common::copy_extra(&mut body, mc, &[("thinking", "thinking")]);
         common::merge_override(ctx, &mut body, mc)?;
         Ok(Value::Object(body))
     }
@@ -336,6 +338,7 @@ mod tests {
         AnthropicPlugin::with_config(AnthropicConfig {
             default_model: Some("claude-sonnet-4-5".into()),
             default_max_tokens: Some(1024),
+            drop_unsupported: false,
         })
         .expect("valid")
     }
@@ -349,7 +352,6 @@ mod tests {
             (Role::Assistant, "Yes."),
         ]);
         p.model_config.stop = vec!["END".into()];
-        p.model_config.temperature = Some(0.25);
         p.model_config.tools = vec![weather_tool()];
         p.model_config.extra.insert("tool_choice".into(), json!("required"));
         p.model_config.extra.insert("top_k".into(), json!(5));
@@ -368,17 +370,41 @@ mod tests {
                     ]},
                     {"role": "assistant", "content": "Yes."}
                 ],
-                "temperature": 0.25,
                 "stop_sequences": ["END"],
                 "tools": [{
                     "name": "get_weather",
                     "description": "Current weather for a city",
                     "input_schema": weather_tool()["function"]["parameters"]
                 }],
-                "tool_choice": {"type": "any"},
-                "top_k": 5
+                "tool_choice": {"type": "any"}
             })
         );
+    }
+
+    #[tokio::test]
+    async fn sampling_keys_the_api_does_not_take_are_refused_or_left_out() {
+        let mut p = chat(&[(Role::User, "Hi")]);
+        p.model_config.temperature = Some(0.25);
+        let err = render(&configured(), &p).expect_err("temperature").to_string();
+        assert!(err.contains("plugin `anthropic`"), "{err}");
+        assert!(err.contains("model_config.temperature:"), "{err}");
+        assert!(err.contains("drop_unsupported"), "{err}");
+        assert!(!err.contains("top_p"), "names only what the prompt sets: {err}");
+        p.model_config.top_p = Some(0.9);
+        let err = configured().validate_compatibility(&p).expect_err("both").to_string();
+        assert!(err.contains("model_config.temperature and model_config.top_p"), "{err}");
+
+        let plugin = configured();
+        plugin
+            .initialize(
+                &json!({"default_model": "claude-sonnet-4-5", "default_max_tokens": 64, "drop_unsupported": true}),
+            )
+            .await
+            .expect("valid");
+        let body = render(&plugin, &p).expect("left out");
+        assert_eq!(body.get("temperature"), None);
+        assert_eq!(body.get("top_p"), None);
+        assert_eq!(body["max_tokens"], 64);
     }
 
     #[test]

@@ -259,6 +259,43 @@ pub(crate) fn response_format<'a>(ctx: Ctx<'_>, config: &'a ModelConfig) -> Resu
     }))
 }
 
+/// The sampling keys of a model config that Anthropic's current Messages API does not take
+/// (`temperature`, `top_p`: the official `anthropic` SDK 2.x has neither), for Anthropic and
+/// for LiteLLM routing to it. With `drop`, the keys set are returned to be left out; without, a
+/// prompt that sets any is refused naming them. `api` names the API in the message.
+pub(crate) fn unsupported_sampling(
+    ctx: Ctx<'_>,
+    config: &ModelConfig,
+    api: &str,
+    drop: bool,
+) -> Result<Vec<&'static str>> {
+    let set: Vec<&'static str> = [
+        ("temperature", config.temperature.is_some()),
+        ("top_p", config.top_p.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, is_set)| is_set.then_some(key))
+    .collect();
+    if set.is_empty() || drop {
+        return Ok(set);
+    }
+    let one = set.len() == 1;
+    let keys = set
+        .iter()
+        .map(|k| format!("model_config.{k}"))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let names = set.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" or ");
+    Err(ctx.error(format_args!(
+        "{keys}: {api} does not take {names} (the current API, as the official `anthropic` SDK 2.x types it, has \
+         no such parameter{s}); remove {it} from the prompt's model config, or initialize the {plugin} plugin with \
+         {{\"drop_unsupported\": true}} to leave {it} out",
+        s = if one { "" } else { "s" },
+        it = if one { "it" } else { "them" },
+        plugin = ctx.plugin,
+    )))
+}
+
 /// Copies `extra[key]` to `body[to]` for each `(key, to)` in `fields`, unless the body has it.
 pub(crate) fn copy_extra(body: &mut Map<String, Value>, config: &ModelConfig, fields: &[(&str, &str)]) {
     for (key, to) in fields {

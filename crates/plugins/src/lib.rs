@@ -8,15 +8,18 @@
 //! | feature | plugin | payload |
 //! |---|---|---|
 //! | `openai` | [`OpenAiPlugin`] | Chat Completions body (`messages`, `model`, `max_completion_tokens`, …) |
-//! | `anthropic` | [`AnthropicPlugin`] | Messages API body (top-level `system`, merged turns, required `max_tokens`) |
+//! | `anthropic` | [`AnthropicPlugin`] | Messages API body (top-level `system`, merged turns, required `max_tokens`; no `temperature`/`top_p`) |
 //! | `gemini` | [`GeminiPlugin`] | `generateContent` body (`contents`, `systemInstruction`, `generationConfig`) |
 //! | `langchain` | [`LangChainPlugin`] | the message list `langchain_core.messages.messages_from_dict` loads |
-//! | `litellm` | [`LiteLlmPlugin`] | OpenAI-compatible body with `provider/model` naming |
+//! | `litellm` | [`LiteLlmPlugin`] | OpenAI-compatible body; models route as LiteLLM routes them |
 //!
 //! Each module's documentation has the full mapping and the configuration `initialize` takes
 //! (`null` keeps the configuration the plugin was built with: the defaults for `new()`). A prompt a framework cannot take is refused with
 //! [`Error::Plugin`](prompt_manager_core::Error::Plugin) naming the prompt and the message
-//! (1-based index and role). The crate depends on `prompt-manager-core` only; the umbrella crate
+//! (1-based index and role), and so is a model-config key the provider's current API does not take
+//! (naming the key; some plugins can be configured to leave such keys out instead) — a payload
+//! never carries what would fail at the provider. Every payload is checked in CI by the providers'
+//! official Python SDKs (`crates/plugins/tests/sdk.rs`). The crate depends on `prompt-manager-core` only; the umbrella crate
 //! registers [`builtin()`] on its manager, and a third party registers its own [`Plugin`] the same way.
 //!
 //! ```
@@ -62,6 +65,8 @@ pub mod gemini;
 pub mod langchain;
 #[cfg(feature = "litellm")]
 pub mod litellm;
+#[cfg(feature = "litellm")]
+mod litellm_routes;
 #[cfg(feature = "openai")]
 pub mod openai;
 

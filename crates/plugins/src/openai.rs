@@ -144,6 +144,8 @@ impl Plugin for OpenAiPlugin {
             },
             max_tokens_field: config.max_tokens_field.as_str(),
             extra_fields: openai_wire::EXTRA_FIELDS,
+            leave_out: &[],
+            user_names: true,
         };
         openai_wire::body(ctx, prompt, &spec)
     }

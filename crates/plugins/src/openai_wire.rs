@@ -60,8 +60,9 @@ pub(crate) fn check_messages(ctx: Ctx<'_>, messages: &[Msg<'_>]) -> Result<()> {
     Ok(())
 }
 
-/// The `messages` array. `system_role` is `system` or `developer`.
-pub(crate) fn messages(messages: &[Msg<'_>], system_role: &str) -> Vec<Value> {
+/// The `messages` array. `system_role` is `system` or `developer`; without `user_names`, user
+/// messages are sent without their `name`.
+pub(crate) fn messages(messages: &[Msg<'_>], system_role: &str, user_names: bool) -> Vec<Value> {
     messages
         .iter()
         .map(|m| {
@@ -80,7 +81,9 @@ pub(crate) fn messages(messages: &[Msg<'_>], system_role: &str) -> Vec<Value> {
                 if let Some(id) = m.call_id() {
                     o.insert("tool_call_id".into(), Value::from(id));
                 }
-            } else if let Some(name) = m.name {
+            } else if let Some(name) = m.name
+                && (user_names || m.role != Role::User)
+            {
                 o.insert("name".into(), Value::from(name));
             }
             if !m.tool_calls.is_empty() {
@@ -144,6 +147,10 @@ pub(crate) struct BodySpec<'a> {
     pub(crate) system_role: &'a str,
     pub(crate) max_tokens_field: &'a str,
     pub(crate) extra_fields: &'a [&'a str],
+    /// Typed keys (`temperature`, `top_p`) left out because the routed provider does not take them.
+    pub(crate) leave_out: &'a [&'a str],
+    /// Whether user messages keep their `name` (OpenAI's do; LiteLLM's user message has none).
+    pub(crate) user_names: bool,
 }
 
 /// The whole body.
@@ -155,11 +162,18 @@ pub(crate) fn body(ctx: Ctx<'_>, prompt: &RenderedPrompt, spec: &BodySpec<'_>) -
     common::response_format(ctx, config)?;
     let mut body = Map::new();
     body.insert("model".into(), Value::from(spec.model.as_str()));
-    body.insert("messages".into(), Value::Array(messages(&msgs, spec.system_role)));
-    if let Some(t) = config.temperature {
+    body.insert(
+        "messages".into(),
+        Value::Array(messages(&msgs, spec.system_role, spec.user_names)),
+    );
+    if let Some(t) = config.temperature
+        && !spec.leave_out.contains(&"temperature")
+    {
         body.insert("temperature".into(), common::number(t));
     }
-    if let Some(p) = config.top_p {
+    if let Some(p) = config.top_p
+        && !spec.leave_out.contains(&"top_p")
+    {
         body.insert("top_p".into(), common::number(p));
     }
     if let Some(n) = config.max_tokens {

@@ -83,7 +83,8 @@ fn openai_payloads_are_async_openai_requests() {
 #[test]
 fn litellm_payloads_are_openai_compatible() {
     use async_openai::types::chat::CreateChatCompletionRequest;
-    for prompt in prompts(true) {
+    // Without the legacy function message, which LiteLLM's message types cannot hold.
+    for prompt in prompts(false) {
         let body = render("litellm", &prompt);
         assert_eq!(body["model"], "openai/gpt-4o");
         let typed: CreateChatCompletionRequest = serde_json::from_value(body.clone()).expect("async-openai reads it");

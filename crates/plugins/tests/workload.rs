@@ -8,11 +8,18 @@ mod support;
 
 use support::{complex_prompt, render, structured_prompt};
 
+/// Snapshots with sorted keys, so they do not depend on whether serde_json keeps insertion order.
+fn snapshot(name: &str, value: &serde_json::Value) {
+    insta::with_settings!({sort_maps => true}, {
+        insta::assert_json_snapshot!(name, value);
+    });
+}
+
 #[test]
 fn complex_chat_with_tools() {
     let prompt = complex_prompt();
     for name in ["openai", "anthropic", "gemini", "langchain", "litellm"] {
-        insta::assert_json_snapshot!(format!("complex_chat_{name}"), render(name, &prompt));
+        snapshot(&format!("complex_chat_{name}"), &render(name, &prompt));
     }
 }
 
@@ -20,7 +27,7 @@ fn complex_chat_with_tools() {
 fn complex_chat_with_json_schema() {
     let prompt = structured_prompt();
     for name in ["openai", "anthropic", "gemini", "litellm"] {
-        insta::assert_json_snapshot!(format!("structured_{name}"), render(name, &prompt));
+        snapshot(&format!("structured_{name}"), &render(name, &prompt));
     }
 }
 

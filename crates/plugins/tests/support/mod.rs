@@ -96,6 +96,8 @@ pub fn plugins() -> Vec<Arc<dyn Plugin>> {
     openai.default_model = Some("gpt-4o".into());
     let mut anthropic = AnthropicConfig::default();
     anthropic.default_model = Some("claude-sonnet-4-5".into());
+    // The workload sets temperature and top_p, which Anthropic's Messages API no longer takes.
+    anthropic.drop_unsupported = true;
     let mut litellm = LiteLlmConfig::default();
     litellm.default_model = Some("gpt-4o".into());
     litellm.default_provider = Some("openai".into());
