@@ -305,7 +305,7 @@ async fn edge_cases_found_in_review() {
         .unwrap();
     pm.render("g@1.0.0", &Variables::new().with("name", "a")).await.unwrap();
     let err = pm.render("g@1.2.0", &Variables::new()).await.unwrap_err();
-    assert_eq!(err.to_string(), "g@1.2.0: missing variable `name`");
+    assert_eq!(err.to_string(), "g@1.2.0: missing variable `name` (line 1)");
 
     // Reading a version does not compile it: a prompt whose include is archived can still be shown.
     pm.create(Prompt::text("shared/a", "A").unwrap()).await.unwrap();

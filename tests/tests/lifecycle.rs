@@ -194,7 +194,9 @@ async fn input_schema_checks_every_variable() {
         &vec![
             VariableProblem::Missing {
                 name: "customer".into(),
-                expected: Some(VariableType::String)
+                expected: Some(VariableType::String),
+                line: Some(1),
+                message: None,
             },
             VariableProblem::WrongType {
                 name: "count".into(),
@@ -203,7 +205,9 @@ async fn input_schema_checks_every_variable() {
             },
             VariableProblem::Missing {
                 name: "item".into(),
-                expected: Some(VariableType::String)
+                expected: Some(VariableType::String),
+                line: Some(1),
+                message: None,
             },
         ]
     );
@@ -217,11 +221,33 @@ async fn input_schema_checks_every_variable() {
 #[tokio::test]
 async fn missing_variables_without_a_schema_are_all_named() {
     let pm = prompt_manager::in_memory();
-    pm.create(Prompt::text("t", "{{ a }} {{ b }} {{ c }}").unwrap())
+    pm.create(Prompt::text("t", "{{ a }} {{ b }}\n{{ c }}").unwrap())
         .await
         .unwrap();
     let err = pm.render("t", &vars(json!({"b": 1}))).await.unwrap_err();
-    assert_eq!(err.to_string(), "t@1.0.0: missing variables `a`, `c`");
+    assert_eq!(err.to_string(), "t@1.0.0: missing variables `a` (line 1), `c` (line 2)");
+    // A chat prompt says which message reads each one (placeholders counted, as written).
+    pm.create(
+        Prompt::chat(
+            "c",
+            [
+                ChatItem::message(Role::System, "You help {{ team }}."),
+                ChatItem::placeholder("history"),
+                ChatItem::message(Role::User, "Hi\n{{ question }}"),
+            ],
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let err = pm
+        .render_chat("c", &vars(json!({"history": [], "team": "ops"})))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "c@1.0.0: missing variable `question` (message 3, line 2)"
+    );
 }
 
 #[tokio::test]

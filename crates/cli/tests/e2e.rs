@@ -8,6 +8,14 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// The binary under test: the one Cargo built for this test, or the one
+/// `PROMPT_MANAGER_BIN` names (CI runs this file again against the release build, so what a
+/// user runs is what is tested).
+fn binary() -> PathBuf {
+    std::env::var_os("PROMPT_MANAGER_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_prompt-manager")), PathBuf::from)
+}
+
 /// A temporary project folder, and the binary run inside it.
 struct Project {
     dir: tempfile::TempDir,
@@ -25,7 +33,7 @@ impl Project {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_prompt-manager"));
+        let mut command = Command::new(binary());
         command
             .args(args)
             .current_dir(self.path())
@@ -152,7 +160,10 @@ fn a_user_walks_through_the_lifecycle() {
         "Hi Ada! Welcome to prompt-manager.\n"
     );
     let missing = p.stderr(1, &["render", "greeting@1.1.0", "-v", "product=X"]);
-    assert!(missing.contains("missing variable `name` (string)"), "{missing}");
+    assert!(
+        missing.contains("missing variable `name` (string, line 1)"),
+        "{missing}"
+    );
     assert!(missing.contains("hint:"), "{missing}");
 
     // Diff, human and JSON.

@@ -51,15 +51,23 @@ pub trait TemplateEngine: Send + Sync + Debug {
     /// The top-level variables a source reads (without builtins such as `range` or `loop`).
     fn extract_variables(&self, name: &str, source: &str) -> Result<BTreeSet<String>>;
 
-    /// Checks that a source compiles.
+    /// Checks a source that compiles for what every render of it would refuse (an unknown
+    /// filter, test or method, a wrong number of arguments), with the line and column. Saving a
+    /// version runs it; loading a stored one does not, so older versions keep loading.
+    fn check(&self, name: &str, source: &str) -> Result<()> {
+        let _ = (name, source);
+        Ok(())
+    }
+
+    /// Checks that a source compiles (and passes [`check`](TemplateEngine::check)).
     fn validate(&self, name: &str, source: &str) -> Result<()> {
         self.compile(CompileUnit {
             name,
             sources: &[source],
             part_names: &[],
             includes: &[],
-        })
-        .map(|_| ())
+        })?;
+        self.check(name, source)
     }
 }
 
@@ -70,6 +78,14 @@ pub trait CompiledTemplate: Send + Sync + Debug {
 
     /// The top-level variables the unit reads, includes included.
     fn variables(&self) -> &BTreeSet<String>;
+
+    /// Where the unit's own templates first read `variable`: the index of the source (part)
+    /// and the 1-based line in it, for error messages (`None` when unknown: engines need not
+    /// track it).
+    fn variable_position(&self, variable: &str) -> Option<(usize, usize)> {
+        let _ = variable;
+        None
+    }
 
     /// Renders every part with the same variables and hands each output to `emit` with its index.
     ///

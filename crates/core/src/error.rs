@@ -240,6 +240,11 @@ pub enum VariableProblem {
         name: String,
         /// Its declared type, when the input schema declares one.
         expected: Option<VariableType>,
+        /// The line of the template that first reads it, when a template does.
+        line: Option<usize>,
+        /// For a chat prompt, the message (1-based, placeholders counted) whose template
+        /// first reads it.
+        message: Option<usize>,
     },
     /// A variable has the wrong type for the input schema.
     WrongType {
@@ -275,9 +280,26 @@ impl fmt::Display for VariableProblem {
         match self {
             VariableProblem::Missing {
                 name,
-                expected: Some(t),
-            } => write!(f, "`{name}` ({t})"),
-            VariableProblem::Missing { name, expected: None } => write!(f, "`{name}`"),
+                expected,
+                line,
+                message,
+            } => {
+                write!(f, "`{name}`")?;
+                let mut notes = Vec::new();
+                if let Some(t) = expected {
+                    notes.push(t.to_string());
+                }
+                match (message, line) {
+                    (Some(m), Some(l)) => notes.push(format!("message {m}, line {l}")),
+                    (None, Some(l)) => notes.push(format!("line {l}")),
+                    (Some(m), None) => notes.push(format!("message {m}")),
+                    (None, None) => {}
+                }
+                if !notes.is_empty() {
+                    write!(f, " ({})", notes.join(", "))?;
+                }
+                Ok(())
+            }
             VariableProblem::WrongType { name, expected, found } => {
                 write!(f, "`{name}` must be {expected}, got {found}")
             }
@@ -432,10 +454,14 @@ mod tests {
                 VariableProblem::Missing {
                     name: "name".into(),
                     expected: Some(VariableType::String),
+                    line: None,
+                    message: None,
                 },
                 VariableProblem::Missing {
                     name: "city".into(),
                     expected: None,
+                    line: None,
+                    message: None,
                 },
                 VariableProblem::WrongType {
                     name: "age".into(),

@@ -1084,6 +1084,11 @@ impl PromptManager {
         let parts = prompt.template.named_sources(&name);
         let includes = self.collect_includes(&prompt.id, &name, &parts).await?;
         let compiled = compile_parts(self.inner.engine.as_ref(), &name, &parts, &includes.templates)?;
+        // What every render would refuse (an unknown filter, a mutating method) is refused now,
+        // with its place; stored versions are only compiled, so older ones keep loading.
+        for (part, source) in &parts {
+            self.inner.engine.check(part, source)?;
+        }
         if includes.templates.is_empty() {
             self.inner.registry.insert_compiled(&name, hash.clone(), compiled);
         }

@@ -50,7 +50,9 @@ impl Resolved {
             Template::Text(_) => {
                 self.fail_on(problems, &vars)?;
                 let mut text = String::new();
-                self.compiled.render(&vars, &mut |_, out| text = out)?;
+                self.compiled
+                    .render(&vars, &mut |_, out| text = out)
+                    .map_err(|e| self.located(e))?;
                 Ok(RenderOutput::Text(text))
             }
             Template::Chat(items) => {
@@ -64,6 +66,8 @@ impl Resolved {
                                     problems.push(VariableProblem::Missing {
                                         name: p.variable.clone(),
                                         expected: Some(VariableType::Messages),
+                                        line: None,
+                                        message: None,
                                     });
                                 }
                             }
@@ -83,7 +87,9 @@ impl Resolved {
                 }
                 self.fail_on(problems, &vars)?;
                 let mut parts = Vec::with_capacity(self.compiled.parts());
-                self.compiled.render(&vars, &mut |_, out| parts.push(out))?;
+                self.compiled
+                    .render(&vars, &mut |_, out| parts.push(out))
+                    .map_err(|e| self.located(e))?;
                 let mut parts = parts.into_iter();
                 let mut expansions = expansions.into_iter();
                 let mut messages = Vec::with_capacity(items.len());
@@ -101,6 +107,42 @@ impl Resolved {
         }
     }
 
+    /// Says where each missing variable is first read: the line, and for a chat prompt the
+    /// message (counted as the user wrote them, placeholders included).
+    fn locate(&self, problems: &mut [VariableProblem]) {
+        for problem in problems {
+            if let VariableProblem::Missing {
+                name, line, message, ..
+            } = problem
+                && let Some((part, at)) = self.compiled.variable_position(name)
+            {
+                *line = Some(at);
+                if let Template::Chat(items) = &self.version.prompt.template {
+                    *message = items
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, item)| matches!(item, ChatItem::Message(_)))
+                        .nth(part)
+                        .map(|(i, _)| i + 1);
+                }
+            }
+        }
+    }
+
+    /// [`locate`](Self::locate) for the problems of an engine's error.
+    fn located(&self, err: Error) -> Error {
+        match err {
+            Error::InvalidVariables {
+                reference,
+                mut problems,
+            } => {
+                self.locate(&mut problems);
+                Error::InvalidVariables { reference, problems }
+            }
+            other => other,
+        }
+    }
+
     /// Fails with every problem found so far plus every variable the templates read that is
     /// missing, so one error lists them all.
     fn fail_on(&self, mut problems: Vec<VariableProblem>, vars: &Variables) -> Result<()> {
@@ -112,9 +154,12 @@ impl Resolved {
                 problems.push(VariableProblem::Missing {
                     name: name.clone(),
                     expected: None,
+                    line: None,
+                    message: None,
                 });
             }
         }
+        self.locate(&mut problems);
         Err(Error::InvalidVariables {
             reference: self.name.clone(),
             problems,

@@ -177,6 +177,8 @@ pub(crate) fn apply_schema<'v>(
                     problems.push(VariableProblem::Missing {
                         name: spec.name.clone(),
                         expected: (spec.kind != VariableType::Any).then_some(spec.kind),
+                        line: None,
+                        message: None,
                     });
                 }
             }
@@ -210,7 +212,9 @@ mod tests {
             vec![
                 VariableProblem::Missing {
                     name: "name".into(),
-                    expected: Some(VariableType::String)
+                    expected: Some(VariableType::String),
+                    line: None,
+                    message: None,
                 },
                 VariableProblem::WrongType {
                     name: "age".into(),

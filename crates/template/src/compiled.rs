@@ -54,7 +54,8 @@ impl MiniJinjaTemplate {
         let mut env = engine.environment();
         let mut variables = BTreeSet::new();
         for include in unit.includes {
-            env.add_template_owned(include.reference.clone(), include.source.clone())
+            let source = crate::jinja2::normalize_newlines(&include.source).into_owned();
+            env.add_template_owned(include.reference.clone(), source)
                 .map_err(|e| convert_error(e, &format!("{} (included by {})", include.resolved, unit.name)))?;
         }
         let several = unit.sources.len() > 1;
@@ -68,7 +69,11 @@ impl MiniJinjaTemplate {
         let owner = Owner {
             env,
             names,
-            sources: unit.sources.iter().map(|s| (*s).to_owned()).collect(),
+            sources: unit
+                .sources
+                .iter()
+                .map(|s| crate::jinja2::normalize_newlines(s).into_owned())
+                .collect(),
         };
         let cell = Cell::try_new(owner, |owner| -> Result<Templates<'_>> {
             let env: &Environment<'_> = &owner.env;
@@ -104,9 +109,10 @@ impl MiniJinjaTemplate {
     }
 
     /// When `err` is about a variable the caller did not give, every variable the unit's own
-    /// templates read and the caller did not give (the failing one first if an include read it).
+    /// templates read and the caller did not give (the failing one first if an include read it),
+    /// each with the line that first reads it.
     fn missing(&self, err: &minijinja::Error, vars: &Variables) -> Option<Vec<VariableProblem>> {
-        let failing = undefined_name(err)?;
+        let (failing, failing_line) = self.undefined_name(err)?;
         if vars.contains(&failing) {
             return None;
         }
@@ -120,9 +126,42 @@ impl MiniJinjaTemplate {
                 .map(|v| VariableProblem::Missing {
                     name: v.clone(),
                     expected: None,
+                    line: self
+                        .variable_position(v)
+                        .map(|(_, line)| line)
+                        .or_else(|| (*v == failing).then_some(failing_line).flatten()),
+                    message: None,
                 })
                 .collect(),
         )
+    }
+
+    /// The source of the template called `name`: one of the unit's parts or an include.
+    fn source_of(&self, name: &str) -> Option<String> {
+        let owner = self.cell.borrow_owner();
+        match owner.names.iter().position(|n| n == name) {
+            Some(i) => owner.sources.get(i).cloned(),
+            None => owner.env.get_template(name).ok().map(|t| t.source().to_owned()),
+        }
+    }
+
+    /// The name (and line) of the undefined top-level variable an error is about: the innermost
+    /// undefined-value error (includes wrap theirs) whose span is a bare identifier. `user.nme`
+    /// is not one: `user` was given and the fault is the attribute. Reads the span against our
+    /// own copy of the source, so it works without minijinja's debug mode (release builds).
+    fn undefined_name(&self, err: &minijinja::Error) -> Option<(String, Option<usize>)> {
+        let mut current = err;
+        loop {
+            if current.kind() == ErrorKind::UndefinedError {
+                let source = self.source_of(current.name()?)?;
+                let span = source.get(current.range()?)?.trim();
+                let mut chars = span.chars();
+                let is_ident = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+                    && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+                return is_ident.then(|| (span.to_owned(), current.line()));
+            }
+            current = std::error::Error::source(current)?.downcast_ref::<minijinja::Error>()?;
+        }
     }
 }
 
@@ -133,6 +172,15 @@ impl CompiledTemplate for MiniJinjaTemplate {
 
     fn variables(&self) -> &BTreeSet<String> {
         &self.variables
+    }
+
+    fn variable_position(&self, variable: &str) -> Option<(usize, usize)> {
+        self.cell
+            .borrow_owner()
+            .sources
+            .iter()
+            .enumerate()
+            .find_map(|(i, source)| first_read(source, variable).map(|line| (i, line)))
     }
 
     fn render(&self, vars: &Variables, emit: &mut dyn FnMut(usize, String)) -> Result<()> {
@@ -163,19 +211,20 @@ impl CompiledTemplate for MiniJinjaTemplate {
     }
 }
 
-/// The name of the undefined top-level variable an error is about: the innermost undefined-value
-/// error (includes wrap theirs) whose span is a bare identifier. `user.nme` is not one: `user`
-/// was given and the fault is the attribute.
-fn undefined_name(err: &minijinja::Error) -> Option<String> {
-    let mut current = err;
-    loop {
-        if current.kind() == ErrorKind::UndefinedError {
-            let span = current.template_source()?.get(current.range()?)?.trim();
-            let mut chars = span.chars();
-            let is_ident = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-            return is_ident.then(|| span.to_owned());
+/// The line of the first place `source` reads the top-level name `variable` (an identifier in
+/// a tag that is not an attribute after a `.`).
+fn first_read(source: &str, variable: &str) -> Option<usize> {
+    use minijinja::machinery::{Token, tokenize};
+    let mut previous_dot = false;
+    for token in tokenize(source, false, Default::default()) {
+        let (token, span) = token.ok()?;
+        if let Token::Ident(name) = token
+            && name == variable
+            && !previous_dot
+        {
+            return Some(usize::from(span.start_line));
         }
-        current = std::error::Error::source(current)?.downcast_ref::<minijinja::Error>()?;
+        previous_dot = matches!(token, Token::Dot);
     }
+    None
 }

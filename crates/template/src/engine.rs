@@ -56,9 +56,13 @@ impl MiniJinjaEngine {
     pub fn with_limits(limits: RenderLimits) -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // One behaviour in debug and release builds: minijinja's debug mode (on by default in
+        // debug builds only) changes error details, and errors must read the same in both.
+        env.set_debug(false);
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_fuel(Some(limits.fuel));
         env.set_recursion_limit(limits.recursion);
+        crate::jinja2::install(&mut env);
         let globals = env
             .globals()
             .map(|(name, _)| name.to_owned())
@@ -101,8 +105,9 @@ impl TemplateEngine for MiniJinjaEngine {
 
     fn extract_variables(&self, name: &str, source: &str) -> Result<BTreeSet<String>> {
         let env = Environment::empty();
+        let source = crate::jinja2::normalize_newlines(source);
         let template = env
-            .template_from_named_str(name, source)
+            .template_from_named_str(name, &source)
             .map_err(|e| convert_error(e, name))?;
         Ok(template
             .undeclared_variables(false)
@@ -112,10 +117,16 @@ impl TemplateEngine for MiniJinjaEngine {
     }
 
     fn validate(&self, name: &str, source: &str) -> Result<()> {
+        let source = crate::jinja2::normalize_newlines(source);
         self.environment()
-            .template_from_named_str(name, source)
+            .template_from_named_str(name, &source)
             .map(|_| ())
-            .map_err(|e| convert_error(e, name))
+            .map_err(|e| convert_error(e, name))?;
+        crate::check::check(name, &source, &self.base)
+    }
+
+    fn check(&self, name: &str, source: &str) -> Result<()> {
+        crate::check::check(name, &crate::jinja2::normalize_newlines(source), &self.base)
     }
 }
 

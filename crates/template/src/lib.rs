@@ -25,11 +25,15 @@
 //! # Ok::<(), prompt_manager_core::Error>(())
 //! ```
 
+mod check;
 mod compiled;
 mod context;
 mod engine;
 mod errors;
 mod includes;
+mod jinja2;
+mod pyformat;
+mod python;
 
 pub use engine::{MiniJinjaEngine, RenderLimits};
 pub use includes::find_includes;

@@ -60,6 +60,133 @@ fn missing_variables_are_all_named() {
 }
 
 #[test]
+fn a_missing_variable_is_named_with_its_line_without_a_schema() {
+    // The engine runs without minijinja's debug mode in every profile, so this is what the
+    // release binary does too.
+    let engine = MiniJinjaEngine::new();
+    let compiled = compile(
+        &engine,
+        &["Hello {{ name }}!\n{% if vip %}\nWelcome back, {{ title }}.{% endif %}"],
+    )
+    .unwrap();
+    let err = render_all(compiled.as_ref(), &vars(json!({}))).unwrap_err();
+    match &err {
+        Error::InvalidVariables { problems, .. } => {
+            let found: Vec<_> = problems
+                .iter()
+                .map(|p| match p {
+                    VariableProblem::Missing { name, line, .. } => (name.as_str(), *line),
+                    other => panic!("{other}"),
+                })
+                .collect();
+            assert_eq!(found, vec![("name", Some(1)), ("title", Some(3)), ("vip", Some(2))]);
+        }
+        other => panic!("expected missing variables, got {other}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "t@1.0.0: missing variables `name` (line 1), `title` (line 3), `vip` (line 2)"
+    );
+}
+
+#[test]
+fn what_every_render_would_refuse_is_refused_at_validation_with_its_place() {
+    let engine = MiniJinjaEngine::new();
+    let cases = [
+        ("{{ x|nosuchfilter }}", "unknown filter `nosuchfilter`", 1, 6),
+        (
+            "line\n  {% if x is nosuchtest %}{% endif %}",
+            "unknown test `nosuchtest`",
+            2,
+            14,
+        ),
+        ("{{ x.frobnicate() }}", "unknown method `frobnicate`", 1, 5),
+        (
+            "{% set _ = xs.append(1) %}",
+            "`.append()` changes a value in place",
+            1,
+            14,
+        ),
+        (
+            "{{ x|replace('a') }}",
+            "the filter `replace` needs at least 2 argument(s), 1 given",
+            1,
+            6,
+        ),
+        (
+            "{{ x|lower(1) }}",
+            "the filter `lower` takes at most 0 argument(s), 1 given",
+            1,
+            6,
+        ),
+        (
+            "{% if x is divisibleby %}{% endif %}",
+            "the test `divisibleby` needs at least 1 argument(s)",
+            1,
+            12,
+        ),
+        ("{% macro m(a) %}{{ varargs }}{% endmacro %}", "`varargs`", 1, 20),
+    ];
+    for (source, message, line, column) in cases {
+        match engine.validate("t@1.0.0", source) {
+            Err(Error::TemplateSyntax {
+                message: m,
+                line: l,
+                column: c,
+                ..
+            }) => {
+                assert!(m.contains(message), "{source}: {m}");
+                assert_eq!((l, c), (line, column), "{source}: {m}");
+            }
+            other => panic!("{source}: expected a template error, got {other:?}"),
+        }
+    }
+    for fine in [
+        "{{ d.items()|list }} {{ s.split()|join(', ') }} {{ '{}'.format(x) }} {{ x|truncate(10) }}",
+        "{% for k, v in d|dictsort %}{{ loop.cycle('a', 'b') }}{% endfor %}{{ x|default('y', true) }}",
+        "{% macro m(a, varargs) %}{{ varargs }}{% endmacro %}{{ x is divisibleby 3 }}",
+    ] {
+        engine
+            .validate("t@1.0.0", fine)
+            .unwrap_or_else(|e| panic!("{fine}: {e}"));
+    }
+}
+
+#[test]
+fn every_jinja2_builtin_filter_test_and_global_exists() {
+    let engine = MiniJinjaEngine::new();
+    let filters = "abs attr('a') batch(2) capitalize center count d default dictsort e escape filesizeformat \
+        first float forceescape format groupby('a') indent int items join last length list lower map max min \
+        pprint reject rejectattr replace('a','b') reverse round safe select selectattr slice(2) sort string \
+        striptags sum title tojson trim truncate unique upper urlencode wordcount wordwrap xmlattr";
+    for filter in filters.split_whitespace() {
+        let source = format!("{{{{ x|{filter} }}}}");
+        engine
+            .validate("t@1.0.0", &source)
+            .unwrap_or_else(|e| panic!("{filter}: {e}"));
+    }
+    let tests = "boolean callable defined divisibleby(2) eq(1) escaped even false filter float ge(1) gt(1) \
+        in([1]) integer iterable le(1) lower lt(1) mapping ne(1) none number odd sameas(1) sequence string \
+        test true undefined upper";
+    for test in tests.split_whitespace() {
+        let source = format!("{{{{ x is {test} }}}}");
+        engine
+            .validate("t@1.0.0", &source)
+            .unwrap_or_else(|e| panic!("{test}: {e}"));
+    }
+    let compiled = compile(
+        &engine,
+        &["{{ range(2)|list }} {{ dict(a=1) }} {{ namespace(a=1).a }} {% set c = cycler('x', 'y') %}{{ c.next() }}{{ c.next() }} {% set j = joiner('/') %}{{ j() }}a{{ j() }}b"],
+    )
+    .unwrap();
+    assert_eq!(
+        render_all(compiled.as_ref(), &vars(json!({}))).unwrap(),
+        vec!["[0, 1] {'a': 1} 1 xy a/b"]
+    );
+    assert!(compiled.variables().is_empty(), "{:?}", compiled.variables());
+}
+
+#[test]
 fn a_missing_attribute_is_not_blamed_on_an_unused_variable() {
     let engine = MiniJinjaEngine::new();
     let compiled = compile(&engine, &["{% if show %}{{ extra }}{% endif %}{{ user.nme }}"]).unwrap();
