@@ -14,7 +14,8 @@ URLs: dir://./prompts, sqlite://./prompt-manager.db, postgres://user@host/db, me
 
 Exit codes:
   0  success
-  1  a check failed: lint found errors, a render failed (missing variables, template error)
+  1  a check failed: lint found errors, a render failed (missing variables, template error),
+     a stored version no longer matches its content hash (see `verify`)
   2  usage or I/O error: bad arguments, unknown prompt, store cannot be opened, unreadable file";
 
 /// Versioned, labelled prompt templates: create, version, label, render, lint, import and export.
@@ -80,6 +81,8 @@ pub(crate) enum Command {
     Render(commands::render::RenderArgs),
     /// Check a folder of prompt files like a compiler: YAML, templates, variables, includes, ids.
     Lint(commands::lint::LintArgs),
+    /// Check a whole store: every version still matches its content hash, every label its version.
+    Verify(commands::verify::VerifyArgs),
     /// Import a YAML library file or a prompt folder into the store (all or nothing).
     Import(commands::import::ImportArgs),
     /// Export the store's prompts to a YAML library file or a prompt folder.

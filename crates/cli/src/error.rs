@@ -1,7 +1,8 @@
 //! Exit codes, and how errors are reported: what went wrong, then what to do about it.
 //!
-//! 0 success; 1 a check failed (lint errors, a render that failed on its variables or template);
-//! 2 usage or I/O errors (bad arguments, unknown prompts, a store that cannot be opened).
+//! 0 success; 1 a check failed (lint errors, a render that failed on its variables or template,
+//! a stored version that no longer matches its content hash); 2 usage or I/O errors (bad
+//! arguments, unknown prompts, a store that cannot be opened).
 
 use std::process::ExitCode;
 
@@ -15,7 +16,7 @@ use crate::output::{OutputFormat, Printer};
 
 /// Everything went well.
 pub(crate) const EXIT_OK: u8 = 0;
-/// A check failed: lint errors, a render error.
+/// A check failed: lint errors, a render error, a version that fails its content hash check.
 pub(crate) const EXIT_CHECK_FAILED: u8 = 1;
 /// Usage or I/O error.
 pub(crate) const EXIT_USAGE: u8 = 2;
@@ -73,7 +74,8 @@ pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
             | Error::RenderLimit { .. }
             | Error::IncludeCycle { .. }
             | Error::Archived { .. }
-            | Error::Plugin { .. },
+            | Error::Plugin { .. }
+            | Error::ContentHashMismatch(_),
         ) => EXIT_CHECK_FAILED,
         _ => EXIT_USAGE,
     }

@@ -746,3 +746,154 @@ fn rendering_a_deprecated_prompt_warns() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), "one\n");
     assert!(String::from_utf8_lossy(&output.stderr).contains("`a` is deprecated"));
 }
+
+#[test]
+fn verify_finds_hand_edited_versions_and_accepts_hand_added_ones() {
+    let p = Project::new();
+    let store = "dir://./prompts";
+    p.ok(&[
+        "--store",
+        store,
+        "create",
+        "--id",
+        "greeting",
+        "--template",
+        "Hello {{ name }}!",
+    ]);
+    p.ok(&[
+        "--store",
+        store,
+        "create",
+        "--id",
+        "farewell",
+        "--template",
+        "Bye {{ name }}",
+    ]);
+    p.ok(&[
+        "--store",
+        store,
+        "update",
+        "--id",
+        "greeting",
+        "--template",
+        "Hello {{ name }}, welcome!",
+        "--bump",
+        "major",
+    ]);
+    let clean = p.json(&["--store", store, "verify"]);
+    assert_eq!(clean["ok"], true, "{clean}");
+    assert_eq!(clean["versions"], 3, "{clean}");
+
+    // The hash a version had when saved, as its file records it.
+    let saved = p.json(&["--store", store, "show", "greeting@2.0.0"])["content_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = p.path().join("prompts/greeting/2.0.0.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(&saved), "{text}");
+    std::fs::write(&path, text.replace("welcome!", "welcome back!")).unwrap();
+    // A new version file, written by hand without a hash: the supported way to add a version.
+    p.write(
+        "prompts/greeting/2.1.0.yaml",
+        "prompt:\n  id: greeting\n  template: Hi {{ name }}!\n",
+    );
+    let added = p.json(&["--store", store, "show", "greeting@2.1.0"]);
+    let added_hash = added["content_hash"].as_str().unwrap();
+    assert!(added_hash.starts_with("sha256:") && added_hash != saved, "{added}");
+
+    let out = p.expect(1, &["--store", store, "verify", "-o", "json"]);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["versions"], 4, "{report}");
+    let problems = report["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "only the edited version: {report}");
+    let problem = &problems[0];
+    assert_eq!(problem["code"], "content_hash_mismatch");
+    assert_eq!(problem["prompt"], "greeting");
+    assert_eq!(problem["version"], "2.0.0");
+    assert_eq!(problem["expected_hash"], saved.as_str());
+    let actual = problem["actual_hash"].as_str().unwrap();
+    assert!(actual.starts_with("sha256:") && actual != saved, "{problem}");
+    assert!(
+        problem["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("prompts/greeting/2.0.0.yaml"),
+        "{problem}"
+    );
+
+    // Loading the edited version fails (exit 1) naming the file and both hashes; everything
+    // else still loads, and the listing still shows every prompt.
+    let err = p.stderr(1, &["--store", store, "render", "greeting@2.0.0", "-v", "name=Ada"]);
+    for part in ["prompts/greeting/2.0.0.yaml", saved.as_str(), actual] {
+        assert!(err.contains(part), "`{part}` in: {err}");
+    }
+    assert!(err.contains("prompt-manager verify"), "{err}");
+    assert_eq!(
+        p.ok(&["--store", store, "render", "greeting@1.0.0", "-v", "name=Ada"]),
+        "Hello Ada!\n"
+    );
+    assert_eq!(
+        p.ok(&["--store", store, "render", "greeting", "-v", "name=Ada"]),
+        "Hi Ada!\n"
+    );
+    assert_eq!(
+        p.ok(&["--store", store, "render", "farewell", "-v", "name=Ada"]),
+        "Bye Ada\n"
+    );
+    assert_eq!(p.json(&["--store", store, "list"]).as_array().unwrap().len(), 2);
+
+    // Restoring the file repairs the store.
+    std::fs::write(&path, &text).unwrap();
+    assert_eq!(p.json(&["--store", store, "verify"])["ok"], true);
+
+    // A label edited to point at a version that does not exist is a problem too.
+    p.ok(&["--store", store, "label", "set", "farewell", "production", "1.0.0"]);
+    let labels = p.path().join("prompts/farewell/_labels.yaml");
+    let text = std::fs::read_to_string(&labels).unwrap();
+    assert!(text.contains("production: \"1.0.0\""), "{text}");
+    std::fs::write(&labels, text.replace("production: \"1.0.0\"", "production: \"9.0.0\"")).unwrap();
+    let out = p.expect(1, &["--store", store, "verify"]);
+    assert!(
+        out.contains("label `production` of prompt `farewell` points to version 9.0.0, which does not exist [label_target_missing]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn verify_finds_a_changed_sqlite_row() {
+    let p = Project::new();
+    let store = "sqlite://./pm.db";
+    p.ok(&[
+        "--store",
+        store,
+        "create",
+        "--id",
+        "greeting",
+        "--template",
+        "Hello {{ name }}!",
+    ]);
+    p.ok(&["--store", store, "label", "set", "greeting", "production", "1.0.0"]);
+    assert!(
+        p.ok(&["--store", store, "verify"])
+            .starts_with("verified 1 prompt, 1 version, 1 label")
+    );
+    let status = Command::new("sqlite3")
+        .arg(p.path().join("pm.db"))
+        .arg("UPDATE pm_versions SET prompt = replace(prompt, 'Hello', 'Howdy')")
+        .status();
+    let Ok(status) = status else {
+        // The sqlite3 shell is optional here; the storage tests change rows through sqlx.
+        eprintln!("skipping: no sqlite3 command");
+        return;
+    };
+    assert!(status.success());
+    let out = p.expect(1, &["--store", store, "verify"]);
+    assert!(
+        out.contains("table pm_versions, row (prompt_id 'greeting', version '1.0.0')"),
+        "{out}"
+    );
+    assert!(out.contains("[content_hash_mismatch]"), "{out}");
+    assert!(out.contains("1 problem"), "{out}");
+}

@@ -388,3 +388,81 @@ fn errors() {
     snap!(f, "error_usage", &["render"]);
     snap!(f, "error_empty_store", &["show", "anything"]);
 }
+
+#[test]
+fn tool_calls() {
+    let f = Fixture::empty();
+    f.write(
+        "rates.yaml",
+        "id: rates\ntemplate:\n  - role: system\n    content: You quote mortgage rates.\n  - role: user\n    content: Rates for {{ years }} years?\n  - role: assistant\n    content: \"\"\n    tool_calls:\n      - {id: call_1, name: get_rates, arguments: {years: 30}}\n      - {id: call_2, name: get_fees, arguments: {}}\n  - role: tool\n    content: '{\"fixed\": 4.1}'\n    tool_call_id: call_1\n  - role: tool\n    content: '{\"fee\": 300}'\n    tool_call_id: call_2\n",
+    );
+    f.quiet(&["create", "rates.yaml"]);
+    snap!(f, "tool_calls_show", &["show", "rates"]);
+    snap!(f, "tool_calls_render", &["render", "rates", "-v", "years=30"]);
+    f.write(
+        "rates.yaml",
+        "id: rates\ntemplate:\n  - role: system\n    content: You quote mortgage rates.\n  - role: user\n    content: Rates for {{ years }} years?\n  - role: assistant\n    content: \"\"\n    tool_calls:\n      - {id: call_1, name: get_rates, arguments: {years: 15}}\n      - {id: call_2, name: get_fees, arguments: {}}\n  - role: tool\n    content: '{\"fixed\": 4.1}'\n    tool_call_id: call_1\n  - role: tool\n    content: '{\"fee\": 300}'\n    tool_call_id: call_3\n",
+    );
+    f.quiet(&["update", "rates.yaml"]);
+    snap!(f, "tool_calls_diff", &["diff", "rates@1.0.0", "rates@1.1.0"]);
+}
+
+#[test]
+fn verify() {
+    let f = Fixture::empty();
+    let store = "dir://./prompts";
+    f.quiet(&[
+        "--store",
+        store,
+        "create",
+        "--id",
+        "greeting",
+        "--template",
+        "Hello {{ name }}!",
+    ]);
+    f.quiet(&["--store", store, "label", "set", "greeting", "production", "1.0.0"]);
+    f.quiet(&[
+        "--store",
+        store,
+        "update",
+        "--id",
+        "greeting",
+        "--template",
+        "Hello {{ name }}, welcome!",
+        "--bump",
+        "major",
+    ]);
+    f.quiet(&[
+        "--store",
+        store,
+        "create",
+        "--id",
+        "farewell",
+        "--template",
+        "Bye {{ name }}",
+    ]);
+    snap!(f, "verify_clean", &["--store", store, "verify"]);
+
+    // A new version file written by hand, without a hash, is accepted.
+    f.write(
+        "prompts/greeting/2.1.0.yaml",
+        "changelog: added by hand\nprompt:\n  id: greeting\n  template: Hi {{ name }}, welcome!\n",
+    );
+    // An existing version edited by hand is not.
+    let path = f.path().join("prompts/greeting/2.0.0.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("welcome!", "welcome back!")).unwrap();
+
+    snap!(f, "verify_tampered", &["--store", store, "verify"]);
+    snap!(f, "verify_tampered_json", &["--store", store, "verify", "-o", "json"]);
+    snap!(
+        f,
+        "render_tampered",
+        &["--store", store, "render", "greeting@2.0.0", "-v", "name=Ada"]
+    );
+    snap!(
+        f,
+        "render_added_by_hand",
+        &["--store", store, "render", "greeting@2.1.0", "-v", "name=Ada"]
+    );
+}

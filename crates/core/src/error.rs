@@ -8,7 +8,7 @@ use std::fmt;
 use semver::Version;
 
 use crate::id::{LabelName, PromptId};
-use crate::model::{PromptStatus, VariableType};
+use crate::model::{ContentHash, PromptStatus, VariableType};
 
 /// A specialised `Result` for prompt-manager.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -166,6 +166,11 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A stored version no longer matches the content hash recorded when it was saved: its file
+    /// or row was changed afterwards (edited by hand, corrupted). Versions are immutable, so the
+    /// version is refused; other versions and prompts are unaffected.
+    #[error("{0}")]
+    ContentHashMismatch(Box<HashMismatch>),
     /// The manager or a backend is misconfigured.
     #[error("configuration error: {0}")]
     Config(String),
@@ -180,6 +185,34 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+}
+
+/// Which stored version failed its content hash check, where it is stored, and both hashes
+/// ([`Error::ContentHashMismatch`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashMismatch {
+    /// The prompt.
+    pub id: PromptId,
+    /// The version.
+    pub version: Version,
+    /// Where the version is stored: a file (`prompts/greeting/2.0.0.yaml`) or a row
+    /// (``SQLite database `pm.db`, table pm_versions, row (prompt_id 'greeting', version '2.0.0')``).
+    pub location: String,
+    /// The hash recorded when the version was saved.
+    pub expected: ContentHash,
+    /// The hash of the content as it is stored now.
+    pub actual: ContentHash,
+}
+
+impl fmt::Display for HashMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: version {} of `{}` was changed after it was saved: the recorded content hash is {}, but the \
+             content hashes to {}; restore the stored version, or save the change as a new version",
+            self.location, self.version, self.id, self.expected, self.actual
+        )
+    }
 }
 
 fn show_position(line: Option<usize>, column: Option<usize>) -> String {
@@ -361,7 +394,7 @@ pub enum ErrorKind {
     Render,
     /// Not possible for this prompt or configuration.
     Unsupported,
-    /// The store or a plugin failed.
+    /// The store or a plugin failed, or stored data failed its integrity check.
     Internal,
 }
 
@@ -384,7 +417,7 @@ impl Error {
             | Error::InvalidStatusTransition { .. } => ErrorKind::Conflict,
             Error::Render { .. } | Error::RenderLimit { .. } | Error::Archived { .. } => ErrorKind::Render,
             Error::Unsupported(_) | Error::Config(_) => ErrorKind::Unsupported,
-            Error::Plugin { .. } | Error::Backend { .. } => ErrorKind::Internal,
+            Error::Plugin { .. } | Error::Backend { .. } | Error::ContentHashMismatch(_) => ErrorKind::Internal,
         }
     }
 
@@ -409,6 +442,7 @@ impl Error {
             Error::InvalidStatusTransition { .. } => "invalid_status_transition",
             Error::Unsupported(_) => "unsupported",
             Error::Plugin { .. } => "plugin",
+            Error::ContentHashMismatch(_) => "content_hash_mismatch",
             Error::Config(_) => "config",
             Error::Backend { .. } => "backend",
         }
@@ -514,5 +548,24 @@ mod tests {
         );
         assert!(text.contains("nothing was written"), "{text}");
         assert_eq!(err.code(), "version_conflict");
+    }
+
+    #[test]
+    fn hash_mismatches_name_the_place_and_both_hashes() {
+        let err = Error::ContentHashMismatch(Box::new(HashMismatch {
+            id: PromptId::new("greeting").expect("valid"),
+            version: Version::new(2, 0, 0),
+            location: "prompts/greeting/2.0.0.yaml".into(),
+            expected: ContentHash("sha256:aaa".into()),
+            actual: ContentHash("sha256:bbb".into()),
+        }));
+        assert_eq!(
+            err.to_string(),
+            "prompts/greeting/2.0.0.yaml: version 2.0.0 of `greeting` was changed after it was saved: the recorded \
+             content hash is sha256:aaa, but the content hashes to sha256:bbb; restore the stored version, or save the \
+             change as a new version"
+        );
+        assert_eq!(err.kind(), ErrorKind::Internal);
+        assert_eq!(err.code(), "content_hash_mismatch");
     }
 }

@@ -40,7 +40,7 @@ mod variables;
 
 pub use cache::RenderCacheConfig;
 pub use engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine};
-pub use error::{Error, ErrorKind, NotFound, Result, VariableProblem};
+pub use error::{Error, ErrorKind, HashMismatch, NotFound, Result, VariableProblem};
 pub use id::{LabelName, MAX_ID_LEN, MAX_LABEL_LEN, PromptId};
 pub use manager::{
     CacheStats, CreateOptions, MAX_INCLUDE_DEPTH, PromptManager, PromptManagerBuilder, SaveOutcome, UpdateOptions,

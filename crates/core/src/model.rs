@@ -897,6 +897,24 @@ impl PromptVersion {
     pub fn reference(&self) -> String {
         format!("{}@{}", self.prompt.id, self.version)
     }
+
+    /// Checks that the content still hashes to the recorded [`content_hash`](Self::content_hash),
+    /// as every backend does when it loads a version: a version is immutable, and one whose file
+    /// or row was changed after it was saved is an [`Error::ContentHashMismatch`]. `location`
+    /// names where the version is stored (a file, a row), for the error.
+    pub fn verify_content_hash(&self, location: impl FnOnce() -> String) -> Result<(), Error> {
+        let actual = self.prompt.content_hash();
+        if actual == self.content_hash {
+            return Ok(());
+        }
+        Err(Error::ContentHashMismatch(Box::new(crate::error::HashMismatch {
+            id: self.prompt.id.clone(),
+            version: self.version.clone(),
+            location: location(),
+            expected: self.content_hash.clone(),
+            actual,
+        })))
+    }
 }
 
 /// One entry of a prompt's history: a version without its content.

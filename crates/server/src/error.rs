@@ -124,6 +124,17 @@ impl From<Error> for ApiError {
                     "the prompt store failed to answer; the server log has the details",
                 );
             }
+            Error::ContentHashMismatch(mismatch) => {
+                let (id, version) = (&mismatch.id, &mismatch.version);
+                // The store's data was changed behind its back; the location names a path or a
+                // database on the server. The client did nothing wrong: name the version only.
+                tracing::error!(error = %e, "a stored version failed its content hash check");
+                let detail = format!(
+                    "version {version} of `{id}` in the prompt store no longer matches its content hash \
+                     (it was changed after it was saved); the server log names the file or row and both hashes"
+                );
+                return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "content_hash_mismatch", detail);
+            }
             Error::InvalidFile { .. } => {
                 // Requests are JSON: a bad file is one of the store's (`dir://`), and its message
                 // names a path on the server. The client did nothing wrong and needs no path.

@@ -790,6 +790,33 @@ async fn an_exact_version_recreated_elsewhere_is_not_served_from_the_cache() {
 }
 
 #[tokio::test]
+async fn a_version_edited_by_hand_is_a_500_that_names_the_version_but_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("prompts");
+    let pm = prompt_manager::open(&format!("dir://{}", folder.display()))
+        .await
+        .unwrap();
+    pm.create(prompt_manager::Prompt::text("greet", "Hello {{ name }}!").unwrap())
+        .await
+        .unwrap();
+    let path = folder.join("greet/1.0.0.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("Hello", "Howdy")).unwrap();
+    let dir_api = common::Api {
+        router: prompt_manager_server::app(
+            prompt_manager_server::AppState::new(pm.clone(), prompt_manager_server::AppOptions::default()).unwrap(),
+        ),
+        pm,
+        dir,
+    };
+    let p = dir_api.get("/v1/prompts/greet@1.0.0").send().await.problem(500);
+    assert_eq!(p["code"], "content_hash_mismatch");
+    let detail = p["detail"].as_str().unwrap();
+    assert!(detail.contains("version 1.0.0 of `greet`"), "{detail}");
+    assert!(!detail.contains("1.0.0.yaml") && !detail.contains("/tmp"), "{detail}");
+}
+
+#[tokio::test]
 async fn store_failures_are_generic_problems_that_name_no_file() {
     // A `dir://` store with a version file broken by hand: 500, and the path stays in the log.
     let dir = tempfile::tempdir().unwrap();

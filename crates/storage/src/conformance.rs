@@ -26,12 +26,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
+use std::future::Future;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    ChatItem, Error, Expect, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery, NotFound, Prompt,
-    PromptFormat, PromptId, PromptStatus, PromptSummary, PromptVersion, Result, Role, SaveRequest, Store,
+    ChatItem, ContentHash, Error, Expect, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery, NotFound,
+    Prompt, PromptFormat, PromptId, PromptStatus, PromptSummary, PromptVersion, Result, Role, SaveRequest, Store,
 };
 
 /// The actor the helpers put on saves, as recorded in label events.
@@ -51,6 +52,7 @@ pub async fn run_all(store: &dyn Store) {
     summary_fields(store).await;
     save_all_is_all_or_nothing(store).await;
     listing_is_literal_and_in_byte_order(store).await;
+    save_with_wrong_content_hash_is_refused(store).await;
 }
 
 // ----- helpers ---------------------------------------------------------------------------------
@@ -1452,5 +1454,162 @@ pub async fn listing_is_literal_and_in_byte_order(store: &dyn Store) {
         ids,
         ["a_b/x", "a_b/y"],
         "a cursor before the prefix starts at the prefix"
+    );
+}
+
+/// A save whose recorded content hash does not match its content is refused before anything is
+/// written: every backend checks the hash when it loads a version, so it could never be read.
+pub async fn save_with_wrong_content_hash_is_refused(store: &dyn Store) {
+    const P: &str = "conformance/wrong-hash/";
+    clean(store, P).await;
+    let pid = id("conformance/wrong-hash/greeting");
+    let mut bad = text_version(&pid, "1.0.0", "Hello");
+    bad.content_hash = text_version(&pid, "1.0.0", "Something else").content_hash;
+    let err = refused(
+        store.save(save_request(bad.clone(), Expect::Absent)).await,
+        "creating a version with another content's hash",
+    );
+    assert!(
+        matches!(&err, Error::InvalidPrompt { .. }),
+        "creating a version with another content's hash: expected InvalidPrompt, got {err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&bad.content_hash.0) && text.contains(&bad.prompt.content_hash().0),
+        "the refusal names both hashes: {text}"
+    );
+    assert_prompt_not_found(store.load(&pid, None).await, &pid, "loading after the refusal");
+
+    let good = text_version(&pid, "1.0.0", "Hello");
+    ok(store.save(save_request(good, Expect::Absent)).await, "creating");
+    let mut bad = text_version(&pid, "1.1.0", "Hello again");
+    bad.content_hash = ContentHash("sha256:0000".into());
+    refused(
+        store.save(save_request(bad, Expect::Version(version("1.0.0")))).await,
+        "updating with a wrong hash",
+    );
+    assert_eq!(
+        ok(store.load(&pid, None).await, "loading after the refusal").version,
+        version("1.0.0"),
+        "a refused save must not add a version"
+    );
+}
+
+/// What [`tampered_version_is_refused`] sets up and asks the backend's tamper function to change.
+#[derive(Debug, Clone)]
+pub struct Tamper {
+    /// The prompt whose version to change.
+    pub id: PromptId,
+    /// The version to change behind the store's back.
+    pub version: Version,
+    /// The version as saved.
+    pub saved: PromptVersion,
+    /// The template to put in the stored prompt instead of the saved one.
+    pub template: String,
+}
+
+/// A version changed behind the store's back — a hand-edited file, an `UPDATE` of its row — is
+/// refused when loaded, with [`Error::ContentHashMismatch`] naming the place and both hashes;
+/// the prompt's other versions, its history and labels, the listing and other prompts still
+/// load.
+///
+/// `tamper` changes the stored prompt of [`Tamper::version`] so that its template is
+/// [`Tamper::template`] (leaving the recorded hash as it is) and returns the text the error's
+/// location must contain: the file, or the table and row.
+pub async fn tampered_version_is_refused<F, Fut>(store: &dyn Store, tamper: F)
+where
+    F: FnOnce(Tamper) -> Fut,
+    Fut: Future<Output = String>,
+{
+    const P: &str = "conformance/tampered/";
+    clean(store, P).await;
+    let pid = id("conformance/tampered/greeting");
+    let other = id("conformance/tampered/other");
+    ok(
+        store
+            .save(save_request(
+                text_version(&pid, "1.0.0", "Hello {{ name }}"),
+                Expect::Absent,
+            ))
+            .await,
+        "creating",
+    );
+    let saved = text_version(&pid, "2.0.0", "Hello {{ name }}!");
+    let mut second = save_request(saved.clone(), Expect::Version(version("1.0.0")));
+    second.labels = labels(&["production"]);
+    ok(store.save(second).await, "adding 2.0.0");
+    ok(
+        store
+            .save(save_request(text_version(&other, "1.0.0", "Bye"), Expect::Absent))
+            .await,
+        "creating another prompt",
+    );
+
+    let template = "Hello {{ name }}, edited by hand".to_owned();
+    let expected_actual = Prompt::text(pid.as_str(), &template).expect("valid").content_hash();
+    let place = tamper(Tamper {
+        id: pid.clone(),
+        version: version("2.0.0"),
+        saved: saved.clone(),
+        template,
+    })
+    .await;
+
+    for (what, number) in [
+        ("the tampered version", Some(version("2.0.0"))),
+        ("the latest version", None),
+    ] {
+        let err = refused(store.load(&pid, number.as_ref()).await, &format!("loading {what}"));
+        match &err {
+            Error::ContentHashMismatch(m) => {
+                assert_eq!(m.id, pid, "loading {what}: the error's prompt");
+                assert_eq!(m.version, version("2.0.0"), "loading {what}: the error's version");
+                assert!(
+                    m.location.contains(&place),
+                    "loading {what}: `{}` should name `{place}`",
+                    m.location
+                );
+                assert_eq!(m.expected, saved.content_hash, "loading {what}: the recorded hash");
+                assert_eq!(m.actual, expected_actual, "loading {what}: the hash of the content");
+            }
+            other => panic!("loading {what}: expected ContentHashMismatch, got {other:?}"),
+        }
+        let text = err.to_string();
+        for part in [place.as_str(), &saved.content_hash.0, &expected_actual.0] {
+            assert!(
+                text.contains(part),
+                "loading {what}: the message should name `{part}`: {text}"
+            );
+        }
+    }
+
+    assert_eq!(
+        ok(store.load(&pid, Some(&version("1.0.0"))).await, "loading 1.0.0")
+            .prompt
+            .template
+            .sources(),
+        ["Hello {{ name }}"],
+        "the untouched version still loads"
+    );
+    ok(store.load(&other, None).await, "loading another prompt");
+    let history = ok(store.list_versions(&pid).await, "listing the versions");
+    assert_eq!(history.len(), 2, "the history still lists both versions: {history:?}");
+    assert_eq!(
+        ok(store.labels(&pid).await, "reading the labels").get(&label("production")),
+        Some(&version("2.0.0"))
+    );
+    let listed = collect_all(
+        store,
+        &ListQuery {
+            id_prefix: Some(P.into()),
+            ..ListQuery::default()
+        },
+        10,
+    )
+    .await;
+    assert_eq!(
+        ids(&listed),
+        ["conformance/tampered/greeting", "conformance/tampered/other"],
+        "the listing still shows every prompt"
     );
 }

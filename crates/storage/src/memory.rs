@@ -27,6 +27,10 @@ const BACKEND: &str = "memory";
 /// nothing and two compare-and-set writers never both win. Loaded versions are shared
 /// (`Arc`), never copied.
 ///
+/// Content hashes are checked when a version is saved (as every backend does): a stored version
+/// is an immutable `Arc` that nothing outside the store can reach, so unlike the file and SQL
+/// stores there is nothing that could change it before a load, and loads do not hash again.
+///
 /// ```
 /// use prompt_manager_storage::MemoryStore;
 /// use prompt_manager_core::{ListQuery, StorageBackend};

@@ -13,10 +13,23 @@ use prompt_manager_core::{
 
 /// Checks a save of `request` against the prompt's current latest version (`None` when the
 /// prompt does not exist), in the order every backend reports problems.
+///
+/// A version whose recorded content hash does not match its content is refused first: every
+/// backend checks the hash when it loads a version, so such a version could never be read back.
 pub fn check_save(request: &SaveRequest, latest: Option<&Version>) -> Result<()> {
     let id = &request.version.prompt.id;
     let number = &request.version.version;
     let expected = &request.expected;
+    let actual = request.version.prompt.content_hash();
+    if actual != request.version.content_hash {
+        return Err(Error::InvalidPrompt {
+            id: id.to_string(),
+            reason: format!(
+                "version {number} records the content hash {}, but its content hashes to {actual}",
+                request.version.content_hash
+            ),
+        });
+    }
     match latest {
         None if matches!(expected, Expect::Version(_)) => Err(Error::prompt_not_found(id)),
         None => Ok(()),

@@ -256,3 +256,71 @@ async fn two_handles_on_one_folder_never_both_win() {
     let store = DirStore::open(dir.path()).unwrap();
     assert_eq!(store.list_versions(&id("race")).await.unwrap().len(), 51);
 }
+
+#[tokio::test]
+async fn a_version_file_edited_by_hand_is_refused_naming_the_file_and_both_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    let root = dir.path().to_path_buf();
+    conformance::tampered_version_is_refused(&store, |t| async move {
+        let path = root.join(t.id.as_str()).join(format!("{}.yaml", t.version));
+        let text = fs::read_to_string(&path).unwrap();
+        let saved = t.saved.prompt.template.sources()[0].to_owned();
+        assert!(text.contains(&saved), "{text}");
+        assert!(
+            text.contains(&t.saved.content_hash.0),
+            "the file records its hash:\n{text}"
+        );
+        fs::write(&path, text.replace(&saved, &t.template)).unwrap();
+        path.display().to_string()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_version_file_without_a_hash_is_accepted_and_a_wrong_hash_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("greeting");
+    fs::create_dir_all(&folder).unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    store
+        .save(save_request(
+            text_version("greeting", "1.0.0", "Hello {{ name }}"),
+            Expect::Absent,
+        ))
+        .await
+        .unwrap();
+
+    // A new version written by hand, without a hash: the supported way to add one to a folder.
+    fs::write(
+        folder.join("1.1.0.yaml"),
+        "changelog: by hand\nprompt:\n  id: greeting\n  template: Hi {{ name }}\n",
+    )
+    .unwrap();
+    let added = store.load(&id("greeting"), None).await.unwrap();
+    assert_eq!(added.version, v("1.1.0"));
+    assert_eq!(added.content_hash, added.prompt.content_hash());
+
+    // A hash that does not match the content (copied from another version) is refused.
+    let copied = store.load(&id("greeting"), Some(&v("1.0.0"))).await.unwrap();
+    let path = folder.join("1.2.0.yaml");
+    fs::write(
+        &path,
+        format!(
+            "content_hash: {}\nprompt:\n  id: greeting\n  template: Hey {{{{ name }}}}\n",
+            copied.content_hash
+        ),
+    )
+    .unwrap();
+    let err = store.load(&id("greeting"), None).await.unwrap_err();
+    assert!(matches!(err, Error::ContentHashMismatch(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    assert!(text.contains(&copied.content_hash.0), "{text}");
+
+    // Fixing the file by hand makes it load again; the other versions never stopped loading.
+    assert_eq!(store.list_versions(&id("greeting")).await.unwrap().len(), 3);
+    store.load(&id("greeting"), Some(&v("1.1.0"))).await.unwrap();
+    fs::write(&path, "prompt:\n  id: greeting\n  template: Hey {{ name }}\n").unwrap();
+    assert_eq!(store.load(&id("greeting"), None).await.unwrap().version, v("1.2.0"));
+}

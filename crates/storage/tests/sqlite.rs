@@ -236,3 +236,30 @@ async fn corrupt_rows_are_backend_errors_naming_the_prompt_and_version() {
     let err = store.load(&id("corrupt/other"), None).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(NotFound::Prompt(_))), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_changed_row_is_refused_naming_the_row_and_both_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prompts.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    conformance::tampered_version_is_refused(&store, |t| async move {
+        let mut prompt = t.saved.prompt.clone();
+        prompt.template = prompt_manager_core::Template::Text(t.template.clone());
+        let mut conn = raw(&path).await;
+        let changed = sqlx::query("UPDATE pm_versions SET prompt = $1 WHERE prompt_id = $2 AND version = $3")
+            .bind(serde_json::to_string(&prompt).unwrap())
+            .bind(t.id.as_str())
+            .bind(t.version.to_string())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(changed.rows_affected(), 1);
+        format!(
+            "SQLite database `{}`, table pm_versions, row (prompt_id '{}', version '{}')",
+            path.display(),
+            t.id,
+            t.version
+        )
+    })
+    .await;
+}

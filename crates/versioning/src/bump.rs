@@ -109,6 +109,12 @@ pub fn reasons(diff: &PromptDiff) -> Vec<BumpReason> {
                         if m.name_change.is_some() {
                             push(Bump::Minor, format!("changed name of {label}"));
                         }
+                        if m.tool_calls_change.is_some() {
+                            push(Bump::Minor, format!("changed tool calls of {label}"));
+                        }
+                        if m.tool_call_id_change.is_some() {
+                            push(Bump::Minor, format!("changed which tool call {label} answers"));
+                        }
                         match &m.content {
                             Some(c) if c.whitespace_only => push(Bump::Patch, format!("changed whitespace in {label}")),
                             Some(_) => push(Bump::Minor, format!("changed wording of {label}")),

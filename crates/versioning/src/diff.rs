@@ -7,7 +7,7 @@ use std::ops::Range;
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
     ChatItem, ChatMessage, InputSchema, Metadata, ModelConfig, Prompt, PromptFormat, PromptId, PromptVersion, Role,
-    Template, VariableSpec, VariableType,
+    Template, ToolCall, VariableSpec, VariableType,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -161,13 +161,13 @@ pub enum EntryChange {
         /// The entry.
         item: ChatItem,
     },
-    /// A message whose role, name or content changed.
+    /// A message whose role, name, content or tool fields changed.
     Message(MessageChange),
     /// A placeholder that became optional or required.
     Placeholder(PlaceholderChange),
 }
 
-/// A message present in both templates with a different role, name or content.
+/// A message present in both templates with a different role, name, content or tool fields.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MessageChange {
     /// Its position in the old template.
@@ -182,6 +182,12 @@ pub struct MessageChange {
     pub name_change: Option<ValueChange<Option<String>>>,
     /// The content's line diff, when it changed.
     pub content: Option<TextChange>,
+    /// The tool calls (of an assistant message), when they changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls_change: Option<ValueChange<Vec<ToolCall>>>,
+    /// The id of the tool call a tool message answers, when it changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id_change: Option<ValueChange<Option<String>>>,
 }
 
 /// A placeholder present in both templates whose `optional` flag changed.
@@ -377,12 +383,32 @@ fn diff_template(old: &Template, new: &Template) -> Option<TemplateDiff> {
     }
 }
 
-/// What identifies an entry exactly (first pass) — everything it holds.
-fn full_key(item: &ChatItem) -> (bool, &str, &str, Option<&str>, bool) {
+/// What identifies an entry exactly (first pass) — everything it holds: placeholder or
+/// message, role or variable, content, name, optional flag, tool call id, tool calls (as JSON).
+type FullKey<'a> = (bool, &'a str, &'a str, Option<&'a str>, bool, Option<&'a str>, String);
+
+fn full_key(item: &ChatItem) -> FullKey<'_> {
     match item {
-        ChatItem::Message(m) => (false, m.role.as_str(), m.content.as_str(), m.name.as_deref(), false),
-        ChatItem::Placeholder(p) => (true, p.variable.as_str(), "", None, p.optional),
+        ChatItem::Message(m) => (
+            false,
+            m.role.as_str(),
+            m.content.as_str(),
+            m.name.as_deref(),
+            false,
+            m.tool_call_id.as_deref(),
+            tool_calls_key(&m.tool_calls),
+        ),
+        ChatItem::Placeholder(p) => (true, p.variable.as_str(), "", None, p.optional, None, String::new()),
     }
+}
+
+/// The tool calls as compact JSON (empty for none): equal calls, equal text.
+fn tool_calls_key(calls: &[ToolCall]) -> String {
+    if calls.is_empty() {
+        return String::new();
+    }
+    // Serializing strings and a JSON value cannot fail; the debug form is a safe stand-in.
+    serde_json::to_string(calls).unwrap_or_else(|_| format!("{calls:?}"))
 }
 
 /// The diff ops of two entry lists compared as whole entries.
@@ -614,6 +640,8 @@ fn message_change(i: usize, a: &ChatMessage, j: usize, b: &ChatMessage) -> Messa
         role_change: ValueChange::between(a.role, b.role),
         name_change: ValueChange::between(a.name.clone(), b.name.clone()),
         content: diff_text(&a.content, &b.content),
+        tool_calls_change: ValueChange::between(a.tool_calls.clone(), b.tool_calls.clone()),
+        tool_call_id_change: ValueChange::between(a.tool_call_id.clone(), b.tool_call_id.clone()),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::fmt::{self, Display, Formatter, Write as _};
 
-use prompt_manager_core::{ChatItem, Template, VariableSpec};
+use prompt_manager_core::{ChatItem, ChatMessage, Template, ToolCall, VariableSpec};
 use serde_json::Value;
 
 use crate::diff::{EntryChange, FieldChange, PromptDiff, SpecChange, TemplateDiff, ValueChange, VariableSource};
@@ -143,7 +143,7 @@ fn write_template(f: &mut Formatter<'_>, sign: char, t: &Template) -> fmt::Resul
                 match item {
                     ChatItem::Message(m) => {
                         writeln!(f, "{sign}[{}]", m.role)?;
-                        write_lines(f, sign, &m.content)?;
+                        write_message_body(f, sign, m)?;
                     }
                     ChatItem::Placeholder(p) => writeln!(f, "{sign}[placeholder {}]", p.variable)?,
                 }
@@ -151,6 +151,25 @@ fn write_template(f: &mut Formatter<'_>, sign: char, t: &Template) -> fmt::Resul
             Ok(())
         }
     }
+}
+
+/// A message's content, then its tool fields, each line prefixed with `sign`.
+fn write_message_body(f: &mut Formatter<'_>, sign: char, m: &ChatMessage) -> fmt::Result {
+    if let Some(id) = &m.tool_call_id {
+        writeln!(f, "{sign}answers tool call {id}")?;
+    }
+    if !m.content.is_empty() || m.tool_calls.is_empty() {
+        write_lines(f, sign, &m.content)?;
+    }
+    for call in &m.tool_calls {
+        writeln!(f, "{sign}{}", tool_call(call))?;
+    }
+    Ok(())
+}
+
+/// `tool call call_1: get_weather {"city":"Paris"}`: id, name and the arguments as compact JSON.
+fn tool_call(call: &ToolCall) -> String {
+    format!("tool call {}: {} {}", call.id, call.name, call.arguments)
 }
 
 /// `message 2 (user)` or ``message 2 (placeholder `history`)``.
@@ -166,13 +185,13 @@ fn write_entry(f: &mut Formatter<'_>, entry: &EntryChange) -> fmt::Result {
         EntryChange::Added { position, item } => {
             writeln!(f, "{} added", entry_label(*position, item))?;
             if let ChatItem::Message(m) = item {
-                write_lines(f, '+', &m.content)?;
+                write_message_body(f, '+', m)?;
             }
         }
         EntryChange::Removed { position, item } => {
             writeln!(f, "{} removed", entry_label(*position, item))?;
             if let ChatItem::Message(m) = item {
-                write_lines(f, '-', &m.content)?;
+                write_message_body(f, '-', m)?;
             }
         }
         EntryChange::Moved {
@@ -203,6 +222,24 @@ fn write_entry(f: &mut Formatter<'_>, entry: &EntryChange) -> fmt::Result {
             }
             if let Some(c) = &m.content {
                 write_hunks(f, &c.hunks)?;
+            }
+            if let Some(id) = &m.tool_call_id_change {
+                writeln!(
+                    f,
+                    "tool_call_id: {} → {}",
+                    opt_str(id.old.as_deref()),
+                    opt_str(id.new.as_deref())
+                )?;
+            }
+            if let Some(calls) = &m.tool_calls_change {
+                // The calls only one side has, by equality: parallel calls that stayed are left out.
+                writeln!(f, "tool calls:")?;
+                for call in calls.old.iter().filter(|c| !calls.new.contains(c)) {
+                    writeln!(f, "-{}", tool_call(call))?;
+                }
+                for call in calls.new.iter().filter(|c| !calls.old.contains(c)) {
+                    writeln!(f, "+{}", tool_call(call))?;
+                }
             }
         }
     }
@@ -267,7 +304,7 @@ fn spec_change(c: &SpecChange) -> String {
 #[cfg(test)]
 mod tests {
     use crate::diff_prompts;
-    use prompt_manager_core::{ChatItem, ChatMessage, Prompt, Role, Template};
+    use prompt_manager_core::{ChatItem, ChatMessage, Prompt, Role, Template, ToolCall};
 
     #[test]
     fn empty_diffs_say_so() {
@@ -292,5 +329,56 @@ mod tests {
         let out = diff_prompts(&plain, &new).to_string();
         assert_eq!(out, "--- a\n+++ a\nmessage 1 (user)\nname: unset → \"alice\"\n");
         assert!(matches!(new.template, Template::Chat(_)));
+    }
+
+    #[test]
+    fn tool_call_changes_show_and_suggest_a_bump() {
+        let calls = |years: u32| {
+            ChatMessage::new(Role::Assistant, "").with_tool_calls([
+                ToolCall::new("call_1", "get_rates", serde_json::json!({"years": years})),
+                ToolCall::new("call_2", "get_fees", serde_json::json!({})),
+            ])
+        };
+        let chat = |assistant: ChatMessage, answers: &str| {
+            Prompt::chat(
+                "a",
+                [
+                    ChatItem::message(Role::User, "Rates?"),
+                    ChatItem::Message(assistant),
+                    ChatItem::Message(ChatMessage::tool_result(answers, "4.1")),
+                ],
+            )
+            .expect("valid")
+        };
+        let old = chat(calls(30), "call_1");
+        let new = chat(calls(15), "call_2");
+        let diff = diff_prompts(&old, &new);
+        assert_eq!(
+            diff.to_string(),
+            "--- a\n+++ a\nmessage 2 (assistant)\ntool calls:\n-tool call call_1: get_rates {\"years\":30}\n\
+             +tool call call_1: get_rates {\"years\":15}\nmessage 3 (tool)\ntool_call_id: \"call_1\" → \"call_2\"\n"
+        );
+        let suggestion = crate::suggest(&diff);
+        assert_eq!(
+            suggestion.bump,
+            prompt_manager_core::Bump::Minor,
+            "{:?}",
+            suggestion.reasons
+        );
+        assert!(
+            suggestion.reasons.iter().any(|r| r.contains("tool calls of message 2")),
+            "{:?}",
+            suggestion.reasons
+        );
+
+        let plain = Prompt::chat("a", [ChatItem::message(Role::User, "Rates?")]).expect("valid");
+        let added = diff_prompts(&plain, &old).to_string();
+        assert!(
+            added.contains(
+                "message 2 (assistant) added\n+tool call call_1: get_rates {\"years\":30}\n\
+                 +tool call call_2: get_fees {}\nmessage 3 (tool) added\n+answers tool call call_1\n+4.1\n"
+            ),
+            "{added}"
+        );
     }
 }

@@ -18,16 +18,17 @@ pub(crate) mod serve;
 pub(crate) mod show;
 pub(crate) mod status;
 pub(crate) mod update;
+pub(crate) mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::Context as _;
-use prompt_manager::{ListQuery, PromptManager, redact_url};
+use prompt_manager::{Error, ListQuery, PromptManager, redact_url};
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, ConfigFile, DEFAULT_STORE};
-use crate::error::{Outcome, closest, hinted, missing_prompt};
+use crate::error::{Outcome, closest, domain_error, hinted, missing_prompt};
 use crate::output::Printer;
 
 /// Runs one command.
@@ -46,6 +47,7 @@ pub(crate) async fn run(ctx: &Context, command: Command) -> anyhow::Result<Outco
         Command::Status(args) => status::run(ctx, args).await,
         Command::Render(args) => render::run(ctx, args).await,
         Command::Lint(args) => lint::run(ctx, args).await,
+        Command::Verify(args) => verify::run(ctx, args).await,
         Command::Import(args) => import::run(ctx, args).await,
         Command::Export(args) => export::run(ctx, args).await,
         Command::Completions(args) => completions::run(ctx, args),
@@ -170,8 +172,17 @@ impl Context {
         }
     }
 
-    /// Adds what to do to an error: the closest ids for an unknown prompt.
+    /// Adds what to do to an error: the closest ids for an unknown prompt; for a version that
+    /// fails its content hash check, how to repair it.
     pub(crate) async fn explain(&self, error: anyhow::Error) -> anyhow::Error {
+        if matches!(domain_error(&error), Some(Error::ContentHashMismatch(_))) {
+            return hinted(
+                error,
+                "a saved version is immutable: restore its file or row (from git or a backup), or put the \
+                 change in a new version (a new <version>.yaml file without `content_hash`, or `prompt-manager \
+                 update`); `prompt-manager verify` checks the whole store",
+            );
+        }
         let Some(id) = missing_prompt(&error).cloned() else {
             return error;
         };

@@ -180,14 +180,17 @@ pub(crate) async fn run(ctx: &Context, args: RenderArgs) -> anyhow::Result<Outco
                         if i > 0 {
                             text.push('\n');
                         }
-                        let who = match &m.name {
-                            Some(name) => format!("[{} {name}]", m.role),
-                            None => format!("[{}]", m.role),
-                        };
-                        text.push_str(&printer.paint(&who, Style::Info));
+                        text.push_str(&printer.paint(&super::show::message_header(m), Style::Info));
                         text.push('\n');
-                        text.push_str(&m.content);
-                        if !m.content.ends_with('\n') {
+                        // An assistant message that only calls tools has no text to print.
+                        if !m.content.is_empty() || m.tool_calls.is_empty() {
+                            text.push_str(&m.content);
+                            if !m.content.ends_with('\n') {
+                                text.push('\n');
+                            }
+                        }
+                        for call in super::show::tool_call_lines(m) {
+                            text.push_str(&printer.paint(&call, Style::Dim));
                             text.push('\n');
                         }
                     }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use clap::Args;
 use prompt_manager::semver::Version;
-use prompt_manager::{ChatItem, LabelName, Prompt, PromptStatus, PromptVersion, Template};
+use prompt_manager::{ChatItem, ChatMessage, LabelName, Prompt, PromptStatus, PromptVersion, Template};
 use serde::Serialize;
 
 use super::{Context, labels_text, when};
@@ -126,13 +126,12 @@ fn human(
             for item in items {
                 match item {
                     ChatItem::Message(m) => {
-                        let who = match &m.name {
-                            Some(name) => format!("[{} {name}]", m.role),
-                            None => format!("[{}]", m.role),
-                        };
-                        text.push_str(&format!("  {}\n", p.paint(&who, Style::Info)));
+                        text.push_str(&format!("  {}\n", p.paint(&message_header(m), Style::Info)));
                         for line in m.content.lines() {
                             text.push_str(&format!("    {line}\n"));
+                        }
+                        for call in tool_call_lines(m) {
+                            text.push_str(&format!("    {}\n", p.paint(&call, Style::Dim)));
                         }
                     }
                     ChatItem::Placeholder(ph) => {
@@ -145,4 +144,27 @@ fn human(
         }
     }
     text
+}
+
+/// `[assistant]`, `[user alice]`, `[tool, answers call_1]`: who speaks and, for a tool message,
+/// which tool call it answers.
+pub(crate) fn message_header(m: &ChatMessage) -> String {
+    let mut who = m.role.to_string();
+    if let Some(name) = &m.name {
+        who.push(' ');
+        who.push_str(name);
+    }
+    if let Some(id) = &m.tool_call_id {
+        who.push_str(", answers ");
+        who.push_str(id);
+    }
+    format!("[{who}]")
+}
+
+/// One line per tool call of a message: `tool call call_1: get_rates {"years":30}` — the call's
+/// id, the tool's name and the arguments as compact JSON.
+pub(crate) fn tool_call_lines(m: &ChatMessage) -> impl Iterator<Item = String> + '_ {
+    m.tool_calls
+        .iter()
+        .map(|call| format!("tool call {}: {} {}", call.id, call.name, call.arguments))
 }

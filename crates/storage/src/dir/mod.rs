@@ -22,6 +22,12 @@
 //! after a crash; readers never see a half-written file. Writers take an exclusive lock on
 //! `.prompt-manager.lock`, so compare-and-set holds across processes. Reads take no lock.
 //!
+//! Integrity: the store writes each version's content hash into its file and checks it whenever
+//! it loads the version's content, so a version edited after it was saved is refused with
+//! [`Error::ContentHashMismatch`] naming the file and both hashes (listings and histories still
+//! show it; other versions and prompts are unaffected). A file without a `content_hash` — a new
+//! version written by hand — is accepted, its hash computed from the content.
+//!
 //! File I/O is blocking and short (a few files per call); the async methods do it inline.
 
 pub(crate) mod files;
@@ -36,8 +42,9 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    ContentHash, Error, LabelChange, LabelEvent, LabelName, ListQuery, NotFound, Page, Prompt, PromptId, PromptStatus,
-    PromptSummary, PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
+    ContentHash, Error, HashMismatch, LabelChange, LabelEvent, LabelName, ListQuery, NotFound, Page, Prompt, PromptId,
+    PromptStatus, PromptSummary, PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore,
+    async_trait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +78,12 @@ const SETTLED: Duration = Duration::from_secs(1);
 /// labels. A file that does not parse is an [`Error::InvalidFile`] naming it with the line and
 /// column; other prompts are unaffected.
 ///
+/// Versions are immutable: the store records each version's content hash in its file and checks
+/// it when it loads the content. A file whose content no longer matches its `content_hash` (a
+/// version edited by hand after it was saved) is an [`Error::ContentHashMismatch`] naming the
+/// file and both hashes. Adding a *new* version file by hand stays supported: a file without a
+/// `content_hash` is accepted and its hash computed from the content.
+///
 /// Every file is written to a hidden temporary file, fsynced, renamed into place and its folder
 /// fsynced; a write that touches several files (a version and its labels, an import, a delete)
 /// first commits a small journal, which the next writer or the next [`DirStore::open`] finishes
@@ -81,7 +94,7 @@ pub struct DirStore {
     root: PathBuf,
     /// Held (with the file lock on it) by writers in this process.
     lock: Mutex<File>,
-    versions: FileCache<PromptVersion>,
+    versions: FileCache<ParsedVersion>,
     labels: FileCache<LabelsFile>,
     /// Folder listings by path, with the folder's modification time.
     folders: Mutex<HashMap<PathBuf, (SystemTime, Arc<Folder>)>>,
@@ -103,11 +116,20 @@ struct VersionFile {
     created_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     parent: Option<Version>,
-    /// Informative: the store recomputes the hash from the content, so a hand edit cannot leave
-    /// a stale one behind.
+    /// The hash recorded when the store wrote the version, checked against the content whenever
+    /// it is loaded. Absent in a new file written by hand: the hash of its content is taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     content_hash: Option<ContentHash>,
     prompt: Prompt,
+}
+
+/// A version file as read: the version (with the hash its file records, or else the hash of its
+/// content), and the hash of the content when that differs from the recorded one.
+#[derive(Debug)]
+struct ParsedVersion {
+    version: Arc<PromptVersion>,
+    /// The hash of the content, when it does not match the recorded hash (a tampered file).
+    mismatch: Option<ContentHash>,
 }
 
 /// `_labels.yaml`.
@@ -266,7 +288,25 @@ impl DirStore {
         self.folder(id)?.ok_or_else(|| Error::prompt_not_found(id))
     }
 
-    fn load_version(&self, id: &PromptId, path: &Path, number: &Version) -> Result<Arc<PromptVersion>> {
+    /// The version stored in `path`, checked against its content hash: what loads serve.
+    fn verified_version(&self, id: &PromptId, path: &Path, number: &Version) -> Result<Arc<PromptVersion>> {
+        let parsed = self.load_version(id, path, number)?;
+        match &parsed.mismatch {
+            None => Ok(Arc::clone(&parsed.version)),
+            Some(actual) => Err(Error::ContentHashMismatch(Box::new(HashMismatch {
+                id: id.clone(),
+                version: number.clone(),
+                location: display(path),
+                expected: parsed.version.content_hash.clone(),
+                actual: actual.clone(),
+            }))),
+        }
+    }
+
+    /// The version stored in `path`, parsed (once per change of the file) but not refused when
+    /// its content no longer matches its hash: listings and histories show such a version, and
+    /// only loading its content fails ([`Self::verified_version`]).
+    fn load_version(&self, id: &PromptId, path: &Path, number: &Version) -> Result<Arc<ParsedVersion>> {
         self.versions.get(path, |text, modified| {
             let file = display(path);
             let parsed: VersionFile = yaml::parse(text, &file)?;
@@ -289,14 +329,22 @@ impl DirStore {
                     message: format!("the file says version {declared} but is named {number}.yaml"),
                 });
             }
-            Ok(PromptVersion {
-                content_hash: parsed.prompt.content_hash(),
-                prompt: parsed.prompt,
-                version: number.clone(),
-                changelog: parsed.changelog,
-                author: parsed.author,
-                created_at: parsed.created_at.unwrap_or_else(|| modified.into()),
-                parent: parsed.parent,
+            let actual = parsed.prompt.content_hash();
+            let (content_hash, mismatch) = match parsed.content_hash {
+                Some(recorded) if recorded != actual => (recorded, Some(actual)),
+                _ => (actual, None),
+            };
+            Ok(ParsedVersion {
+                version: Arc::new(PromptVersion {
+                    content_hash,
+                    prompt: parsed.prompt,
+                    version: number.clone(),
+                    changelog: parsed.changelog,
+                    author: parsed.author,
+                    created_at: parsed.created_at.unwrap_or_else(|| modified.into()),
+                    parent: parsed.parent,
+                }),
+                mismatch,
             })
         })
     }
@@ -313,7 +361,7 @@ impl DirStore {
                 .get_key_value(number)
                 .ok_or_else(|| Error::NotFound(NotFound::Version(id.clone(), number.clone())))?,
         };
-        self.load_version(id, path, number)
+        self.verified_version(id, path, number)
     }
 
     /// The labels file of a folder, or what a hand-written folder without one means.
@@ -328,8 +376,8 @@ impl DirStore {
                 };
                 Ok(Arc::new(LabelsFile {
                     status: PromptStatus::Active,
-                    created_at: self.load_version(id, first_p, first_v)?.created_at,
-                    updated_at: self.load_version(id, last_p, last_v)?.created_at,
+                    created_at: self.load_version(id, first_p, first_v)?.version.created_at,
+                    updated_at: self.load_version(id, last_p, last_v)?.version.created_at,
                     labels: BTreeMap::new(),
                     history: Vec::new(),
                 }))
@@ -338,7 +386,15 @@ impl DirStore {
     }
 
     fn summary_of(&self, id: &PromptId, folder: &Folder) -> Result<PromptSummary> {
-        let latest = self.load_from(id, folder, None)?;
+        // A summary shows no content: a latest version that fails its hash check is still listed
+        // (loading it is refused), so one edited file does not hide the others.
+        let (number, path) = folder
+            .versions
+            .iter()
+            .next_back()
+            .ok_or_else(|| Error::prompt_not_found(id))?;
+        let parsed = self.load_version(id, path, number)?;
+        let latest = &parsed.version;
         let labels = self.labels_of(id, folder)?;
         let metadata = &latest.prompt.metadata;
         Ok(PromptSummary {
@@ -632,7 +688,7 @@ impl VersionStore for DirStore {
             .versions
             .iter()
             .rev()
-            .map(|(number, path)| Ok(self.load_version(id, path, number)?.info()))
+            .map(|(number, path)| Ok(self.load_version(id, path, number)?.version.info()))
             .collect()
     }
 

@@ -183,6 +183,18 @@ pub(crate) fn sql_error(backend: &'static str, doing: impl fmt::Display, e: sqlx
     Error::backend_with(backend, format!("{doing}: {e}"), e)
 }
 
+/// Names the database in a content hash mismatch's location (`SQLite database `x.db`, table
+/// pm_versions, row …`); other errors pass unchanged.
+pub(crate) fn in_database(error: Error, database: &str) -> Error {
+    match error {
+        Error::ContentHashMismatch(mut mismatch) => {
+            mismatch.location = format!("{database}, {}", mismatch.location);
+            Error::ContentHashMismatch(mismatch)
+        }
+        other => other,
+    }
+}
+
 // ----- the checks of a write (the others are in `crate::rules`) ---------------------------------
 
 /// `updated_at` after a write at `now`: never before what it was, even if the clock went back.
@@ -296,7 +308,9 @@ impl Decoder {
         u64::try_from(n).map_err(|_| self.corrupt(id, format_args!("negative version count {n}")))
     }
 
-    /// A version row: the stored prompt must parse and carry the row's id.
+    /// A version row: the stored prompt must parse, carry the row's id and still hash to the
+    /// row's content hash (a row changed after it was saved is an [`Error::ContentHashMismatch`]
+    /// naming the table and the row).
     pub(crate) fn prompt_version(&self, id: &PromptId, row: VersionRow) -> Result<PromptVersion, Error> {
         let version = self.version(id, "version", &row.version)?;
         let prompt: Prompt = serde_json::from_str(&row.prompt).map_err(|e| {
@@ -315,7 +329,7 @@ impl Decoder {
                 ),
             ));
         }
-        Ok(PromptVersion {
+        let loaded = PromptVersion {
             prompt,
             version,
             changelog: row.changelog,
@@ -323,7 +337,14 @@ impl Decoder {
             created_at: row.created_at,
             parent: self.optional_version(id, "parent", row.parent.as_deref())?,
             content_hash: ContentHash(row.content_hash),
-        })
+        };
+        loaded.verify_content_hash(|| {
+            format!(
+                "table pm_versions, row (prompt_id '{id}', version '{}')",
+                loaded.version
+            )
+        })?;
+        Ok(loaded)
     }
 
     /// History entries, newest first by semver order (text order would put 10.0.0 before 9.0.0).

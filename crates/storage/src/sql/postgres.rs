@@ -19,8 +19,8 @@ use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
 
 use super::reads::{Dialect, Reads};
 use super::{
-    Decoder, EventRow, Failure, Feed, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, kind_name,
-    pending_migrations, prefix_successor, prompt_json, sql_error,
+    Decoder, EventRow, Failure, Feed, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, in_database,
+    kind_name, pending_migrations, prefix_successor, prompt_json, sql_error,
 };
 use crate::rules;
 
@@ -777,7 +777,10 @@ impl StorageBackend for PostgresStore {
     }
 
     async fn load(&self, id: &PromptId, version: Option<&Version>) -> Result<Arc<PromptVersion>> {
-        Reads::<PostgresDialect>::new(&self.pool).load(id, version).await
+        Reads::<PostgresDialect>::new(&self.pool)
+            .load(id, version)
+            .await
+            .map_err(|e| in_database(e, &self.location))
     }
 
     async fn delete(&self, id: &PromptId) -> Result<()> {

@@ -21,8 +21,8 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::reads::{Dialect, Reads};
 use super::{
-    Decoder, EventRow, Failure, Feed, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, kind_name,
-    pending_migrations, prefix_successor, prompt_json, sql_error,
+    Decoder, EventRow, Failure, Feed, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, in_database,
+    kind_name, pending_migrations, prefix_successor, prompt_json, sql_error,
 };
 use crate::rules;
 
@@ -605,7 +605,10 @@ impl StorageBackend for SqliteStore {
     }
 
     async fn load(&self, id: &PromptId, version: Option<&Version>) -> Result<Arc<PromptVersion>> {
-        Reads::<SqliteDialect>::new(&self.pool).load(id, version).await
+        Reads::<SqliteDialect>::new(&self.pool)
+            .load(id, version)
+            .await
+            .map_err(|e| in_database(e, &self.location()))
     }
 
     async fn delete(&self, id: &PromptId) -> Result<()> {
