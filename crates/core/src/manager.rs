@@ -357,7 +357,8 @@ impl PromptManager {
                     version,
                     changelog: options.changelog.unwrap_or_else(|| "Initial version".into()),
                     author: options.author.or_else(|| self.actor_name()),
-                    created_at: Utc::now(),
+                    // Microseconds: what every store keeps (SQL timestamps), so a write answers what a read returns.
+                    created_at: chrono::SubsecRound::trunc_subsecs(Utc::now(), 6),
                     parent: None,
                     content_hash,
                 };
@@ -443,7 +444,8 @@ impl PromptManager {
                     version,
                     changelog: options.changelog,
                     author: options.author.or_else(|| self.actor_name()),
-                    created_at: Utc::now(),
+                    // Microseconds: what every store keeps (SQL timestamps), so a write answers what a read returns.
+                    created_at: chrono::SubsecRound::trunc_subsecs(Utc::now(), 6),
                     parent: Some(latest.version.clone()),
                     content_hash,
                 };

@@ -20,6 +20,8 @@ pub(crate) mod schema {
 
     use serde::Serialize;
     use utoipa::ToSchema;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
     /// A chat role.
     #[derive(Serialize, ToSchema)]
@@ -52,6 +54,17 @@ pub(crate) mod schema {
         Archived,
     }
 
+    /// A framework a render can produce the request body of.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    pub(crate) enum Framework {
+        Openai,
+        Anthropic,
+        Gemini,
+        Langchain,
+        Litellm,
+    }
+
     /// A semver bump.
     #[derive(Serialize, ToSchema)]
     #[serde(rename_all = "lowercase")]
@@ -63,6 +76,7 @@ pub(crate) mod schema {
 
     /// One chat message: a template inside a prompt, plain text once rendered.
     #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
     pub(crate) struct ChatMessage {
         role: Role,
         content: String,
@@ -72,12 +86,13 @@ pub(crate) mod schema {
         #[serde(skip_serializing_if = "Option::is_none")]
         tool_call_id: Option<String>,
         /// On an `assistant` message: the tools it called.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        tool_calls: Option<Vec<ToolCall>>,
+        #[schema(required = false)]
+        tool_calls: Vec<ToolCall>,
     }
 
     /// A tool an assistant message called.
     #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
     pub(crate) struct ToolCall {
         /// The call's id, which the answering `tool` message names.
         id: String,
@@ -89,12 +104,13 @@ pub(crate) mod schema {
 
     /// A slot that expands a variable holding a list of messages.
     #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
     pub(crate) struct Placeholder {
         /// The variable that holds the messages.
         placeholder: String,
         /// Whether a missing variable expands to nothing.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        optional: Option<bool>,
+        #[schema(required = false)]
+        optional: bool,
     }
 
     /// One entry of a chat template.
@@ -115,35 +131,37 @@ pub(crate) mod schema {
 
     /// Description, tags and free metadata.
     #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
     pub(crate) struct Metadata {
         #[serde(skip_serializing_if = "Option::is_none")]
         description: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        tags: Option<Vec<String>>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        extra: Option<BTreeMap<String, serde_json::Value>>,
+        #[schema(required = false)]
+        tags: Vec<String>,
+        #[schema(required = false)]
+        extra: BTreeMap<String, serde_json::Value>,
     }
 
     /// Model parameters.
     #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
     pub(crate) struct ModelConfig {
         #[serde(skip_serializing_if = "Option::is_none")]
         model: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         temperature: Option<f64>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        #[schema(minimum = 1)]
+        #[schema(value_type = Option<i64>, minimum = 1, maximum = 4294967295_i64)]
         max_tokens: Option<u32>,
         #[serde(skip_serializing_if = "Option::is_none")]
         top_p: Option<f64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        stop: Option<Vec<String>>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        tools: Option<Vec<serde_json::Value>>,
+        #[schema(required = false)]
+        stop: Vec<String>,
+        #[schema(required = false)]
+        tools: Vec<serde_json::Value>,
         #[serde(skip_serializing_if = "Option::is_none")]
         response_format: Option<serde_json::Value>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        extra: Option<BTreeMap<String, serde_json::Value>>,
+        #[schema(required = false)]
+        extra: BTreeMap<String, serde_json::Value>,
     }
 
     /// The type of a declared variable.
@@ -162,12 +180,14 @@ pub(crate) mod schema {
 
     /// The declaration of one template variable.
     #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
     pub(crate) struct VariableSpec {
         name: String,
-        #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-        kind: Option<VariableType>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        required: Option<bool>,
+        #[serde(rename = "type")]
+        #[schema(required = false)]
+        kind: VariableType,
+        #[schema(required = false)]
+        required: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         default: Option<serde_json::Value>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -177,18 +197,24 @@ pub(crate) mod schema {
     /// A prompt: the versioned content. `id` is path-like (`support/triage`); `format` follows
     /// the template when left out.
     #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
     pub(crate) struct Prompt {
         /// Path-like: lowercase segments of `[a-z0-9][a-z0-9._-]*` joined by `/`, at most 200 bytes.
+        #[schema(
+            pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
+            max_length = 200,
+            example = "support/triage"
+        )]
         id: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         format: Option<Format>,
         template: Template,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        metadata: Option<Metadata>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        model_config: Option<ModelConfig>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        input_schema: Option<Vec<VariableSpec>>,
+        #[schema(required = false)]
+        metadata: Metadata,
+        #[schema(required = false)]
+        model_config: ModelConfig,
+        #[schema(required = false)]
+        input_schema: Vec<VariableSpec>,
     }
 
     /// An immutable snapshot of a prompt.
@@ -246,6 +272,52 @@ pub(crate) mod schema {
         Remove,
     }
 
+    /// A label name: a lowercase letter, then lowercase letters, digits, `.`, `_` or `-`; at most
+    /// 64 bytes; `latest` is reserved (it always names the newest version).
+    pub(crate) struct Label;
+
+    impl utoipa::PartialSchema for Label {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(LABEL_PATTERN))
+                .max_length(Some(64))
+                .description(Some(
+                    "A label: `[a-z][a-z0-9._-]*`, at most 64 bytes; `latest` is reserved",
+                ))
+                .examples([serde_json::json!("production")])
+                .into()
+        }
+    }
+
+    impl ToSchema for Label {}
+
+    /// A label name's pattern.
+    pub(crate) const LABEL_PATTERN: &str = r"^[a-z][a-z0-9._-]*$";
+
+    /// A full semantic version (`1.2.0`, `2.0.0-rc.1`), SemVer 2.0.0 with numbers that fit 64 bits.
+    pub(crate) struct Version;
+
+    impl utoipa::PartialSchema for Version {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(VERSION_PATTERN))
+                .description(Some("A full semantic version: `1.2.0`, `2.0.0-rc.1`"))
+                .examples([serde_json::json!("1.0.0")])
+                .into()
+        }
+    }
+
+    impl ToSchema for Version {}
+
+    /// SemVer 2.0.0's own expression, with numbers of at most 19 digits (they fit 64 bits).
+    pub(crate) const VERSION_PATTERN: &str = concat!(
+        r"^(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})",
+        r"(-(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*)?",
+        r"(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$"
+    );
+
     /// One recorded move of a label.
     #[derive(Serialize, ToSchema)]
     pub(crate) struct LabelEvent {
@@ -274,9 +346,11 @@ pub(crate) struct CreateRequest {
     pub(crate) status: Option<PromptStatus>,
     /// Labels to point at the first version (a protected label needs an `admin` key).
     #[serde(default)]
+    #[schema(value_type = Vec<schema::Label>)]
     pub(crate) labels: Vec<String>,
     /// The first version number (default `1.0.0`).
     #[serde(default)]
+    #[schema(value_type = Option<schema::Version>)]
     pub(crate) version: Option<String>,
     /// The changelog message (default "Initial version").
     #[serde(default)]
@@ -297,9 +371,11 @@ pub(crate) struct UpdateRequest {
     pub(crate) changelog: String,
     /// Labels to point at the new version in the same write.
     #[serde(default)]
+    #[schema(value_type = Vec<schema::Label>)]
     pub(crate) labels: Vec<String>,
     /// Compare-and-set without `If-Match`: the write fails with 409 unless the latest version is this one.
     #[serde(default)]
+    #[schema(value_type = Option<schema::Version>)]
     pub(crate) expected_version: Option<String>,
 }
 
@@ -352,6 +428,7 @@ pub(crate) struct LabelResponse {
 #[serde(deny_unknown_fields)]
 pub(crate) struct SetLabelRequest {
     /// The exact version to point at (`1.2.0`).
+    #[schema(value_type = schema::Version)]
     pub(crate) version: String,
 }
 

@@ -370,10 +370,11 @@ struct Loaded {
 
 /// The keys a running server accepts, re-read when the keys file changes.
 ///
-/// Without keys (no file, or an empty one) and unless [`KeyRing::require`] was called, every
-/// request is allowed with `admin` scope: the server then binds to loopback only. Once keys were
-/// seen, keys stay required even if the file is emptied — revoking the last key locks the
-/// server, it does not open it.
+/// Without a keys file and unless [`KeyRing::require`] was called, every request is allowed with
+/// `admin` scope: the server then binds to loopback only. A keys file that exists turns keys on,
+/// even when it holds none (every key revoked, or an empty file): such a server refuses every
+/// request until a key is created. Once keys were on, they stay on even if the file is removed —
+/// revoking the last key, or deleting the file, locks the server; it never opens it.
 #[derive(Debug)]
 pub struct KeyRing {
     path: Option<PathBuf>,
@@ -408,7 +409,9 @@ impl KeyRing {
         if let Some(path) = &ring.path {
             let stamp = stamp(path);
             let loaded = Self::load(path, stamp)?;
-            if !loaded.keys.is_empty() {
+            // The file's existence is the switch, not its content: a restart after revoking every
+            // key must not open the server.
+            if stamp.is_some() || !loaded.keys.is_empty() {
                 ring.required.store(true, Ordering::Release);
             }
             ring.set(loaded);
@@ -438,7 +441,7 @@ impl KeyRing {
         self.len() == 0
     }
 
-    /// The keys file, when there is one.
+    /// The keys file the ring reads (it may not exist), when there is one.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
@@ -493,7 +496,7 @@ impl KeyRing {
         }
         match Self::load(path, stamp) {
             Ok(loaded) => {
-                if !loaded.keys.is_empty() {
+                if stamp.is_some() || !loaded.keys.is_empty() {
                     self.required.store(true, Ordering::Release);
                 }
                 tracing::info!(keys = loaded.keys.len(), file = %path.display(), "reloaded the API keys");
@@ -614,7 +617,9 @@ mod tests {
         assert_eq!(ring.authenticate(Some(&bearer)).unwrap().scope, Scope::Read);
         assert_eq!(ring.authenticate(None), Err(AuthFailure::Missing));
         assert_eq!(ring.authenticate(Some("Basic abc")), Err(AuthFailure::Malformed));
-        let wrong = format!("Bearer {}0", &key.token[..key.token.len() - 1]);
+        // The last hex digit changed (to `0`, or `1` when it was `0`: the test was flaky 1 in 16).
+        let last = if key.token.ends_with('0') { '1' } else { '0' };
+        let wrong = format!("Bearer {}{last}", &key.token[..key.token.len() - 1]);
         assert_eq!(ring.authenticate(Some(&wrong)), Err(AuthFailure::Unknown));
         revoke(&path, "ci").unwrap();
         assert_eq!(ring.authenticate(Some(&bearer)), Err(AuthFailure::Unknown));

@@ -48,8 +48,11 @@ use utoipa::OpenApi;
 use utoipa::openapi::HttpMethod;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
+mod body;
+mod conn;
 mod dto;
 mod error;
+mod headers;
 pub mod keys;
 mod routes;
 mod serve;
@@ -202,6 +205,7 @@ pub fn app(state: AppState) -> Router {
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             options.concurrency_limit.max(1),
         ))
+        .layer(axum::middleware::from_fn(headers::check_headers))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,

@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SubsecRound, Utc};
 use prompt_manager::semver::Version;
 use prompt_manager::versioning::{changelog_draft, suggest};
 use prompt_manager::{
@@ -18,6 +19,7 @@ use prompt_manager::{
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::body::JsonBody;
 use crate::dto::{
     BatchOutcome, BatchRequest, BatchResponse, CreateRequest, DiffResponse, Health, LabelHistoryResponse,
     LabelMoveResponse, LabelResponse, LabelsResponse, PromptPage, RenderRequest, RenderResponse, RenderResult,
@@ -63,23 +65,32 @@ pub(crate) fn encode_segment(s: &str) -> String {
     out
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Result<Option<&'a str>, ApiError> {
-    headers
-        .get(name)
-        .map(|v| {
-            v.to_str()
-                .map_err(|_| ApiError::bad_request(format!("the {name} header is not ASCII")))
-        })
-        .transpose()
+/// A list header (`If-Match`, `If-None-Match`) as one value: several field lines are one list,
+/// joined with commas (RFC 9110 §5.3) — the first line alone would drop the others' tags.
+fn list_header(headers: &HeaderMap, name: &header::HeaderName) -> Result<Option<String>, ApiError> {
+    let mut joined: Option<String> = None;
+    for value in headers.get_all(name) {
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::bad_request(format!("the {name} header is not ASCII")))?;
+        match &mut joined {
+            Some(all) => {
+                all.push_str(", ");
+                all.push_str(value);
+            }
+            None => joined = Some(value.to_owned()),
+        }
+    }
+    Ok(joined)
 }
 
-/// Whether `If-None-Match` names `tag` (weak comparison).
+/// Whether `If-None-Match` names `tag` (weak comparison), on any of its field lines.
 fn none_match_hits(headers: &HeaderMap, tag: &str) -> bool {
-    let Some(value) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    value
-        .split(',')
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
         .map(|t| t.trim())
         .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
 }
@@ -109,6 +120,27 @@ fn cacheable(tag: &str, body: Bytes, cache_control: &'static str, headers: &Head
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
     response
+}
+
+/// A time as the stores keep it: to the microsecond (SQL timestamps). The in-memory store and
+/// the store's own clock may hold nanoseconds; a write's answer must equal what a read returns
+/// afterwards on every backend, so the API sends microseconds. (Versions are created at
+/// microseconds already, by the manager.)
+fn stored_time(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
+}
+
+/// A label move with its time as stored.
+fn stored_event(mut event: prompt_manager::LabelEvent) -> prompt_manager::LabelEvent {
+    event.at = stored_time(event.at);
+    event
+}
+
+/// A summary with its times as stored.
+fn stored_summary(mut summary: prompt_manager::PromptSummary) -> prompt_manager::PromptSummary {
+    summary.created_at = stored_time(summary.created_at);
+    summary.updated_at = stored_time(summary.updated_at);
+    summary
 }
 
 fn to_json_bytes<T: serde::Serialize>(value: &T) -> Result<Bytes, ApiError> {
@@ -196,7 +228,11 @@ pub(crate) struct PromptPath {
 #[allow(dead_code)]
 pub(crate) struct ReferencePath {
     /// A reference: `id`, `id@1.2.0`, `id@^1`, `id@production` (percent-encoded)
-    #[param(example = "examples/greeting@production")]
+    #[param(
+        pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*(@((0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})(-(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*)?(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?|(\^|~|=|>=|<=|>|<)(0|[1-9][0-9]{0,18})(\.((0|[1-9][0-9]{0,18})(\.((0|[1-9][0-9]{0,18})|\*))?|\*(\.\*)?))?|\*|[a-z][a-z0-9._-]{0,63}))?$",
+        max_length = 200,
+        example = "examples/greeting@production"
+    )]
     id: String,
 }
 
@@ -231,7 +267,7 @@ pub(crate) struct VersionPath {
     id: String,
     /// An exact version, `1.2.0`
     #[param(
-        pattern = r"^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$",
+        pattern = r"^(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})(-(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*)?(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$",
         example = "1.0.0"
     )]
     version: String,
@@ -305,7 +341,7 @@ pub(crate) async fn list_prompts(
     }
     let page = state.inner.pm.list(&query).await?;
     Ok(Json(PromptPage {
-        items: page.items,
+        items: page.items.into_iter().map(stored_summary).collect(),
         next_cursor: page.next_cursor,
     }))
 }
@@ -325,7 +361,7 @@ pub(crate) async fn list_prompts(
 pub(crate) async fn create_prompt(
     WriteAccess(caller): WriteAccess,
     State(state): State<AppState>,
-    Json(request): Json<CreateRequest>,
+    JsonBody(request): JsonBody<CreateRequest>,
 ) -> Result<Response, ApiError> {
     check_protected(&state, &caller, &request.labels)?;
     let labels = request
@@ -399,6 +435,8 @@ pub(crate) async fn get_prompt(
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`expected_version` is stale", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` is stale: nothing was written", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid prompt or template", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn update_prompt(
@@ -406,14 +444,18 @@ pub(crate) async fn update_prompt(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Json(request): Json<UpdateRequest>,
+    JsonBody(request): JsonBody<UpdateRequest>,
 ) -> Result<Response, ApiError> {
     let id = PromptId::new(&id)?;
     if request.prompt.id != id {
-        return Err(ApiError::bad_request(format!(
-            "prompt.id `{}` in the body differs from `{id}` in the path",
-            request.prompt.id
-        )));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!(
+                "prompt.id `{}` in the body differs from `{id}` in the path",
+                request.prompt.id
+            ),
+        ));
     }
     check_protected(&state, &caller, &request.labels)?;
     let labels = request
@@ -426,8 +468,8 @@ pub(crate) async fn update_prompt(
         .as_deref()
         .map(|v| parse_version(v, "expected_version"))
         .transpose()?;
-    let if_match = header_str(&headers, &header::IF_MATCH)?;
-    if let Some(if_match) = if_match {
+    let if_match = list_header(&headers, &header::IF_MATCH)?;
+    if let Some(if_match) = if_match.as_deref() {
         let latest = state.inner.pm.store().get_latest(&id).await?;
         let current = etag(&latest);
         if !match_accepts(if_match, &current) {
@@ -468,7 +510,7 @@ pub(crate) async fn update_prompt(
     let body = UpdateResponse {
         created: outcome.created,
         version: (*outcome.version).clone(),
-        labels: outcome.labels,
+        labels: outcome.labels.into_iter().map(stored_event).collect(),
     };
     let mut response = (status, Json(body)).into_response();
     let h = response.headers_mut();
@@ -495,7 +537,7 @@ pub(crate) async fn get_summary(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let summary = state.inner.pm.summary(&id).await?;
-    Ok(Json(summary).into_response())
+    Ok(Json(stored_summary(summary)).into_response())
 }
 
 /// Archive a prompt: it stays stored and readable but refuses to render.
@@ -514,7 +556,7 @@ pub(crate) async fn archive_prompt(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let summary = state.writer(&caller).archive(&id).await?;
-    Ok(Json(summary).into_response())
+    Ok(Json(stored_summary(summary)).into_response())
 }
 
 // ----- versions -------------------------------------------------------------------------------
@@ -564,8 +606,14 @@ pub(crate) async fn get_version(
 #[serde(deny_unknown_fields)]
 pub(crate) struct DiffParams {
     /// The old side: a version, requirement or label (`1.0.0`, `^1`, `production`).
+    #[param(
+        pattern = r"^((0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})(-(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*)?(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?|(\^|~|=|>=|<=|>|<)(0|[1-9][0-9]{0,18})(\.((0|[1-9][0-9]{0,18})(\.((0|[1-9][0-9]{0,18})|\*))?|\*(\.\*)?))?|\*|[a-z][a-z0-9._-]{0,63})$"
+    )]
     from: String,
     /// The new side (default: the latest version).
+    #[param(
+        pattern = r"^((0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})(-(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*)?(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?|(\^|~|=|>=|<=|>|<)(0|[1-9][0-9]{0,18})(\.((0|[1-9][0-9]{0,18})(\.((0|[1-9][0-9]{0,18})|\*))?|\*(\.\*)?))?|\*|[a-z][a-z0-9._-]{0,63})$"
+    )]
     to: Option<String>,
 }
 
@@ -674,7 +722,7 @@ async fn label_move_response(
         id: id.to_string(),
         label: label.to_string(),
         version: version.map(|v| v.to_string()),
-        event,
+        event: event.map(stored_event),
     })
     .into_response();
     if let Some(tag) = tag.and_then(|t| HeaderValue::from_str(&t).ok()) {
@@ -693,14 +741,17 @@ async fn label_move_response(
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not write, or the label is protected", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt or version", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` is stale: nothing was written", body = Problem, content_type = "application/problem+json")),
+        (status = 412, description = "`If-Match` is stale: nothing was written", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "JSON that is not a label move (`version` missing, not a string, an unknown field)", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn set_label(
     WriteAccess(caller): WriteAccess,
     State(state): State<AppState>,
     Path((id, label)): Path<(String, String)>,
     headers: HeaderMap,
-    Json(request): Json<SetLabelRequest>,
+    JsonBody(request): JsonBody<SetLabelRequest>,
 ) -> Result<Response, ApiError> {
     let id = PromptId::new(&id)?;
     let label = parse_label(&label)?;
@@ -731,7 +782,7 @@ async fn label_if_match(
     id: &PromptId,
     label: &LabelName,
 ) -> Result<Option<Version>, ApiError> {
-    let Some(if_match) = header_str(headers, &header::IF_MATCH)? else {
+    let Some(if_match) = list_header(headers, &header::IF_MATCH)? else {
         return Ok(None);
     };
     let store = state.inner.pm.store();
@@ -747,7 +798,7 @@ async fn label_if_match(
         Err(e) => return Err(e.into()),
     };
     let current_tag = etag(&*store.get_version(id, &current).await?);
-    if !match_accepts(if_match, &current_tag) {
+    if !match_accepts(&if_match, &current_tag) {
         return Err(precondition_failed(format!(
             "If-Match {if_match} does not match label `{label}` of `{id}`, which points to {current} (ETag {current_tag}); nothing was written"
         )));
@@ -808,6 +859,7 @@ pub(crate) async fn label_history(
     Path((id, label)): Path<(String, String)>,
 ) -> Result<Json<LabelHistoryResponse>, ApiError> {
     let events = state.inner.pm.label_history(&id, Some(&label)).await?;
+    let events = events.into_iter().map(stored_event).collect();
     Ok(Json(LabelHistoryResponse { id, label, events }))
 }
 
@@ -844,7 +896,7 @@ pub(crate) async fn rollback_label(
 pub(crate) struct RenderParams {
     /// Render into the request body of a framework: `openai`, `anthropic`, `gemini`, `langchain`, `litellm`.
     #[serde(rename = "as")]
-    #[param(rename = "as")]
+    #[param(rename = "as", value_type = Option<schema::Framework>, inline)]
     framework: Option<String>,
 }
 
@@ -905,7 +957,7 @@ pub(crate) async fn render(
     State(state): State<AppState>,
     Path(reference): Path<String>,
     Query(params): Query<RenderParams>,
-    Json(request): Json<RenderRequest>,
+    JsonBody(request): JsonBody<RenderRequest>,
 ) -> Result<Json<RenderResult>, ApiError> {
     render_one(&state, &reference, &request.variables, params.framework.as_deref())
         .await
@@ -924,7 +976,7 @@ pub(crate) async fn render(
 pub(crate) async fn render_batch(
     _: ReadAccess,
     State(state): State<AppState>,
-    Json(request): Json<BatchRequest>,
+    JsonBody(request): JsonBody<BatchRequest>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     let max = state.inner.options.max_batch;
     if request.requests.len() > max {

@@ -168,6 +168,15 @@ impl Server {
             false
         };
         let has_example = pm.summary(EXAMPLE_PROMPT).await.is_ok();
+        if !state.keys().required() {
+            // Also on stderr, for `--quiet` runs that print no banner: an open server is announced.
+            let file = state.keys().path().map(|p| p.display().to_string());
+            tracing::warn!(
+                keys_file = file.as_deref().unwrap_or("none"),
+                "serving WITHOUT API keys (no keys file): every request on {} may read and write",
+                local_addr
+            );
+        }
         Ok(Server {
             listener,
             state,
@@ -198,12 +207,27 @@ impl Server {
             out += &format!(" (empty: seeded the example prompt `{EXAMPLE_PROMPT}`)");
         }
         out.push('\n');
+        let file = keys.path().map(|p| p.display().to_string());
         let auth_header = if keys.required() {
-            let file = keys.path().map(|p| p.display().to_string()).unwrap_or_default();
-            out += &format!("  auth:    API keys required ({} in {file})\n", keys.len());
+            let file = file.unwrap_or_default();
+            match keys.len() {
+                0 => {
+                    out += &format!(
+                        "  auth:    API keys required, but {file} holds none (all revoked?): every request is refused\n"
+                    );
+                    out += "           until `prompt-manager keys create NAME --scope admin`; delete the file to serve without keys\n";
+                }
+                n => out += &format!("  auth:    API keys required ({n} in {file})\n"),
+            }
             " -H \"authorization: Bearer $PROMPT_MANAGER_API_KEY\""
         } else {
-            out += "  auth:    no API keys configured, so listening on loopback only and every request may read and write;\n";
+            let why = match file {
+                Some(file) => format!("no keys file at {file}"),
+                None => "no keys file configured".to_owned(),
+            };
+            out += &format!(
+                "  auth:    OPEN: {why}, so listening on loopback only and every request may read and write;\n"
+            );
             out += "           `prompt-manager keys create NAME --scope admin` turns keys on (and allows other addresses)\n";
             ""
         };
@@ -224,11 +248,12 @@ impl Server {
         let router = crate::app(self.state.clone());
         let stopping = Arc::new(tokio::sync::Notify::new());
         let notify = stopping.clone();
-        let serving = axum::serve(self.listener, router).with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, draining the requests in flight");
-            notify.notify_one();
-        });
+        let serving =
+            axum::serve(crate::conn::ProblemListener(self.listener), router).with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: no new connections, draining the requests in flight");
+                notify.notify_one();
+            });
         let grace = self.config.shutdown_grace;
         let result = tokio::select! {
             r = serving.into_future() => r.map_err(ServeError::Io),

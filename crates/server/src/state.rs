@@ -15,6 +15,7 @@ use prompt_manager::observability::{MetricsConfig, MetricsObserver};
 use prompt_manager::{ChangeListener, PromptId, PromptManager};
 
 use crate::error::ApiError;
+use crate::headers;
 use crate::keys::{AuthFailure, Caller, KeyError, KeyRing, Scope};
 
 /// Settings of the API itself (the router), as opposed to where and how it is served.
@@ -194,33 +195,40 @@ fn authenticate(parts: &Parts, state: &AppState, needed: Scope) -> Result<Caller
 /// send `Host` and, on cross-site requests, `Origin`: answer only requests addressed to and sent
 /// from loopback names. Clients that send neither (tests, `oneshot`) are not browsers.
 fn refuse_foreign_sites(parts: &Parts) -> Result<(), ApiError> {
-    for name in [header::HOST, header::ORIGIN] {
-        let Some(value) = parts.headers.get(&name) else {
-            continue;
-        };
-        if !value.to_str().is_ok_and(names_loopback) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!(
-                    "this server has no API keys, so it only answers requests addressed to localhost \
-                     and not sent by other sites' pages (the {name} header names another host); \
-                     create a key with `prompt-manager keys create` to serve other hosts"
-                ),
-            ));
-        }
+    let foreign = |what: &str| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "this server has no API keys, so it only answers requests addressed to localhost \
+                 and not sent by other sites' pages (the {what} names another host); \
+                 create a key with `prompt-manager keys create` to serve other hosts"
+            ),
+        )
+    };
+    // Each is parsed as an authority or origin (`headers.rs`); one that does not parse is not
+    // loopback. Duplicates were refused before routing.
+    let value = |name| {
+        parts
+            .headers
+            .get(name)
+            .map(|v: &HeaderValue| v.to_str().unwrap_or("\u{0}"))
+    };
+    if value(header::HOST).is_some_and(|v| !headers::host_names_loopback(v)) {
+        return Err(foreign("Host header"));
+    }
+    if value(header::ORIGIN).is_some_and(|v| !headers::origin_names_loopback(v)) {
+        return Err(foreign("Origin header"));
+    }
+    // An absolute-form request target (`GET http://host/…`) names the host itself (RFC 9112 §3.2.2).
+    if parts
+        .uri
+        .authority()
+        .is_some_and(|a| !headers::host_names_loopback(a.as_str()))
+    {
+        return Err(foreign("request target"));
     }
     Ok(())
-}
-
-/// Whether a `Host` (`name[:port]`) or `Origin` (`scheme://name[:port]`) value names loopback.
-fn names_loopback(value: &str) -> bool {
-    let rest = value.split_once("://").map_or(value, |(_, rest)| rest);
-    let host = match rest.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => rest.split(':').next().unwrap_or(""),
-    };
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Refuses with 403 unless `caller` has `needed`.

@@ -1,5 +1,7 @@
 # Sourced by crates/server/tests/schemathesis.sh and benches/load.sh: starts `prompt-manager
-# serve` on a fresh SQLite store in a scratch folder, on a free loopback port, without API keys.
+# serve` on a fresh SQLite store in a scratch folder, on a free loopback port, with the keys file
+# `$work/keys.json` (none: no API keys, unless the caller defines `serve_fresh_setup BIN`, which
+# runs in the new scratch folder's time before the server starts).
 #
 #   serve_fresh BIN [EXTRA SERVE ARGS…]
 #
@@ -12,6 +14,10 @@ serve_fresh() {
     work="$(mktemp -d)"
     server_pid=""
     trap serve_fresh_cleanup EXIT
+    # A caller may prepare the scratch folder (create API keys, say) before the server starts.
+    if declare -F serve_fresh_setup >/dev/null; then
+        serve_fresh_setup "$bin"
+    fi
     # Started directly (not in a subshell) so that $! is the server itself.
     "$bin" --store "sqlite://$work/pm.db" serve --port 0 --quiet --keys-file "$work/keys.json" "$@" \
         >"$work/stdout" 2>"$work/stderr" &
