@@ -412,6 +412,68 @@ fn lint_reports_each_planted_mistake_once_at_its_line() {
 }
 
 #[test]
+fn templates_from_python_render_as_jinja2_and_what_would_fail_is_refused_at_save() {
+    // The issue's scenarios, run through this binary (CI runs this file against the release
+    // build too): without an input schema, every missing variable is named with its line.
+    let p = Project::new();
+    p.ok(&[
+        "--store",
+        "dir://store",
+        "create",
+        "--id",
+        "g1",
+        "--template",
+        "Hello {{ name }}!\n{{ title }}",
+    ]);
+    let missing = p.stderr(1, &["--store", "dir://store", "render", "g1"]);
+    assert!(
+        missing.contains("missing variables `name` (line 1), `title` (line 2)"),
+        "{missing}"
+    );
+
+    // Python's methods and Jinja2's filters render as Jinja2 renders them.
+    p.write(
+        "vars.json",
+        r#"{"profile": {"name": "Ada", "role": "admin"}, "s": "  a b  ", "xs": ["x", "y"], "price": 1.5e-7, "n": "42abc"}"#,
+    );
+    let template = "{% for k, v in profile.items() %}{{ k }}={{ v }};{% endfor %} {{ profile.get('plan', 1) }} \
+        {{ s.split()|join('+') }} [{{ s.strip() }}] {{ ', '.join(xs) }} {{ '{}!'.format(xs[0]) }} {{ price }} \
+        {{ n|int }} {{ 'a long sentence here'|truncate(9, leeway=0) }} {{ profile|tojson }} {{ 'ü'|tojson }}";
+    p.ok(&["--store", "dir://store", "create", "--id", "py", "--template", template]);
+    let out = p.ok(&["--store", "dir://store", "render", "py", "--vars", "vars.json"]);
+    assert_eq!(
+        out.trim_end(),
+        r#"name=Ada;role=admin; 1 a+b [a b] x, y x! 1.5e-07 0 a... {"name": "Ada", "role": "admin"} "\u00fc""#
+    );
+
+    // What every render would refuse is refused when saved, and lint says where.
+    let refused = p.stderr(
+        1,
+        &[
+            "--store",
+            "dir://store",
+            "create",
+            "--id",
+            "bad",
+            "--template",
+            "Hi\n{{ x|nosuch }}",
+        ],
+    );
+    assert!(refused.contains("unknown filter `nosuch`"), "{refused}");
+    assert!(refused.contains("line 2"), "{refused}");
+    p.write(
+        "prompts/append.yaml",
+        "id: append\ntemplate: |\n  {% set xs = [] %}\n  {% set _ = xs.append(1) %}\n",
+    );
+    let lint = p.expect(1, &["lint", "prompts"]);
+    assert!(
+        lint.lines()
+            .any(|l| l.starts_with("prompts/append.yaml:4:") && l.contains("`.append()` changes a value in place")),
+        "{lint}"
+    );
+}
+
+#[test]
 fn export_then_import_into_a_fresh_sqlite_store_gives_the_same_prompts() {
     let p = Project::new();
     let a = format!("sqlite://{}", p.path().join("a.db").display());

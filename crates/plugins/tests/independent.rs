@@ -269,8 +269,7 @@ print(json.dumps(out))
 
 #[test]
 fn langchain_payloads_load_with_messages_from_dict() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
     let probe = Command::new("python3").args(["-c", "import langchain_core"]).output();
     if !matches!(&probe, Ok(o) if o.status.success()) {
@@ -283,20 +282,7 @@ fn langchain_payloads_load_with_messages_from_dict() {
     }
     for prompt in prompts(true) {
         let body = render("langchain", &prompt);
-        let mut child = Command::new("python3")
-            .args(["-c", LANGCHAIN_CHECK])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python3 starts");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(body.to_string().as_bytes())
-            .expect("writes");
-        let out = child.wait_with_output().expect("python3 runs");
+        let out = support::python(&["-c".as_ref(), LANGCHAIN_CHECK.as_ref()], &body.to_string());
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let loaded: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
         let expected: Vec<Value> = match &prompt.output {

@@ -10,9 +10,10 @@
 
 #![allow(clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+
+mod support;
+use std::process::Command;
 use std::sync::Arc;
 
 use prompt_manager_core::{
@@ -564,20 +565,8 @@ const ROUTED: &[&str] = &[
 
 /// Runs the checker on `input`; its exit status and JSON summary.
 fn run_checker(input: &Value) -> (bool, Value, String) {
-    let mut child = Command::new("python3")
-        .arg(sdk_dir().join("check_payloads.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.to_string().as_bytes())
-        .expect("writes the cases");
-    let out = child.wait_with_output().expect("python3 runs");
+    let script = sdk_dir().join("check_payloads.py");
+    let out = support::python(&[script.as_os_str()], &input.to_string());
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}");
     let summary = serde_json::from_str(&stdout)

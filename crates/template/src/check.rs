@@ -6,11 +6,11 @@
 //!
 //! The walk reads minijinja's parsed template (`unstable_machinery`, pinned by the lock file).
 
-use minijinja::machinery::ast::{BinOpKind, CallArg, CallType, Expr, Macro, Stmt};
+use minijinja::machinery::ast::{BinOpKind, CallArg, CallType, Expr, FromImport, Macro, Stmt};
 use minijinja::machinery::{Span, parse};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{Environment, ErrorKind};
-use prompt_manager_core::{Error, Result};
+use prompt_manager_core::{Error, IncludedTemplate, Result};
 
 use crate::jinja2::mutating_hint;
 
@@ -26,7 +26,12 @@ pub(crate) fn check(name: &str, source: &str, env: &Environment<'static>) -> Res
         macro_params: Vec::new(),
     };
     walker.stmt(&ast);
-    match walker.problem {
+    refuse(name, walker.problem)
+}
+
+/// The first problem found, as a template error at its line and column.
+fn refuse(name: &str, problem: Option<(Span, String)>) -> Result<()> {
+    match problem {
         None => Ok(()),
         Some((span, message)) => Err(Error::TemplateSyntax {
             template: name.to_owned(),
@@ -248,6 +253,12 @@ impl Walker<'_> {
             return;
         }
         match expr {
+            Expr::Var(v) if v.id == "self" => {
+                self.report(
+                    v.span(),
+                    "`self` only names the template's blocks: call one with `self.name()`".into(),
+                );
+            }
             Expr::Var(v) => {
                 if matches!(v.id, "varargs" | "kwargs")
                     && let Some(params) = self.macro_params.last()
@@ -381,5 +392,96 @@ fn probe(env: &Environment<'static>, expression: &str, unknown: ErrorKind) -> bo
     match env.compile_expression(expression) {
         Err(e) => e.kind() != unknown,
         Ok(compiled) => !matches!(compiled.eval(()), Err(e) if e.kind() == unknown),
+    }
+}
+
+/// Checks that every name a `{% from "x" import a, b %}` takes from an included prompt is one
+/// that prompt defines at its top level (a macro or a `set`): otherwise every render fails.
+pub(crate) fn check_imports(name: &str, source: &str, includes: &[IncludedTemplate]) -> Result<()> {
+    let Ok(ast) = parse(source, name, SyntaxConfig::default()) else {
+        return Ok(());
+    };
+    let Stmt::Template(template) = &ast else {
+        return Ok(());
+    };
+    let mut problem = None;
+    visit_from_imports(&template.children, &mut |import| {
+        let Expr::Const(target) = &import.expr else { return };
+        let Some(reference) = target.value.as_str() else { return };
+        let Some(included) = includes.iter().find(|i| i.reference == reference) else {
+            return;
+        };
+        let exported = exports(&included.source);
+        for (imported, _) in &import.names {
+            if let Expr::Var(v) = imported
+                && !exported.iter().any(|e| e == v.id)
+                && problem.is_none()
+            {
+                problem = Some((
+                    v.span(),
+                    format!(
+                        "`{}` is not defined by `{reference}` (it defines: {})",
+                        v.id,
+                        if exported.is_empty() {
+                            "nothing".to_owned()
+                        } else {
+                            exported.join(", ")
+                        }
+                    ),
+                ));
+            }
+        }
+    });
+    refuse(name, problem)
+}
+
+fn visit_from_imports<'a>(stmts: &'a [Stmt<'a>], f: &mut dyn FnMut(&'a FromImport<'a>)) {
+    for stmt in stmts {
+        match stmt {
+            Stmt::FromImport(i) => f(i),
+            Stmt::IfCond(i) => {
+                visit_from_imports(&i.true_body, f);
+                visit_from_imports(&i.false_body, f);
+            }
+            Stmt::ForLoop(l) => visit_from_imports(&l.body, f),
+            Stmt::WithBlock(w) => visit_from_imports(&w.body, f),
+            Stmt::Block(b) => visit_from_imports(&b.body, f),
+            Stmt::Macro(m) => visit_from_imports(&m.body, f),
+            _ => {}
+        }
+    }
+}
+
+/// The names a template defines at its top level: its macros and `set` variables.
+fn exports(source: &str) -> Vec<String> {
+    let Ok(Stmt::Template(template)) = parse(source, "<import>", SyntaxConfig::default()) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    collect_exports(&template.children, &mut names);
+    names
+}
+
+/// Top-level `{% if %}` bodies share the template's scope, so what they define is exported too.
+fn collect_exports(stmts: &[Stmt<'_>], names: &mut Vec<String>) {
+    for stmt in stmts {
+        match stmt {
+            Stmt::IfCond(i) => {
+                collect_exports(&i.true_body, names);
+                collect_exports(&i.false_body, names);
+            }
+            Stmt::Macro(m) => names.push(m.name.to_owned()),
+            Stmt::Set(s) => {
+                if let Expr::Var(v) = &s.target {
+                    names.push(v.id.to_owned());
+                }
+            }
+            Stmt::SetBlock(s) => {
+                if let Expr::Var(v) = &s.target {
+                    names.push(v.id.to_owned());
+                }
+            }
+            _ => {}
+        }
     }
 }

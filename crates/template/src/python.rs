@@ -96,31 +96,25 @@ pub(crate) fn write_repr(out: &mut String, value: &Value) {
                 let _ = write!(out, "{value}");
             }
         },
-        ValueKind::Seq if value.is_tuple() => {
-            out.push('(');
-            let items: Vec<Value> = value.try_iter().map(Iterator::collect).unwrap_or_default();
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_repr(out, item);
-            }
-            if items.len() == 1 {
-                out.push(',');
-            }
-            out.push(')');
-        }
         ValueKind::Seq | ValueKind::Iterable => {
-            out.push('[');
+            let tuple = value.is_tuple();
+            out.push(if tuple { '(' } else { '[' });
+            let mut count = 0;
             if let Ok(items) = value.try_iter() {
-                for (i, item) in items.enumerate() {
-                    if i > 0 {
+                for item in items {
+                    if count > 0 {
                         out.push_str(", ");
                     }
                     write_repr(out, &item);
+                    count += 1;
                 }
             }
-            out.push(']');
+            // A one-item tuple keeps its comma: `(1,)`.
+            out.push_str(match (tuple, count) {
+                (true, 1) => ",)",
+                (true, _) => ")",
+                _ => "]",
+            });
         }
         ValueKind::Map => {
             out.push('{');

@@ -153,6 +153,51 @@ fn what_every_render_would_refuse_is_refused_at_validation_with_its_place() {
 }
 
 #[test]
+fn item_10_templates_that_fail_every_render_are_refused_when_compiled_or_checked() {
+    let engine = MiniJinjaEngine::new();
+    // `self` alone is no value: Jinja2 prints `<TemplateReference None>`, minijinja fails.
+    match engine.validate("t@1.0.0", "Hi\n{{ self }}") {
+        Err(Error::TemplateSyntax { message, line, .. }) => {
+            assert!(message.contains("`self` only names the template's blocks"), "{message}");
+            assert_eq!(line, 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Importing a name the included prompt does not define fails at every render.
+    let includes = vec![IncludedTemplate {
+        reference: "shared/macros".into(),
+        resolved: "shared/macros@1.0.0".into(),
+        source: "{% macro bullet(x) %}* {{ x }}{% endmacro %}{% if true %}{% set sep = ', ' %}{% endif %}".into(),
+    }];
+    let unit = |source: &'static [&'static str]| CompileUnit {
+        name: "t@1.0.0",
+        sources: source,
+        part_names: &[],
+        includes: &includes,
+    };
+    match engine.compile(unit(&[
+        "{% from \"shared/macros\" import bullet, nosuch %}{{ bullet('a') }}",
+    ])) {
+        Err(Error::TemplateSyntax {
+            message, line, column, ..
+        }) => {
+            assert_eq!(
+                message,
+                "`nosuch` is not defined by `shared/macros` (it defines: bullet, sep)"
+            );
+            assert_eq!((line, column), (1, 40));
+        }
+        other => panic!("{other:?}"),
+    }
+    let compiled = engine
+        .compile(unit(&[
+            "{% from \"shared/macros\" import bullet, sep %}{{ bullet('a') }}{{ sep }}",
+        ]))
+        .unwrap();
+    assert_eq!(render_all(compiled.as_ref(), &vars(json!({}))).unwrap(), vec!["* a, "]);
+}
+
+#[test]
 fn every_jinja2_builtin_filter_test_and_global_exists() {
     let engine = MiniJinjaEngine::new();
     let filters = "abs attr('a') batch(2) capitalize center count d default dictsort e escape filesizeformat \

@@ -1,5 +1,5 @@
-//! The shared benchmark workload (`benches/workload/`) rendered into a `RenderedPrompt`, and the
-//! plugins configured for it.
+//! The shared benchmark workload (`benches/workload/`) rendered into a `RenderedPrompt`, the
+//! plugins configured for it, and a way to hand a payload to a Python reference.
 
 #![allow(dead_code, clippy::expect_used, unreachable_pub)]
 
@@ -121,4 +121,24 @@ pub fn render(name: &str, prompt: &RenderedPrompt) -> Value {
     let plugin = plugin(name);
     plugin.validate_compatibility(prompt).expect("compatible");
     plugin.render_for_framework(prompt).expect("renders")
+}
+
+/// Runs `python3 ARGS` with `input` on its standard input and waits for it.
+pub fn python(args: &[&std::ffi::OsStr], input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("writes the input");
+    child.wait_with_output().expect("python3 runs")
 }
