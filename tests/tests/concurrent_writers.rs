@@ -181,3 +181,98 @@ fn two_writers(backend: &str, url: &str) {
         TAGS.len()
     );
 }
+
+// ----- issue 12, item 7: updates without a precondition ----------------------------------------
+
+/// Concurrent updates without an expected version, in one process through one manager.
+const UNCONDITIONED: usize = 64;
+
+#[test]
+fn item_07_unconditioned_concurrent_updates_all_apply_memory() {
+    unconditioned_updates("memory://".to_owned());
+}
+
+#[test]
+fn item_07_unconditioned_concurrent_updates_all_apply_dir() {
+    let folder = tempfile::tempdir().unwrap();
+    unconditioned_updates(format!("dir://{}", folder.path().join("store").display()));
+}
+
+#[test]
+fn item_07_unconditioned_concurrent_updates_all_apply_sqlite() {
+    let folder = tempfile::tempdir().unwrap();
+    unconditioned_updates(format!("sqlite://{}", folder.path().join("store.db").display()));
+}
+
+#[test]
+fn item_07_unconditioned_concurrent_updates_all_apply_postgres() {
+    let Some(schema) = TestSchema::new("item_07_unconditioned_concurrent_updates_all_apply_postgres") else {
+        return;
+    };
+    unconditioned_updates(schema.url().to_owned());
+}
+
+/// [`UNCONDITIONED`] tasks update one prompt at once, none stating the version it expects (a PUT
+/// without `If-Match`): every one succeeds with a version of its own, and the history holds exactly
+/// the first version plus one per update, each derived from the one before it.
+fn unconditioned_updates(url: String) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let pm = std::sync::Arc::new(prompt_manager::open(&url).await.unwrap());
+        let id = "unconditioned";
+        pm.create(Prompt::text(id, "start").unwrap()).await.unwrap();
+        let tasks: Vec<_> = (0..UNCONDITIONED)
+            .map(|i| {
+                let pm = std::sync::Arc::clone(&pm);
+                tokio::spawn(async move {
+                    let prompt = Prompt::text(id, format!("writer {i}")).unwrap();
+                    pm.update(prompt, prompt_manager::Bump::Patch, format!("writer {i}"))
+                        .await
+                })
+            })
+            .collect();
+        let mut versions = Vec::new();
+        for (i, task) in tasks.into_iter().enumerate() {
+            match task.await.unwrap() {
+                Ok(outcome) => {
+                    assert!(outcome.created, "{url}: writer {i} created no version");
+                    versions.push(outcome.version.version.clone());
+                }
+                Err(e) => panic!("{url}: writer {i}, which sent no precondition, failed: {e}"),
+            }
+        }
+        versions.sort();
+        versions.dedup();
+        assert_eq!(
+            versions.len(),
+            UNCONDITIONED,
+            "{url}: every writer got a version of its own"
+        );
+        let history = pm.history(id).await.unwrap();
+        assert_eq!(
+            history.len(),
+            UNCONDITIONED + 1,
+            "{url}: the first version plus one per update"
+        );
+        let mut writers = Vec::new();
+        for (info, patch) in history.iter().zip((0..=UNCONDITIONED as u64).rev()) {
+            assert_eq!(info.version, Version::new(1, 0, patch), "{url}: versions without gaps");
+            let parent = (patch > 0).then(|| Version::new(1, 0, patch - 1));
+            assert_eq!(info.parent, parent, "{url}: each version derives from the one before");
+            if patch > 0 {
+                writers.push(info.changelog.clone());
+            }
+        }
+        writers.sort();
+        writers.dedup();
+        assert_eq!(
+            writers.len(),
+            UNCONDITIONED,
+            "{url}: each writer's update is there once"
+        );
+    });
+}

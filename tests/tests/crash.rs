@@ -151,6 +151,14 @@ fn crash_loop(backend: &'static str, url_in: impl FnOnce(&Path) -> String) {
         let acks = parse_acks(&String::from_utf8_lossy(&output.stdout))
             .unwrap_or_else(|e| panic!("kill {kills}: {e}; stderr:\n{stderr}"));
         runtime.block_on(check_after_kill(&url, &mut model, &acks, kills));
+        if backend == "dir" {
+            // Issue 12, item 8: reopening (above) removes the temporary files of the killed write.
+            let orphans = temp_files(folder.path());
+            assert!(
+                orphans.is_empty(),
+                "kill {kills}: temporary files left after reopening the store: {orphans:?}"
+            );
+        }
     }
     assert!(
         kills >= MIN_KILLS,
@@ -166,7 +174,7 @@ fn crash_loop(backend: &'static str, url_in: impl FnOnce(&Path) -> String) {
         format!(
             ", {} journals left to recover, {} temporary files left",
             model.journals_left,
-            count_temp_files(folder.path())
+            temp_files(folder.path()).len()
         )
     } else {
         String::new()
@@ -351,14 +359,17 @@ async fn check_every_ack(url: &str, model: &Model) {
     }
 }
 
-/// Files named `*.tmp` under `dir`: temporary files of writes a kill interrupted (for the report).
-fn count_temp_files(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+/// Files named `*.tmp` under `dir`: temporary files of writes a kill interrupted.
+fn temp_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     entries
         .flatten()
-        .map(|entry| match entry.file_type() {
-            Ok(t) if t.is_dir() => count_temp_files(&entry.path()),
-            _ => usize::from(entry.file_name().to_string_lossy().ends_with(".tmp")),
+        .flat_map(|entry| match entry.file_type() {
+            Ok(t) if t.is_dir() => temp_files(&entry.path()),
+            _ if entry.file_name().to_string_lossy().ends_with(".tmp") => vec![entry.path()],
+            _ => Vec::new(),
         })
-        .sum()
+        .collect()
 }

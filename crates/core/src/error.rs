@@ -41,6 +41,13 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The filters of a listing are out of bounds (too many tags, a tag or prefix longer than
+    /// any stored one can be).
+    #[error("invalid list query: {reason}")]
+    InvalidQuery {
+        /// What is wrong, naming the filter.
+        reason: String,
+    },
     /// A prompt's content breaks a rule (format and template disagree, a bad tag, …).
     #[error("invalid prompt `{id}`: {reason}")]
     InvalidPrompt {
@@ -82,6 +89,17 @@ pub enum Error {
         expected: Option<Version>,
         /// What the store holds.
         actual: Option<Version>,
+    },
+    /// An update without an expected version kept losing races: each time it was about to be
+    /// saved, another write to the prompt had landed first. Nothing was written.
+    #[error(
+        "version conflict on `{id}`: other writes to it landed first {attempts} times in a row while this update was being saved; nothing was written — retry"
+    )]
+    UpdateContended {
+        /// The prompt.
+        id: PromptId,
+        /// How many times the update tried.
+        attempts: usize,
     },
     /// A version number is not above the current latest version.
     #[error("cannot save `{id}` as {version}: versions must increase and the latest is {latest}")]
@@ -405,6 +423,7 @@ impl Error {
             Error::InvalidId { .. }
             | Error::InvalidLabel { .. }
             | Error::InvalidReference { .. }
+            | Error::InvalidQuery { .. }
             | Error::InvalidPrompt { .. }
             | Error::InvalidFile { .. }
             | Error::TemplateSyntax { .. }
@@ -413,6 +432,7 @@ impl Error {
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::AlreadyExists { .. }
             | Error::VersionConflict { .. }
+            | Error::UpdateContended { .. }
             | Error::VersionNotIncreasing { .. }
             | Error::InvalidStatusTransition { .. } => ErrorKind::Conflict,
             Error::Render { .. } | Error::RenderLimit { .. } | Error::Archived { .. } => ErrorKind::Render,
@@ -427,11 +447,13 @@ impl Error {
             Error::InvalidId { .. } => "invalid_id",
             Error::InvalidLabel { .. } => "invalid_label",
             Error::InvalidReference { .. } => "invalid_reference",
+            Error::InvalidQuery { .. } => "invalid_query",
             Error::InvalidPrompt { .. } => "invalid_prompt",
             Error::InvalidFile { .. } => "invalid_file",
             Error::NotFound(_) => "not_found",
             Error::AlreadyExists { .. } => "already_exists",
-            Error::VersionConflict { .. } => "version_conflict",
+            // The same answer to a client: the prompt moved under the write; retry.
+            Error::VersionConflict { .. } | Error::UpdateContended { .. } => "version_conflict",
             Error::VersionNotIncreasing { .. } => "version_not_increasing",
             Error::TemplateSyntax { .. } => "template_syntax",
             Error::InvalidVariables { .. } => "invalid_variables",

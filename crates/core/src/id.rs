@@ -15,11 +15,16 @@ use crate::error::Error;
 
 /// Longest accepted prompt id, in bytes.
 pub const MAX_ID_LEN: usize = 200;
+/// The file-name ending no id segment may have: a `dir://` store keeps its own files under it.
+pub(crate) const RESERVED_SEGMENT_SUFFIX: &str = ".yaml";
 /// Longest accepted label name, in bytes.
 pub const MAX_LABEL_LEN: usize = 64;
 
 /// The identifier of a prompt: segments of `[a-z0-9][a-z0-9._-]*` joined by `/`, at most
-/// [`MAX_ID_LEN`] bytes, e.g. `support/triage-v2`.
+/// [`MAX_ID_LEN`] bytes, e.g. `support/triage-v2`. A segment must not end in `.yaml`: in a
+/// `dir://` store (and an export to a folder) a segment is a folder beside the prompt's
+/// `<version>.yaml` and `_labels.yaml` files, and a `.yaml` name there is read as one of them.
+/// Every backend refuses what one of them cannot hold, so any store can be exported to any other.
 ///
 /// ```
 /// use prompt_manager_core::PromptId;
@@ -125,6 +130,15 @@ fn validate_id(input: &str) -> Result<(), Error> {
                     "segment `{}` contains {}; allowed are a-z, 0-9, `.`, `_` and `-`",
                     segment.escape_debug(),
                     describe_char(bad)
+                ),
+            ));
+        }
+        if segment.ends_with(RESERVED_SEGMENT_SUFFIX) {
+            return Err(invalid_id(
+                input,
+                format!(
+                    "segment `{segment}` ends in `{RESERVED_SEGMENT_SUFFIX}`, which names a version or labels file \
+                     in a dir:// store or a folder export (`1.0.0.yaml`, `_labels.yaml`); drop or change the ending"
                 ),
             ));
         }
@@ -350,6 +364,8 @@ mod tests {
             ("tab\tx", "control character"),
             ("-x", "must start with"),
             ("a/é", "`é`"),
+            ("a/1.0.0.yaml", "segment `1.0.0.yaml` ends in `.yaml`"),
+            ("x.yaml/b", "segment `x.yaml` ends in `.yaml`"),
         ];
         for (input, expected) in cases {
             let err = PromptId::new(input).expect_err(input).to_string();
@@ -382,6 +398,28 @@ mod tests {
         "[a-z0-9][a-z0-9._-]{0,15}".prop_filter("not . or ..", |s| s != "." && s != "..")
     }
 
+    /// Segments that look like the files of a `dir://` store, or almost.
+    fn file_like_segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            segment(),
+            "[0-9]{1,2}\\.[0-9]{1,2}\\.[0-9]{1,2}(\\.yaml|\\.yml|\\.yaml\\.bak|)",
+            "[a-z0-9]{1,8}(\\.yaml|\\.tmp|\\.lock|\\.journal|-labels\\.yaml)",
+            Just("labels.yaml".to_owned()),
+        ]
+    }
+
+    #[test]
+    fn item_09_ids_a_folder_store_cannot_hold_are_refused_by_the_core() {
+        // `a/1.0.0.yaml` was accepted by SQLite and refused by dir://; one grammar refuses it.
+        let err = PromptId::new("a/1.0.0.yaml").expect_err("a version file name as a segment");
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+        let message = err.to_string();
+        assert!(message.contains("`1.0.0.yaml`"), "quotes the bad segment: {message}");
+        for ok in ["a/1.0.0", "a/1.0.0.yml", "a/labels", "a/x.yaml.bak", "yaml", "a/yaml"] {
+            assert!(PromptId::new(ok).is_ok(), "{ok}");
+        }
+    }
+
     proptest! {
         #[test]
         fn valid_ids_round_trip(segments in prop::collection::vec(segment(), 1..5)) {
@@ -402,8 +440,17 @@ mod tests {
                     matches!(cs.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
                         && cs.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
                         && s != "." && s != ".."
+                        && !s.ends_with(".yaml")
                 });
             prop_assert_eq!(PromptId::new(&raw).is_ok(), expected, "{:?}", raw);
+        }
+
+        #[test]
+        fn item_09_no_accepted_segment_names_a_store_file(segments in prop::collection::vec(file_like_segment(), 1..4)) {
+            let raw = segments.join("/");
+            let accepted = PromptId::new(&raw).is_ok();
+            let collides = segments.iter().any(|s| s.ends_with(".yaml"));
+            prop_assert_eq!(accepted, !collides, "{:?}", raw);
         }
 
         #[test]

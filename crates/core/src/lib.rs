@@ -43,8 +43,8 @@ pub use engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine
 pub use error::{Error, ErrorKind, HashMismatch, NotFound, Result, VariableProblem};
 pub use id::{LabelName, MAX_ID_LEN, MAX_LABEL_LEN, PromptId};
 pub use manager::{
-    CacheStats, CreateOptions, MAX_INCLUDE_DEPTH, PromptManager, PromptManagerBuilder, SaveOutcome, UpdateOptions,
-    rollback_target,
+    CacheStats, CreateOptions, MAX_INCLUDE_DEPTH, MAX_UPDATE_ATTEMPTS, PromptManager, PromptManagerBuilder,
+    SaveOutcome, UpdateOptions, rollback_target,
 };
 pub use model::{
     Bump, ChatItem, ChatMessage, ContentHash, InputSchema, LabelEvent, LabelEventKind, MAX_TAG_LEN, MessagePlaceholder,
@@ -55,7 +55,8 @@ pub use observer::Observer;
 pub use plugin::Plugin;
 pub use reference::{PromptRef, Selector, newest_matching};
 pub use store::{
-    ChangeListener, Expect, LabelChange, ListQuery, Page, SaveRequest, StorageBackend, Store, VersionStore,
+    ChangeListener, Expect, LabelChange, ListQuery, MAX_FILTER_TAGS, Page, SaveRequest, StorageBackend, Store,
+    VersionStore,
 };
 pub use variables::{Variables, json_type};
 

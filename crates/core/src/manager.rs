@@ -73,6 +73,11 @@ impl UpdateOptions {
     }
 }
 
+/// How many times [`PromptManager::update_with`] without an expected version tries to save when
+/// other writes keep landing first. Each lost race means another write succeeded, so a bound
+/// above the number of concurrent writers of one prompt is never reached.
+pub const MAX_UPDATE_ATTEMPTS: usize = 1000;
+
 /// The size of the in-process registry and the counters of the rendered-output cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -374,91 +379,122 @@ impl PromptManager {
         finish(async move { self.update_with(prompt, UpdateOptions::new(bump, changelog)).await }.await)
     }
 
-    /// Saves new content with options, compare-and-set on the latest version.
+    /// Saves new content with options.
+    ///
+    /// With [`UpdateOptions::expected`] the save is compare-and-set on the latest version: if it
+    /// is another one, [`Error::VersionConflict`] names both and nothing is written. Without it,
+    /// the update applies on top of whatever is latest when it is saved: a concurrent write that
+    /// lands between reading the latest version and saving is retried against the new latest,
+    /// up to [`MAX_UPDATE_ATTEMPTS`] times (each lost race means another write succeeded), after
+    /// which [`Error::UpdateContended`] says so — never a conflict with an expectation the caller
+    /// did not state.
     #[tracing::instrument(name = "prompt_manager.update", skip_all, fields(gen_ai.prompt.name = %prompt.id, gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn update_with(&self, prompt: Prompt, options: UpdateOptions) -> Result<SaveOutcome> {
         finish(
             async move {
                 prompt.validate()?;
-                let id = prompt.id.clone();
-                let latest = match self.inner.store.load(&id, None).await {
-                    Err(Error::NotFound(NotFound::Prompt(_))) => {
-                        return Err(Error::NotFound(NotFound::Prompt(id)));
-                    }
-                    other => other?,
-                };
-                if let Some(expected) = &options.expected
-                    && *expected != latest.version
-                {
-                    return Err(Error::VersionConflict {
-                        id,
-                        what: "latest version".into(),
-                        expected: Some(expected.clone()),
-                        actual: Some(latest.version.clone()),
-                    });
-                }
-                let content_hash = prompt.content_hash();
-                if content_hash == latest.content_hash && options.labels.is_empty() {
-                    return Ok(SaveOutcome {
-                        version: latest,
-                        created: false,
-                        labels: Vec::new(),
-                    });
-                }
-                if content_hash == latest.content_hash {
-                    // Same content, but labels to move: move them to the existing version.
-                    let mut events = Vec::new();
-                    for label in options.labels {
-                        if let Some(event) = self
-                            .move_label(
-                                &id,
-                                label,
-                                Some(latest.version.clone()),
-                                Expect::Any,
-                                LabelEventKind::Set,
-                            )
-                            .await?
-                        {
-                            events.push(event);
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    match self.update_once(&prompt, &options).await {
+                        // Only a race on the expectation this method made up is retried; the
+                        // caller's own expectation is the caller's to retry.
+                        Err(Error::VersionConflict { .. }) if options.expected.is_none() => {
+                            if attempts >= MAX_UPDATE_ATTEMPTS {
+                                return Err(Error::UpdateContended {
+                                    id: prompt.id.clone(),
+                                    attempts,
+                                });
+                            }
+                            tracing::debug!(id = %prompt.id, attempts, "an update lost a race; retrying on the new latest version");
                         }
+                        other => return other,
                     }
-                    return Ok(SaveOutcome {
-                        version: latest,
-                        created: false,
-                        labels: events,
-                    });
                 }
-                let version = options
-                    .bump
-                    .apply(&latest.version)
-                    .ok_or_else(|| Error::InvalidPrompt {
-                        id: id.to_string(),
-                        reason: format!(
-                            "a {} bump of {} overflows the version number",
-                            options.bump, latest.version
-                        ),
-                    })?;
-                self.check_compiles(&prompt, &version, &content_hash).await?;
-                let new = PromptVersion {
-                    prompt,
-                    version,
-                    changelog: options.changelog,
-                    author: options.author.or_else(|| self.actor_name()),
-                    // Microseconds: what every store keeps (SQL timestamps), so a write answers what a read returns.
-                    created_at: chrono::SubsecRound::trunc_subsecs(Utc::now(), 6),
-                    parent: Some(latest.version.clone()),
-                    content_hash,
-                };
-                self.commit(
-                    new,
-                    Expect::Version(latest.version.clone()),
-                    PromptStatus::default(),
-                    options.labels,
-                )
-                .await
             }
             .await,
         )
+    }
+
+    /// One attempt of [`update_with`](Self::update_with): read the latest version, derive the new
+    /// one from it, save it compare-and-set on that latest version.
+    async fn update_once(&self, prompt: &Prompt, options: &UpdateOptions) -> Result<SaveOutcome> {
+        let id = prompt.id.clone();
+        let latest = match self.inner.store.load(&id, None).await {
+            Err(Error::NotFound(NotFound::Prompt(_))) => {
+                return Err(Error::NotFound(NotFound::Prompt(id)));
+            }
+            other => other?,
+        };
+        if let Some(expected) = &options.expected
+            && *expected != latest.version
+        {
+            return Err(Error::VersionConflict {
+                id,
+                what: "latest version".into(),
+                expected: Some(expected.clone()),
+                actual: Some(latest.version.clone()),
+            });
+        }
+        let content_hash = prompt.content_hash();
+        if content_hash == latest.content_hash && options.labels.is_empty() {
+            return Ok(SaveOutcome {
+                version: latest,
+                created: false,
+                labels: Vec::new(),
+            });
+        }
+        if content_hash == latest.content_hash {
+            // Same content, but labels to move: move them to the existing version.
+            let mut events = Vec::new();
+            for label in &options.labels {
+                if let Some(event) = self
+                    .move_label(
+                        &id,
+                        label.clone(),
+                        Some(latest.version.clone()),
+                        Expect::Any,
+                        LabelEventKind::Set,
+                    )
+                    .await?
+                {
+                    events.push(event);
+                }
+            }
+            return Ok(SaveOutcome {
+                version: latest,
+                created: false,
+                labels: events,
+            });
+        }
+        let version = options
+            .bump
+            .apply(&latest.version)
+            .ok_or_else(|| Error::InvalidPrompt {
+                id: id.to_string(),
+                reason: format!(
+                    "a {} bump of {} overflows the version number",
+                    options.bump, latest.version
+                ),
+            })?;
+        self.check_compiles(prompt, &version, &content_hash).await?;
+        let new = PromptVersion {
+            prompt: prompt.clone(),
+            version,
+            changelog: options.changelog.clone(),
+            author: options.author.clone().or_else(|| self.actor_name()),
+            // Microseconds: what every store keeps (SQL timestamps), so a write answers what a read returns.
+            created_at: chrono::SubsecRound::trunc_subsecs(Utc::now(), 6),
+            parent: Some(latest.version.clone()),
+            content_hash,
+        };
+        self.commit(
+            new,
+            Expect::Version(latest.version.clone()),
+            PromptStatus::default(),
+            options.labels.clone(),
+        )
+        .await
     }
 
     /// Saves a new version (compare-and-set on `expected`), then invalidates the registry and
@@ -764,6 +800,7 @@ impl PromptManager {
     pub async fn get(&self, reference: &str) -> Result<Arc<PromptVersion>> {
         finish(
             async move {
+                self.catch_up().await;
                 if let Some(version) = self.inner.registry.get_with(reference, |r| r.version.clone()) {
                     return Ok(version);
                 }
@@ -782,7 +819,13 @@ impl PromptManager {
     /// Lists prompts.
     #[tracing::instrument(name = "prompt_manager.list", skip_all, fields(gen_ai.prompt.version, gen_ai.prompt.label, gen_ai.prompt.content_hash, outcome))]
     pub async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
-        finish(async move { self.inner.store.list(query).await }.await)
+        finish(
+            async move {
+                query.validate()?;
+                self.inner.store.list(query).await
+            }
+            .await,
+        )
     }
 
     /// The version history of a prompt, newest first.
@@ -815,6 +858,7 @@ impl PromptManager {
     pub async fn variables(&self, reference: &str) -> Result<BTreeSet<String>> {
         finish(
             async move {
+                self.catch_up().await;
                 let resolved = self.resolve(reference).await?;
                 let mut vars = resolved.compiled.variables().clone();
                 if let Template::Chat(items) = &resolved.version.prompt.template {
@@ -965,6 +1009,7 @@ impl PromptManager {
     /// Runs `f` on the resolution of `reference`: borrowed from the registry on a hit, loaded and
     /// compiled on a miss.
     async fn with_resolved<T>(&self, reference: &str, f: impl FnOnce(&Resolved) -> T) -> Result<T> {
+        self.catch_up().await;
         let mut f = Some(f);
         let hit = self.inner.registry.get_with(reference, |r| f.take().map(|f| f(r)));
         if let Some(Some(out)) = hit {
@@ -979,6 +1024,15 @@ impl PromptManager {
             None => Err(Error::Unsupported(
                 "internal: the registry consumed a render without a result".into(),
             )),
+        }
+    }
+
+    /// Before serving from the registry: when the store's change feed polls (SQLite), reads it
+    /// now, so that what the registry serves is as fresh as a read of the store — a render
+    /// agrees with a `get` of the store made at the same moment. Other stores need nothing.
+    async fn catch_up(&self) {
+        if self.inner.store.catch_up_needed() {
+            self.inner.store.catch_up().await;
         }
     }
 

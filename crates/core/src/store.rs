@@ -10,9 +10,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use semver::Version;
 
-use crate::error::Result;
-use crate::id::{LabelName, PromptId};
-use crate::model::{LabelEvent, LabelEventKind, PromptStatus, PromptSummary, PromptVersion, VersionInfo};
+use crate::error::{Error, Result};
+use crate::id::{LabelName, MAX_ID_LEN, PromptId, truncate_for_message};
+use crate::model::{LabelEvent, LabelEventKind, MAX_TAG_LEN, PromptStatus, PromptSummary, PromptVersion, VersionInfo};
+
+/// The most distinct tags one [`ListQuery`] may filter by.
+pub const MAX_FILTER_TAGS: usize = 64;
 
 /// Filters and pagination for [`StorageBackend::list`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,6 +33,44 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// Checks that the filters are within bounds: at most [`MAX_FILTER_TAGS`] distinct tags, each
+    /// at most [`MAX_TAG_LEN`] bytes (no stored tag is longer), and an id prefix and cursor of at
+    /// most [`MAX_ID_LEN`] bytes (no id is longer). Every backend's
+    /// [`list`](StorageBackend::list) and `PromptManager::list` call it, so an oversized filter is
+    /// [`Error::InvalidQuery`] whichever store is behind, never a failure of the store.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |reason: String| Err(Error::InvalidQuery { reason });
+        let distinct = self.tags.iter().collect::<std::collections::BTreeSet<_>>().len();
+        if distinct > MAX_FILTER_TAGS {
+            return bad(format!(
+                "tag: at most {MAX_FILTER_TAGS} distinct tags can be filtered by at once, this query has {distinct}"
+            ));
+        }
+        if let Some(tag) = self.tags.iter().find(|t| t.len() > MAX_TAG_LEN) {
+            return bad(format!(
+                "tag `{}` is {} bytes; tags are at most {MAX_TAG_LEN}",
+                truncate_for_message(tag).escape_debug(),
+                tag.len()
+            ));
+        }
+        for (name, value) in [("prefix", &self.id_prefix), ("cursor", &self.cursor)] {
+            if let Some(value) = value.as_deref().filter(|v| v.len() > MAX_ID_LEN) {
+                return bad(format!(
+                    "{name} `{}` is {} bytes; ids are at most {MAX_ID_LEN}",
+                    truncate_for_message(value).escape_debug(),
+                    value.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The tags to filter by, each once, in order.
+    pub fn distinct_tags(&self) -> Vec<&str> {
+        let set: std::collections::BTreeSet<&str> = self.tags.iter().map(String::as_str).collect();
+        set.into_iter().collect()
+    }
+
     /// Whether `summary` passes the filters (ignoring pagination). Backends that filter in memory use this.
     pub fn matches(&self, summary: &PromptSummary) -> bool {
         self.status.is_none_or(|s| s == summary.status)
@@ -142,7 +183,8 @@ pub trait StorageBackend: Send + Sync + Debug {
     /// Deletes a prompt with all its versions, labels and history.
     async fn delete(&self, id: &PromptId) -> Result<()>;
 
-    /// Lists prompts matching `query`, ordered by id.
+    /// Lists prompts matching `query`, ordered by id. A query out of bounds
+    /// ([`ListQuery::validate`]) is refused with [`Error::InvalidQuery`].
     async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>>;
 
     /// Whether the prompt exists.
@@ -164,6 +206,21 @@ pub trait StorageBackend: Send + Sync + Debug {
         let _ = listener;
         false
     }
+
+    /// Whether a cache over this store should call [`catch_up`](Self::catch_up) before it
+    /// serves what it cached: true when the store's change feed is read by polling (SQLite's
+    /// change log) and the store cannot rule out a change since its last read of the feed, so a
+    /// cache would otherwise lag writes made elsewhere by up to a poll. Asked on every cache hit,
+    /// so it must be cheap (a field read, a `stat`); the default is `false`.
+    fn catch_up_needed(&self) -> bool {
+        false
+    }
+
+    /// Reports to the listeners of [`watch`](Self::watch), before returning, every change made
+    /// elsewhere that committed before this call — so that what a cache serves next is as fresh
+    /// as a read of the store. Concurrent calls share one read of the feed. Failures are the
+    /// feed's to handle (it reports `lost`); the default does nothing.
+    async fn catch_up(&self) {}
 }
 
 /// Hears of changes to a store's data made elsewhere ([`StorageBackend::watch`]). Called from

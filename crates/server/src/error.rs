@@ -98,9 +98,10 @@ impl IntoResponse for ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let status = match &e {
-            Error::InvalidId { .. } | Error::InvalidLabel { .. } | Error::InvalidReference { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            Error::InvalidId { .. }
+            | Error::InvalidLabel { .. }
+            | Error::InvalidReference { .. }
+            | Error::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             Error::InvalidPrompt { .. }
             | Error::TemplateSyntax { .. }
             | Error::InvalidVariables { .. }
@@ -112,6 +113,7 @@ impl From<Error> for ApiError {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::AlreadyExists { .. }
             | Error::VersionConflict { .. }
+            | Error::UpdateContended { .. }
             | Error::VersionNotIncreasing { .. }
             | Error::InvalidStatusTransition { .. }
             | Error::Archived { .. } => StatusCode::CONFLICT,

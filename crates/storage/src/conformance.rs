@@ -31,8 +31,9 @@ use std::future::Future;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    ChatItem, ContentHash, Error, Expect, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery, NotFound,
-    Prompt, PromptFormat, PromptId, PromptStatus, PromptSummary, PromptVersion, Result, Role, SaveRequest, Store,
+    ChatItem, ContentHash, Error, ErrorKind, Expect, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery,
+    MAX_FILTER_TAGS, MAX_ID_LEN, MAX_TAG_LEN, NotFound, Prompt, PromptFormat, PromptId, PromptStatus, PromptSummary,
+    PromptVersion, Result, Role, SaveRequest, Store,
 };
 
 /// The actor the helpers put on saves, as recorded in label events.
@@ -53,6 +54,8 @@ pub async fn run_all(store: &dyn Store) {
     save_all_is_all_or_nothing(store).await;
     listing_is_literal_and_in_byte_order(store).await;
     save_with_wrong_content_hash_is_refused(store).await;
+    long_filters_are_refused_and_many_tags_are_one_query(store).await;
+    ids_like_store_files_are_held_or_refused_alike(store).await;
 }
 
 // ----- helpers ---------------------------------------------------------------------------------
@@ -1612,4 +1615,149 @@ where
         ["conformance/tampered/greeting", "conformance/tampered/other"],
         "the listing still shows every prompt"
     );
+}
+
+/// Issue 12, item 6: a filter of a thousand tags was a 503 on SQLite ("Expression tree is too
+/// large"). Filters out of bounds are [`Error::InvalidQuery`] on every store; within bounds, the
+/// most tags a query may name, and a tag repeated a thousand times, are answered.
+pub async fn long_filters_are_refused_and_many_tags_are_one_query(store: &dyn Store) {
+    const P: &str = "conformance/long-filter/";
+    clean(store, P).await;
+    let all: Vec<String> = (0..MAX_FILTER_TAGS).map(|i| format!("t{i}")).collect();
+    let everything = Prompt::text(format!("{P}everything"), "x")
+        .expect("valid id")
+        .with_tags(all.iter().cloned());
+    let some = Prompt::text(format!("{P}some"), "x")
+        .expect("valid id")
+        .with_tags(all.iter().take(3).cloned());
+    for prompt in [everything, some] {
+        ok(
+            store
+                .save(save_request(versioned(prompt, "1.0.0"), Expect::Absent))
+                .await,
+            "creating a tagged prompt",
+        );
+    }
+    let listed = |tags: Vec<String>| {
+        let query = ListQuery {
+            tags,
+            id_prefix: Some(P.into()),
+            ..ListQuery::default()
+        };
+        async move { store.list(&query).await.map(|page| ids(&page.items)) }
+    };
+
+    let thousand: Vec<String> = (0..1000).map(|i| format!("t{i}")).collect();
+    let err = refused(listed(thousand).await, "listing with a thousand tags");
+    assert!(
+        matches!(err, Error::InvalidQuery { .. }) && err.kind() == ErrorKind::InvalidInput,
+        "a thousand tags: expected an invalid query, got {err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("at most {MAX_FILTER_TAGS} distinct tags")),
+        "{err}"
+    );
+    let long_tag = "t".repeat(MAX_TAG_LEN + 1);
+    let err = refused(listed(vec![long_tag]).await, "listing with an overlong tag");
+    assert!(matches!(err, Error::InvalidQuery { .. }), "an overlong tag: {err:?}");
+    for (prefix, cursor) in [
+        (Some("p".repeat(MAX_ID_LEN + 1)), None),
+        (None, Some("c".repeat(MAX_ID_LEN + 1))),
+    ] {
+        let query = ListQuery {
+            id_prefix: prefix,
+            cursor,
+            ..ListQuery::default()
+        };
+        let err = refused(store.list(&query).await, "listing with an overlong prefix or cursor");
+        assert!(
+            matches!(err, Error::InvalidQuery { .. }),
+            "an overlong prefix or cursor: {err:?}"
+        );
+    }
+
+    let full = format!("{P}everything");
+    assert_eq!(
+        ok(listed(all.clone()).await, "listing with the most tags a query may name"),
+        std::slice::from_ref(&full),
+        "{MAX_FILTER_TAGS} tags: only the prompt that has every one"
+    );
+    assert_eq!(
+        ok(
+            listed(vec!["t1".into(); 1000]).await,
+            "listing with one tag named a thousand times"
+        ),
+        [full.clone(), format!("{P}some")],
+        "a repeated tag counts once"
+    );
+    let mut missing = all[..MAX_FILTER_TAGS - 1].to_vec();
+    missing.push("absent".into());
+    assert!(
+        ok(listed(missing).await, "listing with a tag nobody has").is_empty(),
+        "every tag must match"
+    );
+}
+
+/// Issue 12, item 9: SQLite accepted `a/1.0.0.yaml`, which a folder store (and an export to a
+/// folder) cannot hold. The core's id grammar refuses it for every store, and every store holds
+/// the ids that come closest to its files' names.
+pub async fn ids_like_store_files_are_held_or_refused_alike(store: &dyn Store) {
+    const P: &str = "conformance/file-like-ids/";
+    clean(store, P).await;
+    for bad in ["a/1.0.0.yaml", "_labels.yaml", "a/x.yaml", "p.yaml/child"] {
+        let err = PromptId::new(format!("{P}{bad}")).expect_err(bad);
+        assert!(
+            matches!(err, Error::InvalidId { .. }) && err.to_string().contains(".yaml`"),
+            "`{bad}` must be an invalid id quoting its segment: {err}"
+        );
+    }
+    // A prompt and, below it, prompts named like its files without being them.
+    let names = [
+        "p",
+        "p/1.0.0",
+        "p/1.0.0/deeper",
+        "p/labels",
+        "p/1.0.0.yml",
+        "p/x.yaml.bak",
+        "p/yaml",
+        "p/2.0.0-rc.1",
+    ];
+    for name in names {
+        ok(
+            store
+                .save(save_request(
+                    text_version(&format!("{P}{name}"), "1.0.0", name),
+                    Expect::Absent,
+                ))
+                .await,
+            &format!("creating `{P}{name}`"),
+        );
+    }
+    for name in names {
+        let pid = id(&format!("{P}{name}"));
+        let loaded = ok(store.load(&pid, None).await, &format!("loading `{pid}`"));
+        assert_eq!(
+            loaded.prompt.template,
+            text_version(&pid, "1.0.0", name).prompt.template,
+            "{pid}"
+        );
+        assert_eq!(
+            ok(store.list_versions(&pid).await, "listing versions").len(),
+            1,
+            "`{pid}` has exactly its own version"
+        );
+    }
+    let listed = collect_all(
+        store,
+        &ListQuery {
+            id_prefix: Some(P.into()),
+            ..ListQuery::default()
+        },
+        3,
+    )
+    .await;
+    let mut expected: Vec<String> = names.iter().map(|n| format!("{P}{n}")).collect();
+    expected.sort();
+    assert_eq!(ids(&listed), expected, "every file-like id is listed, once");
 }

@@ -244,6 +244,7 @@ impl StorageBackend for MemoryStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
+        query.validate()?;
         self.list_now(query)
     }
 

@@ -52,6 +52,18 @@ async fn conformance_suite() {
 }
 
 #[tokio::test]
+async fn item_06_a_long_tag_filter_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::long_filters_are_refused_and_many_tags_are_one_query(&DirStore::open(dir.path()).unwrap()).await;
+}
+
+#[tokio::test]
+async fn item_09_one_id_grammar_for_every_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::ids_like_store_files_are_held_or_refused_alike(&DirStore::open(dir.path()).unwrap()).await;
+}
+
+#[tokio::test]
 async fn the_folder_is_readable_and_stable() {
     let dir = tempfile::tempdir().unwrap();
     let store = DirStore::open(dir.path()).unwrap();
@@ -183,7 +195,7 @@ async fn a_broken_file_names_file_line_and_column_and_the_rest_still_loads() {
 async fn ids_that_could_escape_are_refused_before_any_io() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("store");
-    let store = DirStore::open(&root).unwrap();
+    let _store = DirStore::open(&root).unwrap();
     for bad in [
         "../escape",
         "/etc/passwd",
@@ -196,11 +208,8 @@ async fn ids_that_could_escape_are_refused_before_any_io() {
     ] {
         assert!(PromptId::new(bad).is_err(), "`{bad}` must not be an id");
     }
-    // A segment shaped like the store's own files is refused by this store, before any write.
-    let err = store
-        .save(save_request(text_version("a/1.0.0.yaml", "1.0.0", "x"), Expect::Absent))
-        .await
-        .unwrap_err();
+    // A segment shaped like the store's own files is not an id at all, for any store (item 9).
+    let err = PromptId::new("a/1.0.0.yaml").unwrap_err();
     assert!(matches!(err, Error::InvalidId { .. }), "{err:?}");
     assert_eq!(files_under(&root), [".prompt-manager.lock"]);
     assert_eq!(files_under(dir.path()), ["store/.prompt-manager.lock"]);
@@ -219,6 +228,43 @@ async fn leftovers_of_a_crash_are_invisible() {
     let store = DirStore::open(dir.path()).unwrap();
     assert_eq!(store.list_versions(&id("a")).await.unwrap().len(), 1);
     assert_eq!(store.load(&id("a"), None).await.unwrap().version, v("1.0.0"));
+}
+
+/// Issue 12, item 8: after SIGKILLs a folder held the temporary files of interrupted writes (a
+/// journal's among them). Opening the store removes them, and only them.
+#[tokio::test]
+async fn item_08_opening_removes_orphan_temporary_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    store
+        .save(save_request(text_version("a/b", "1.0.0", "one"), Expect::Absent))
+        .await
+        .unwrap();
+    drop(store);
+    let orphans = [
+        "a/b/.1.1.0.yaml.4242.0.18c2f3a9b0d1e2f3.tmp",
+        "a/b/._labels.yaml.4242.1.18c2f3a9b0d1e2f4.tmp",
+        "..prompt-manager.journal.4242.2.18c2f3a9b0d1e2f5.tmp",
+        "a/b/.1.2.0.yaml.77.3.tmp",
+    ];
+    for orphan in orphans {
+        fs::write(dir.path().join(orphan), "prompt:\n  id: a/b\n  templ").unwrap();
+    }
+    // Not the store's temporary files: left alone.
+    let kept = ["a/b/notes.tmp", ".git/.x.1.2.3.tmp", "a/.hidden"];
+    for other in kept {
+        fs::create_dir_all(dir.path().join(other).parent().unwrap()).unwrap();
+        fs::write(dir.path().join(other), "mine").unwrap();
+    }
+    let store = DirStore::open(dir.path()).unwrap();
+    let left = files_under(dir.path());
+    for orphan in orphans {
+        assert!(!left.contains(&orphan.to_owned()), "{orphan} is still there: {left:?}");
+    }
+    for other in kept {
+        assert!(left.contains(&other.to_owned()), "{other} was removed: {left:?}");
+    }
+    assert_eq!(store.load(&id("a/b"), None).await.unwrap().version, v("1.0.0"));
 }
 
 #[tokio::test]

@@ -22,6 +22,16 @@ async fn the_suite_can_run_twice_on_one_store() {
     conformance::run_all(&store).await;
 }
 
+#[tokio::test]
+async fn item_06_a_long_tag_filter_is_a_clear_error() {
+    conformance::long_filters_are_refused_and_many_tags_are_one_query(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn item_09_one_id_grammar_for_every_backend() {
+    conformance::ids_like_store_files_are_held_or_refused_alike(&MemoryStore::new()).await;
+}
+
 /// Eight writers sharing one store, each adding 50 versions with compare-and-set and retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_compare_and_set_writers_lose_no_update() {

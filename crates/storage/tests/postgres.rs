@@ -99,6 +99,26 @@ async fn conformance_suite() {
 }
 
 #[tokio::test]
+async fn item_06_a_long_tag_filter_is_a_clear_error() {
+    in_fresh_schema(|url, schema| async move {
+        let store = PostgresStore::connect(&with_schema(&url, &schema)).await.unwrap();
+        conformance::long_filters_are_refused_and_many_tags_are_one_query(&store).await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn item_09_one_id_grammar_for_every_backend() {
+    in_fresh_schema(|url, schema| async move {
+        let store = PostgresStore::connect(&with_schema(&url, &schema)).await.unwrap();
+        conformance::ids_like_store_files_are_held_or_refused_alike(&store).await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_suite_runs_twice_on_one_schema_across_a_reconnect() {
     in_fresh_schema(|url, schema| async move {
         let store = PostgresStore::connect_with_schema(&url, &schema).await.unwrap();

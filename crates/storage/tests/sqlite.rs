@@ -30,6 +30,20 @@ async fn conformance_suite() {
 }
 
 #[tokio::test]
+async fn item_06_a_long_tag_filter_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("prompts.db")).await.unwrap();
+    conformance::long_filters_are_refused_and_many_tags_are_one_query(&store).await;
+}
+
+#[tokio::test]
+async fn item_09_one_id_grammar_for_every_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("prompts.db")).await.unwrap();
+    conformance::ids_like_store_files_are_held_or_refused_alike(&store).await;
+}
+
+#[tokio::test]
 async fn the_suite_runs_twice_on_one_file_across_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("prompts.db");

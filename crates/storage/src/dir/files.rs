@@ -34,6 +34,52 @@ pub(crate) fn temp_path(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}.{}.{n}.{nanos:x}.tmp", std::process::id()))
 }
 
+/// Whether `name` is one of [`temp_path`]'s names, `.<file>.<pid>.<counter>.<hex time>.tmp`, or
+/// of the names earlier releases used, `.<file>.<pid>.<counter>.tmp`.
+pub(crate) fn is_temp_name(name: &str) -> bool {
+    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let digits = |s: &str, radix: u32| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    let parts: Vec<&str> = inner.rsplitn(4, '.').collect();
+    let numbered = |file: &str, pid: &str, counter: &str| !file.is_empty() && digits(pid, 10) && digits(counter, 10);
+    match parts.as_slice() {
+        [nanos, counter, pid, file] if digits(nanos, 16) && numbered(file, pid, counter) => true,
+        // The older form: the last three parts are `<file's last part>.<pid>.<counter>`.
+        [counter, pid, ..] => {
+            let file = inner.rsplitn(3, '.').nth(2).unwrap_or_default();
+            numbered(file, pid, counter)
+        }
+        _ => false,
+    }
+}
+
+/// Removes the temporary files that writers killed mid-write left anywhere in the store, and
+/// returns how many. Call with the write lock held and after [`Journal::recover`]: every write
+/// makes its temporary files under the lock, and a committed journal's are renamed by then, so
+/// any left is an orphan. Hidden folders (`.git`) and symbolic links are not entered; a file
+/// that cannot be removed is left (best effort: it is never read as a prompt).
+pub(crate) fn remove_orphan_temps(root: &Path) -> usize {
+    let mut removed = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() {
+                if !name.starts_with('.') {
+                    stack.push(entry.path());
+                }
+            } else if kind.is_file() && is_temp_name(name) && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 /// Writes `content` to a new temporary file next to `target` and fsyncs it; returns its path.
 /// Nothing is visible at `target` until the temporary file is renamed there.
 pub(crate) fn write_temp(target: &Path, content: &[u8]) -> Result<PathBuf> {
@@ -361,5 +407,25 @@ mod tests {
         let b = temp_path(Path::new("/x/1.0.0.yaml"));
         assert_ne!(a, b);
         assert!(a.file_name().unwrap().to_string_lossy().starts_with(".1.0.0.yaml."));
+    }
+
+    #[test]
+    fn temporary_names_are_recognised_and_nothing_else() {
+        for target in ["1.0.0.yaml", "_labels.yaml", JOURNAL_FILE, "lib.yaml"] {
+            let temp = temp_path(&Path::new("/x").join(target));
+            let name = temp.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(is_temp_name(&name), "{name}");
+        }
+        assert!(is_temp_name(".1.1.0.yaml.123.0.tmp"), "the older form");
+        for other in [
+            "notes.tmp",
+            ".notes.tmp",
+            ".a.b.tmp",
+            ".1.0.0.yaml.12.x.tmp",
+            ".x.y.2.zz.tmp",
+            "1.0.0.yaml",
+        ] {
+            assert!(!is_temp_name(other), "{other}");
+        }
     }
 }

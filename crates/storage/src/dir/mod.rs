@@ -163,8 +163,8 @@ impl Folder {
 }
 
 impl DirStore {
-    /// Opens the store in `root`, creating the folder if needed, and finishes any write a crash
-    /// interrupted.
+    /// Opens the store in `root`, creating the folder if needed, finishes any write a crash
+    /// interrupted and removes the temporary files of writes killed before they committed.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         fs::create_dir_all(&root).map_err(|e| io_error("creating the store folder", &root, e))?;
@@ -189,7 +189,10 @@ impl DirStore {
             labels: FileCache::default(),
             folders: Mutex::new(HashMap::new()),
         };
-        drop(store.write_lock()?); // recovers an interrupted write
+        // Recovers an interrupted write, then drops what writers killed before their commit left.
+        let lock = store.write_lock()?;
+        files::remove_orphan_temps(&store.root);
+        drop(lock);
         Ok(store)
     }
 
@@ -212,14 +215,8 @@ impl DirStore {
     }
 
     fn dir_of(&self, id: &PromptId) -> Result<PathBuf> {
-        // The id grammar already refuses `..`, absolute paths and control characters. Here a
-        // segment also must not look like one of the store's own files.
-        if let Some(segment) = id.as_str().split('/').find(|s| s.ends_with(".yaml")) {
-            return Err(Error::InvalidId {
-                input: id.to_string(),
-                reason: format!("segment `{segment}` ends in `.yaml`, which a dir:// store keeps for its files"),
-            });
-        }
+        // The id grammar refuses `..`, absolute paths, control characters and segments ending in
+        // `.yaml` (which would read as this store's own files), for every backend alike.
         Ok(self.root.join(id.as_str()))
     }
 
@@ -657,6 +654,7 @@ impl StorageBackend for DirStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
+        query.validate()?;
         self.list_now(query)
     }
 

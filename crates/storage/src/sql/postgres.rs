@@ -800,6 +800,7 @@ impl StorageBackend for PostgresStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
+        query.validate()?;
         let limit = query.limit.unwrap_or(usize::MAX);
         let nul_in_filter =
             query.id_prefix.as_deref().is_some_and(|p| p.contains('\0')) || query.tags.iter().any(|t| t.contains('\0'));
@@ -826,9 +827,16 @@ impl StorageBackend for PostgresStore {
         if let Some(status) = query.status {
             sql.push(" AND p.status = ").push_bind(status.as_str());
         }
-        for tag in &query.tags {
-            sql.push(" AND p.id IN (SELECT t.prompt_id FROM pm_tags t WHERE t.tag = ")
-                .push_bind(tag.clone())
+        let tags = query.distinct_tags();
+        if !tags.is_empty() {
+            // One subquery for every tag (an array of them), not one per tag: the statement's
+            // size stays the same however many tags are asked for.
+            let count = tags.len() as i64;
+            let tags: Vec<String> = tags.into_iter().map(str::to_owned).collect();
+            sql.push(" AND p.id IN (SELECT t.prompt_id FROM pm_tags t WHERE t.tag = ANY(")
+                .push_bind(tags)
+                .push("::text[]) GROUP BY t.prompt_id HAVING count(DISTINCT t.tag) = ")
+                .push_bind(count)
                 .push(")");
         }
         sql.push(" ORDER BY p.id");

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use prompt_manager_core::semver::Version;
@@ -50,8 +51,10 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-/// How often a watching store reads the change log for other processes' writes: the longest a
-/// cache over it can serve what another process has just changed.
+/// How often a watching store reads the change log for other processes' writes in the
+/// background. A cache over the store does not wait for it: it asks for a read of the log
+/// ([`StorageBackend::catch_up`]) before it serves anything, so this only bounds how long an
+/// idle cache keeps entries another process made stale.
 const CHANGE_POLL: Duration = Duration::from_millis(100);
 
 /// The most change-log rows read per poll; more means the watcher fell behind and forgets all.
@@ -97,6 +100,108 @@ pub struct SqliteStore {
     path: Arc<Path>,
     /// The change-log watchers ([`StorageBackend::watch`]), stopped with the last clone.
     feed: Arc<Feed>,
+    /// Where the watchers are in the change log, shared by the background poll and catch-ups.
+    reader: Arc<ChangeReader>,
+}
+
+/// The reading position in the change log, shared by the background poll and
+/// [`StorageBackend::catch_up`]; the lock also makes reads of the log take turns, so each change
+/// is reported once.
+struct ChangeReader {
+    /// The last sequence number read; `None` before the first read and after a failed one.
+    last: tokio::sync::Mutex<Option<i64>>,
+    /// Reads of the log started so far (counted under the lock).
+    reads: AtomicU64,
+    /// The watchers, all as one; set when the feed starts.
+    listener: OnceLock<Arc<dyn ChangeListener>>,
+    /// The database's write-ahead log (`<file>-wal`): every commit writes to it.
+    wal: PathBuf,
+    /// The WAL file as it was when a read of the change log started, if it had been still for
+    /// [`WAL_SETTLED`] by then: while the file is unchanged, that read saw every commit.
+    settled: RwLock<Option<FileStamp>>,
+}
+
+/// How long the WAL file must have been unchanged before a read of the change log for its
+/// stamp to stand for "no commit since": file times are coarse (a clock tick), and a commit's
+/// frames reach the file before it is visible (an fsync in between), so a recent time proves
+/// nothing. Until then, a cache asks the log itself.
+const WAL_SETTLED: Duration = Duration::from_secs(1);
+
+/// A file's size, modification time and inode: a commit changes at least the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: SystemTime,
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<Self> {
+        let meta = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(Self {
+            len: meta.len(),
+            modified: meta.modified().ok()?,
+            inode,
+        })
+    }
+}
+
+impl ChangeReader {
+    fn new(path: &Path) -> Self {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        Self {
+            last: tokio::sync::Mutex::new(None),
+            reads: AtomicU64::new(0),
+            listener: OnceLock::new(),
+            wal: PathBuf::from(wal),
+            settled: RwLock::new(None),
+        }
+    }
+
+    /// Whether a cache must read the log before serving: the feed runs, and the WAL file is not
+    /// as it was when the last read started, long after it last changed. One `stat`.
+    fn behind(&self) -> bool {
+        if self.listener.get().is_none() {
+            return false;
+        }
+        let settled = match self.settled.read() {
+            Ok(settled) => *settled,
+            Err(poisoned) => *poisoned.into_inner(),
+        };
+        settled.is_none() || settled != FileStamp::of(&self.wal)
+    }
+
+    /// Reads the log once, after every read started before this call has finished, unless a read
+    /// that started after this call has finished meanwhile (it saw everything this one would).
+    async fn read_after(&self, pool: &SqlitePool, path: &Path) -> Poll {
+        let Some(listener) = self.listener.get() else {
+            return Poll::Read;
+        };
+        let arrived = self.reads.load(Ordering::Acquire);
+        let mut last = self.last.lock().await;
+        if self.reads.load(Ordering::Acquire) > arrived {
+            return Poll::Read;
+        }
+        self.reads.fetch_add(1, Ordering::AcqRel);
+        let (stamp, started) = (FileStamp::of(&self.wal), SystemTime::now());
+        let poll = read_change_log(pool, path, &mut last, listener.as_ref()).await;
+        let settled = stamp.filter(|s| {
+            last.is_some()
+                && started
+                    .duration_since(s.modified)
+                    .is_ok_and(|still| still > WAL_SETTLED)
+        });
+        match self.settled.write() {
+            Ok(mut slot) => *slot = settled,
+            Err(poisoned) => *poisoned.into_inner() = settled,
+        }
+        poll
+    }
 }
 
 impl fmt::Debug for SqliteStore {
@@ -147,6 +252,7 @@ impl SqliteStore {
             pool,
             path: path.into(),
             feed: Arc::default(),
+            reader: Arc::new(ChangeReader::new(path)),
         })
     }
 
@@ -624,6 +730,7 @@ impl StorageBackend for SqliteStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
+        query.validate()?;
         let limit = query.limit.unwrap_or(usize::MAX);
         if limit == 0 {
             // As MemoryStore: no item fits, and no cursor can say "from the start".
@@ -645,10 +752,19 @@ impl StorageBackend for SqliteStore {
         if let Some(status) = query.status {
             sql.push(" AND p.status = ").push_bind(status.as_str());
         }
-        for tag in &query.tags {
-            sql.push(" AND p.id IN (SELECT t.prompt_id FROM pm_tags t WHERE t.tag = ")
-                .push_bind(tag.clone())
-                .push(")");
+        let tags = query.distinct_tags();
+        if !tags.is_empty() {
+            // One subquery for every tag (a JSON array of them), not one per tag: SQLite refuses
+            // an expression tree deeper than 1,000, and a bound parameter list has its own limit.
+            let json = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".to_owned());
+            sql.push(
+                " AND p.id IN (SELECT t.prompt_id FROM pm_tags t \
+                 WHERE t.tag IN (SELECT j.value FROM json_each(",
+            )
+            .push_bind(json)
+            .push(") j) GROUP BY t.prompt_id HAVING count(DISTINCT t.tag) = ")
+            .push_bind(tags.len() as i64)
+            .push(")");
         }
         sql.push(" ORDER BY p.id");
         if query.limit.is_some() {
@@ -695,68 +811,100 @@ impl StorageBackend for SqliteStore {
     }
 
     fn watch(&self, listener: Arc<dyn ChangeListener>) -> bool {
-        let (pool, path) = (self.pool.clone(), self.path.clone());
-        self.feed.watch(listener, |all| watch_change_log(pool, path, all))
+        let (pool, path, reader) = (self.pool.clone(), self.path.clone(), Arc::clone(&self.reader));
+        self.feed.watch(listener, |all| {
+            let _ = reader.listener.set(all);
+            watch_change_log(pool, path, reader)
+        })
+    }
+
+    fn catch_up_needed(&self) -> bool {
+        self.reader.behind()
+    }
+
+    async fn catch_up(&self) {
+        self.reader.read_after(&self.pool, &self.path).await;
     }
 }
 
-/// Reads the change log every [`CHANGE_POLL`] and reports each prompt changed since the last read
-/// — by this process or any other — until the pool closes or the task is aborted. It starts from
-/// the log's end and reports `lost` (a cache built before then may hold anything), and again after
-/// rows it had not read were trimmed or a read failed.
-async fn watch_change_log(pool: SqlitePool, path: Arc<Path>, listener: Arc<dyn ChangeListener>) {
+/// What a read of the change log found out about the pool.
+enum Poll {
+    Read,
+    Closed,
+}
+
+/// Reads the change log every [`CHANGE_POLL`] (a catch-up may read it in between) and reports
+/// each prompt changed since the last read — by this process or any other — until the pool
+/// closes or the task is aborted.
+async fn watch_change_log(pool: SqlitePool, path: Arc<Path>, reader: Arc<ChangeReader>) {
     let mut ticks = tokio::time::interval(CHANGE_POLL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last: Option<i64> = None;
     loop {
         ticks.tick().await;
-        let Some(seen) = last else {
-            match sqlx::query_scalar::<_, i64>("SELECT coalesce(max(seq), 0) FROM pm_changes")
-                .fetch_one(&pool)
-                .await
-            {
-                Ok(end) => {
-                    last = Some(end);
-                    listener.lost();
-                }
-                Err(sqlx::Error::PoolClosed) => return,
-                Err(e) => {
-                    tracing::warn!(backend = BACKEND, error = %e, "cannot read the change log of `{}`", path.display())
-                }
-            }
-            continue;
-        };
-        let rows = sqlx::query_as::<_, (i64, String)>(
-            "SELECT seq, prompt_id FROM pm_changes WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(seen)
-        .bind(CHANGE_BATCH)
-        .fetch_all(&pool)
-        .await;
-        match rows {
-            Ok(rows) => {
-                let Some((first, _)) = rows.first() else { continue };
-                if *first != seen + 1 || rows.len() as i64 == CHANGE_BATCH {
-                    // Rows were trimmed before they were read, or too many arrived to go one by one.
-                    listener.lost();
-                } else {
-                    for (_, id) in &rows {
-                        match PromptId::new(id) {
-                            Ok(id) => listener.changed(&id),
-                            Err(_) => listener.lost(),
-                        }
-                    }
-                }
-                last = rows.last().map(|(seq, _)| *seq);
-            }
-            Err(sqlx::Error::PoolClosed) => return,
-            Err(e) => {
-                tracing::warn!(backend = BACKEND, error = %e, "cannot read the change log of `{}`; starting over", path.display());
-                // Start over from the log's end, forgetting everything once it can be read again.
-                last = None;
-            }
+        if let Poll::Closed = reader.read_after(&pool, &path).await {
+            return;
         }
     }
+}
+
+/// Reads the change log after `last` and reports each prompt changed since — by this process or
+/// any other. The first read starts from the log's end and reports `lost` (a cache built before
+/// then may hold anything), and so does a read after rows it had not read were trimmed; a failed
+/// read starts over.
+async fn read_change_log(
+    pool: &SqlitePool,
+    path: &Path,
+    last: &mut Option<i64>,
+    listener: &dyn ChangeListener,
+) -> Poll {
+    let Some(seen) = *last else {
+        match sqlx::query_scalar::<_, i64>("SELECT coalesce(max(seq), 0) FROM pm_changes")
+            .fetch_one(pool)
+            .await
+        {
+            Ok(end) => {
+                *last = Some(end);
+                listener.lost();
+            }
+            Err(sqlx::Error::PoolClosed) => return Poll::Closed,
+            Err(e) => {
+                tracing::warn!(backend = BACKEND, error = %e, "cannot read the change log of `{}`", path.display())
+            }
+        }
+        return Poll::Read;
+    };
+    let rows =
+        sqlx::query_as::<_, (i64, String)>("SELECT seq, prompt_id FROM pm_changes WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(seen)
+            .bind(CHANGE_BATCH)
+            .fetch_all(pool)
+            .await;
+    match rows {
+        Ok(rows) => {
+            let Some((first, _)) = rows.first() else {
+                return Poll::Read;
+            };
+            if *first != seen + 1 || rows.len() as i64 == CHANGE_BATCH {
+                // Rows were trimmed before they were read, or too many arrived to go one by one.
+                listener.lost();
+            } else {
+                for (_, id) in &rows {
+                    match PromptId::new(id) {
+                        Ok(id) => listener.changed(&id),
+                        Err(_) => listener.lost(),
+                    }
+                }
+            }
+            *last = rows.last().map(|(seq, _)| *seq);
+        }
+        Err(sqlx::Error::PoolClosed) => return Poll::Closed,
+        Err(e) => {
+            tracing::warn!(backend = BACKEND, error = %e, "cannot read the change log of `{}`; starting over", path.display());
+            // Start over from the log's end, forgetting everything once it can be read again.
+            *last = None;
+        }
+    }
+    Poll::Read
 }
 
 #[async_trait]
