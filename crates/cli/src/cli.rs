@@ -1,6 +1,8 @@
 //! The clap types of the command line: global flags ([`Cli`]) and the commands ([`Command`]).
 //! Each command's own arguments live beside its code in `commands/<name>.rs`.
 
+use std::sync::LazyLock;
+
 use clap::{Parser, Subcommand};
 
 use crate::commands;
@@ -17,6 +19,16 @@ Exit codes:
   1  a check failed: lint found errors, a render failed (missing variables, template error),
      a stored version no longer matches its content hash (see `verify`)
   2  usage or I/O error: bad arguments, unknown prompt, store cannot be opened, unreadable file";
+
+/// What `--version` prints after the name: the version and the stores this build can open
+/// (features unify across a workspace, so tests ask the binary rather than their own `cfg`).
+pub(crate) static LONG_VERSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}\nstores: {}",
+        env!("CARGO_PKG_VERSION"),
+        prompt_manager::STORE_SCHEMES.join(", ")
+    )
+});
 
 /// Versioned, labelled prompt templates: create, version, label, render, lint, import and export.
 #[derive(Debug, Parser)]

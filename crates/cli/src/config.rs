@@ -15,7 +15,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::output::OutputFormat;
@@ -83,7 +82,8 @@ impl ConfigFile {
 pub(crate) fn discover(start: &Path) -> anyhow::Result<Option<ConfigFile>> {
     for dir in start.ancestors() {
         let path = dir.join(CONFIG_FILE);
-        if path.is_file() {
+        // Whatever it is: one that is not a regular file is refused by `read`, not passed over.
+        if path.exists() {
             return read(&path).map(Some);
         }
     }
@@ -92,7 +92,7 @@ pub(crate) fn discover(start: &Path) -> anyhow::Result<Option<ConfigFile>> {
 
 /// Reads and parses one config file.
 pub(crate) fn read(path: &Path) -> anyhow::Result<ConfigFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = crate::commands::read_file(path)?;
     let config: Config = toml::from_str(&text).map_err(|e| {
         let position = e
             .span()

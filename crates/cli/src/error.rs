@@ -6,11 +6,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use prompt_manager::{Error, NotFound};
 use serde::Serialize;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, LONG_VERSION};
 use crate::commands::{self, Context};
 use crate::output::{OutputFormat, Printer};
 
@@ -163,7 +163,11 @@ pub(crate) fn missing_prompt(error: &anyhow::Error) -> Option<&prompt_manager::P
 
 /// Parses the arguments, runs the command and turns the outcome into an exit code.
 pub(crate) fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut command = Cli::command().long_version(LONG_VERSION.as_str());
+    let parsed = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|mut m| Cli::from_arg_matches_mut(&mut m).map_err(|e| e.format(&mut command)));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version print to stdout and exit 0; usage errors exit 2. A closed pipe is fine.

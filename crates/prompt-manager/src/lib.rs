@@ -135,6 +135,21 @@ pub fn in_memory() -> PromptManager {
         .unwrap_or_else(|_| unreachable!("engine and store are set"))
 }
 
+/// The store schemes [`open_store`] can open in this build, as its Cargo features decided:
+/// `memory` always, `dir` with `fs`, `sqlite` with `sqlite`, `postgres` with `postgres`.
+///
+/// Features unify across a workspace, so a binary may have a backend its own manifest did not
+/// ask for; this says what it really has (`prompt-manager --version` prints it).
+pub const STORE_SCHEMES: &[&str] = &[
+    "memory",
+    #[cfg(feature = "fs")]
+    "dir",
+    #[cfg(feature = "sqlite")]
+    "sqlite",
+    #[cfg(feature = "postgres")]
+    "postgres",
+];
+
 /// Opens a store by URL: `memory://`, `dir://PATH`, `sqlite://PATH`, `postgres://…`.
 ///
 /// A scheme whose backend is not compiled in is an error naming the Cargo feature that enables

@@ -28,7 +28,8 @@ use prompt_manager_core::semver::Version;
 use prompt_manager_core::{Error, ListQuery, PromptId, PromptManager, Result, Store};
 use prompt_manager_storage::DirStore;
 pub use prompt_manager_storage::library::{
-    ImportPlan, LibraryEntry, export_entries, parse_library, plan_import, read_library, render_library, write_library,
+    ImportPlan, LibraryEntry, MAX_FILE_BYTES, export_entries, parse_library, plan_import, read_library, read_text,
+    read_text_file, render_library, write_library,
 };
 /// One prompt file (`id`, `template`, …) and one version file of a `dir://` store, parsed with
 /// errors that carry the file, line and column (what `prompt-manager create FILE` reads).

@@ -144,9 +144,10 @@ pub fn lint_path(path: &Path) -> Result<LintReport> {
         .into_iter()
         .map(|relative| {
             let full = root.join(&relative);
-            let text = std::fs::read(&full)
-                .map(|bytes| String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned()))
-                .unwrap_or_else(|e| Err(format!("cannot read it: {e}")));
+            let text = crate::library::read_text_file(&full).map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => e.to_string(),
+                _ => format!("cannot read it: {e}"),
+            });
             SourceFile {
                 display: if path.is_dir() {
                     path.join(&relative).display().to_string()
@@ -202,6 +203,7 @@ fn walk(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 struct Unit<'a> {
     file: &'a SourceFile,
     text: &'a str,
+    lines: &'a LineIndex,
     prompt: Prompt,
     /// The node of the prompt's fields (the file, the entry, or `prompt:` of a version file).
     node: &'a YamlNode,
@@ -311,12 +313,21 @@ pub fn lint_sources(files: &[SourceFile]) -> LintReport {
         };
         trees.push(tree);
     }
+    // Where each line starts, once per file: positions inside templates are found from it.
+    let indexes: Vec<LineIndex> = files
+        .iter()
+        .zip(&trees)
+        .map(|(file, tree)| match (tree, &file.text) {
+            (Some(_), Ok(text)) => LineIndex::new(text),
+            _ => LineIndex::default(),
+        })
+        .collect();
     let mut units = Vec::new();
-    for (file, tree) in files.iter().zip(&trees) {
+    for ((file, tree), lines) in files.iter().zip(&trees).zip(&indexes) {
         let (Some(tree), Ok(text)) = (tree, &file.text) else {
             continue;
         };
-        collect_units(&mut linter, &mut known, file, text, tree, &mut units);
+        collect_units(&mut linter, &mut known, file, (text, lines), tree, &mut units);
     }
     for unit in &mut units {
         check_templates(&mut linter, unit);
@@ -407,13 +418,14 @@ fn collect_units<'a>(
     linter: &mut Linter,
     known: &mut Known,
     file: &'a SourceFile,
-    text: &'a str,
+    (text, lines): (&'a str, &'a LineIndex),
     tree: &'a YamlNode,
     units: &mut Vec<Unit<'a>>,
 ) {
     let unit = |prompt: Prompt, node: &'a YamlNode, version: Option<Version>| Unit {
         file,
         text,
+        lines,
         prompt,
         node,
         version,
@@ -564,9 +576,47 @@ fn sources<'a>(unit: &'a Unit<'_>) -> Vec<(String, &'a str, Option<&'a YamlNode>
     }
 }
 
+/// Where each line of a file starts, so that a node's line and column become a byte offset
+/// without scanning the file from its top: lint asks for thousands of positions in one library,
+/// and a scan per position made it quadratic.
+#[derive(Default)]
+struct LineIndex {
+    /// Byte offset of each line's first character.
+    starts: Vec<usize>,
+    /// Whether each line is ASCII, where a column in characters is a column in bytes.
+    ascii: Vec<bool>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        let ascii = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &start)| text[start..starts.get(i + 1).map_or(text.len(), |&end| end)].is_ascii())
+            .collect();
+        Self { starts, ascii }
+    }
+
+    /// The byte offset of 1-based (`line`, `column` in characters), or `None` when the line is
+    /// shorter. Constant time on ASCII lines; on others, linear in the column.
+    fn offset(&self, text: &str, line: usize, column: usize) -> Option<usize> {
+        let (index, column) = (line.saturating_sub(1), column.saturating_sub(1));
+        let start = *self.starts.get(index)?;
+        let end = self.starts.get(index + 1).map_or(text.len(), |&end| end);
+        let content = text[start..end].trim_end_matches('\n').trim_end_matches('\r');
+        if self.ascii[index] {
+            return (column < content.len()).then_some(start + column);
+        }
+        content.char_indices().nth(column).map(|(at, _)| start + at)
+    }
+}
+
 /// Where a position inside a template source lies in the file.
 fn file_position(
-    text: &str,
+    (text, lines): (&str, &LineIndex),
     node: Option<&YamlNode>,
     fallback: &YamlNode,
     source: &str,
@@ -575,19 +625,24 @@ fn file_position(
     let Some(node) = node else {
         return (fallback.line, fallback.column);
     };
-    let first = text.lines().nth(node.line.saturating_sub(1)).unwrap_or("");
-    match first.chars().nth(node.column.saturating_sub(1)) {
-        Some(quote @ ('"' | '\'')) => quoted_position(text, node, quote == '"', source, (line, column)),
+    let start = lines.offset(text, node.line, node.column);
+    match start.and_then(|at| text[at..].chars().next()) {
+        Some(quote @ ('"' | '\'')) => {
+            // `start` is the quote's offset; the scalar's text follows it.
+            let after = start.map_or(0, |at| at + 1);
+            quoted_position(&text[after..], node, quote == '"', source, (line, column))
+        }
         _ if line <= 1 => (node.line, node.column + column.saturating_sub(1)),
         _ => (node.line + line - 1, node.column + column.saturating_sub(1)),
     }
 }
 
 /// The file position of a template position inside a quoted scalar (JSON strings, quoted YAML):
-/// walks the raw text from the opening quote, decoding escapes (`\n`, `\"`, `\u00e9`, `''`) and
-/// folded line breaks, until as many characters as precede the position in the template.
+/// walks the raw text after the opening quote (`raw`, the file from there on), decoding escapes
+/// (`\n`, `\"`, `\u00e9`, `''`) and folded line breaks, until as many characters as precede the
+/// position in the template. Reads no further than the position.
 fn quoted_position(
-    text: &str,
+    raw: &str,
     node: &YamlNode,
     double: bool,
     source: &str,
@@ -599,24 +654,12 @@ fn quoted_position(
         .map(|l| l.chars().count() + 1)
         .sum::<usize>()
         + column.saturating_sub(1);
-    // (line, column, char) of the scalar's raw text after the opening quote, `\n` between lines.
-    let raw: Vec<(usize, usize, char)> = text
-        .lines()
-        .enumerate()
-        .skip(node.line.saturating_sub(1))
-        .flat_map(|(index, l)| {
-            let skip = if index + 1 == node.line { node.column } else { 0 };
-            l.chars()
-                .enumerate()
-                .skip(skip)
-                .map(move |(c, ch)| (index + 1, c + 1, ch))
-                .chain(std::iter::once((index + 1, l.chars().count() + 1, '\n')))
-        })
-        .collect();
+    let mut raw = RawChars::new(raw, (node.line, node.column + 1));
     let is_blank = |ch: char| ch == ' ' || ch == '\t';
     let mut i = 0;
-    while want > 0 && i < raw.len() {
-        match raw[i].2 {
+    while want > 0 {
+        let Some(current) = raw.get(i) else { break };
+        match current.2 {
             '\\' if double => {
                 let digits = match raw.get(i + 1).map(|r| r.2) {
                     Some('x') => 2,
@@ -658,6 +701,41 @@ fn quoted_position(
         }
     }
     raw.get(i).map_or((node.line, node.column), |r| (r.0, r.1))
+}
+
+/// The characters of a file from some place on, each with its 1-based (line, column), a line
+/// break as one `\n` (also for `\r\n`); read as far as they are asked for.
+struct RawChars<'t> {
+    chars: std::iter::Peekable<std::str::Chars<'t>>,
+    at: (usize, usize),
+    read: Vec<(usize, usize, char)>,
+}
+
+impl<'t> RawChars<'t> {
+    fn new(text: &'t str, at: (usize, usize)) -> Self {
+        Self {
+            chars: text.chars().peekable(),
+            at,
+            read: Vec::new(),
+        }
+    }
+
+    fn get(&mut self, i: usize) -> Option<(usize, usize, char)> {
+        while self.read.len() <= i {
+            let mut ch = self.chars.next()?;
+            if ch == '\r' && self.chars.peek() == Some(&'\n') {
+                ch = '\n';
+                self.chars.next();
+            }
+            self.read.push((self.at.0, self.at.1, ch));
+            self.at = if ch == '\n' {
+                (self.at.0 + 1, 1)
+            } else {
+                (self.at.0, self.at.1 + 1)
+            };
+        }
+        self.read.get(i).copied()
+    }
 }
 
 /// 1-based (line, column) of a byte offset in `source`.
@@ -727,7 +805,7 @@ fn check_templates(linter: &mut Linter, unit: &mut Unit<'_>) {
     let mut includes = Vec::new();
     let mut broken = false;
     for (name, source, node) in sources(unit) {
-        let at = |position: (usize, usize)| file_position(unit.text, node, unit.node, source, position);
+        let at = |position: (usize, usize)| file_position((unit.text, unit.lines), node, unit.node, source, position);
         if let Err(e) = linter.engine.validate(&name, source) {
             broken = true;
             match e {
@@ -1233,5 +1311,37 @@ mod tests {
             ],
             "{report:#?}"
         );
+    }
+
+    /// Lint used to rescan the file from its top for every position it reported, which made a
+    /// library of 8k entries take 20 s. This lints libraries of a few thousand entries (block
+    /// YAML, and JSON on one line) and checks the positions of mistakes at their ends.
+    #[test]
+    fn item_05_large_libraries_lint_with_exact_positions() {
+        const ENTRIES: usize = 3000;
+        let mut yaml = String::from("prompts:\n");
+        let mut json = Vec::new();
+        for i in 0..ENTRIES {
+            // The last entry of each reads a variable its schema does not declare.
+            let variable = if i + 1 == ENTRIES { "oops" } else { "name" };
+            yaml.push_str(&format!(
+                "  - id: team{}/p{i}\n    version: 1.0.0\n    labels: [production]\n    template: |\n      Héllo {{{{ name }}}}, ticket {i}.\n      {{% if {variable} %}}urgent{{% endif %}}\n    input_schema:\n      - name: name\n",
+                i % 50
+            ));
+            json.push(format!(
+                "{{\"id\": \"j{i}\", \"version\": \"1.0.0\", \"template\": \"Hi {{{{ name }}}}\\n{{{{ {variable} }}}}\", \"input_schema\": [{{\"name\": \"name\"}}]}}"
+            ));
+        }
+        let json = format!("{{\"prompts\": [{}]}}\n", json.join(", "));
+        let report = lint(&[("big.yaml", &yaml), ("big.json", &json)]);
+        assert_eq!(report.errors, 2, "{:#?}", report.diagnostics);
+        let got = found(&report);
+        // YAML: 8 lines per entry after `prompts:`; the `if` is on the entry's 6th line, `oops`
+        // after `{% if ` (6 spaces of indentation).
+        let yaml_line = 1 + (ENTRIES - 1) * 8 + 6;
+        assert_eq!(got[1], ("p/big.yaml".into(), yaml_line, 13, "undefined_variable"));
+        // JSON: one line; the column is where `oops` is written, after `\n{{ `.
+        let column = json.find("{{ oops").unwrap() + 4;
+        assert_eq!(got[0], ("p/big.json".into(), 1, column, "undefined_variable"));
     }
 }

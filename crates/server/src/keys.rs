@@ -143,7 +143,8 @@ struct KeysFile {
 }
 
 fn read_file(path: &Path) -> Result<KeysFile, KeyError> {
-    let text = match std::fs::read_to_string(path) {
+    // A regular file within the size limit only (a FIFO or /dev/zero must not hang the server).
+    let text = match prompt_manager::library::read_text_file(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(KeysFile::default()),
         Err(source) => {

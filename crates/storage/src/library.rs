@@ -22,6 +22,9 @@
 //! is then saved with one [`StorageBackend::save_all`](prompt_manager_core::StorageBackend::save_all),
 //! so one bad entry refuses the whole file and the store is unchanged. Errors name the file,
 //! the entry's line and column, and the prompt.
+//!
+//! [`read_text_file`] is how prompt-manager reads any file a user hands it (libraries, prompt
+//! files, `--vars` files, config and keys files): regular files only, at most [`MAX_FILE_BYTES`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -150,10 +153,94 @@ pub fn parse_library(text: &str, file: &str) -> Result<Vec<LibraryEntry>> {
         .collect()
 }
 
-/// Reads and parses the library file at `path`.
+/// The most prompt-manager reads from one file it is given (a prompt file, a library, a
+/// `--vars` file, a config or keys file) or from stdin: 16 MiB. A bigger library can be split
+/// into several files of a folder.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a user's file as text: a regular file (a symlink to one is followed) of at most
+/// [`MAX_FILE_BYTES`], in UTF-8.
+///
+/// Anything else is refused before it is opened: a folder, a FIFO (opening one would wait for
+/// a writer), a device such as `/dev/zero` (reading one would never end), a socket. A file that
+/// grows past the limit while it is read is refused too. Errors keep their [`std::io::ErrorKind`]
+/// (`NotFound` stays `NotFound`, so a caller may treat a missing file as empty) and say what is
+/// wrong without naming the file, for the caller to add.
+pub fn read_text_file(path: &Path) -> std::io::Result<String> {
+    // Checked on the path first: opening a FIFO blocks. Checked again on the open handle, in
+    // case the path was replaced in between.
+    let refuse_special = |metadata: &std::fs::Metadata| {
+        if metadata.is_file() {
+            return Ok(());
+        }
+        let (kind, what) = if metadata.is_dir() {
+            (std::io::ErrorKind::IsADirectory, "a folder")
+        } else {
+            (std::io::ErrorKind::InvalidInput, special_file_kind(metadata))
+        };
+        Err(std::io::Error::new(
+            kind,
+            format!("it is {what}, not a regular file; prompt-manager reads regular files only"),
+        ))
+    };
+    refuse_special(&std::fs::metadata(path)?)?;
+    let file = std::fs::File::open(path)?;
+    let metadata = file.metadata()?;
+    refuse_special(&metadata)?;
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_large(Some(metadata.len())));
+    }
+    read_text(file)
+}
+
+/// Reads text from `reader` (stdin, an open file) up to [`MAX_FILE_BYTES`], with the errors of
+/// [`read_text_file`].
+pub fn read_text(reader: impl std::io::Read) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    reader.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(None));
+    }
+    String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+fn too_large(size: Option<u64>) -> std::io::Error {
+    const MIB: u64 = 1024 * 1024;
+    let size = size.map_or_else(String::new, |s| format!(" ({:.1} MiB)", s as f64 / MIB as f64));
+    std::io::Error::new(
+        std::io::ErrorKind::FileTooLarge,
+        format!(
+            "it is larger{size} than {} MiB, the most prompt-manager reads from one file; split it into smaller files",
+            MAX_FILE_BYTES / MIB
+        ),
+    )
+}
+
+/// What a file that is neither a regular file nor a folder is, in words.
+fn special_file_kind(metadata: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        let kind = metadata.file_type();
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = metadata;
+    "a special file"
+}
+
+/// Reads and parses the library file at `path` (see [`read_text_file`]).
 pub fn read_library(path: &Path) -> Result<Vec<LibraryEntry>> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::InvalidFile {
+    let text = read_text_file(path).map_err(|e| Error::InvalidFile {
         file: file.clone(),
         line: None,
         column: None,
@@ -425,6 +512,58 @@ prompts:
       - { role: system, content: 'You triage tickets for {{ product }}.' }
       - { placeholder: history }
 ";
+
+    #[test]
+    fn item_04_only_regular_files_within_the_limit_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let regular = dir.path().join("a.yaml");
+        std::fs::write(&regular, "id: a\n").unwrap();
+        assert_eq!(read_text_file(&regular).unwrap(), "id: a\n");
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.yaml");
+            std::os::unix::fs::symlink(&regular, &link).unwrap();
+            assert_eq!(
+                read_text_file(&link).unwrap(),
+                "id: a\n",
+                "a symlink to a regular file is followed"
+            );
+            let zero = dir.path().join("zero.yaml");
+            std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+            let err = read_text_file(&zero).unwrap_err();
+            assert!(err.to_string().contains("a device, not a regular file"), "{err}");
+            let fifo = dir.path().join("fifo.yaml");
+            let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+            assert!(made.success());
+            let err = read_text_file(&fifo).unwrap_err();
+            assert!(err.to_string().contains("a FIFO, not a regular file"), "{err}");
+        }
+        let err = read_text_file(dir.path()).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::IsADirectory);
+        let big = dir.path().join("big.yaml");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_FILE_BYTES + 1)
+            .unwrap();
+        let err = read_text_file(&big).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::FileTooLarge);
+        assert!(err.to_string().contains("than 16 MiB"), "{err}");
+        let err = read_text(std::io::repeat(b'a')).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::FileTooLarge,
+            "an endless stream stops at the limit"
+        );
+        let missing = read_text_file(&dir.path().join("missing.yaml")).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+        std::fs::write(&regular, b"\xff\xfe").unwrap();
+        assert_eq!(
+            read_text_file(&regular).unwrap_err().kind(),
+            std::io::ErrorKind::InvalidData
+        );
+        let err = read_library(&big).unwrap_err();
+        assert!(err.to_string().contains("cannot read it: it is larger"), "{err}");
+    }
 
     #[test]
     fn parses_entries_with_their_positions() {

@@ -7,7 +7,20 @@ use serde::de::DeserializeOwned;
 /// Parses `text` (the content of `file`) as a `T`. Syntax and schema errors alike become
 /// [`Error::InvalidFile`] with the line and column of the offending node.
 pub(crate) fn parse<T: DeserializeOwned>(text: &str, file: &str) -> Result<T> {
-    serde_saphyr::from_str(text).map_err(|e| invalid_file(file, &e))
+    serde_saphyr::from_str_with_options(text, options()).map_err(|e| invalid_file(file, &e))
+}
+
+/// serde-saphyr's input budget, scaled to what we read: files are at most
+/// [`MAX_FILE_BYTES`](crate::library::MAX_FILE_BYTES), and a library of that size holds far more
+/// than the default 250,000 nodes (a 10k-prompt export has ~300,000). Alias and anchor limits,
+/// which guard against expansion bombs, stay as they are.
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = 4_000_000;
+    budget.max_events = 16_000_000;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
 }
 
 /// The [`Error::InvalidFile`] for a serde-saphyr error found in `file`.
@@ -51,6 +64,14 @@ mod tests {
 
     use super::*;
     use prompt_manager_core::Prompt;
+
+    #[test]
+    fn item_05_a_library_of_ten_thousand_prompts_is_within_the_budget() {
+        // ~30 nodes a prompt: over serde-saphyr's default 250,000, far under our files' limit.
+        let text = "- 1\n".repeat(300_000);
+        let parsed: Vec<u32> = parse(&text, "big.yaml").unwrap();
+        assert_eq!(parsed.len(), 300_000);
+    }
 
     #[test]
     fn errors_name_the_file_line_and_column() {

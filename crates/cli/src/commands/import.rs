@@ -42,13 +42,14 @@ fn prompt_files(dir: &Path) -> anyhow::Result<Vec<LibraryEntry>> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         let read = std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
         for entry in read {
-            let path = entry
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?
-                .path();
+            let entry = entry.map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
+            let path = entry.path();
             if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
                 continue;
             }
-            if path.is_dir() {
+            // Not followed through a symlink, as lint does: a link to a parent folder would loop.
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir {
                 walk(&path, out)?;
             } else if path
                 .extension()
@@ -65,8 +66,7 @@ fn prompt_files(dir: &Path) -> anyhow::Result<Vec<LibraryEntry>> {
     files
         .iter()
         .map(|file| {
-            let text =
-                std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let text = super::read_file(file)?;
             let prompt = library::parse_prompt(&text, &file.display().to_string())?;
             Ok(LibraryEntry {
                 prompt,

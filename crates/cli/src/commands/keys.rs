@@ -103,7 +103,8 @@ pub(crate) async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<O
             ctx.printer.emit(&list, || {
                 if list.is_empty() {
                     return format!(
-                        "No API keys in {}: `prompt-manager serve` runs on loopback only, open to every local user.\n",
+                        "No API keys in {}: `prompt-manager serve --keys-file` with it refuses every request until a key is created \
+                         (`prompt-manager keys create NAME`); without a keys file, serve runs on loopback only, open to every local user.\n",
                         path.display()
                     );
                 }

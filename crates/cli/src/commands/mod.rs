@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::Context as _;
-use prompt_manager::{Error, ListQuery, PromptManager, redact_url};
+use prompt_manager::{Error, ListQuery, PromptManager, library, redact_url};
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, ConfigFile, DEFAULT_STORE};
@@ -239,14 +239,18 @@ pub(crate) async fn list_all(
     }
 }
 
-/// Reads a file or stdin (`-`), naming it in errors.
+/// Reads a file or stdin (`-`), naming it in errors: a regular file or stdin of at most
+/// [`MAX_FILE_BYTES`](prompt_manager::library::MAX_FILE_BYTES) (see `read_text_file`).
 pub(crate) fn read_input(path: &Path) -> anyhow::Result<String> {
     if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).context("cannot read stdin")?;
-        return Ok(text);
+        return library::read_text(std::io::stdin().lock()).context("cannot read stdin");
     }
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    read_file(path)
+}
+
+/// Reads a file the user named (a regular file within the size limit), naming it in errors.
+pub(crate) fn read_file(path: &Path) -> anyhow::Result<String> {
+    library::read_text_file(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// A path given relative to the config file when it came from there.

@@ -774,7 +774,8 @@ impl<T> FileCache<T> {
         {
             return Ok(Arc::clone(value));
         }
-        let text = fs::read_to_string(path).map_err(|e| io_error("reading", path, e))?;
+        // A version file may be edited by hand: a regular file within the size limit, only.
+        let text = crate::library::read_text_file(path).map_err(|e| io_error("reading", path, e))?;
         let value = Arc::new(parse(&text, stamp.modified.unwrap_or(SystemTime::UNIX_EPOCH))?);
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= CACHE_LIMIT {
