@@ -441,6 +441,33 @@ impl Error {
         }
     }
 
+    /// Every value [`code`](Error::code) can return, in a stable order (metrics keep one
+    /// counter per code; a test checks that each variant's code is listed).
+    pub const CODES: &'static [&'static str] = &[
+        "invalid_id",
+        "invalid_label",
+        "invalid_reference",
+        "invalid_query",
+        "invalid_prompt",
+        "invalid_file",
+        "not_found",
+        "already_exists",
+        "version_conflict",
+        "version_not_increasing",
+        "template_syntax",
+        "invalid_variables",
+        "render",
+        "render_limit",
+        "include_cycle",
+        "archived",
+        "invalid_status_transition",
+        "unsupported",
+        "plugin",
+        "content_hash_mismatch",
+        "config",
+        "backend",
+    ];
+
     /// A short, stable, machine-readable name of the variant (`not_found`, `version_conflict`, …).
     pub fn code(&self) -> &'static str {
         match self {
@@ -501,6 +528,41 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_is_listed_once() {
+        // Every code `code()` returns (read from its source, so a new variant cannot be
+        // forgotten) is in CODES, and CODES lists each once.
+        let source = include_str!("error.rs");
+        let body = &source[source.find("pub fn code(&self)").expect("code()")..];
+        let body = &body[..body.find("\n    }\n").expect("end of code()")];
+        let returned: Vec<&str> = body.split('"').skip(1).step_by(2).collect();
+        assert!(returned.len() >= 20, "{returned:?}");
+        for code in &returned {
+            assert!(
+                Error::CODES.contains(code),
+                "`{code}` is returned by code() but not in Error::CODES"
+            );
+        }
+        for code in Error::CODES {
+            assert!(
+                returned.contains(code),
+                "`{code}` is in Error::CODES but code() never returns it"
+            );
+        }
+        let mut sorted = Error::CODES.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), Error::CODES.len(), "a code is listed twice");
+        assert_eq!(
+            Error::UpdateContended {
+                id: "p".parse().expect("id"),
+                attempts: 2
+            }
+            .code(),
+            "version_conflict"
+        );
+    }
 
     #[test]
     fn variable_errors_name_every_variable() {

@@ -112,28 +112,8 @@ impl MetricsConfig {
 
 /// The error codes of core's `Error::code()`, each with a counter slot; a code added later to core
 /// is counted in the last slot as `other` until it is listed here.
-const KNOWN_CODES: [&str; 20] = [
-    "invalid_id",
-    "invalid_label",
-    "invalid_reference",
-    "invalid_prompt",
-    "invalid_file",
-    "not_found",
-    "already_exists",
-    "version_conflict",
-    "version_not_increasing",
-    "template_syntax",
-    "invalid_variables",
-    "render",
-    "render_limit",
-    "include_cycle",
-    "archived",
-    "invalid_status_transition",
-    "unsupported",
-    "plugin",
-    "config",
-    "backend",
-];
+/// One counter per error code core knows, and one for any other.
+const KNOWN_CODES: &[&str] = prompt_manager_core::Error::CODES;
 const ERROR_SLOTS: usize = KNOWN_CODES.len() + 1;
 
 const KIND_NAMES: [&str; 7] = [
