@@ -1511,6 +1511,16 @@ pub struct Tamper {
     pub template: String,
 }
 
+impl Tamper {
+    /// The saved prompt with [`template`](Tamper::template) in place of its own: what a
+    /// backend that stores prompts as rows writes over the saved one.
+    pub fn changed_prompt(&self) -> Prompt {
+        let mut prompt = self.saved.prompt.clone();
+        prompt.template = prompt_manager_core::Template::Text(self.template.clone());
+        prompt
+    }
+}
+
 /// A version changed behind the store's back — a hand-edited file, an `UPDATE` of its row — is
 /// refused when loaded, with [`Error::ContentHashMismatch`] naming the place and both hashes;
 /// the prompt's other versions, its history and labels, the listing and other prompts still

@@ -257,11 +257,9 @@ async fn a_changed_row_is_refused_naming_the_row_and_both_hashes() {
     let path = dir.path().join("prompts.db");
     let store = SqliteStore::open(&path).await.unwrap();
     conformance::tampered_version_is_refused(&store, |t| async move {
-        let mut prompt = t.saved.prompt.clone();
-        prompt.template = prompt_manager_core::Template::Text(t.template.clone());
         let mut conn = raw(&path).await;
         let changed = sqlx::query("UPDATE pm_versions SET prompt = $1 WHERE prompt_id = $2 AND version = $3")
-            .bind(serde_json::to_string(&prompt).unwrap())
+            .bind(serde_json::to_string(&t.changed_prompt()).unwrap())
             .bind(t.id.as_str())
             .bind(t.version.to_string())
             .execute(&mut conn)

@@ -24,6 +24,7 @@ pub(crate) fn check(name: &str, source: &str, env: &Environment<'static>) -> Res
         env,
         problem: None,
         macro_params: Vec::new(),
+        probed: std::collections::HashMap::new(),
     };
     walker.stmt(&ast);
     refuse(name, walker.problem)
@@ -132,6 +133,8 @@ struct Walker<'e> {
     problem: Option<(Span, String)>,
     /// The parameters of the macros we are inside.
     macro_params: Vec<Vec<String>>,
+    /// Probes already made (`none|upper` → exists), so a name used often is probed once.
+    probed: std::collections::HashMap<String, bool>,
 }
 
 impl Walker<'_> {
@@ -379,12 +382,20 @@ impl Walker<'_> {
 
     /// Whether `env` has the filter: compiling `none|name` and evaluating it fails with
     /// `UnknownFilter` exactly when it does not (a wrong argument fails otherwise).
-    fn has_filter(&self, name: &str) -> bool {
-        probe(self.env, &format!("none|{name}"), ErrorKind::UnknownFilter)
+    fn has_filter(&mut self, name: &str) -> bool {
+        self.probe(format!("none|{name}"), ErrorKind::UnknownFilter)
     }
 
-    fn has_test(&self, name: &str) -> bool {
-        probe(self.env, &format!("none is {name}"), ErrorKind::UnknownTest)
+    fn has_test(&mut self, name: &str) -> bool {
+        self.probe(format!("none is {name}"), ErrorKind::UnknownTest)
+    }
+
+    fn probe(&mut self, expression: String, unknown: ErrorKind) -> bool {
+        let env = self.env;
+        *self
+            .probed
+            .entry(expression)
+            .or_insert_with_key(|expression| probe(env, expression, unknown))
     }
 }
 

@@ -75,8 +75,11 @@ impl MiniJinjaTemplate {
                 .map(|s| crate::jinja2::normalize_newlines(s).into_owned())
                 .collect(),
         };
-        for (name, source) in owner.names.iter().zip(&owner.sources) {
-            crate::check::check_imports(name, source, unit.includes)?;
+        // Only an include can be imported from: without includes there is nothing to check.
+        if !unit.includes.is_empty() {
+            for (name, source) in owner.names.iter().zip(&owner.sources) {
+                crate::check::check_imports(name, source, unit.includes)?;
+            }
         }
         let cell = Cell::try_new(owner, |owner| -> Result<Templates<'_>> {
             let env: &Environment<'_> = &owner.env;

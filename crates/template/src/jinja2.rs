@@ -473,9 +473,6 @@ fn format(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
         _ => None,
     });
     let text = crate::pyformat::percent_format(&template, positional, named.as_ref()).map_err(invalid)?;
-    for name in kwargs.args().map(str::to_owned).collect::<Vec<_>>() {
-        let _ = kwargs.get::<Value>(&name);
-    }
     Ok(Value::from(text))
 }
 
@@ -611,11 +608,7 @@ fn pprint(value: &Value) -> Value {
 
 /// Jinja2's `attr(name)`: an attribute, never an item (a dict's keys are not attributes).
 fn attr(value: &Value, name: &str) -> Result<Value, Error> {
-    if value.kind() == ValueKind::Map
-        && value
-            .as_object()
-            .is_some_and(|o| o.repr() == minijinja::value::ObjectRepr::Map)
-    {
+    if value.kind() == ValueKind::Map {
         return Ok(Value::UNDEFINED);
     }
     value.get_attr(name)
@@ -816,12 +809,7 @@ mod methods {
 
     fn str_format(template: &str, args: &[Value]) -> Result<Value, Error> {
         let (positional, kwargs): (&[Value], Kwargs) = from_args(args)?;
-        let names: Vec<String> = kwargs.args().map(str::to_owned).collect();
-        let named = Value::from(kwargs.clone());
-        let text = crate::pyformat::str_format(template, positional, &named).map_err(invalid)?;
-        for name in names {
-            let _ = kwargs.get::<Value>(&name);
-        }
+        let text = crate::pyformat::str_format(template, positional, &Value::from(kwargs)).map_err(invalid)?;
         Ok(Value::from(text))
     }
 

@@ -580,14 +580,10 @@ pub(crate) fn percent_format(template: &str, args: &[Value], named: Option<&Valu
         };
         out.push_str(&text);
     }
-    if key_free(template) && next < args.len() {
+    if !template.contains("%(") && next < args.len() {
         return Err("not all arguments converted during string formatting".into());
     }
     Ok(out)
-}
-
-fn key_free(template: &str) -> bool {
-    !template.contains("%(")
 }
 
 #[cfg(test)]
