@@ -321,3 +321,42 @@ fn item_11_sqlite_renders_on_another_instance_agree_with_reads() {
         );
     });
 }
+
+#[test]
+fn only_a_manager_that_asks_for_it_listens_to_the_change_feed() {
+    // A one-shot command (the CLI's) builds with `watch_store(false)`: no poller, no LISTEN
+    // connection. Writes through the handle itself keep its cache exact either way.
+    let folder = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&folder);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = prompt_manager::open_store(&url).await.unwrap();
+        let listening = prompt_manager::builder().store(store).build().unwrap();
+        assert!(
+            listening.watches_store(),
+            "SQLite has a change feed; the default listens"
+        );
+
+        let store = prompt_manager::open_store(&url).await.unwrap();
+        let one_shot = prompt_manager::builder()
+            .store(store)
+            .watch_store(false)
+            .build()
+            .unwrap();
+        assert!(!one_shot.watches_store());
+        one_shot
+            .create(Prompt::text("greeting", "Hello {{ name }}!").unwrap())
+            .await
+            .unwrap();
+        let vars = Variables::new().with("name", "Ada");
+        assert_eq!(one_shot.render("greeting", &vars).await.unwrap(), "Hello Ada!");
+        shorten(&one_shot).await;
+        assert_eq!(one_shot.render("greeting", &vars).await.unwrap(), "Hi Ada!");
+
+        let memory = prompt_manager::builder().build().unwrap();
+        assert!(!memory.watches_store(), "the memory store has no feed to listen to");
+    });
+}

@@ -89,9 +89,10 @@ pub struct Page<T> {
 }
 
 /// What a save expects of the prompt's current state (compare-and-set).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Expect {
     /// No check.
+    #[default]
     Any,
     /// The prompt (or label) must not exist.
     Absent,

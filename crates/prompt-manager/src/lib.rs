@@ -50,12 +50,13 @@ use std::sync::Arc;
 #[doc(inline)]
 pub use prompt_manager_core::{
     Bump, CacheStats, ChangeListener, ChatItem, ChatMessage, CompileUnit, CompiledTemplate, ContentHash, CreateOptions,
-    Error, ErrorKind, Expect, HashMismatch, IncludedTemplate, InputSchema, LabelChange, LabelEvent, LabelEventKind,
-    LabelName, ListQuery, MessagePlaceholder, Metadata, ModelConfig, NotFound, Observer, Page, Plugin, Prompt,
-    PromptExecution, PromptFormat, PromptId, PromptManager, PromptManagerBuilder, PromptRef, PromptStatus,
-    PromptSummary, PromptVersion, RenderCacheConfig, RenderOutput, RenderedPrompt, Result, Role, SaveOutcome,
-    SaveRequest, Selector, StorageBackend, Store, Template, TemplateEngine, ToolCall, UpdateOptions, VariableProblem,
-    VariableSpec, VariableType, Variables, VersionInfo, VersionStore, async_trait, semver,
+    Error, ErrorKind, Expect, HashMismatch, IncludedTemplate, InputSchema, IntoLabelName, IntoPromptId, IntoVersion,
+    LabelChange, LabelEvent, LabelEventKind, LabelName, LabelOptions, ListQuery, MessagePlaceholder, Metadata,
+    ModelConfig, NotFound, Observer, Page, Plugin, Prompt, PromptExecution, PromptFormat, PromptId, PromptManager,
+    PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion, RenderCacheConfig, RenderOutput,
+    RenderedPrompt, Result, Role, SaveOutcome, SaveRequest, Selector, StorageBackend, Store, Template, TemplateEngine,
+    ToolCall, UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables, VersionInfo, VersionStore,
+    async_trait, semver,
 };
 #[cfg(feature = "fs")]
 #[doc(inline)]

@@ -13,8 +13,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use prompt_manager::semver::Version;
 use prompt_manager::versioning::{changelog_draft, suggest};
 use prompt_manager::{
-    CreateOptions, Error, LabelName, ListQuery, PromptId, PromptRef, PromptStatus, PromptVersion, RenderOutput,
-    Selector, UpdateOptions, Variables, VersioningExt,
+    CreateOptions, Error, LabelName, LabelOptions, ListQuery, PromptId, PromptRef, PromptStatus, PromptVersion,
+    RenderOutput, Selector, UpdateOptions, Variables, VersioningExt,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -760,15 +760,10 @@ pub(crate) async fn set_label(
     let pm = state.writer(&caller);
     let event = match label_if_match(&state, &headers, &id, &label).await? {
         Some(current) => stale_as_412(
-            pm.set_label_expecting(
-                id.as_str(),
-                label.as_str(),
-                &version.to_string(),
-                Some(&current.to_string()),
-            )
-            .await,
+            pm.set_label_with(&id, &label, &version, LabelOptions::expecting(current))
+                .await,
         )?,
-        None => pm.set_label(id.as_str(), label.as_str(), &version.to_string()).await?,
+        None => pm.set_label(&id, &label, &version).await?,
     };
     label_move_response(&state, &id, &label, Some(version), event).await
 }
@@ -837,10 +832,10 @@ pub(crate) async fn remove_label(
     let pm = state.writer(&caller);
     let event = match label_if_match(&state, &headers, &id, &label).await? {
         Some(current) => stale_as_412(
-            pm.remove_label_expecting(id.as_str(), label.as_str(), &current.to_string())
+            pm.remove_label_with(&id, &label, LabelOptions::expecting(current))
                 .await,
         )?,
-        None => pm.remove_label(id.as_str(), label.as_str()).await?,
+        None => pm.remove_label(&id, &label).await?,
     };
     label_move_response(&state, &id, &label, None, Some(event)).await
 }
@@ -882,7 +877,7 @@ pub(crate) async fn rollback_label(
     let id = PromptId::new(&id)?;
     let label = parse_label(&label)?;
     check_protected(&state, &caller, &[label.to_string()])?;
-    let event = state.writer(&caller).rollback(id.as_str(), label.as_str()).await?;
+    let event = state.writer(&caller).rollback(&id, &label).await?;
     let to = event.to.clone();
     label_move_response(&state, &id, &label, to, Some(event)).await
 }

@@ -153,7 +153,9 @@ impl Context {
                 hint,
             )
         })?;
-        let mut builder = prompt_manager::builder().store(store);
+        // A one-shot command reads and exits: no change-feed listener (SQLite's poller,
+        // PostgreSQL's LISTEN connection). `serve` builds its own manager, which listens.
+        let mut builder = prompt_manager::builder().store(store).watch_store(false);
         if let Some(author) = self.config.as_ref().and_then(|c| c.config.defaults.author.clone()) {
             builder = builder.actor(author);
         }

@@ -1,0 +1,140 @@
+//! [`PromptManagerBuilder`]: how a [`PromptManager`] is put together, and the listener that keeps
+//! its registry fresh when the store reports writes made elsewhere.
+
+use std::sync::{Arc, RwLock};
+
+use crate::cache::{RenderCache, RenderCacheConfig};
+use crate::engine::TemplateEngine;
+use crate::error::{Error, Result};
+use crate::id::PromptId;
+use crate::observer::Observer;
+use crate::plugin::Plugin;
+use crate::registry::Registry;
+use crate::store::Store;
+
+use super::extensions::{Observers, warm_render_clock};
+use super::{Inner, PromptManager};
+
+/// Builds a [`PromptManager`]. A store and an engine are required; the `prompt-manager` umbrella
+/// crate's `builder()` fills in the in-memory store and the minijinja engine.
+#[derive(Default)]
+pub struct PromptManagerBuilder {
+    store: Option<Arc<dyn Store>>,
+    engine: Option<Arc<dyn TemplateEngine>>,
+    observers: Vec<Arc<dyn Observer>>,
+    actor: Option<String>,
+    render_cache: Option<RenderCacheConfig>,
+    plugins: Vec<Arc<dyn Plugin>>,
+    /// `None`: the default (watch).
+    watch: Option<bool>,
+}
+
+impl PromptManagerBuilder {
+    /// Registers a plugin as it is configured: its `initialize` is not called (use
+    /// [`PromptManager::register_plugin`] to pass a configuration). A later plugin with the same
+    /// name replaces an earlier one.
+    pub fn plugin(mut self, plugin: Arc<dyn Plugin>) -> Self {
+        self.plugins.push(plugin);
+        self
+    }
+
+    /// Keeps rendered outputs, keyed by the exact version rendered and the variables, bounded in
+    /// size and age. Off by default: a warm render is already microseconds, and the cache pays off
+    /// for large templates rendered with repeating variables. It is never stale: any write that
+    /// changes what a reference renders (a new version, a moved label, a status change, a moved
+    /// include) changes the key.
+    pub fn render_cache(mut self, config: RenderCacheConfig) -> Self {
+        self.render_cache = Some(config);
+        self
+    }
+
+    /// Uses this store.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Uses this template engine.
+    pub fn engine(mut self, engine: Arc<dyn TemplateEngine>) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// Adds an observer.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
+    /// The author recorded on versions and label moves when a call names none.
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+
+    /// Whether to listen to the store's change feed ([`StorageBackend::watch`](crate::StorageBackend::watch)),
+    /// so that writes made through other handles (other processes, other instances on one
+    /// database) reach the registry. On by default: a long-lived manager needs it. A one-shot
+    /// command that reads once and exits turns it off, and the store starts no listener (SQLite
+    /// polls its change log; PostgreSQL holds a `LISTEN` connection). Without it the registry is
+    /// still exact for this handle's own writes, and [`PromptManager::refresh`] drops what others
+    /// changed.
+    pub fn watch_store(mut self, watch: bool) -> Self {
+        self.watch = Some(watch);
+        self
+    }
+
+    /// Builds the manager.
+    pub fn build(self) -> Result<PromptManager> {
+        let store = self
+            .store
+            .ok_or_else(|| Error::Config("no store configured; call .store(…)".into()))?;
+        let engine = self
+            .engine
+            .ok_or_else(|| Error::Config("no template engine configured; call .engine(…)".into()))?;
+        if !self.observers.is_empty() {
+            warm_render_clock();
+        }
+        let manager = PromptManager {
+            inner: Arc::new(Inner {
+                store,
+                engine,
+                registry: Registry::default(),
+                observers: Observers::new(self.observers),
+                plugins: RwLock::new(self.plugins.into_iter().map(|p| (p.name().to_owned(), p)).collect()),
+                render_cache: self.render_cache.map(RenderCache::new),
+                watching: std::sync::atomic::AtomicBool::new(false),
+            }),
+            actor: self.actor.map(Arc::from),
+        };
+        // Writes by other processes or instances reach the registry when the store can tell.
+        // The listener holds the manager weakly: the store (which the manager owns) keeps it.
+        let listener = Arc::new(RegistryInvalidator(Arc::downgrade(&manager.inner)));
+        if self.watch.unwrap_or(true) && manager.inner.store.watch(listener) {
+            manager.inner.watching.store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(
+                backend = manager.inner.store.backend_name(),
+                "watching the store for changes made elsewhere"
+            );
+        }
+        Ok(manager)
+    }
+}
+
+/// Drops what the registry cached about prompts the store reports changed elsewhere. The
+/// rendered-output cache needs nothing: its keys are resolutions, which the registry renews.
+struct RegistryInvalidator(std::sync::Weak<Inner>);
+
+impl crate::store::ChangeListener for RegistryInvalidator {
+    fn changed(&self, id: &PromptId) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.registry.invalidate(id);
+        }
+    }
+
+    fn lost(&self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.registry.invalidate_all();
+        }
+    }
+}

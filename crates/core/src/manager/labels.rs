@@ -1,0 +1,249 @@
+//! Moving labels (set, remove, roll back), a prompt's lifecycle status, and deletion: the writes
+//! that change what a reference resolves to without adding a version.
+
+use semver::Version;
+
+use crate::error::{Error, NotFound, Result};
+use crate::id::{LabelName, PromptId};
+use crate::model::{LabelEvent, LabelEventKind, PromptStatus, PromptSummary};
+use crate::store::{Expect, LabelChange};
+
+use super::{IntoLabelName, IntoPromptId, IntoVersion, LabelOptions, PromptManager, operation_span, record_prompt};
+
+impl PromptManager {
+    /// Points `label` at `version` (an exact version number), recording the move. Returns the
+    /// recorded event, or `None` when the label already pointed there (nothing is recorded).
+    pub async fn set_label(
+        &self,
+        id: impl IntoPromptId,
+        label: impl IntoLabelName,
+        version: impl IntoVersion,
+    ) -> Result<Option<LabelEvent>> {
+        self.set_label_with(id, label, version, LabelOptions::default()).await
+    }
+
+    /// [`set_label`](Self::set_label) with options: compare-and-set on where the label points
+    /// now ([`LabelOptions::expected`]); when it is elsewhere, a version conflict, and nothing is
+    /// recorded.
+    pub async fn set_label_with(
+        &self,
+        id: impl IntoPromptId,
+        label: impl IntoLabelName,
+        version: impl IntoVersion,
+        options: LabelOptions,
+    ) -> Result<Option<LabelEvent>> {
+        Self::traced(operation_span!("prompt_manager.set_label"), async move {
+            let (id, label) = label_arguments(id, label)?;
+            let version = version.into_version()?;
+            self.move_label(&id, label, Some(version), options.expected, LabelEventKind::Set)
+                .await
+        })
+        .await
+    }
+
+    /// Removes a label. Fails with not found when it is not set.
+    pub async fn remove_label(&self, id: impl IntoPromptId, label: impl IntoLabelName) -> Result<LabelEvent> {
+        self.remove_label_with(id, label, LabelOptions::default()).await
+    }
+
+    /// [`remove_label`](Self::remove_label) with options: compare-and-set on where the label
+    /// points now ([`LabelOptions::expected`]).
+    pub async fn remove_label_with(
+        &self,
+        id: impl IntoPromptId,
+        label: impl IntoLabelName,
+        options: LabelOptions,
+    ) -> Result<LabelEvent> {
+        Self::traced(operation_span!("prompt_manager.remove_label"), async move {
+            let (id, label) = label_arguments(id, label)?;
+            self.move_label(&id, label.clone(), None, options.expected, LabelEventKind::Remove)
+                .await?
+                .ok_or_else(|| Error::NotFound(NotFound::Label(id, label)))
+        })
+        .await
+    }
+
+    /// Moves `label` back to the version it pointed to before its current assignment.
+    /// Repeated rollbacks keep going back; a rollback is undone by setting the label again.
+    pub async fn rollback(&self, id: impl IntoPromptId, label: impl IntoLabelName) -> Result<LabelEvent> {
+        Self::traced(operation_span!("prompt_manager.rollback"), async move {
+            let (id, label) = label_arguments(id, label)?;
+            let history = self.inner.store.label_history(&id, Some(&label)).await?;
+            let (current, target) = rollback_target(&history).ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "label `{label}` of `{id}` has no earlier version to roll back to; set it explicitly with set_label"
+                ))
+            })?;
+            self.move_label(
+                &id,
+                label.clone(),
+                Some(target),
+                Expect::Version(current),
+                LabelEventKind::Rollback,
+            )
+            .await?
+            .ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "label `{label}` of `{id}` already points to the rollback target"
+                ))
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn move_label(
+        &self,
+        id: &PromptId,
+        label: LabelName,
+        to: Option<Version>,
+        expected: Expect,
+        kind: LabelEventKind,
+    ) -> Result<Option<LabelEvent>> {
+        let event = self
+            .inner
+            .store
+            .set_label(
+                id,
+                LabelChange {
+                    label,
+                    to,
+                    expected,
+                    kind,
+                    actor: self.actor_name(),
+                },
+            )
+            .await?;
+        self.inner.registry.invalidate(id);
+        if let Some(event) = &event {
+            self.each_observer(|o| o.on_label_moved(id, event));
+        }
+        Ok(event)
+    }
+
+    /// Moves a prompt through its lifecycle (`draft → active → deprecated → archived`).
+    pub async fn set_status(&self, id: impl IntoPromptId, status: PromptStatus) -> Result<PromptSummary> {
+        Self::traced(
+            operation_span!("prompt_manager.set_status", status = %status),
+            async move {
+                let id = id.into_prompt_id()?;
+                record_prompt(&id);
+                let current = self.inner.store.summary(&id).await?.status;
+                current
+                    .check_transition(status)
+                    .map_err(|reason| Error::InvalidStatusTransition {
+                        id: id.clone(),
+                        from: current,
+                        to: status,
+                        reason,
+                    })?;
+                self.inner.store.set_status(&id, status, current).await?;
+                self.inner.registry.invalidate(&id);
+                self.inner.store.summary(&id).await
+            },
+        )
+        .await
+    }
+
+    /// Archives a prompt: it stays stored but refuses to render.
+    pub async fn archive(&self, id: impl IntoPromptId) -> Result<PromptSummary> {
+        self.set_status(id, PromptStatus::Archived).await
+    }
+
+    /// Deletes a prompt with all its versions and labels.
+    pub async fn delete(&self, id: impl IntoPromptId) -> Result<()> {
+        Self::traced(operation_span!("prompt_manager.delete"), async move {
+            let id = id.into_prompt_id()?;
+            record_prompt(&id);
+            self.inner.store.delete(&id).await?;
+            self.inner.registry.invalidate(&id);
+            self.inner.registry.forget_compiled(&id);
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Checks a label operation's arguments and records them on the operation's span.
+fn label_arguments(id: impl IntoPromptId, label: impl IntoLabelName) -> Result<(PromptId, LabelName)> {
+    let id = id.into_prompt_id()?;
+    record_prompt(&id);
+    let label = label.into_label_name()?;
+    super::record_label(&label);
+    Ok((id, label))
+}
+
+/// From a label's history, the current target and the one a rollback returns to.
+///
+/// Replays the events as a stack: a set pushes, a rollback pops, a removal clears.
+pub fn rollback_target(history: &[LabelEvent]) -> Option<(Version, Version)> {
+    let mut stack: Vec<Version> = Vec::new();
+    for event in history {
+        match (event.kind, &event.to) {
+            (LabelEventKind::Remove, _) | (_, None) => stack.clear(),
+            (LabelEventKind::Set, Some(to)) => {
+                if stack.last() != Some(to) {
+                    stack.push(to.clone());
+                }
+            }
+            (LabelEventKind::Rollback, Some(to)) => {
+                // Back to where the label pointed before; if the history does not say so (a
+                // hand-made rollback), pop until it does, or start over from `to`.
+                while stack.last().is_some_and(|top| top != to) {
+                    stack.pop();
+                }
+                if stack.is_empty() {
+                    stack.push(to.clone());
+                }
+            }
+        }
+    }
+    let n = stack.len();
+    (n >= 2).then(|| (stack[n - 1].clone(), stack[n - 2].clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn ev(kind: LabelEventKind, to: &str) -> LabelEvent {
+        LabelEvent {
+            label: LabelName::new("production").expect("valid"),
+            from: None,
+            to: Version::parse(to).ok(),
+            kind,
+            actor: None,
+            at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn rollbacks_walk_back_through_the_history() {
+        use LabelEventKind::*;
+        let mut history = vec![ev(Set, "1.0.0"), ev(Set, "1.1.0"), ev(Set, "2.0.0")];
+        let (cur, target) = rollback_target(&history).expect("has history");
+        assert_eq!((cur.to_string(), target.to_string()), ("2.0.0".into(), "1.1.0".into()));
+        history.push(ev(Rollback, "1.1.0"));
+        let (cur, target) = rollback_target(&history).expect("still has history");
+        assert_eq!((cur.to_string(), target.to_string()), ("1.1.0".into(), "1.0.0".into()));
+        history.push(ev(Rollback, "1.0.0"));
+        assert_eq!(rollback_target(&history), None);
+        let hand_made = vec![
+            ev(Set, "1.0.0"),
+            ev(Set, "2.0.0"),
+            ev(Set, "3.0.0"),
+            ev(Rollback, "1.0.0"),
+        ];
+        assert_eq!(
+            rollback_target(&hand_made),
+            None,
+            "a rollback straight to 1.0.0 leaves nothing before it"
+        );
+        let repeated = vec![ev(Set, "1.0.0"), ev(Set, "2.0.0"), ev(Set, "2.0.0")];
+        let (cur, target) = rollback_target(&repeated).expect("has history");
+        assert_eq!((cur.to_string(), target.to_string()), ("2.0.0".into(), "1.0.0".into()));
+        history.push(ev(Remove, "x"));
+        history.push(ev(Set, "2.0.0"));
+        assert_eq!(rollback_target(&history), None);
+    }
+}

@@ -1,0 +1,224 @@
+//! [`PromptManager`]: the orchestration of a store, a template engine, the registry, observers
+//! and plugins. It needs only traits, so it lives in core; the umbrella crate wires defaults.
+//!
+//! The manager is one type whose methods are spread over this folder by what they do:
+//!
+//! | module | holds |
+//! |---|---|
+//! | `options` | the options structs and the argument traits ([`IntoPromptId`], …) |
+//! | `builder` | [`PromptManagerBuilder`], and the listener that keeps the registry fresh |
+//! | `write` | create, update, imports (`save_all`), the acting handle |
+//! | `labels` | label moves, rollbacks, status changes, deletion |
+//! | `read` | get, summary, listing, histories, variables |
+//! | `render` | the render methods and the observed-render path |
+//! | `resolve` | references → compiled versions: lookups, compiling, includes |
+//! | `extensions` | observers and plugins |
+//!
+//! Every public operation runs inside one tracing span opened by [`operation_span!`] and finished
+//! by [`PromptManager::traced`], which records the prompt attributes and the outcome.
+
+mod builder;
+mod extensions;
+mod labels;
+mod options;
+mod read;
+mod render;
+mod resolve;
+mod write;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+use tracing::Instrument;
+
+use crate::cache::RenderCache;
+use crate::engine::TemplateEngine;
+use crate::error::Result;
+use crate::id::PromptId;
+use crate::model::{LabelEvent, PromptVersion};
+use crate::plugin::Plugin;
+use crate::registry::Registry;
+use crate::store::Store;
+
+pub use builder::PromptManagerBuilder;
+use extensions::Observers;
+pub use labels::rollback_target;
+pub use options::{
+    CreateOptions, IntoLabelName, IntoPromptId, IntoVersion, LabelOptions, MAX_INCLUDE_DEPTH, MAX_UPDATE_ATTEMPTS,
+    UpdateOptions,
+};
+
+/// Opens the span of one manager operation, at INFO: its name, the fields given, and the fields
+/// every operation may record later (the `gen_ai.prompt.*` attributes and `outcome`).
+macro_rules! operation_span {
+    ($name:literal $(, $($field:tt)+)?) => {
+        tracing::info_span!(
+            $name,
+            $($($field)+,)?
+            gen_ai.prompt.name = tracing::field::Empty,
+            gen_ai.prompt.version = tracing::field::Empty,
+            gen_ai.prompt.label = tracing::field::Empty,
+            gen_ai.prompt.content_hash = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        )
+    };
+}
+use operation_span;
+
+/// The size of the in-process registry and the counters of the rendered-output cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Reference strings with a cached, compiled resolution.
+    pub references: usize,
+    /// Prompts the registry tracks.
+    pub prompts: usize,
+    /// Renders served from the rendered-output cache (0 when it is off).
+    pub render_hits: u64,
+    /// Renders that missed it and rendered.
+    pub render_misses: u64,
+    /// Rendered outputs kept.
+    pub rendered_entries: usize,
+    /// Their approximate size in bytes.
+    pub rendered_bytes: u64,
+}
+
+/// The result of a save.
+#[derive(Debug, Clone)]
+pub struct SaveOutcome {
+    /// The saved version, or the existing one when the content was identical.
+    pub version: Arc<PromptVersion>,
+    /// Whether a new version was created.
+    pub created: bool,
+    /// Label moves recorded with the save.
+    pub labels: Vec<LabelEvent>,
+}
+
+/// The prompt registry and renderer. Cheap to clone; clones share everything.
+///
+/// ```
+/// # async fn demo(pm: prompt_manager_core::PromptManager) -> prompt_manager_core::Result<()> {
+/// use prompt_manager_core::{Prompt, Variables};
+/// pm.create(Prompt::text("greeting", "Hello {{ name }}!")?).await?;
+/// pm.set_label("greeting", "production", "1.0.0").await?;
+/// let text = pm.render("greeting@production", &Variables::new().with("name", "Ada")).await?;
+/// assert_eq!(text, "Hello Ada!");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PromptManager {
+    inner: Arc<Inner>,
+    /// Who this handle records as the author and actor of its writes ([`PromptManager::acting_as`]).
+    actor: Option<Arc<str>>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    engine: Arc<dyn TemplateEngine>,
+    registry: Registry,
+    observers: Observers,
+    plugins: RwLock<BTreeMap<String, Arc<dyn Plugin>>>,
+    render_cache: Option<RenderCache>,
+    /// Whether the store reports writes made elsewhere to the registry.
+    watching: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for PromptManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PromptManager")
+            .field("store", &self.inner.store)
+            .field("engine", &self.inner.engine.name())
+            .field("cached_references", &self.inner.registry.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Records the prompt an operation is about on the current span.
+fn record_prompt(id: &PromptId) {
+    if !tracing::level_enabled!(tracing::Level::INFO) {
+        return;
+    }
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
+        span.record("gen_ai.prompt.name", tracing::field::display(id));
+    }
+}
+
+/// Records the label an operation is about on the current span.
+fn record_label(label: &crate::id::LabelName) {
+    if !tracing::level_enabled!(tracing::Level::INFO) {
+        return;
+    }
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
+        span.record("gen_ai.prompt.label", label.as_str());
+    }
+}
+
+/// Records the outcome of the current operation's span: `ok`, or the error's code.
+fn record_outcome<T>(result: &Result<T>) {
+    // The operation spans are at INFO: below that, there is no span to record on, and looking up
+    // the current one is the most expensive part of a cache hit.
+    if !tracing::level_enabled!(tracing::Level::INFO) {
+        return;
+    }
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
+        match result {
+            Ok(_) => span.record("outcome", "ok"),
+            Err(e) => span.record("outcome", e.code()),
+        };
+    }
+}
+
+impl PromptManager {
+    /// Runs one operation inside its span (from [`operation_span!`]) and records its outcome:
+    /// the one instrumentation of every public method.
+    async fn traced<T>(span: tracing::Span, operation: impl Future<Output = Result<T>>) -> Result<T> {
+        async move {
+            let result = operation.await;
+            record_outcome(&result);
+            result
+        }
+        .instrument(span)
+        .await
+    }
+    /// A builder; a store and an engine are required.
+    pub fn builder() -> PromptManagerBuilder {
+        PromptManagerBuilder::default()
+    }
+
+    /// How many references and prompts the in-process registry holds.
+    pub fn cache_stats(&self) -> CacheStats {
+        let (render_hits, render_misses, rendered_entries, rendered_bytes) = self
+            .inner
+            .render_cache
+            .as_ref()
+            .map_or((0, 0, 0, 0), RenderCache::stats);
+        CacheStats {
+            references: self.inner.registry.len(),
+            prompts: self.inner.registry.prompts(),
+            render_hits,
+            render_misses,
+            rendered_entries,
+            rendered_bytes,
+        }
+    }
+
+    /// Whether the manager listens to its store's change feed: the builder asked for it
+    /// ([`PromptManagerBuilder::watch_store`]) and the store has one (SQLite, PostgreSQL).
+    pub fn watches_store(&self) -> bool {
+        self.inner.watching.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The template engine.
+    pub fn engine(&self) -> &Arc<dyn TemplateEngine> {
+        &self.inner.engine
+    }
+}

@@ -1,0 +1,234 @@
+//! Resolving a reference to a compiled version: the registry on a hit; on a miss, the store
+//! lookup (by label, exact version, semver requirement or latest), compiling, and the includes a
+//! template pulls in, followed through the registry with their cycle and depth checks.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use semver::Version;
+
+use crate::engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine};
+use crate::error::{Error, NotFound, Result};
+use crate::id::PromptId;
+use crate::model::{ContentHash, Prompt, PromptStatus, PromptVersion, Template};
+use crate::reference::{PromptRef, Selector, newest_matching};
+use crate::render::Resolved;
+
+use super::{MAX_INCLUDE_DEPTH, PromptManager};
+
+/// Every resolution gets its own id: the rendered-output cache keys on it.
+static RESOLUTION_IDS: AtomicU64 = AtomicU64::new(1);
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Includes collected for one compile: sources by reference, and dependency generations.
+#[derive(Default)]
+struct IncludeSet {
+    templates: Vec<IncludedTemplate>,
+    seen: HashSet<String>,
+    deps: Vec<(PromptId, u64)>,
+}
+
+impl PromptManager {
+    /// Resolves a reference through the registry, loading and compiling on a miss.
+    pub(super) async fn resolve(&self, reference: &str) -> Result<Arc<Resolved>> {
+        if let Some(hit) = self.inner.registry.get(reference) {
+            return Ok(hit);
+        }
+        let registry = &self.inner.registry;
+        let parsed = PromptRef::parse(reference)?;
+        // Taken before reading the store: a write that lands meanwhile invalidates this entry,
+        // and the registry then refuses to cache what was read.
+        let entry = registry.entry(&parsed.id);
+        let loaded = match self.lookup(&parsed).await {
+            Ok(found) => self.compile_version(&found.0).await.map(|compiled| (found, compiled)),
+            Err(e) => Err(e),
+        };
+        let ((version, status), (compiled, deps)) = match loaded {
+            Ok(done) => done,
+            Err(e) => {
+                registry.forget_if_unused(&parsed.id, &entry);
+                return Err(e);
+            }
+        };
+        if status == PromptStatus::Deprecated {
+            tracing::warn!(
+                prompt = %version.prompt.id,
+                version = %version.version,
+                "prompt `{}` is deprecated; move callers to its replacement",
+                version.prompt.id
+            );
+        }
+        let resolved = Arc::new(Resolved {
+            id: RESOLUTION_IDS.fetch_add(1, Ordering::Relaxed),
+            name: version.reference(),
+            label: parsed.label().cloned(),
+            version,
+            status,
+            compiled,
+            deps,
+        });
+        registry.insert(&entry, reference, resolved.clone());
+        Ok(resolved)
+    }
+
+    /// Finds the version a reference names, and the prompt's status.
+    pub(super) async fn lookup(&self, reference: &PromptRef) -> Result<(Arc<PromptVersion>, PromptStatus)> {
+        let store = &self.inner.store;
+        let id = &reference.id;
+        let summary = store.summary(id).await?;
+        let version = match &reference.selector {
+            Selector::Latest => return Ok((store.load(id, None).await?, summary.status)),
+            Selector::Exact(v) => v.clone(),
+            Selector::Label(label) => summary
+                .labels
+                .get(label)
+                .cloned()
+                .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))?,
+            Selector::Requirement(req) => {
+                let versions = store.list_versions(id).await?;
+                newest_matching(versions.iter().map(|v| &v.version), req)
+                    .cloned()
+                    .ok_or_else(|| Error::NotFound(NotFound::Requirement(id.clone(), req.to_string())))?
+            }
+        };
+        match store.load(id, Some(&version)).await {
+            Ok(v) => Ok((v, summary.status)),
+            Err(Error::NotFound(NotFound::Version(..))) if reference.label().is_some() => {
+                let label = reference.label().cloned();
+                Err(match label {
+                    Some(label) => Error::NotFound(NotFound::LabelTarget(id.clone(), label, version)),
+                    None => Error::NotFound(NotFound::Version(id.clone(), version)),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Compiles a version, resolving its includes; include-free templates are shared by content.
+    async fn compile_version(
+        &self,
+        version: &PromptVersion,
+    ) -> Result<(Arc<dyn CompiledTemplate>, Vec<(PromptId, u64)>)> {
+        let prompt = &version.prompt;
+        let name = version.reference();
+        let parts = prompt.template.named_sources(&name);
+        // Scanning for includes is cheap and does I/O only when there are some.
+        let includes = self.collect_includes(&prompt.id, &name, &parts).await?;
+        let registry = &self.inner.registry;
+        let include_free = includes.templates.is_empty();
+        if include_free && let Some(compiled) = registry.compiled(&name, &version.content_hash) {
+            return Ok((compiled, Vec::new()));
+        }
+        let compiled = compile_parts(self.inner.engine.as_ref(), &name, &parts, &includes.templates)?;
+        if include_free {
+            registry.insert_compiled(&name, version.content_hash.clone(), compiled.clone());
+        }
+        Ok((compiled, includes.deps))
+    }
+
+    /// Checks that a prompt about to be saved as `version` compiles with its includes.
+    /// An include-free template is kept, so the version's first render does not compile it again.
+    pub(super) async fn check_compiles(&self, prompt: &Prompt, version: &Version, hash: &ContentHash) -> Result<()> {
+        let name = format!("{}@{}", prompt.id, version);
+        let parts = prompt.template.named_sources(&name);
+        let includes = self.collect_includes(&prompt.id, &name, &parts).await?;
+        let compiled = compile_parts(self.inner.engine.as_ref(), &name, &parts, &includes.templates)?;
+        // What every render would refuse (an unknown filter, a mutating method) is refused now,
+        // with its place; stored versions are only compiled, so older ones keep loading.
+        for (part, source) in &parts {
+            self.inner.engine.check(part, source)?;
+        }
+        if includes.templates.is_empty() {
+            self.inner.registry.insert_compiled(&name, hash.clone(), compiled);
+        }
+        Ok(())
+    }
+
+    async fn collect_includes(&self, root: &PromptId, name: &str, parts: &[(String, &str)]) -> Result<IncludeSet> {
+        let mut set = IncludeSet::default();
+        for (part, source) in parts {
+            let mut path = vec![(root.clone(), name.to_owned())];
+            for child in self.inner.engine.includes(part, source)? {
+                self.visit_include(child, part, &mut path, &mut set).await?;
+            }
+        }
+        Ok(set)
+    }
+
+    fn visit_include<'a>(
+        &'a self,
+        reference: String,
+        includer: &'a str,
+        path: &'a mut Vec<(PromptId, String)>,
+        set: &'a mut IncludeSet,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let in_include = |e: Error| match e {
+                Error::NotFound(_) | Error::InvalidReference { .. } | Error::InvalidId { .. } => Error::InvalidPrompt {
+                    id: includer.to_owned(),
+                    reason: format!("its include of `{reference}` failed: {e}"),
+                },
+                other => other,
+            };
+            let parsed = PromptRef::parse(&reference).map_err(in_include)?;
+            if let Some(start) = path.iter().position(|(id, _)| *id == parsed.id) {
+                let mut cycle: Vec<String> = path[start..].iter().map(|(_, r)| r.clone()).collect();
+                cycle.push(reference);
+                return Err(Error::IncludeCycle { cycle });
+            }
+            if set.seen.contains(&reference) {
+                return Ok(());
+            }
+            if path.len() > MAX_INCLUDE_DEPTH {
+                return Err(Error::Unsupported(format!(
+                    "includes nest deeper than {MAX_INCLUDE_DEPTH} levels at `{reference}`"
+                )));
+            }
+            let generation = self.inner.registry.entry(&parsed.id).generation;
+            let (version, status) = self.lookup(&parsed).await.map_err(in_include)?;
+            if status == PromptStatus::Archived {
+                return Err(Error::Archived { id: parsed.id });
+            }
+            let Template::Text(source) = &version.prompt.template else {
+                return Err(Error::Unsupported(format!(
+                    "`{reference}` is a chat prompt and cannot be included; only text prompts can"
+                )));
+            };
+            let exact = version.reference();
+            path.push((parsed.id.clone(), reference.clone()));
+            for child in self.inner.engine.includes(&exact, source)? {
+                self.visit_include(child, &exact, path, set).await?;
+            }
+            path.pop();
+            set.seen.insert(reference.clone());
+            set.deps.push((parsed.id, generation));
+            set.templates.push(IncludedTemplate {
+                reference,
+                resolved: exact,
+                source: source.clone(),
+            });
+            Ok(())
+        })
+    }
+}
+
+/// Compiles the named parts of one version with the engine.
+fn compile_parts(
+    engine: &dyn TemplateEngine,
+    name: &str,
+    parts: &[(String, &str)],
+    includes: &[IncludedTemplate],
+) -> Result<Arc<dyn CompiledTemplate>> {
+    let sources: Vec<&str> = parts.iter().map(|(_, s)| *s).collect();
+    let part_names: Vec<&str> = parts.iter().map(|(n, _)| n.as_str()).collect();
+    engine.compile(CompileUnit {
+        name,
+        sources: &sources,
+        part_names: &part_names,
+        includes,
+    })
+}
