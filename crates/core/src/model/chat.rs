@@ -25,36 +25,13 @@ pub enum Role {
     Tool,
 }
 
-impl Role {
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-            Role::Function => "function",
-            Role::Tool => "tool",
-        }
-    }
-
-    /// Parses a lowercase role name.
-    pub fn parse(s: &str) -> Option<Role> {
-        Some(match s {
-            "system" => Role::System,
-            "user" => Role::User,
-            "assistant" => Role::Assistant,
-            "function" => Role::Function,
-            "tool" => Role::Tool,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+wire_names!(Role, "role", [
+    System => "system",
+    User => "user",
+    Assistant => "assistant",
+    Function => "function",
+    Tool => "tool",
+]);
 
 /// One chat message: a template in a prompt, or rendered text in a render's output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -455,5 +432,10 @@ template:
             let err = serde_yaml_ng::from_str::<Prompt>(yaml).expect_err(yaml).to_string();
             assert!(err.contains(expected), "{yaml}: {err}");
         }
+    }
+
+    #[test]
+    fn role_names_are_the_serde_names() {
+        crate::model::tests::assert_wire_names(Role::ALL, Role::as_str);
     }
 }

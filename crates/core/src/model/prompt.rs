@@ -5,7 +5,6 @@
 //! [`schema`](super::schema); versions of it and their numbers are in [`version`](super::version).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,26 +27,17 @@ pub enum PromptFormat {
     Instruction,
 }
 
+wire_names!(PromptFormat, "format", [
+    Text => "text",
+    Chat => "chat",
+    Completion => "completion",
+    Instruction => "instruction",
+]);
+
 impl PromptFormat {
     /// Whether the format takes a list of messages rather than one text.
     pub fn is_chat(self) -> bool {
         matches!(self, PromptFormat::Chat)
-    }
-
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PromptFormat::Text => "text",
-            PromptFormat::Chat => "chat",
-            PromptFormat::Completion => "completion",
-            PromptFormat::Instruction => "instruction",
-        }
-    }
-}
-
-impl fmt::Display for PromptFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
     }
 }
 
@@ -340,5 +330,10 @@ mod tests {
                 .to_string()
                 .contains("model_config.temperature")
         );
+    }
+
+    #[test]
+    fn format_names_are_the_serde_names() {
+        crate::model::tests::assert_wire_names(PromptFormat::ALL, PromptFormat::as_str);
     }
 }

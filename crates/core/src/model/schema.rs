@@ -3,8 +3,6 @@
 //!
 //! Checking given variables against a schema is in `crate::variables`, not here.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 /// The type of a declared variable.
@@ -30,27 +28,16 @@ pub enum VariableType {
     Messages,
 }
 
-impl VariableType {
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VariableType::Any => "any",
-            VariableType::String => "string",
-            VariableType::Number => "number",
-            VariableType::Integer => "integer",
-            VariableType::Boolean => "boolean",
-            VariableType::Array => "array",
-            VariableType::Object => "object",
-            VariableType::Messages => "messages",
-        }
-    }
-}
-
-impl fmt::Display for VariableType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+wire_names!(VariableType, "variable type", [
+    Any => "any",
+    String => "string",
+    Number => "number",
+    Integer => "integer",
+    Boolean => "boolean",
+    Array => "array",
+    Object => "object",
+    Messages => "messages",
+]);
 
 /// The declaration of one template variable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,5 +117,15 @@ impl InputSchema {
     /// The declaration of `name`.
     pub fn get(&self, name: &str) -> Option<&VariableSpec> {
         self.variables.iter().find(|v| v.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_type_names_are_the_serde_names() {
+        crate::model::tests::assert_wire_names(VariableType::ALL, VariableType::as_str);
     }
 }

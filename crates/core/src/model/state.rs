@@ -5,7 +5,6 @@
 //! The versions themselves are in [`version`](super::version).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use semver::Version;
@@ -29,26 +28,18 @@ pub enum PromptStatus {
     Archived,
 }
 
-impl PromptStatus {
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PromptStatus::Draft => "draft",
-            PromptStatus::Active => "active",
-            PromptStatus::Deprecated => "deprecated",
-            PromptStatus::Archived => "archived",
-        }
-    }
+wire_names!(PromptStatus, "status", [
+    Draft => "draft",
+    Active => "active",
+    Deprecated => "deprecated",
+    Archived => "archived",
+]);
 
-    /// Parses a lowercase status name.
+impl PromptStatus {
+    /// The status named `s`, if it names one: [`FromStr`](std::str::FromStr) without the error,
+    /// for callers that word their own.
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "draft" => PromptStatus::Draft,
-            "active" => PromptStatus::Active,
-            "deprecated" => PromptStatus::Deprecated,
-            "archived" => PromptStatus::Archived,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 
     /// Whether a prompt may move from `self` to `to`; `Err` says why not.
@@ -67,12 +58,6 @@ impl PromptStatus {
     }
 }
 
-impl fmt::Display for PromptStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
 /// How a label moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -84,6 +69,12 @@ pub enum LabelEventKind {
     /// Removed.
     Remove,
 }
+
+wire_names!(LabelEventKind, "label event kind", [
+    Set => "set",
+    Rollback => "rollback",
+    Remove => "remove",
+]);
 
 /// One recorded move of a label: who, when, from, to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,5 +136,15 @@ mod tests {
         assert!(Active.check_transition(Draft).is_err());
         assert!(Archived.check_transition(Deprecated).is_err());
         assert!(Active.check_transition(Active).is_err());
+    }
+
+    #[test]
+    fn status_names_are_the_serde_names() {
+        crate::model::tests::assert_wire_names(PromptStatus::ALL, PromptStatus::as_str);
+    }
+
+    #[test]
+    fn label_event_kind_names_are_the_serde_names() {
+        crate::model::tests::assert_wire_names(LabelEventKind::ALL, LabelEventKind::as_str);
     }
 }

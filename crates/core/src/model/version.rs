@@ -117,6 +117,12 @@ pub enum Bump {
     Major,
 }
 
+wire_names!(Bump, "bump", [
+    Patch => "patch",
+    Minor => "minor",
+    Major => "major",
+]);
+
 impl Bump {
     /// The next version after `v`; `None` when a number would overflow.
     pub fn apply(self, v: &Version) -> Option<Version> {
@@ -126,33 +132,14 @@ impl Bump {
             Bump::Patch => Version::new(v.major, v.minor, v.patch.checked_add(1)?),
         })
     }
-
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Bump::Major => "major",
-            Bump::Minor => "minor",
-            Bump::Patch => "patch",
-        }
-    }
 }
 
-impl fmt::Display for Bump {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl std::str::FromStr for Bump {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s {
-            "major" => Ok(Bump::Major),
-            "minor" => Ok(Bump::Minor),
-            "patch" => Ok(Bump::Patch),
-            other => Err(Error::Unsupported(format!(
-                "unknown bump `{other}`; use major, minor or patch"
-            ))),
-        }
+    #[test]
+    fn bump_names_are_the_serde_names() {
+        crate::model::tests::assert_wire_names(Bump::ALL, Bump::as_str);
     }
 }
