@@ -184,9 +184,7 @@ pub(crate) fn parse_messages(value: &Value) -> std::result::Result<Vec<ChatMessa
                 return Err(format!("item {n} must be an object with `role` and `content`"));
             };
             let role = match map.get("role") {
-                Some(Value::String(r)) => {
-                    Role::parse(r).ok_or_else(|| format!("item {n} has an unknown role `{r}`"))?
-                }
+                Some(Value::String(r)) => r.parse::<Role>().map_err(|e| format!("item {n}: {e}"))?,
                 Some(_) => return Err(format!("item {n}: `role` must be a string")),
                 None => return Err(format!("item {n} has no `role`")),
             };

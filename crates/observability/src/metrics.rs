@@ -143,16 +143,11 @@ fn kind_index(kind: ErrorKind) -> usize {
     }
 }
 
-const LABEL_MOVE_KINDS: [&str; 4] = ["set", "rollback", "remove", "other"];
+/// One label-move counter per [`LabelEventKind`], in the order of `LabelEventKind::ALL`.
+const LABEL_MOVE_SLOTS: usize = LabelEventKind::ALL.len();
 
-fn label_move_index(kind: LabelEventKind) -> usize {
-    match kind {
-        LabelEventKind::Set => 0,
-        LabelEventKind::Rollback => 1,
-        LabelEventKind::Remove => 2,
-        #[allow(unreachable_patterns)]
-        _ => 3,
-    }
+fn label_move_index(kind: LabelEventKind) -> Option<usize> {
+    LabelEventKind::ALL.iter().position(|k| *k == kind)
 }
 
 /// A latency histogram: per-bucket (non-cumulative) counts and the sum in nanoseconds. The count is
@@ -211,7 +206,7 @@ pub(crate) struct IdMetrics {
     errors: [ErrorSlot; ERROR_SLOTS],
     pub(crate) latency: Histogram,
     pub(crate) versions_created: AtomicU64,
-    label_moves: [AtomicU64; 4],
+    label_moves: [AtomicU64; LABEL_MOVE_SLOTS],
     /// The attribute set this id is exported with over OTLP, built once.
     #[cfg(feature = "otlp")]
     pub(crate) otel_attributes: [opentelemetry::KeyValue; 1],
@@ -253,12 +248,12 @@ impl IdMetrics {
 impl IdMetrics {
     /// `(kind, count)` of every label-move counter that is not zero.
     pub(crate) fn label_moves(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        LABEL_MOVE_KINDS
+        LabelEventKind::ALL
             .iter()
             .zip(&self.label_moves)
             .filter_map(|(kind, counter)| {
                 let n = counter.load(Ordering::Relaxed);
-                (n > 0).then_some((*kind, n))
+                (n > 0).then_some((kind.as_str(), n))
             })
     }
 }
@@ -636,7 +631,7 @@ impl Observer for MetricsObserver {
 
     fn on_label_moved(&self, id: &PromptId, event: &LabelEvent) {
         self.inner.with_handle(Some(id), |m| {
-            if let Some(counter) = m.label_moves.get(label_move_index(event.kind)) {
+            if let Some(counter) = label_move_index(event.kind).and_then(|i| m.label_moves.get(i)) {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
         });

@@ -318,11 +318,11 @@ pub(crate) async fn list_prompts(
                     .map(str::to_owned),
             ),
             "status" => {
-                query.status = Some(PromptStatus::parse(&value).ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "status: `{value}` is not a status; use draft, active, deprecated or archived"
-                    ))
-                })?)
+                query.status = Some(
+                    value
+                        .parse::<PromptStatus>()
+                        .map_err(|e| ApiError::bad_request(format!("status: {e}")))?,
+                )
             }
             "prefix" => query.id_prefix = Some(value),
             "limit" => {

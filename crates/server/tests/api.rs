@@ -726,6 +726,33 @@ async fn the_openapi_document_matches_the_routes() {
     }
 }
 
+#[test]
+fn the_openapi_document_lists_every_name_of_the_core_enums() {
+    use std::collections::BTreeSet;
+
+    use prompt_manager::{Bump, LabelEventKind, PromptFormat, PromptStatus, Role, VariableType};
+
+    fn names<T>(all: &[T], as_str: fn(&T) -> &'static str) -> BTreeSet<String> {
+        all.iter().map(|v| as_str(v).to_owned()).collect()
+    }
+    let doc = serde_json::to_value(prompt_manager_server::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    // The document describes the core enums with its own copies (core derives no schemas):
+    // they must list exactly the names the core writes.
+    for (schema, expected) in [
+        ("Role", names(Role::ALL, Role::as_str)),
+        ("Format", names(PromptFormat::ALL, PromptFormat::as_str)),
+        ("Status", names(PromptStatus::ALL, PromptStatus::as_str)),
+        ("Bump", names(Bump::ALL, Bump::as_str)),
+        ("VariableType", names(VariableType::ALL, VariableType::as_str)),
+        ("LabelEventKind", names(LabelEventKind::ALL, LabelEventKind::as_str)),
+    ] {
+        let documented: BTreeSet<String> = serde_json::from_value(schemas[schema]["enum"].clone())
+            .unwrap_or_else(|e| panic!("{schema} has no list of names: {e}: {}", schemas[schema]));
+        assert_eq!(documented, expected, "{schema}");
+    }
+}
+
 #[tokio::test]
 async fn the_concurrency_limit_makes_requests_wait_their_turn() {
     use axum::body::Body;

@@ -2,7 +2,7 @@
 //! (`production`, `staging`); every move is recorded.
 
 use clap::{Args, Subcommand};
-use prompt_manager::LabelEvent;
+use prompt_manager::{LabelEvent, LabelEventKind};
 use serde::Serialize;
 
 use super::{Context, when};
@@ -72,7 +72,7 @@ pub(crate) struct MoveOut {
     /// Whether it moved (`false`: it already pointed there).
     pub(crate) changed: bool,
     /// `set`, `rollback` or `remove`.
-    pub(crate) kind: Option<String>,
+    pub(crate) kind: Option<LabelEventKind>,
 }
 
 impl MoveOut {
@@ -84,7 +84,7 @@ impl MoveOut {
             from: event.from.as_ref().map(ToString::to_string),
             to: event.to.as_ref().map(ToString::to_string),
             changed: true,
-            kind: Some(kind(event).to_owned()),
+            kind: Some(event.kind),
         }
     }
 
@@ -94,10 +94,10 @@ impl MoveOut {
         if !self.changed {
             return format!("{} {}: already at {}\n", self.id, self.label, show(&self.to));
         }
-        let what = match self.kind.as_deref() {
-            Some("rollback") => " (rollback)",
-            Some("remove") => " (removed)",
-            _ => "",
+        let what = match self.kind {
+            Some(LabelEventKind::Rollback) => " (rollback)",
+            Some(LabelEventKind::Remove) => " (removed)",
+            Some(LabelEventKind::Set) | None => "",
         };
         format!(
             "{} {}: {} → {}{what}\n",
@@ -106,14 +106,6 @@ impl MoveOut {
             show(&self.from),
             show(&self.to)
         )
-    }
-}
-
-fn kind(event: &LabelEvent) -> &'static str {
-    match event.kind {
-        prompt_manager::LabelEventKind::Set => "set",
-        prompt_manager::LabelEventKind::Rollback => "rollback",
-        prompt_manager::LabelEventKind::Remove => "remove",
     }
 }
 
@@ -165,7 +157,7 @@ pub(crate) async fn run(ctx: &Context, command: LabelCommand) -> anyhow::Result<
                         vec![
                             when(&e.at),
                             e.label.to_string(),
-                            kind(e).to_owned(),
+                            e.kind.to_string(),
                             show(&e.from),
                             show(&e.to),
                             e.actor.clone().unwrap_or_default(),

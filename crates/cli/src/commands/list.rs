@@ -93,3 +93,26 @@ pub(crate) async fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<Outcome
     });
     Ok(Outcome::Success)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+
+    #[test]
+    fn every_status_is_an_argument_under_its_own_name() {
+        let names: Vec<String> = StatusArg::value_variants()
+            .iter()
+            .map(|arg| {
+                let name = arg.to_possible_value().expect("not hidden").get_name().to_owned();
+                assert_eq!(PromptStatus::from(*arg).as_str(), name);
+                name
+            })
+            .collect();
+        assert_eq!(
+            names,
+            PromptStatus::ALL.iter().map(PromptStatus::as_str).collect::<Vec<_>>()
+        );
+    }
+}

@@ -168,3 +168,26 @@ pub(crate) async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<Outco
     });
     Ok(Outcome::Success)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+
+    #[test]
+    fn every_bump_is_an_argument_under_its_own_name() {
+        let mut names: Vec<String> = BumpArg::value_variants()
+            .iter()
+            .map(|arg| {
+                let name = arg.to_possible_value().expect("not hidden").get_name().to_owned();
+                assert_eq!(Bump::from(*arg).as_str(), name);
+                name
+            })
+            .collect();
+        names.sort();
+        let mut expected: Vec<&str> = Bump::ALL.iter().map(Bump::as_str).collect();
+        expected.sort();
+        assert_eq!(names, expected);
+    }
+}
