@@ -893,7 +893,9 @@ impl PromptManager {
                     .await?;
                 match output {
                     RenderOutput::Text(text) => Ok(text),
-                    RenderOutput::Messages(_) => Err(Error::Unsupported(format!("`{reference}` rendered to messages"))),
+                    RenderOutput::Messages(_) => Err(Error::Internal(format!(
+                        "text prompt `{reference}` rendered to messages"
+                    ))),
                 }
             }
             .await,
@@ -1021,8 +1023,8 @@ impl PromptManager {
         match f.take() {
             Some(f) => Ok(f(&resolved)),
             // `f` is only taken on a hit, which returned above.
-            None => Err(Error::Unsupported(
-                "internal: the registry consumed a render without a result".into(),
+            None => Err(Error::Internal(
+                "the registry consumed a render without a result".into(),
             )),
         }
     }
@@ -1187,9 +1189,10 @@ impl PromptManager {
                 return Ok(());
             }
             if path.len() > MAX_INCLUDE_DEPTH {
-                return Err(Error::Unsupported(format!(
-                    "includes nest deeper than {MAX_INCLUDE_DEPTH} levels at `{reference}`"
-                )));
+                return Err(Error::RenderLimit {
+                    template: includer.to_owned(),
+                    limit: format!("its includes nest deeper than {MAX_INCLUDE_DEPTH} levels (at `{reference}`)"),
+                });
             }
             let generation = self.inner.registry.entry(&parsed.id).generation;
             let (version, status) = self.lookup(&parsed).await.map_err(in_include)?;

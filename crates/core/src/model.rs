@@ -1244,9 +1244,7 @@ impl std::str::FromStr for Bump {
             "major" => Ok(Bump::Major),
             "minor" => Ok(Bump::Minor),
             "patch" => Ok(Bump::Patch),
-            other => Err(Error::Unsupported(format!(
-                "unknown bump `{other}`; use major, minor or patch"
-            ))),
+            other => Err(Error::invalid_argument("bump", other, "use major, minor or patch")),
         }
     }
 }

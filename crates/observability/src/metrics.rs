@@ -110,37 +110,27 @@ impl MetricsConfig {
     }
 }
 
-/// The error codes of core's `Error::code()`, each with a counter slot; a code added later to core
-/// is counted in the last slot as `other` until it is listed here.
 /// One counter per error code core knows, and one for any other.
 const KNOWN_CODES: &[&str] = prompt_manager_core::Error::CODES;
 const ERROR_SLOTS: usize = KNOWN_CODES.len() + 1;
 
-const KIND_NAMES: [&str; 7] = [
-    "invalid_input",
-    "not_found",
-    "conflict",
-    "render",
-    "unsupported",
-    "internal",
-    "other",
-];
+/// The label of a kind index that names no kind (never written: every kind is in `ErrorKind::ALL`).
+const OTHER_KIND: &str = "other";
 
-/// The snake-case name of an error kind (`invalid_input`, `not_found`, …), as metrics label it.
-pub fn error_kind_name(kind: ErrorKind) -> &'static str {
-    KIND_NAMES[kind_index(kind)]
+/// Where `kind` sits in `ErrorKind::ALL`, as stored in an [`ErrorSlot`].
+fn kind_index(kind: ErrorKind) -> u8 {
+    ErrorKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(u8::MAX)
 }
 
-fn kind_index(kind: ErrorKind) -> usize {
-    match kind {
-        ErrorKind::InvalidInput => 0,
-        ErrorKind::NotFound => 1,
-        ErrorKind::Conflict => 2,
-        ErrorKind::Render => 3,
-        ErrorKind::Unsupported => 4,
-        ErrorKind::Internal => 5,
-        _ => 6,
-    }
+/// The metrics label of a stored kind index.
+fn kind_label(index: u8) -> &'static str {
+    ErrorKind::ALL
+        .get(usize::from(index))
+        .map_or(OTHER_KIND, |k| k.as_str())
 }
 
 const LABEL_MOVE_KINDS: [&str; 4] = ["set", "rollback", "remove", "other"];
@@ -241,10 +231,7 @@ impl IdMetrics {
         self.errors.iter().enumerate().filter_map(|(i, slot)| {
             let count = slot.count.load(Ordering::Relaxed);
             let code = KNOWN_CODES.get(i).copied().unwrap_or("other");
-            let kind = KIND_NAMES
-                .get(usize::from(slot.kind.load(Ordering::Relaxed)))
-                .copied()
-                .unwrap_or("other");
+            let kind = kind_label(slot.kind.load(Ordering::Relaxed));
             (count > 0).then_some((code, kind, count))
         })
     }
@@ -340,8 +327,7 @@ impl Inner {
                 let slot = KNOWN_CODES.iter().position(|c| *c == code).unwrap_or(KNOWN_CODES.len());
                 if let Some(slot) = m.errors.get(slot) {
                     slot.count.fetch_add(1, Ordering::Relaxed);
-                    // At most 7 kinds: the index fits a u8.
-                    slot.kind.store(kind_index(error.kind()) as u8, Ordering::Relaxed);
+                    slot.kind.store(kind_index(error.kind()), Ordering::Relaxed);
                 }
             }
             #[cfg(feature = "otlp")]
@@ -772,7 +758,7 @@ mod tests {
                 &[
                     ("prompt_id", UNRESOLVED_PROMPT),
                     ("code", "invalid_variables"),
-                    ("kind", "invalid_input")
+                    ("kind", "invalid_content")
                 ]
             ),
             Some(1.0)
@@ -1000,8 +986,38 @@ mod tests {
     }
 
     #[test]
-    fn error_kinds_have_names() {
-        assert_eq!(error_kind_name(ErrorKind::InvalidInput), "invalid_input");
-        assert_eq!(error_kind_name(ErrorKind::Internal), "internal");
+    fn errors_are_labelled_by_cores_tables() {
+        // Every code and kind core has gets its own series, labelled as core names them.
+        let m = MetricsObserver::default();
+        let errors = [
+            Error::LabelProtected {
+                id: id("k/a"),
+                label: LabelName::new("production").unwrap(),
+            },
+            Error::Internal("x".into()),
+            Error::backend("sqlite", "down"),
+            Error::Archived { id: id("k/a") },
+        ];
+        for error in &errors {
+            m.on_render_error(&execution(Some("k/a"), 1, Some(error.code())), error);
+        }
+        let text = m.render_prometheus();
+        for error in &errors {
+            let labels = [
+                ("prompt_id", "k/a"),
+                ("code", error.code()),
+                ("kind", error.kind().as_str()),
+            ];
+            assert_eq!(
+                value(&text, "prompt_manager_render_errors_total", &labels),
+                Some(1.0),
+                "{labels:?}\n{text}"
+            );
+        }
+        assert_eq!(ErrorKind::InvalidContent.as_str(), "invalid_content");
+        assert!(
+            !text.contains("code=\"other\"") && !text.contains("kind=\"other\""),
+            "{text}"
+        );
     }
 }
