@@ -120,7 +120,7 @@ impl IntoResponse for ApiError {
 
 impl From<Error> for ApiError {
     /// Maps only: the status is the kind's, the code and detail what a client may read
-    /// ([`public_view`]); the error itself stays with the response for the log.
+    /// (`public_view`); the error itself stays with the response for the log.
     fn from(e: Error) -> Self {
         let status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let (code, detail) = public_view(&e, status);
