@@ -1,8 +1,12 @@
 //! Exit codes, and how errors are reported: what went wrong, then what to do about it.
 //!
-//! 0 success; 1 a check failed (lint errors, a render that failed on its variables or template,
-//! a stored version that no longer matches its content hash); 2 usage or I/O errors (bad
-//! arguments, unknown prompts, a store that cannot be opened).
+//! 0 success; 1 a check failed: the content is at fault (lint errors; a prompt, template,
+//! variables or render that fail a check; a stored version that no longer matches its content
+//! hash); 2 the command could not do what was asked: usage or I/O errors (bad arguments,
+//! unreadable files, unknown prompts, a store that cannot be opened) and refused states (exists
+//! already, a version conflict, an archived prompt, a protected label). The code of a
+//! prompt-manager error is its kind's ([`prompt_manager::ErrorKind::exit_code`], core's one
+//! table); any other error is a usage or I/O error.
 
 use std::process::ExitCode;
 
@@ -64,21 +68,10 @@ pub(crate) fn domain_error(error: &anyhow::Error) -> Option<&Error> {
     error.chain().find_map(|e| e.downcast_ref::<Error>())
 }
 
-/// The exit code of an error: 1 when content failed a check, 2 otherwise.
+/// The exit code of an error: its kind's for a prompt-manager error (1 when content failed a
+/// check, 2 otherwise), 2 for any other.
 pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
-    match domain_error(error) {
-        Some(
-            Error::InvalidVariables { .. }
-            | Error::TemplateSyntax { .. }
-            | Error::Render { .. }
-            | Error::RenderLimit { .. }
-            | Error::IncludeCycle { .. }
-            | Error::Archived { .. }
-            | Error::Plugin { .. }
-            | Error::ContentHashMismatch(_),
-        ) => EXIT_CHECK_FAILED,
-        _ => EXIT_USAGE,
-    }
+    domain_error(error).map_or(EXIT_USAGE, |e| e.kind().exit_code())
 }
 
 /// The error as scripts see it with `--output json|yaml` (on stderr).
@@ -267,10 +260,33 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_error() {
-        let render = anyhow::Error::new(Error::Archived {
-            id: prompt_manager::PromptId::new("a").unwrap_or_else(|_| unreachable!()),
-        });
+        let id = || prompt_manager::PromptId::new("a").unwrap_or_else(|_| unreachable!());
+        // A refused state: the command could not do what was asked.
+        let archived = anyhow::Error::new(Error::Archived { id: id() });
+        assert_eq!(exit_code(&archived), EXIT_USAGE);
+        // Content that fails a check, also when wrapped in context.
+        let render = anyhow::Error::new(Error::InvalidVariables {
+            reference: "a".into(),
+            problems: vec![],
+        })
+        .context("cannot render `a`");
         assert_eq!(exit_code(&render), EXIT_CHECK_FAILED);
+        let protected = anyhow::Error::new(Error::LabelProtected {
+            id: id(),
+            label: prompt_manager::LabelName::new("production").unwrap_or_else(|_| unreachable!()),
+        });
+        assert_eq!(exit_code(&protected), EXIT_USAGE);
         assert_eq!(exit_code(&anyhow::anyhow!("no such file")), EXIT_USAGE);
+    }
+
+    #[test]
+    fn every_kind_exits_with_a_documented_code() {
+        for kind in prompt_manager::ErrorKind::ALL {
+            assert!(
+                [EXIT_CHECK_FAILED, EXIT_USAGE].contains(&kind.exit_code()),
+                "{kind}: exit {}",
+                kind.exit_code()
+            );
+        }
     }
 }

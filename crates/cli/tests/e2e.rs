@@ -194,12 +194,13 @@ fn a_user_walks_through_the_lifecycle() {
     assert_eq!(versions, ["2.0.0", "1.1.0", "1.0.0"]);
     assert_eq!(history[2]["labels"][0], "production");
 
-    // Status and archive: an archived prompt refuses to render (a failed check, exit 1).
+    // Status and archive: an archived prompt refuses to render (a refused state like a conflict,
+    // exit 2, as the server answers 409: the content did not fail a check).
     assert_eq!(p.json(&["status", "greeting"])["status"], "draft");
     p.ok(&["status", "greeting", "active"]);
     assert!(p.ok(&["archive", "greeting"]).contains("active → archived"));
     assert!(
-        p.stderr(1, &["render", "greeting", "-v", "name=A", "-v", "mood=ok"])
+        p.stderr(2, &["render", "greeting", "-v", "name=A", "-v", "mood=ok"])
             .contains("status greeting active")
     );
     assert_eq!(p.json(&["list", "--status", "archived"]).as_array().unwrap().len(), 1);

@@ -34,7 +34,7 @@ mod metrics;
 pub use logging::{EVENTS_TARGET, InitError, LogFormat, LoggingObserver, filter_from_env, init_logging};
 pub use metrics::{
     DEFAULT_LATENCY_BUCKETS, DEFAULT_MAX_PROMPT_IDS, MetricsConfig, MetricsObserver, OTHER_PROMPT, PromptIdLabels,
-    UNRESOLVED_PROMPT, error_kind_name,
+    UNRESOLVED_PROMPT,
 };
 #[cfg(feature = "otlp")]
 mod otlp;

@@ -11,8 +11,6 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::metrics::error_kind_name;
-
 /// The target of the events the [`LoggingObserver`] emits (filter with `prompt_manager::events=info`).
 pub const EVENTS_TARGET: &str = "prompt_manager::events";
 
@@ -178,7 +176,7 @@ impl Observer for LoggingObserver {
             label = %Opt(execution.label),
             duration_us = execution.duration.as_micros() as u64,
             code = error.code(),
-            kind = error_kind_name(error.kind()),
+            kind = error.kind().as_str(),
             error = %error,
             "render failed"
         );

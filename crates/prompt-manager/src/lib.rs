@@ -221,13 +221,15 @@ async fn open_postgres(url: &str) -> Result<Arc<dyn Store>> {
     Err(not_compiled(url, "postgres"))
 }
 
+/// The store at `url` needs `feature`, which this build lacks. The error names the scheme, not
+/// the URL: a caller that shows the URL (redacted) says which one it tried.
 #[allow(dead_code)] // unused when every backend is compiled in
-fn not_compiled(url: &str, feature: &str) -> Error {
-    Error::Config(format!(
-        "`{}` needs the `{feature}` feature of prompt-manager, which this build does not have; \
-         enable it in Cargo.toml (features = [\"{feature}\"])",
-        redact_url(url)
-    ))
+fn not_compiled(url: &str, feature: &'static str) -> Error {
+    let scheme = url.split_once("://").map_or(url, |(scheme, _)| scheme);
+    Error::FeatureMissing {
+        feature,
+        what: format!("`{scheme}://` stores"),
+    }
 }
 
 /// A manager on the store at `url` with the minijinja engine.
@@ -266,8 +268,22 @@ mod tests {
 
     #[test]
     fn a_missing_backend_names_its_feature() {
-        let message = not_compiled("postgres://u:pw@h/db", "postgres").to_string();
-        assert!(message.contains("needs the `postgres` feature"), "{message}");
+        let err = not_compiled("postgres://u:pw@h/db", "postgres");
+        assert!(
+            matches!(
+                err,
+                crate::Error::FeatureMissing {
+                    feature: "postgres",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.starts_with("`postgres://` stores need the `postgres` feature"),
+            "{message}"
+        );
         assert!(message.contains("features = [\"postgres\"]"), "{message}");
         assert!(!message.contains("pw"), "{message}");
     }

@@ -1,18 +1,26 @@
 //! Errors as RFC 9457 problem details (`application/problem+json`): [`ApiError`] maps the
-//! manager's error kinds and axum's rejections to statuses, and [`problem_layer`] turns every other
+//! manager's errors and axum's rejections to problems, and [`problem_layer`] turns every other
 //! error response (unknown route, wrong method, body too large, timeout) into one too.
 //!
-//! A problem never carries a key, a stack trace or a SQL statement: store failures are logged
-//! with their source and answered with a generic detail.
+//! The status of a prompt-manager error is its kind's ([`ErrorKind::http_status`], core's one
+//! table); the server only decides what a client may read of it. A 5xx problem never carries the
+//! error's message — it may name a file, a host or a SQL statement — so store failures are
+//! answered with a generic detail (and their own codes, `store_unavailable` and `store_corrupt`).
+//! Converting never logs: the response keeps the error ([`crate::error_log::Failures`]) for the
+//! logging middleware ([`crate::error_log`]).
+
+use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prompt_manager::Error;
+use prompt_manager::{Error, ErrorKind};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::error_log::{Failure, Failures};
 
 /// The media type of problem details.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -40,6 +48,8 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     headers: Option<Box<HeaderMap>>,
+    /// The prompt-manager error it was made from, for the log.
+    source: Option<Arc<Error>>,
 }
 
 impl ApiError {
@@ -50,6 +60,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             headers: None,
+            source: None,
         }
     }
 
@@ -67,6 +78,15 @@ impl ApiError {
     /// The status.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// What the logging middleware needs to know of this error, when it came from the manager.
+    pub(crate) fn failure(&self) -> Option<Failure> {
+        self.source.as_ref().map(|error| Failure {
+            status: self.status,
+            code: self.code,
+            error: Arc::clone(error),
+        })
     }
 
     /// The problem body.
@@ -88,6 +108,9 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(failure) = self.failure() {
+            response.extensions_mut().insert(Failures(vec![failure]));
+        }
         if let Some(headers) = self.headers {
             response.headers_mut().extend(*headers);
         }
@@ -96,67 +119,53 @@ impl IntoResponse for ApiError {
 }
 
 impl From<Error> for ApiError {
+    /// Maps only: the status is the kind's, the code and detail what a client may read
+    /// (`public_view`); the error itself stays with the response for the log.
     fn from(e: Error) -> Self {
-        let status = match &e {
-            Error::InvalidId { .. }
-            | Error::InvalidLabel { .. }
-            | Error::InvalidReference { .. }
-            | Error::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
-            Error::InvalidPrompt { .. }
-            | Error::TemplateSyntax { .. }
-            | Error::InvalidVariables { .. }
-            | Error::IncludeCycle { .. }
-            | Error::Render { .. }
-            | Error::RenderLimit { .. }
-            | Error::Unsupported(_)
-            | Error::Plugin { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::AlreadyExists { .. }
-            | Error::VersionConflict { .. }
-            | Error::UpdateContended { .. }
-            | Error::VersionNotIncreasing { .. }
-            | Error::InvalidStatusTransition { .. }
-            | Error::Archived { .. } => StatusCode::CONFLICT,
-            Error::Config(_) | Error::Backend { .. } => {
-                // The message may name files, hosts or statements: log it, do not send it.
-                tracing::error!(error = %e, source = ?std::error::Error::source(&e), "request failed in the store");
-                return ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "the prompt store failed to answer; the server log has the details",
-                );
-            }
-            Error::ContentHashMismatch(mismatch) => {
-                let (id, version) = (&mismatch.id, &mismatch.version);
-                // The store's data was changed behind its back; the location names a path or a
-                // database on the server. The client did nothing wrong: name the version only.
-                tracing::error!(error = %e, "a stored version failed its content hash check");
-                let detail = format!(
-                    "version {version} of `{id}` in the prompt store no longer matches its content hash \
-                     (it was changed after it was saved); the server log names the file or row and both hashes"
-                );
-                return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "content_hash_mismatch", detail);
-            }
-            Error::InvalidFile { .. } => {
-                // Requests are JSON: a bad file is one of the store's (`dir://`), and its message
-                // names a path on the server. The client did nothing wrong and needs no path.
-                tracing::error!(error = %e, "a file of the prompt store is invalid");
-                return ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "store_corrupt",
-                    "a file of the prompt store is invalid; the server log names it and the line",
-                );
-            }
-            _ => {
-                tracing::error!(error = %e, "request failed");
-                return ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    e.code(),
-                    "the request failed inside the server; the server log has the details",
-                );
-            }
-        };
-        ApiError::new(status, e.code(), e.to_string())
+        let status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let (code, detail) = public_view(&e, status);
+        ApiError {
+            status,
+            code,
+            detail,
+            headers: None,
+            source: Some(Arc::new(e)),
+        }
+    }
+}
+
+/// The code and detail a client reads of an error: its own for a 4xx; for a 5xx a generic detail
+/// that names no file, host or statement (the log has the error).
+fn public_view(e: &Error, status: StatusCode) -> (&'static str, String) {
+    match e.kind() {
+        ErrorKind::Unavailable => (
+            "store_unavailable",
+            "the prompt store failed to answer; the server log has the details".to_owned(),
+        ),
+        // Requests are JSON: a file that cannot be read is one of the store's (`dir://`), and its
+        // message names a path on the server. The client did nothing wrong and needs no path.
+        ErrorKind::InvalidData => (
+            "store_corrupt",
+            "a file of the prompt store is invalid; the server log names it and the line".to_owned(),
+        ),
+        // The store's data was changed behind its back; the location names a path or a database
+        // on the server. Name the version only.
+        ErrorKind::Integrity => {
+            let detail = match e {
+                Error::ContentHashMismatch(mismatch) => format!(
+                    "version {} of `{}` in the prompt store no longer matches its content hash (it was \
+                     changed after it was saved); the server log names the file or row and both hashes",
+                    mismatch.version, mismatch.id
+                ),
+                _ => "stored data failed its integrity check; the server log has the details".to_owned(),
+            };
+            (e.code(), detail)
+        }
+        _ if status.is_server_error() => (
+            e.code(),
+            "the request failed inside the server; the server log has the details".to_owned(),
+        ),
+        _ => (e.code(), e.to_string()),
     }
 }
 
@@ -264,4 +273,84 @@ pub(crate) async fn problem_layer(request: Request, next: Next) -> Response {
         }
     }
     problem
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use prompt_manager::{LabelName, PromptId};
+
+    use super::*;
+
+    fn id() -> PromptId {
+        PromptId::new("greeting").unwrap()
+    }
+
+    #[test]
+    fn the_status_is_the_kinds_and_5xx_details_say_nothing_of_the_message() {
+        let secret = "SELECT key FROM pm_api_keys at /srv/pm.db";
+        let cases = [
+            (
+                Error::LabelProtected {
+                    id: id(),
+                    label: LabelName::new("production").unwrap(),
+                },
+                403,
+                "label_protected",
+            ),
+            (Error::Archived { id: id() }, 409, "archived"),
+            (
+                Error::Plugin {
+                    plugin: "openai".into(),
+                    message: "refused".into(),
+                },
+                422,
+                "plugin",
+            ),
+            (Error::Unsupported("a chat prompt".into()), 422, "unsupported"),
+            (
+                Error::FeatureMissing {
+                    feature: "sqlite",
+                    what: secret.into(),
+                },
+                501,
+                "feature_missing",
+            ),
+            (Error::Config(secret.into()), 500, "config"),
+            (Error::Internal(secret.into()), 500, "internal"),
+            (Error::backend("sqlite", secret), 503, "store_unavailable"),
+            (
+                Error::InvalidFile {
+                    file: secret.into(),
+                    line: Some(2),
+                    column: None,
+                    message: "bad".into(),
+                },
+                500,
+                "store_corrupt",
+            ),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!(error.kind().http_status(), status, "{error:?}");
+            let message = error.to_string();
+            let api = ApiError::from(error);
+            let problem = api.problem();
+            assert_eq!((problem.status, problem.code.as_str()), (status, code), "{problem:?}");
+            if status >= 500 {
+                assert!(!problem.detail.contains("SELECT"), "{problem:?}");
+                assert!(problem.detail.contains("server log"), "{problem:?}");
+            } else {
+                assert_eq!(problem.detail, message);
+            }
+            // The error stays with the response, for the log; the body never carries it.
+            let response = api.into_response();
+            let failures = response.extensions().get::<Failures>().unwrap();
+            assert_eq!(failures.0.len(), 1);
+            assert_eq!(failures.0[0].error.to_string(), message);
+        }
+        // A problem the server made itself has no error to log.
+        let response = ApiError::bad_request("no").into_response();
+        assert!(response.extensions().get::<Failures>().is_none());
+    }
 }

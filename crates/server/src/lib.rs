@@ -52,6 +52,7 @@ mod body;
 mod conn;
 mod dto;
 mod error;
+mod error_log;
 mod headers;
 pub mod keys;
 mod routes;
@@ -210,6 +211,8 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,
         ))
+        // Inside the trace layer, so the lines it logs belong to the request's span.
+        .layer(axum::middleware::from_fn(error_log::log_failures))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(error::problem_layer))
 }

@@ -972,7 +972,7 @@ pub(crate) async fn render_batch(
     _: ReadAccess,
     State(state): State<AppState>,
     JsonBody(request): JsonBody<BatchRequest>,
-) -> Result<Json<BatchResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let max = state.inner.options.max_batch;
     if request.requests.len() > max {
         return Err(ApiError::bad_request(format!(
@@ -981,6 +981,8 @@ pub(crate) async fn render_batch(
         )));
     }
     let mut results = Vec::with_capacity(request.requests.len());
+    // The errors of failed items, for the logging middleware (`error_log`).
+    let mut failures = Vec::new();
     for item in &request.requests {
         results.push(
             match render_one(&state, &item.reference, &item.variables, item.framework.as_deref()).await {
@@ -989,15 +991,20 @@ pub(crate) async fn render_batch(
                     result: Some(result),
                     error: None,
                 },
-                Err(e) => BatchOutcome {
-                    ok: false,
-                    result: None,
-                    error: Some(e.problem()),
-                },
+                Err(e) => {
+                    failures.extend(e.failure());
+                    BatchOutcome {
+                        ok: false,
+                        result: None,
+                        error: Some(e.problem()),
+                    }
+                }
             },
         );
     }
-    Ok(Json(BatchResponse { results }))
+    let mut response = Json(BatchResponse { results }).into_response();
+    response.extensions_mut().insert(crate::error_log::Failures(failures));
+    Ok(response)
 }
 
 // ----- operations -----------------------------------------------------------------------------

@@ -886,3 +886,56 @@ async fn store_failures_are_generic_problems_that_name_no_file() {
     let ready = api.get("/readyz").send().await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{}", ready.text);
 }
+
+/// The status of every problem made from a manager error is the status of the error's kind, and
+/// its code the error's code: the server keeps no table of its own.
+#[tokio::test]
+async fn problems_take_their_status_from_the_error_kind() {
+    let api = api().await;
+    api.create_text("greet", "Hello {{ name }}!").await;
+    api.create_text("broken", "{{ 1 // 0 }}").await;
+    let vars = prompt_manager::Variables::new;
+    let cases: [(&str, prompt_manager::Error); 4] = [
+        ("nope", api.pm.render("nope", &vars()).await.unwrap_err()),
+        ("greet@@", api.pm.render("greet@@", &vars()).await.unwrap_err()),
+        ("greet", api.pm.render("greet", &vars()).await.unwrap_err()),
+        ("broken", api.pm.render("broken", &vars()).await.unwrap_err()),
+    ];
+    let mut statuses = std::collections::BTreeSet::new();
+    for (reference, error) in cases {
+        let status = error.kind().http_status();
+        let p = api
+            .post(&format!("/v1/prompts/{reference}/render"), json!({"variables": {}}))
+            .send()
+            .await
+            .problem(status);
+        assert_eq!(p["code"], error.code(), "{reference}: {p}");
+        assert_eq!(p["detail"], error.to_string(), "{reference}: {p}");
+        statuses.insert(status);
+    }
+    assert_eq!(
+        statuses.into_iter().collect::<Vec<_>>(),
+        [400, 404, 422],
+        "the cases cover a malformed reference, a missing prompt and failed checks"
+    );
+
+    // Includes nested deeper than the manager follows (core's MAX_INCLUDE_DEPTH, 16) are a
+    // render limit, not an unsupported operation: the save that would nest them is refused.
+    api.create_text("deep/30", "end").await;
+    let mut refused = None;
+    for i in (0..30).rev() {
+        let body =
+            json!({"prompt": {"id": format!("deep/{i}"), "template": format!("{{% include \"deep/{}\" %}}", i + 1)}});
+        let reply = api.post("/v1/prompts", body).send().await;
+        if reply.status != StatusCode::CREATED {
+            refused = Some(reply.problem(422));
+            break;
+        }
+    }
+    let p = refused.expect("a chain of 30 includes is refused");
+    assert_eq!(p["code"], "render_limit", "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("nest deeper than 16 levels"),
+        "{p}"
+    );
+}

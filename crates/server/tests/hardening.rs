@@ -416,7 +416,7 @@ async fn item_15_every_error_code_the_server_sends_is_documented() {
     }
     // Every core code reaches a client as it is, except the store failures the server answers
     // with its own codes (`store_unavailable`, `store_corrupt`), listed below.
-    let replaced = ["config", "backend", "invalid_file"];
+    let replaced = ["backend", "invalid_file"];
     codes.extend(
         prompt_manager::Error::CODES
             .iter()

@@ -379,7 +379,7 @@ async fn bad_urls_and_schema_names_are_named_in_clear_errors() {
         "postgres://u@h/db?schema=pg_x",
     ] {
         let err = PostgresStore::connect(url).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Unsupported, "{url}: {err:?}");
+        assert_eq!(err.kind(), ErrorKind::Config, "{url}: {err:?}");
     }
     let err = PostgresStore::connect_with_schema("postgres://u@h/db?schema=a", "b")
         .await

@@ -134,15 +134,12 @@ impl Context {
         self.printer
             .debug(&format!("store: {} (from {})", redact_url(url), self.source_name()));
         let store = prompt_manager::open_store(url).await.map_err(|e| {
-            let hint = match ["sqlite", "postgres"]
-                .into_iter()
-                .find(|feature| e.to_string().contains(&format!("needs the `{feature}` feature")))
-            {
-                Some(feature) => format!(
+            let hint = match &e {
+                Error::FeatureMissing { feature, .. } => format!(
                     "this prompt-manager was built without {feature}; install one with it: \
                      cargo install prompt-manager-cli --features {feature}"
                 ),
-                None => format!(
+                _ => format!(
                     "the store URL came from {}; check it, or pass another with --store URL \
                      (dir://PATH, sqlite://PATH, postgres://user@host/db)",
                     self.source_name()

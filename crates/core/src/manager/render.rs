@@ -31,7 +31,9 @@ impl PromptManager {
                     .await?;
                 match output {
                     RenderOutput::Text(text) => Ok(text),
-                    RenderOutput::Messages(_) => Err(Error::Unsupported(format!("`{reference}` rendered to messages"))),
+                    RenderOutput::Messages(_) => Err(Error::Internal(format!(
+                        "text prompt `{reference}` rendered to messages"
+                    ))),
                 }
             },
         )
@@ -159,8 +161,8 @@ impl PromptManager {
         match f.take() {
             Some(f) => Ok(f(&resolved)),
             // `f` is only taken on a hit, which returned above.
-            None => Err(Error::Unsupported(
-                "internal: the registry consumed a render without a result".into(),
+            None => Err(Error::Internal(
+                "the registry consumed a render without a result".into(),
             )),
         }
     }

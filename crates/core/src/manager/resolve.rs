@@ -184,9 +184,10 @@ impl PromptManager {
                 return Ok(());
             }
             if path.len() > MAX_INCLUDE_DEPTH {
-                return Err(Error::Unsupported(format!(
-                    "includes nest deeper than {MAX_INCLUDE_DEPTH} levels at `{reference}`"
-                )));
+                return Err(Error::RenderLimit {
+                    template: includer.to_owned(),
+                    limit: format!("its includes nest deeper than {MAX_INCLUDE_DEPTH} levels (at `{reference}`)"),
+                });
             }
             let generation = self.inner.registry.entry(&parsed.id).generation;
             let (version, status) = self.lookup(&parsed).await.map_err(in_include)?;

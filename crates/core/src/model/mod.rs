@@ -79,13 +79,13 @@ pub use version::{Bump, ContentHash, PromptVersion, VersionInfo};
 
 /// The error of a name that is none of `accepted`: it names the input (escaped, as it may hold
 /// anything) and lists the names that would have been read.
-fn unknown_name(what: &str, input: &str, accepted: &[&str]) -> Error {
+fn unknown_name(what: &'static str, input: &str, accepted: &[&str]) -> Error {
     let list = match accepted.split_last() {
         Some((last, init)) if !init.is_empty() => format!("{} or {last}", init.join(", ")),
         Some((only, _)) => (*only).to_owned(),
         None => String::new(),
     };
-    Error::Unsupported(format!("unknown {what} `{}`; use {list}", input.escape_debug()))
+    Error::invalid_argument(what, &input.escape_debug().to_string(), format!("use {list}"))
 }
 
 #[cfg(test)]

@@ -1,7 +1,14 @@
-//! The one error type of prompt-manager, and the kinds callers act on.
+//! The one error type of prompt-manager, and the one classification of it.
 //!
 //! Every variant says what went wrong and where (which prompt, which version, which line).
 //! Backends map their driver errors onto [`Error::Backend`] and keep the source.
+//!
+//! Each variant has a stable code ([`Error::code`], all listed in [`Error::CODES`]) and a kind
+//! ([`Error::kind`]); each [`ErrorKind`] has one HTTP status, one exit code of the command line
+//! and one metrics label, all three in one table ([`ErrorKind`]'s `row`). The server, the CLI and
+//! the metrics read that table; none of them matches variants or message text again. What is not
+//! here: how the server words a problem it must not show (a store's paths, SQL) — that lives with
+//! the server, which still takes the status from the kind.
 
 use std::fmt;
 
@@ -9,6 +16,10 @@ use semver::Version;
 
 use crate::id::{LabelName, PromptId};
 use crate::model::{ContentHash, PromptStatus, VariableType};
+
+mod kind;
+
+pub use kind::ErrorKind;
 
 /// A specialised `Result` for prompt-manager.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -46,6 +57,16 @@ pub enum Error {
     #[error("invalid list query: {reason}")]
     InvalidQuery {
         /// What is wrong, naming the filter.
+        reason: String,
+    },
+    /// An argument is not one of the values it can take (a bump that is not major, minor or patch).
+    #[error("invalid {argument} `{input}`: {reason}")]
+    InvalidArgument {
+        /// Which argument (`bump`).
+        argument: &'static str,
+        /// The rejected input (shortened when huge).
+        input: String,
+        /// What is wrong, and what is accepted.
         reason: String,
     },
     /// A prompt's content breaks a rule (format and template disagree, a bad tag, …).
@@ -173,9 +194,32 @@ pub enum Error {
         /// Why not.
         reason: &'static str,
     },
-    /// The caller asked for something the prompt cannot give (a text render of a chat prompt, a rollback without history).
+    /// A label is protected, and moving, removing or rolling it back needs the admin role, which
+    /// the caller does not have. Nothing was written.
+    #[error(
+        "label `{label}` of `{id}` is protected: moving, removing or rolling it back needs the admin role (an admin API key, or --force on the command line)"
+    )]
+    LabelProtected {
+        /// The prompt.
+        id: PromptId,
+        /// The protected label.
+        label: LabelName,
+    },
+    /// The caller asked for something the prompt cannot give (a text render of a chat prompt, a
+    /// rollback without history, a chat prompt as an include).
     #[error("{0}")]
     Unsupported(String),
+    /// What was asked needs a Cargo feature this build does not have (a `sqlite://` store without
+    /// the `sqlite` feature).
+    #[error(
+        "{what} need the `{feature}` feature of prompt-manager, which this build does not have; enable it in Cargo.toml (features = [\"{feature}\"])"
+    )]
+    FeatureMissing {
+        /// The Cargo feature (`sqlite`, `postgres`, `fs`).
+        feature: &'static str,
+        /// What needs it, as a plural noun phrase (``"`sqlite://` stores"``).
+        what: String,
+    },
     /// A plugin failed or refused the prompt.
     #[error("plugin `{plugin}`: {message}")]
     Plugin {
@@ -192,6 +236,9 @@ pub enum Error {
     /// The manager or a backend is misconfigured.
     #[error("configuration error: {0}")]
     Config(String),
+    /// An invariant of prompt-manager itself does not hold: a bug, never the caller's fault.
+    #[error("internal error: {0}; this is a bug in prompt-manager")]
+    Internal(String),
     /// A storage backend failed (I/O, database, corrupt data).
     #[error("{backend} store: {message}")]
     Backend {
@@ -398,102 +445,13 @@ impl fmt::Display for ShowProblems<'_> {
     }
 }
 
-/// The broad kind of an [`Error`], for callers that map errors to statuses or exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// Malformed input: ids, labels, references, prompts, variables, templates.
-    InvalidInput,
-    /// Something named does not exist.
-    NotFound,
-    /// The write conflicts with the current state (exists already, lost a race, not increasing).
-    Conflict,
-    /// A render was refused or stopped (archived, limits, engine errors).
-    Render,
-    /// Not possible for this prompt or configuration.
-    Unsupported,
-    /// The store or a plugin failed, or stored data failed its integrity check.
-    Internal,
-}
-
 impl Error {
-    /// The broad kind of this error.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            Error::InvalidId { .. }
-            | Error::InvalidLabel { .. }
-            | Error::InvalidReference { .. }
-            | Error::InvalidQuery { .. }
-            | Error::InvalidPrompt { .. }
-            | Error::InvalidFile { .. }
-            | Error::TemplateSyntax { .. }
-            | Error::InvalidVariables { .. }
-            | Error::IncludeCycle { .. } => ErrorKind::InvalidInput,
-            Error::NotFound(_) => ErrorKind::NotFound,
-            Error::AlreadyExists { .. }
-            | Error::VersionConflict { .. }
-            | Error::UpdateContended { .. }
-            | Error::VersionNotIncreasing { .. }
-            | Error::InvalidStatusTransition { .. } => ErrorKind::Conflict,
-            Error::Render { .. } | Error::RenderLimit { .. } | Error::Archived { .. } => ErrorKind::Render,
-            Error::Unsupported(_) | Error::Config(_) => ErrorKind::Unsupported,
-            Error::Plugin { .. } | Error::Backend { .. } | Error::ContentHashMismatch(_) => ErrorKind::Internal,
-        }
-    }
-
-    /// Every value [`code`](Error::code) can return, in a stable order (metrics keep one
-    /// counter per code; a test checks that each variant's code is listed).
-    pub const CODES: &'static [&'static str] = &[
-        "invalid_id",
-        "invalid_label",
-        "invalid_reference",
-        "invalid_query",
-        "invalid_prompt",
-        "invalid_file",
-        "not_found",
-        "already_exists",
-        "version_conflict",
-        "version_not_increasing",
-        "template_syntax",
-        "invalid_variables",
-        "render",
-        "render_limit",
-        "include_cycle",
-        "archived",
-        "invalid_status_transition",
-        "unsupported",
-        "plugin",
-        "content_hash_mismatch",
-        "config",
-        "backend",
-    ];
-
-    /// A short, stable, machine-readable name of the variant (`not_found`, `version_conflict`, …).
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::InvalidId { .. } => "invalid_id",
-            Error::InvalidLabel { .. } => "invalid_label",
-            Error::InvalidReference { .. } => "invalid_reference",
-            Error::InvalidQuery { .. } => "invalid_query",
-            Error::InvalidPrompt { .. } => "invalid_prompt",
-            Error::InvalidFile { .. } => "invalid_file",
-            Error::NotFound(_) => "not_found",
-            Error::AlreadyExists { .. } => "already_exists",
-            // The same answer to a client: the prompt moved under the write; retry.
-            Error::VersionConflict { .. } | Error::UpdateContended { .. } => "version_conflict",
-            Error::VersionNotIncreasing { .. } => "version_not_increasing",
-            Error::TemplateSyntax { .. } => "template_syntax",
-            Error::InvalidVariables { .. } => "invalid_variables",
-            Error::Render { .. } => "render",
-            Error::RenderLimit { .. } => "render_limit",
-            Error::IncludeCycle { .. } => "include_cycle",
-            Error::Archived { .. } => "archived",
-            Error::InvalidStatusTransition { .. } => "invalid_status_transition",
-            Error::Unsupported(_) => "unsupported",
-            Error::Plugin { .. } => "plugin",
-            Error::ContentHashMismatch(_) => "content_hash_mismatch",
-            Error::Config(_) => "config",
-            Error::Backend { .. } => "backend",
+    /// An invalid argument: `argument` names it (`bump`), `input` is shortened when huge.
+    pub fn invalid_argument(argument: &'static str, input: &str, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            argument,
+            input: crate::id::truncate_for_message(input),
+            reason: reason.into(),
         }
     }
 
@@ -526,130 +484,4 @@ impl Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_code_is_listed_once() {
-        // Every code `code()` returns (read from its source, so a new variant cannot be
-        // forgotten) is in CODES, and CODES lists each once.
-        let source = include_str!("error.rs");
-        let body = &source[source.find("pub fn code(&self)").expect("code()")..];
-        let body = &body[..body.find("\n    }\n").expect("end of code()")];
-        let returned: Vec<&str> = body.split('"').skip(1).step_by(2).collect();
-        assert!(returned.len() >= 20, "{returned:?}");
-        for code in &returned {
-            assert!(
-                Error::CODES.contains(code),
-                "`{code}` is returned by code() but not in Error::CODES"
-            );
-        }
-        for code in Error::CODES {
-            assert!(
-                returned.contains(code),
-                "`{code}` is in Error::CODES but code() never returns it"
-            );
-        }
-        let mut sorted = Error::CODES.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(sorted.len(), Error::CODES.len(), "a code is listed twice");
-        assert_eq!(
-            Error::UpdateContended {
-                id: "p".parse().expect("id"),
-                attempts: 2
-            }
-            .code(),
-            "version_conflict"
-        );
-    }
-
-    #[test]
-    fn variable_errors_name_every_variable() {
-        let err = Error::InvalidVariables {
-            reference: "greeting@production".into(),
-            problems: vec![
-                VariableProblem::Missing {
-                    name: "name".into(),
-                    expected: Some(VariableType::String),
-                    line: None,
-                    message: None,
-                },
-                VariableProblem::Missing {
-                    name: "city".into(),
-                    expected: None,
-                    line: None,
-                    message: None,
-                },
-                VariableProblem::WrongType {
-                    name: "age".into(),
-                    expected: VariableType::Integer,
-                    found: "string",
-                },
-            ],
-        };
-        assert_eq!(
-            err.to_string(),
-            "greeting@production: missing variables `name` (string), `city`; invalid variable `age` must be integer, got string"
-        );
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    }
-
-    #[test]
-    fn file_errors_read_like_compiler_messages() {
-        let err = Error::InvalidFile {
-            file: "prompts/greeting/1.0.0.yaml".into(),
-            line: Some(3),
-            column: Some(9),
-            message: "unknown variant `texty`".into(),
-        };
-        assert_eq!(
-            err.to_string(),
-            "prompts/greeting/1.0.0.yaml:3:9: unknown variant `texty`"
-        );
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
-        let err = Error::InvalidFile {
-            file: "library.yaml".into(),
-            line: None,
-            column: None,
-            message: "empty".into(),
-        };
-        assert_eq!(err.to_string(), "library.yaml: empty");
-    }
-
-    #[test]
-    fn conflicts_say_nothing_was_written() {
-        let err = Error::VersionConflict {
-            id: PromptId::new("a").expect("valid"),
-            what: "latest version".into(),
-            expected: Some(Version::new(1, 0, 0)),
-            actual: Some(Version::new(1, 1, 0)),
-        };
-        let text = err.to_string();
-        assert!(
-            text.contains("expected the current latest version to be 1.0.0, but it is 1.1.0"),
-            "{text}"
-        );
-        assert!(text.contains("nothing was written"), "{text}");
-        assert_eq!(err.code(), "version_conflict");
-    }
-
-    #[test]
-    fn hash_mismatches_name_the_place_and_both_hashes() {
-        let err = Error::ContentHashMismatch(Box::new(HashMismatch {
-            id: PromptId::new("greeting").expect("valid"),
-            version: Version::new(2, 0, 0),
-            location: "prompts/greeting/2.0.0.yaml".into(),
-            expected: ContentHash("sha256:aaa".into()),
-            actual: ContentHash("sha256:bbb".into()),
-        }));
-        assert_eq!(
-            err.to_string(),
-            "prompts/greeting/2.0.0.yaml: version 2.0.0 of `greeting` was changed after it was saved: the recorded \
-             content hash is sha256:aaa, but the content hashes to sha256:bbb; restore the stored version, or save the \
-             change as a new version"
-        );
-        assert_eq!(err.kind(), ErrorKind::Internal);
-        assert_eq!(err.code(), "content_hash_mismatch");
-    }
-}
+mod tests;

@@ -1,0 +1,189 @@
+//! The Prometheus text exposition format (version 0.0.4) of everything a
+//! [`MetricsObserver`] recorded: [`MetricsObserver::render_prometheus`] and the escaping of label
+//! values. What is recorded, and how, lives in `series.rs` and `registry.rs`; OTLP export in
+//! `otlp.rs`.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::registry::Inner;
+use super::series::IdMetrics;
+use super::{MetricsObserver, OTHER_PROMPT, UNRESOLVED_PROMPT};
+
+impl MetricsObserver {
+    /// Everything recorded so far in the Prometheus text exposition format (version 0.0.4), for a
+    /// `/metrics` endpoint (`Content-Type: text/plain; version=0.0.4`).
+    pub fn render_prometheus(&self) -> String {
+        let inner = &self.inner;
+        let all = inner.all();
+        let mut out = String::with_capacity(1024 + all.len() * 256);
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+
+        family(
+            &mut out,
+            "prompt_manager_renders_total",
+            "counter",
+            "Renders, successful or not, by prompt id.",
+        );
+        for m in &all {
+            let n = m.latency.count();
+            if n > 0 || is_allow_listed(inner, m) {
+                let _ = writeln!(out, "prompt_manager_renders_total{{prompt_id=\"{}\"}} {n}", m.label);
+            }
+        }
+
+        family(
+            &mut out,
+            "prompt_manager_render_errors_total",
+            "counter",
+            "Failed renders by prompt id, error code and error kind.",
+        );
+        for m in &all {
+            for (code, kind, n) in m.errors() {
+                let _ = writeln!(
+                    out,
+                    "prompt_manager_render_errors_total{{prompt_id=\"{}\",code=\"{code}\",kind=\"{kind}\"}} {n}",
+                    m.label
+                );
+            }
+        }
+
+        family(
+            &mut out,
+            "prompt_manager_render_duration_seconds",
+            "histogram",
+            "Render latency by prompt id, from resolution to output.",
+        );
+        for m in &all {
+            let (cumulative, sum_nanos) = m.latency.snapshot();
+            let count = cumulative.last().copied().unwrap_or(0);
+            if count == 0 {
+                continue;
+            }
+            for (bound, n) in inner.bounds_seconds.iter().zip(&cumulative) {
+                let _ = writeln!(
+                    out,
+                    "prompt_manager_render_duration_seconds_bucket{{prompt_id=\"{}\",le=\"{bound}\"}} {n}",
+                    m.label
+                );
+            }
+            let _ = writeln!(
+                out,
+                "prompt_manager_render_duration_seconds_bucket{{prompt_id=\"{}\",le=\"+Inf\"}} {count}",
+                m.label
+            );
+            let sum = Duration::from_nanos(sum_nanos).as_secs_f64();
+            let _ = writeln!(
+                out,
+                "prompt_manager_render_duration_seconds_sum{{prompt_id=\"{}\"}} {sum}",
+                m.label
+            );
+            let _ = writeln!(
+                out,
+                "prompt_manager_render_duration_seconds_count{{prompt_id=\"{}\"}} {count}",
+                m.label
+            );
+        }
+
+        family(
+            &mut out,
+            "prompt_manager_versions_created_total",
+            "counter",
+            "New versions saved, by prompt id.",
+        );
+        for m in &all {
+            let n = load(&m.versions_created);
+            if n > 0 {
+                let _ = writeln!(
+                    out,
+                    "prompt_manager_versions_created_total{{prompt_id=\"{}\"}} {n}",
+                    m.label
+                );
+            }
+        }
+
+        family(
+            &mut out,
+            "prompt_manager_label_moves_total",
+            "counter",
+            "Labels set, rolled back or removed, by prompt id.",
+        );
+        for m in &all {
+            for (kind, n) in m.label_moves() {
+                let _ = writeln!(
+                    out,
+                    "prompt_manager_label_moves_total{{prompt_id=\"{}\",kind=\"{kind}\"}} {n}",
+                    m.label
+                );
+            }
+        }
+
+        let c = &inner.cache;
+        for (name, kind, help, value) in [
+            (
+                "prompt_manager_render_cache_hits_total",
+                "counter",
+                "Renders served from the rendered-output cache.",
+                &c.hits,
+            ),
+            (
+                "prompt_manager_render_cache_misses_total",
+                "counter",
+                "Renders that missed the rendered-output cache.",
+                &c.misses,
+            ),
+            (
+                "prompt_manager_render_cache_entries",
+                "gauge",
+                "Rendered outputs kept in the cache.",
+                &c.entries,
+            ),
+            (
+                "prompt_manager_render_cache_bytes",
+                "gauge",
+                "Approximate size of the rendered outputs kept.",
+                &c.bytes,
+            ),
+            (
+                "prompt_manager_registry_references",
+                "gauge",
+                "Reference strings with a cached, compiled resolution.",
+                &c.references,
+            ),
+            (
+                "prompt_manager_registry_prompts",
+                "gauge",
+                "Prompts the in-process registry tracks.",
+                &c.prompts,
+            ),
+        ] {
+            family(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {}", load(value));
+        }
+        out
+    }
+}
+
+fn is_allow_listed(inner: &Inner, m: &IdMetrics) -> bool {
+    inner.first_seen_limit.is_none() && &*m.label != OTHER_PROMPT && &*m.label != UNRESOLVED_PROMPT
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Escapes `\`, `"` and newlines, as the text format requires in label values.
+pub(crate) fn escape_label_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
