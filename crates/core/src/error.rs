@@ -161,6 +161,16 @@ pub enum Error {
         /// The prompt.
         id: PromptId,
     },
+    /// A protected label was to be moved, removed or rolled back without the admin role.
+    #[error(
+        "label `{label}` of `{id}` is protected: moving, removing or rolling it back needs the admin role (an admin API key, or --force on the command line)"
+    )]
+    LabelProtected {
+        /// The prompt.
+        id: PromptId,
+        /// The label.
+        label: LabelName,
+    },
     /// A lifecycle move that is not allowed.
     #[error("prompt `{id}` cannot move from {from} to {to}: {reason}")]
     InvalidStatusTransition {
@@ -434,7 +444,8 @@ impl Error {
             | Error::VersionConflict { .. }
             | Error::UpdateContended { .. }
             | Error::VersionNotIncreasing { .. }
-            | Error::InvalidStatusTransition { .. } => ErrorKind::Conflict,
+            | Error::InvalidStatusTransition { .. }
+            | Error::LabelProtected { .. } => ErrorKind::Conflict,
             Error::Render { .. } | Error::RenderLimit { .. } | Error::Archived { .. } => ErrorKind::Render,
             Error::Unsupported(_) | Error::Config(_) => ErrorKind::Unsupported,
             Error::Plugin { .. } | Error::Backend { .. } | Error::ContentHashMismatch(_) => ErrorKind::Internal,
@@ -461,6 +472,7 @@ impl Error {
         "include_cycle",
         "archived",
         "invalid_status_transition",
+        "label_protected",
         "unsupported",
         "plugin",
         "content_hash_mismatch",
@@ -489,6 +501,7 @@ impl Error {
             Error::IncludeCycle { .. } => "include_cycle",
             Error::Archived { .. } => "archived",
             Error::InvalidStatusTransition { .. } => "invalid_status_transition",
+            Error::LabelProtected { .. } => "label_protected",
             Error::Unsupported(_) => "unsupported",
             Error::Plugin { .. } => "plugin",
             Error::ContentHashMismatch(_) => "content_hash_mismatch",

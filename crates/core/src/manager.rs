@@ -24,7 +24,7 @@ use crate::plugin::Plugin;
 use crate::reference::{PromptRef, Selector, newest_matching};
 use crate::registry::Registry;
 use crate::render::Resolved;
-use crate::store::{Expect, LabelChange, ListQuery, Page, SaveRequest, Store};
+use crate::store::{Authority, DeleteRequest, Expect, LabelChange, ListQuery, Page, SaveRequest, StatusChange, Store};
 use crate::variables::Variables;
 
 /// How deep includes may nest.
@@ -515,6 +515,7 @@ impl PromptManager {
                 status,
                 labels,
                 actor: self.actor_name(),
+                authority: Authority::User,
             })
             .await?;
         self.inner.registry.invalidate(&new.prompt.id);
@@ -739,6 +740,7 @@ impl PromptManager {
                     expected,
                     kind,
                     actor: self.actor_name(),
+                    authority: Authority::User,
                 },
             )
             .await?;
@@ -764,7 +766,17 @@ impl PromptManager {
                         to: status,
                         reason,
                     })?;
-                self.inner.store.set_status(&id, status, current).await?;
+                self.inner
+                    .store
+                    .set_status(
+                        &id,
+                        StatusChange {
+                            status,
+                            expected: current,
+                            actor: self.actor_name(),
+                        },
+                    )
+                    .await?;
                 self.inner.registry.invalidate(&id);
                 self.inner.store.summary(&id).await
             }
@@ -784,7 +796,15 @@ impl PromptManager {
         finish(
             async move {
                 let id = PromptId::new(id)?;
-                self.inner.store.delete(&id).await?;
+                self.inner
+                    .store
+                    .delete(
+                        &id,
+                        DeleteRequest {
+                            actor: self.actor_name(),
+                        },
+                    )
+                    .await?;
                 self.inner.registry.invalidate(&id);
                 self.inner.registry.forget_compiled(&id);
                 Ok(())

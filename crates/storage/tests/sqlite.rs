@@ -90,7 +90,11 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         .unwrap();
     assert_eq!(
         applied,
-        [(1, "initial".to_owned()), (2, "change_log".to_owned())],
+        [
+            (1, "initial".to_owned()),
+            (2, "change_log".to_owned()),
+            (3, "governance".to_owned())
+        ],
         "each migration is recorded once"
     );
 
@@ -122,7 +126,11 @@ async fn two_stores_opening_a_new_file_at_once_migrate_it_once() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-    assert_eq!((count, distinct), (2, 2), "each of the two migrations is applied once");
+    assert_eq!(
+        (count, distinct),
+        (3, 3),
+        "each of the three migrations is applied once"
+    );
     a.close().await;
     b.close().await;
 }
@@ -143,7 +151,7 @@ async fn the_file_is_in_wal_mode_with_foreign_keys_enforced() {
     // which SQLite applies only with foreign_keys on (the store's connections have it).
     let pid = id("cascade/greeting");
     common::write_fixture(&store, &pid).await;
-    store.delete(&pid).await.unwrap();
+    store.delete(&pid, conformance::deletion()).await.unwrap();
     for table in ["pm_versions", "pm_labels", "pm_label_events", "pm_tags"] {
         let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
             .fetch_one(&mut conn)
@@ -274,4 +282,34 @@ async fn a_changed_row_is_refused_naming_the_row_and_both_hashes() {
         )
     })
     .await;
+}
+
+#[tokio::test]
+async fn an_edited_or_deleted_audit_row_breaks_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prompts.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    conformance::audit_tampering_is_detected(&store, |t| {
+        let path = path.clone();
+        async move {
+            let mut conn = raw(&path).await;
+            let done = match t {
+                conformance::AuditTamper::EditActor { seq } => {
+                    sqlx::query("UPDATE pm_audit SET actor = 'mallory' WHERE seq = $1")
+                        .bind(seq as i64)
+                        .execute(&mut conn)
+                        .await
+                }
+                conformance::AuditTamper::Delete { seq } => {
+                    sqlx::query("DELETE FROM pm_audit WHERE seq = $1")
+                        .bind(seq as i64)
+                        .execute(&mut conn)
+                        .await
+                }
+            };
+            assert_eq!(done.unwrap().rows_affected(), 1);
+        }
+    })
+    .await;
+    store.close().await;
 }

@@ -17,6 +17,7 @@ use prompt_manager_core::{
     PromptStatus, PromptSummary, PromptVersion, VersionInfo,
 };
 
+mod audit;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod reads;
@@ -399,12 +400,22 @@ impl Decoder {
                 ))
             })
             .collect::<Result<_, Error>>()?;
+        let raw_protected: Vec<String> = match row.protected_json.as_deref() {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| self.corrupt(&raw_id, format_args!("the stored protected labels are not a list: {e}")))?,
+        };
+        let protected = raw_protected
+            .iter()
+            .map(|label| self.label(&raw_id, label))
+            .collect::<Result<_, Error>>()?;
         Ok(PromptSummary {
             status: self.status(&raw_id, &row.status)?,
             format: self.format(&raw_id, &row.format)?,
             latest_version: self.version(&raw_id, "latest version", &row.latest_version)?,
             version_count: self.count(&raw_id, row.version_count)?,
             labels,
+            protected,
             tags,
             description: row.description,
             created_at: row.created_at,
@@ -457,6 +468,7 @@ pub(crate) struct SummaryRow {
     pub(crate) updated_at: DateTime<Utc>,
     pub(crate) tags_json: Option<String>,
     pub(crate) labels_json: Option<String>,
+    pub(crate) protected_json: Option<String>,
 }
 
 /// The number of rows to ask for so that one more than `limit` tells whether a next page exists.

@@ -11,12 +11,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    ChangeListener, Error, LabelChange, LabelEvent, LabelName, ListQuery, Page, PromptId, PromptStatus, PromptSummary,
-    PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
+    AuditEntry, AuditQuery, AuditRecord, ChangeListener, DeleteRequest, Error, LabelChange, LabelEvent, LabelName,
+    ListQuery, Page, PromptId, PromptSummary, PromptVersion, ProtectionChange, Result, SaveRequest, StatusChange,
+    StorageBackend, VersionInfo, VersionStore, async_trait,
 };
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
 
+use super::audit::Governance;
 use super::reads::{Dialect, Reads};
 use super::{
     Decoder, EventRow, Failure, Feed, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, in_database,
@@ -52,6 +54,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "change_feed",
         sql: include_str!("../../migrations/postgres/0002_change_feed.sql"),
     },
+    Migration {
+        version: 3,
+        name: "governance",
+        sql: include_str!("../../migrations/postgres/0003_governance.sql"),
+    },
 ];
 
 /// The channel the change-feed triggers notify (`migrations/postgres/0002_change_feed.sql`).
@@ -66,7 +73,8 @@ macro_rules! summary_select {
         "SELECT p.id, p.status, p.format, p.description, p.latest_version, p.version_count, \
          p.created_at, p.updated_at, \
          p.tags, \
-         (SELECT json_object_agg(l.label, l.version) FROM pm_labels l WHERE l.prompt_id = p.id)::text AS labels \
+         (SELECT json_object_agg(l.label, l.version) FROM pm_labels l WHERE l.prompt_id = p.id)::text AS labels, \
+         (SELECT json_agg(x.label) FROM pm_protected_labels x WHERE x.prompt_id = p.id)::text AS protected \
          FROM pm_prompts p"
     };
 }
@@ -429,6 +437,8 @@ impl Dialect for PostgresDialect {
     const BACKEND: &'static str = BACKEND;
     const DECODE: Decoder = DECODE;
     const SUMMARY_BY_ID: &'static str = concat!(summary_select!(), " WHERE p.id = $1");
+    // The row lock makes appenders on every connection take turns (see 0003_governance.sql).
+    const AUDIT_HEAD: &'static str = "SELECT seq, hash FROM pm_audit_head WHERE id = 1 FOR UPDATE";
 
     fn version_row(_id: &str, row: &<Postgres as sqlx::Database>::Row) -> Result<Option<VersionRow>, Failure> {
         version_row(row)
@@ -470,6 +480,7 @@ fn summary_row(row: &PgRow) -> Result<SummaryRow, Failure> {
         updated_at: row.try_get("updated_at")?,
         tags_json: row.try_get("tags")?,
         labels_json: row.try_get("labels")?,
+        protected_json: row.try_get("protected")?,
     })
 }
 
@@ -542,8 +553,10 @@ async fn record_event(conn: &mut PgConnection, id: &PromptId, event: &LabelEvent
 /// and checked), with its `updated_at`.
 enum Base {
     Created,
-    Existing { updated_at: DateTime<Utc> },
+    Existing { latest: Version, updated_at: DateTime<Utc> },
 }
+
+type Gov = Governance<PostgresDialect>;
 
 /// Locks the prompt or, when it does not exist, creates its row. A concurrent create of the
 /// same id makes the insert wait for the other transaction; when that one commits, the insert
@@ -555,7 +568,7 @@ async fn lock_or_create(conn: &mut PgConnection, request: &SaveRequest, now: Dat
     for _ in 0..3 {
         if let Some((latest, updated_at)) = lock_prompt(conn, id).await? {
             rules::check_save(request, Some(&latest))?;
-            return Ok(Base::Existing { updated_at });
+            return Ok(Base::Existing { latest, updated_at });
         }
         rules::check_save(request, None)?;
         let inserted = sqlx::query(
@@ -584,12 +597,13 @@ async fn lock_or_create(conn: &mut PgConnection, request: &SaveRequest, now: Dat
 }
 
 /// One save inside the caller's transaction: checks, then writes the prompt row, the version,
-/// the labels and their events, and the tags.
+/// the labels and their events, and the tags. Returns the label events and the audit records
+/// to append (last, after every prompt lock: see `Gov::append`).
 async fn save_in(
     conn: &mut PgConnection,
     request: &SaveRequest,
     now: DateTime<Utc>,
-) -> Result<Vec<LabelEvent>, Failure> {
+) -> Result<(Vec<LabelEvent>, Vec<AuditRecord>), Failure> {
     check_storable(request)?;
     let version = &request.version;
     let id = &version.prompt.id;
@@ -598,10 +612,13 @@ async fn save_in(
     let metadata = &version.prompt.metadata;
 
     let mut labels = BTreeMap::new();
+    let mut previous = None;
     match lock_or_create(conn, request, now).await? {
         Base::Created => {}
-        Base::Existing { updated_at } => {
+        Base::Existing { latest, updated_at } => {
+            previous = Some(latest);
             if !request.labels.is_empty() {
+                rules::check_save_protection(request, &Gov::protected_in(conn, id).await?)?;
                 labels = Reads::<PostgresDialect>::labels_in(conn, id).await?;
             }
             sqlx::query(
@@ -623,6 +640,7 @@ async fn save_in(
         }
     }
     let events = rules::move_labels(&mut labels, request, now);
+    let records = rules::save_records(request, previous.as_ref(), &events);
     sqlx::query(
         "INSERT INTO pm_versions (prompt_id, version, prompt, changelog, author, created_at, parent, content_hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -648,7 +666,7 @@ async fn save_in(
             .execute(&mut *conn)
             .await?;
     }
-    Ok(events)
+    Ok((events, records))
 }
 
 async fn set_label_in(
@@ -676,7 +694,9 @@ async fn set_label_in(
             .await?
             .is_some(),
     };
-    let Some(event) = rules::check_label_change(id, change.clone(), from.as_ref(), |_| target_exists, now)? else {
+    let protected = Gov::protected_in(conn, id).await?;
+    let Some(event) = rules::check_label_change(id, change.clone(), from.as_ref(), &protected, |_| target_exists, now)?
+    else {
         return Ok(None);
     };
     record_event(conn, id, &event).await?;
@@ -685,16 +705,67 @@ async fn set_label_in(
         .bind(advance(updated_at, now))
         .execute(&mut *conn)
         .await?;
+    Gov::append(conn, vec![rules::label_record(id, &event, change.authority)], now).await?;
     Ok(Some(event))
+}
+
+async fn set_protection_in(
+    conn: &mut PgConnection,
+    id: &PromptId,
+    change: &ProtectionChange,
+    now: DateTime<Utc>,
+) -> Result<bool, Failure> {
+    check_no_nul(id, "actor", change.actor.as_deref())?;
+    let Some((_, updated_at)) = lock_prompt(conn, id).await? else {
+        return Err(Error::prompt_not_found(id).into());
+    };
+    let mut protected = Gov::protected_in(conn, id).await?;
+    let Some(record) = rules::check_protection_change(id, &mut protected, change)? else {
+        return Ok(false);
+    };
+    Gov::set_protected_in(conn, id, &change.label, change.protected).await?;
+    sqlx::query("UPDATE pm_prompts SET updated_at = $2 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(advance(updated_at, now))
+        .execute(&mut *conn)
+        .await?;
+    Gov::append(conn, vec![record], now).await?;
+    Ok(true)
+}
+
+async fn delete_in(
+    conn: &mut PgConnection,
+    id: &PromptId,
+    request: &DeleteRequest,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
+    check_no_nul(id, "actor", request.actor.as_deref())?;
+    let row = sqlx::query("SELECT latest_version, version_count FROM pm_prompts WHERE id = $1 FOR UPDATE")
+        .bind(id.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else {
+        return Err(Error::prompt_not_found(id).into());
+    };
+    let latest = DECODE.version(id, "latest version", &row.try_get::<String, _>("latest_version")?)?;
+    let count = DECODE.count(id, row.try_get("version_count")?)?;
+    let labels = Reads::<PostgresDialect>::labels_in(conn, id).await?;
+    sqlx::query("DELETE FROM pm_prompts WHERE id = $1")
+        .bind(id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    let record = rules::delete_record(id, &latest, count, &labels, request.actor.clone());
+    Gov::append(conn, vec![record], now).await?;
+    Ok(())
 }
 
 async fn set_status_in(
     conn: &mut PgConnection,
     id: &PromptId,
-    status: PromptStatus,
-    expected: PromptStatus,
+    change: &StatusChange,
     now: DateTime<Utc>,
 ) -> Result<(), Failure> {
+    check_no_nul(id, "actor", change.actor.as_deref())?;
     let row = sqlx::query("SELECT status, updated_at FROM pm_prompts WHERE id = $1 FOR UPDATE")
         .bind(id.as_str())
         .fetch_optional(&mut *conn)
@@ -703,13 +774,14 @@ async fn set_status_in(
         return Err(Error::prompt_not_found(id).into());
     };
     let current = DECODE.status(id, &row.try_get::<String, _>("status")?)?;
-    rules::check_status(id, current, status, expected)?;
+    rules::check_status(id, current, change)?;
     sqlx::query("UPDATE pm_prompts SET status = $2, updated_at = $3 WHERE id = $1")
         .bind(id.as_str())
-        .bind(status.as_str())
+        .bind(change.status.as_str())
         .bind(advance(row.try_get("updated_at")?, now))
         .execute(&mut *conn)
         .await?;
+    Gov::append(conn, vec![rules::status_record(id, current, change)], now).await?;
     Ok(())
 }
 
@@ -731,7 +803,8 @@ impl StorageBackend for PostgresStore {
         let now = Utc::now();
         let result = retrying!(async {
             let mut tx = self.pool.begin().await?;
-            let events = save_in(&mut tx, &request, now).await?;
+            let (events, records) = save_in(&mut tx, &request, now).await?;
+            Gov::append(&mut tx, records, now).await?;
             tx.commit().await?;
             Ok::<_, Failure>(events)
         });
@@ -756,10 +829,14 @@ impl StorageBackend for PostgresStore {
                 .fetch_all(&mut *tx)
                 .await?;
             let mut events = Vec::new();
+            let mut records = Vec::new();
             for (i, request) in requests.iter().enumerate() {
                 current = i;
-                events.extend(save_in(&mut tx, request, now).await?);
+                let (new_events, new_records) = save_in(&mut tx, request, now).await?;
+                events.extend(new_events);
+                records.extend(new_records);
             }
+            Gov::append(&mut tx, records, now).await?;
             tx.commit().await?;
             Ok::<_, Failure>(events)
         });
@@ -783,20 +860,15 @@ impl StorageBackend for PostgresStore {
             .map_err(|e| in_database(e, &self.location))
     }
 
-    async fn delete(&self, id: &PromptId) -> Result<()> {
+    async fn delete(&self, id: &PromptId, request: DeleteRequest) -> Result<()> {
+        let now = Utc::now();
         let result = retrying!(async {
-            Ok::<_, Failure>(
-                sqlx::query("DELETE FROM pm_prompts WHERE id = $1")
-                    .bind(id.as_str())
-                    .execute(&self.pool)
-                    .await?,
-            )
+            let mut tx = self.pool.begin().await?;
+            delete_in(&mut tx, id, &request, now).await?;
+            tx.commit().await?;
+            Ok::<_, Failure>(())
         });
-        let done = result.map_err(|f| failed(f, format_args!("deleting `{id}`")))?;
-        if done.rows_affected() == 0 {
-            return Err(Error::prompt_not_found(id));
-        }
-        Ok(())
+        result.map_err(|f| failed(f, format_args!("deleting `{id}`")))
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
@@ -871,15 +943,42 @@ impl StorageBackend for PostgresStore {
         Reads::<PostgresDialect>::new(&self.pool).summary(id).await
     }
 
-    async fn set_status(&self, id: &PromptId, status: PromptStatus, expected: PromptStatus) -> Result<()> {
+    async fn set_status(&self, id: &PromptId, change: StatusChange) -> Result<()> {
         let now = Utc::now();
         let result = retrying!(async {
             let mut tx = self.pool.begin().await?;
-            set_status_in(&mut tx, id, status, expected, now).await?;
+            set_status_in(&mut tx, id, &change, now).await?;
             tx.commit().await?;
             Ok::<_, Failure>(())
         });
-        result.map_err(|f| failed(f, format_args!("setting the status of `{id}` to {status}")))
+        result.map_err(|f| failed(f, format_args!("setting the status of `{id}` to {}", change.status)))
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        Gov::read(&self.pool, query).await
+    }
+
+    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
+        rules::check_external(&record)?;
+        for text in [record.actor.as_deref()] {
+            if text.is_some_and(|t| t.contains('\0')) {
+                return Err(Error::InvalidQuery {
+                    reason: "actor: contains a NUL character, which PostgreSQL cannot store".into(),
+                });
+            }
+        }
+        let now = Utc::now();
+        let result = retrying!(async {
+            let mut tx = self.pool.begin().await?;
+            let entries = Gov::append(&mut tx, vec![record.clone()], now).await?;
+            tx.commit().await?;
+            Ok::<_, Failure>(entries)
+        });
+        let entries = result.map_err(|f| failed(f, "appending to the audit log"))?;
+        entries
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::backend(BACKEND, "appending an audit entry produced none"))
     }
 
     fn watch(&self, listener: Arc<dyn ChangeListener>) -> bool {
@@ -942,6 +1041,19 @@ impl VersionStore for PostgresStore {
             Ok::<_, Failure>(event)
         });
         result.map_err(|f| failed(f, format_args!("moving label {} of `{id}`", change.label)))
+    }
+
+    async fn set_protection(&self, id: &PromptId, change: ProtectionChange) -> Result<bool> {
+        let now = Utc::now();
+        let result = retrying!(async {
+            let mut tx = self.pool.begin().await?;
+            let changed = set_protection_in(&mut tx, id, &change, now).await?;
+            if changed {
+                tx.commit().await?;
+            }
+            Ok::<_, Failure>(changed)
+        });
+        result.map_err(|f| failed(f, format_args!("protecting label {} of `{id}`", change.label)))
     }
 
     async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>> {

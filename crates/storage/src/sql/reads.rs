@@ -22,6 +22,9 @@ pub(crate) trait Dialect {
     const DECODE: Decoder;
     /// The summary of one prompt: its summary query `… WHERE p.id = $1`.
     const SUMMARY_BY_ID: &'static str;
+    /// Reads the audit log's head (`seq`, `hash` of `pm_audit_head`), locking it until the
+    /// transaction ends where the database needs that to serialise appenders.
+    const AUDIT_HEAD: &'static str;
 
     /// A version row (`None` for the empty side of a join).
     fn version_row(id: &str, row: &<Self::Db as Database>::Row) -> Result<Option<VersionRow>, Failure>;

@@ -12,14 +12,16 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    ChangeListener, Error, LabelChange, LabelEvent, LabelName, ListQuery, Page, PromptId, PromptStatus, PromptSummary,
-    PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
+    AuditEntry, AuditQuery, AuditRecord, ChangeListener, DeleteRequest, Error, LabelChange, LabelEvent, LabelName,
+    ListQuery, Page, PromptId, PromptSummary, PromptVersion, ProtectionChange, Result, SaveRequest, StatusChange,
+    StorageBackend, VersionInfo, VersionStore, async_trait,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use super::audit::Governance;
 use super::reads::{Dialect, Reads};
 use super::{
     Decoder, EventRow, Failure, Feed, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, in_database,
@@ -49,6 +51,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "change_log",
         sql: include_str!("../../migrations/sqlite/0002_change_log.sql"),
     },
+    Migration {
+        version: 3,
+        name: "governance",
+        sql: include_str!("../../migrations/sqlite/0003_governance.sql"),
+    },
 ];
 
 /// How often a watching store reads the change log for other processes' writes in the
@@ -66,7 +73,8 @@ macro_rules! summary_select {
         "SELECT p.id, p.status, p.format, p.description, p.latest_version, p.version_count, \
          p.created_at, p.updated_at, \
          (SELECT json_group_array(t.tag) FROM pm_tags t WHERE t.prompt_id = p.id) AS tags, \
-         (SELECT json_group_object(l.label, l.version) FROM pm_labels l WHERE l.prompt_id = p.id) AS labels \
+         (SELECT json_group_object(l.label, l.version) FROM pm_labels l WHERE l.prompt_id = p.id) AS labels, \
+         (SELECT json_group_array(x.label) FROM pm_protected_labels x WHERE x.prompt_id = p.id) AS protected \
          FROM pm_prompts p"
     };
 }
@@ -400,6 +408,8 @@ impl Dialect for SqliteDialect {
     const BACKEND: &'static str = BACKEND;
     const DECODE: Decoder = DECODE;
     const SUMMARY_BY_ID: &'static str = concat!(summary_select!(), " WHERE p.id = $1");
+    // A write transaction holds SQLite's only write lock already.
+    const AUDIT_HEAD: &'static str = "SELECT seq, hash FROM pm_audit_head WHERE id = 1";
 
     fn version_row(id: &str, row: &<Sqlite as sqlx::Database>::Row) -> Result<Option<VersionRow>, Failure> {
         version_row(id, row)
@@ -443,6 +453,7 @@ fn summary_row(row: &SqliteRow) -> Result<SummaryRow, Failure> {
         updated_at,
         tags_json: row.try_get("tags")?,
         labels_json: row.try_get("labels")?,
+        protected_json: row.try_get("protected")?,
         id,
     })
 }
@@ -510,25 +521,33 @@ async fn record_event(conn: &mut SqliteConnection, id: &PromptId, event: &LabelE
     Ok(())
 }
 
+type Gov = Governance<SqliteDialect>;
+
 /// One save inside the caller's write transaction: checks, then writes the prompt row, the
-/// version, the labels and their events, and the tags.
+/// version, the labels and their events, and the tags. Returns the label events and the audit
+/// records to append.
 async fn save_in(
     conn: &mut SqliteConnection,
     request: &SaveRequest,
     now: DateTime<Utc>,
-) -> Result<Vec<LabelEvent>, Failure> {
+) -> Result<(Vec<LabelEvent>, Vec<AuditRecord>), Failure> {
     let version = &request.version;
     let id = &version.prompt.id;
     let number = &version.version;
     // A prompt that cannot be stored is refused before anything is read (as PostgreSQL does).
     let prompt = prompt_json(version)?;
     let current = current_state(conn, id).await?;
-    rules::check_save(request, current.as_ref().map(|(latest, _)| latest))?;
+    let latest = current.as_ref().map(|(latest, _)| latest);
+    rules::check_save(request, latest)?;
+    if current.is_some() && !request.labels.is_empty() {
+        rules::check_save_protection(request, &Gov::protected_in(conn, id).await?)?;
+    }
     let mut labels = match (&current, request.labels.is_empty()) {
         (Some(_), false) => Reads::<SqliteDialect>::labels_in(conn, id).await?,
         _ => BTreeMap::new(),
     };
     let events = rules::move_labels(&mut labels, request, now);
+    let records = rules::save_records(request, latest, &events);
     let metadata = &version.prompt.metadata;
 
     match &current {
@@ -589,7 +608,7 @@ async fn save_in(
             .execute(&mut *conn)
             .await?;
     }
-    Ok(events)
+    Ok((events, records))
 }
 
 async fn set_label_in(
@@ -616,7 +635,9 @@ async fn set_label_in(
             .await?
             .is_some(),
     };
-    let Some(event) = rules::check_label_change(id, change.clone(), from.as_ref(), |_| target_exists, now)? else {
+    let protected = Gov::protected_in(conn, id).await?;
+    let Some(event) = rules::check_label_change(id, change.clone(), from.as_ref(), &protected, |_| target_exists, now)?
+    else {
         return Ok(None);
     };
     record_event(conn, id, &event).await?;
@@ -625,14 +646,62 @@ async fn set_label_in(
         .bind(timestamp(advance(updated_at, now)))
         .execute(&mut *conn)
         .await?;
+    Gov::append(conn, vec![rules::label_record(id, &event, change.authority)], now).await?;
     Ok(Some(event))
+}
+
+async fn set_protection_in(
+    conn: &mut SqliteConnection,
+    id: &PromptId,
+    change: &ProtectionChange,
+    now: DateTime<Utc>,
+) -> Result<bool, Failure> {
+    let Some((_, updated_at)) = current_state(conn, id).await? else {
+        return Err(Error::prompt_not_found(id).into());
+    };
+    let mut protected = Gov::protected_in(conn, id).await?;
+    let Some(record) = rules::check_protection_change(id, &mut protected, change)? else {
+        return Ok(false);
+    };
+    Gov::set_protected_in(conn, id, &change.label, change.protected).await?;
+    sqlx::query("UPDATE pm_prompts SET updated_at = $2 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(timestamp(advance(updated_at, now)))
+        .execute(&mut *conn)
+        .await?;
+    Gov::append(conn, vec![record], now).await?;
+    Ok(true)
+}
+
+async fn delete_in(
+    conn: &mut SqliteConnection,
+    id: &PromptId,
+    request: &DeleteRequest,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
+    let row = sqlx::query("SELECT latest_version, version_count FROM pm_prompts WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else {
+        return Err(Error::prompt_not_found(id).into());
+    };
+    let latest = DECODE.version(id, "latest version", &row.try_get::<String, _>("latest_version")?)?;
+    let count = DECODE.count(id, row.try_get("version_count")?)?;
+    let labels = Reads::<SqliteDialect>::labels_in(conn, id).await?;
+    sqlx::query("DELETE FROM pm_prompts WHERE id = $1")
+        .bind(id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    let record = rules::delete_record(id, &latest, count, &labels, request.actor.clone());
+    Gov::append(conn, vec![record], now).await?;
+    Ok(())
 }
 
 async fn set_status_in(
     conn: &mut SqliteConnection,
     id: &PromptId,
-    status: PromptStatus,
-    expected: PromptStatus,
+    change: &StatusChange,
     now: DateTime<Utc>,
 ) -> Result<(), Failure> {
     let row = sqlx::query("SELECT status, updated_at FROM pm_prompts WHERE id = $1")
@@ -644,13 +713,14 @@ async fn set_status_in(
     };
     let current = DECODE.status(id, &row.try_get::<String, _>("status")?)?;
     let updated_at = parse_timestamp(id, "updated_at", &row.try_get::<String, _>("updated_at")?)?;
-    rules::check_status(id, current, status, expected)?;
+    rules::check_status(id, current, change)?;
     sqlx::query("UPDATE pm_prompts SET status = $2, updated_at = $3 WHERE id = $1")
         .bind(id.as_str())
-        .bind(status.as_str())
+        .bind(change.status.as_str())
         .bind(timestamp(advance(updated_at, now)))
         .execute(&mut *conn)
         .await?;
+    Gov::append(conn, vec![rules::status_record(id, current, change)], now).await?;
     Ok(())
 }
 
@@ -672,7 +742,8 @@ impl StorageBackend for SqliteStore {
         let now = Utc::now();
         let run = async {
             let mut tx = self.begin_write().await?;
-            let events = save_in(&mut tx, &request, now).await?;
+            let (events, records) = save_in(&mut tx, &request, now).await?;
+            Gov::append(&mut tx, records, now).await?;
             tx.commit().await?;
             Ok::<_, Failure>(events)
         };
@@ -689,10 +760,14 @@ impl StorageBackend for SqliteStore {
         let run = async {
             let mut tx = self.begin_write().await?;
             let mut events = Vec::new();
+            let mut records = Vec::new();
             for (i, request) in requests.iter().enumerate() {
                 current = i;
-                events.extend(save_in(&mut tx, request, now).await?);
+                let (new_events, new_records) = save_in(&mut tx, request, now).await?;
+                events.extend(new_events);
+                records.extend(new_records);
             }
+            Gov::append(&mut tx, records, now).await?;
             tx.commit().await?;
             Ok::<_, Failure>(events)
         };
@@ -717,16 +792,16 @@ impl StorageBackend for SqliteStore {
             .map_err(|e| in_database(e, &self.location()))
     }
 
-    async fn delete(&self, id: &PromptId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM pm_prompts WHERE id = $1")
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(|e| sql_error(BACKEND, format_args!("deleting `{id}`"), e))?;
-        if done.rows_affected() == 0 {
-            return Err(Error::prompt_not_found(id));
-        }
-        Ok(())
+    async fn delete(&self, id: &PromptId, request: DeleteRequest) -> Result<()> {
+        let now = Utc::now();
+        let run = async {
+            let mut tx = self.begin_write().await?;
+            delete_in(&mut tx, id, &request, now).await?;
+            tx.commit().await?;
+            Ok::<_, Failure>(())
+        };
+        run.await
+            .map_err(|f| f.into_error(BACKEND, format_args!("deleting `{id}`")))
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
@@ -798,16 +873,42 @@ impl StorageBackend for SqliteStore {
         Reads::<SqliteDialect>::new(&self.pool).summary(id).await
     }
 
-    async fn set_status(&self, id: &PromptId, status: PromptStatus, expected: PromptStatus) -> Result<()> {
+    async fn set_status(&self, id: &PromptId, change: StatusChange) -> Result<()> {
         let now = Utc::now();
         let run = async {
             let mut tx = self.begin_write().await?;
-            set_status_in(&mut tx, id, status, expected, now).await?;
+            set_status_in(&mut tx, id, &change, now).await?;
             tx.commit().await?;
             Ok::<_, Failure>(())
         };
-        run.await
-            .map_err(|f| f.into_error(BACKEND, format_args!("setting the status of `{id}` to {status}")))
+        run.await.map_err(|f| {
+            f.into_error(
+                BACKEND,
+                format_args!("setting the status of `{id}` to {}", change.status),
+            )
+        })
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        Gov::read(&self.pool, query).await
+    }
+
+    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
+        rules::check_external(&record)?;
+        let now = Utc::now();
+        let run = async {
+            let mut tx = self.begin_write().await?;
+            let entries = Gov::append(&mut tx, vec![record], now).await?;
+            tx.commit().await?;
+            Ok::<_, Failure>(entries)
+        };
+        let entries = run
+            .await
+            .map_err(|f| f.into_error(BACKEND, "appending to the audit log"))?;
+        entries
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::backend(BACKEND, "appending an audit entry produced none"))
     }
 
     fn watch(&self, listener: Arc<dyn ChangeListener>) -> bool {
@@ -965,6 +1066,20 @@ impl VersionStore for SqliteStore {
         };
         run.await
             .map_err(|f| f.into_error(BACKEND, format_args!("moving label {} of `{id}`", change.label)))
+    }
+
+    async fn set_protection(&self, id: &PromptId, change: ProtectionChange) -> Result<bool> {
+        let now = Utc::now();
+        let run = async {
+            let mut tx = self.begin_write().await?;
+            let changed = set_protection_in(&mut tx, id, &change, now).await?;
+            if changed {
+                tx.commit().await?;
+            }
+            Ok::<_, Failure>(changed)
+        };
+        run.await
+            .map_err(|f| f.into_error(BACKEND, format_args!("protecting label {} of `{id}`", change.label)))
     }
 
     async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>> {
