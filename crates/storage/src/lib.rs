@@ -83,7 +83,7 @@ mod yaml;
 pub mod conformance;
 
 #[cfg(feature = "fs")]
-pub use dir::{DirStore, LABELS_FILE};
+pub use dir::{AUDIT_DIR, DirStore, LABELS_FILE};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use sql::PostgresStore;

@@ -21,8 +21,9 @@ use prompt_manager_core::{AuditEntry, AuditQuery, AuditRecord, Error, GENESIS_HA
 use super::BACKEND;
 use super::files::io_error;
 
-/// The folder of the audit log, at the root of the store.
-pub(crate) const AUDIT_DIR: &str = "_audit";
+/// The folder of a `dir://` store's audit log, at its root: one JSON file per entry. Tools that
+/// read a store's folder as prompt files (lint) skip it.
+pub const AUDIT_DIR: &str = "_audit";
 
 /// The audit log of one store.
 pub(crate) struct AuditLog {

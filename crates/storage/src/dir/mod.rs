@@ -57,6 +57,7 @@ use prompt_manager_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::{rules, yaml};
+pub use audit::AUDIT_DIR;
 use audit::AuditLog;
 use files::{Journal, LOCK_FILE, io_error};
 
