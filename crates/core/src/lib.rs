@@ -61,7 +61,7 @@ pub use plugin::Plugin;
 pub use reference::{PromptRef, Selector, newest_matching};
 pub use store::{
     Authority, ChangeListener, DeleteRequest, Expect, LabelChange, ListQuery, MAX_FILTER_TAGS, Page, ProtectionChange,
-    SaveRequest, StatusChange, StorageBackend, Store, VersionStore,
+    Resolution, SaveRequest, StatusChange, StorageBackend, Store, VersionStore,
 };
 pub use variables::{Variables, json_type};
 

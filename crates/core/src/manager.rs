@@ -21,7 +21,7 @@ use crate::model::{
 };
 use crate::observer::Observer;
 use crate::plugin::Plugin;
-use crate::reference::{PromptRef, Selector, newest_matching};
+use crate::reference::PromptRef;
 use crate::registry::Registry;
 use crate::render::Resolved;
 use crate::store::{Authority, DeleteRequest, Expect, LabelChange, ListQuery, Page, SaveRequest, StatusChange, Store};
@@ -1100,35 +1100,8 @@ impl PromptManager {
 
     /// Finds the version a reference names, and the prompt's status.
     async fn lookup(&self, reference: &PromptRef) -> Result<(Arc<PromptVersion>, PromptStatus)> {
-        let store = &self.inner.store;
-        let id = &reference.id;
-        let summary = store.summary(id).await?;
-        let version = match &reference.selector {
-            Selector::Latest => return Ok((store.load(id, None).await?, summary.status)),
-            Selector::Exact(v) => v.clone(),
-            Selector::Label(label) => summary
-                .labels
-                .get(label)
-                .cloned()
-                .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))?,
-            Selector::Requirement(req) => {
-                let versions = store.list_versions(id).await?;
-                newest_matching(versions.iter().map(|v| &v.version), req)
-                    .cloned()
-                    .ok_or_else(|| Error::NotFound(NotFound::Requirement(id.clone(), req.to_string())))?
-            }
-        };
-        match store.load(id, Some(&version)).await {
-            Ok(v) => Ok((v, summary.status)),
-            Err(Error::NotFound(NotFound::Version(..))) if reference.label().is_some() => {
-                let label = reference.label().cloned();
-                Err(match label {
-                    Some(label) => Error::NotFound(NotFound::LabelTarget(id.clone(), label, version)),
-                    None => Error::NotFound(NotFound::Version(id.clone(), version)),
-                })
-            }
-            Err(e) => Err(e),
-        }
+        let found = self.inner.store.resolve(reference).await?;
+        Ok((found.version, found.status))
     }
 
     /// Compiles a version, resolving its includes; include-free templates are shared by content.

@@ -13,9 +13,10 @@ use async_trait::async_trait;
 use semver::Version;
 
 use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
-use crate::error::{Error, Result};
+use crate::error::{Error, NotFound, Result};
 use crate::id::{LabelName, MAX_ID_LEN, PromptId, truncate_for_message};
 use crate::model::{LabelEvent, LabelEventKind, MAX_TAG_LEN, PromptStatus, PromptSummary, PromptVersion, VersionInfo};
+use crate::reference::{PromptRef, Selector, newest_matching};
 
 /// The most distinct tags one [`ListQuery`] may filter by.
 pub const MAX_FILTER_TAGS: usize = 64;
@@ -215,7 +216,27 @@ pub struct DeleteRequest {
     pub actor: Option<String>,
 }
 
-/// Prompt-level storage: the minimal set of operations a backend must provide.
+/// Prompt-level storage: saves, loads, listing, status, deletion and the audit log.
+///
+/// # Contract
+///
+/// This trait and [`VersionStore`] are intended to be the minimum a backend must provide; a
+/// complete backend implements both and is then a [`Store`]. Every write is atomic: it checks
+/// everything, then changes the prompt *and appends its audit entries* in one transaction, so a
+/// refused write changes nothing and appends nothing. The conformance suite
+/// (`prompt_manager_storage::conformance`) checks every promise made here.
+///
+/// Required: [`backend_name`](Self::backend_name), [`save`](Self::save), [`load`](Self::load),
+/// [`delete`](Self::delete), [`list`](Self::list), [`summary`](Self::summary),
+/// [`set_status`](Self::set_status), [`audit`](Self::audit), [`append_audit`](Self::append_audit).
+///
+/// Derived, with defaults a backend may override for speed or atomicity:
+/// [`save_all`](Self::save_all) (one save after the other; the backends of prompt-manager
+/// override it to be all-or-nothing), [`exists`](Self::exists) (from `summary`), and the change
+/// feed ([`watch`](Self::watch), [`catch_up_needed`](Self::catch_up_needed),
+/// [`catch_up`](Self::catch_up): none by default). [`VersionStore`] derives `labels`,
+/// `get_label`; [`VersionStore::resolve`] resolves a reference from `summary`, `list_versions` and
+/// `load`, which the SQL stores override with one query.
 #[async_trait]
 pub trait StorageBackend: Send + Sync + Debug {
     /// A short name of the backend (`memory`, `dir`, `sqlite`), used in errors and logs.
@@ -259,8 +280,14 @@ pub trait StorageBackend: Send + Sync + Debug {
     /// ([`ListQuery::validate`]) is refused with [`Error::InvalidQuery`].
     async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>>;
 
-    /// Whether the prompt exists.
-    async fn exists(&self, id: &PromptId) -> Result<bool>;
+    /// Whether the prompt exists. Derived from [`summary`](Self::summary).
+    async fn exists(&self, id: &PromptId) -> Result<bool> {
+        match self.summary(id).await {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound(NotFound::Prompt(_))) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
 
     /// Status, latest version and labels of one prompt.
     async fn summary(&self, id: &PromptId) -> Result<PromptSummary>;
@@ -317,17 +344,31 @@ pub trait ChangeListener: Send + Sync {
     fn lost(&self);
 }
 
-/// Version history and labels.
+/// Version history, labels and their protection, over a [`StorageBackend`].
+///
+/// Required: [`list_versions`](Self::list_versions), [`set_label`](Self::set_label),
+/// [`set_protection`](Self::set_protection), [`label_history`](Self::label_history). Derived
+/// from [`StorageBackend::summary`]: [`labels`](Self::labels), [`get_label`](Self::get_label);
+/// from `summary`, `list_versions` and `load`: [`resolve`](Self::resolve).
 #[async_trait]
-pub trait VersionStore: Send + Sync {
+pub trait VersionStore: StorageBackend {
     /// Every version of a prompt without content, newest first.
     async fn list_versions(&self, id: &PromptId) -> Result<Vec<VersionInfo>>;
 
-    /// The labels of a prompt and the versions they point to.
-    async fn labels(&self, id: &PromptId) -> Result<BTreeMap<LabelName, Version>>;
+    /// The labels of a prompt and the versions they point to. Derived from
+    /// [`summary`](StorageBackend::summary).
+    async fn labels(&self, id: &PromptId) -> Result<BTreeMap<LabelName, Version>> {
+        Ok(self.summary(id).await?.labels)
+    }
 
-    /// The version a label points to (`NotFound` when unset).
-    async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version>;
+    /// The version a label points to (`NotFound` when unset). Derived from
+    /// [`labels`](Self::labels).
+    async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version> {
+        self.labels(id)
+            .await?
+            .remove(label)
+            .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))
+    }
 
     /// Moves, sets or removes a label, recording the event and its audit entry (`label_set`,
     /// `label_removed` or `label_rolled_back`) in the same transaction. The target version must
@@ -342,8 +383,65 @@ pub trait VersionStore: Send + Sync {
     /// (protecting a protected label records nothing).
     async fn set_protection(&self, id: &PromptId, change: ProtectionChange) -> Result<bool>;
 
+    /// The version `reference` names — the latest, an exact version, the newest matching a
+    /// requirement, or a label's target — with the prompt's status.
+    ///
+    /// Fails with `NotFound`: of the prompt, the version, the requirement (nothing matches), the
+    /// label (unset), or the label's target (a label pointing at a missing version). The default
+    /// reads [`summary`](StorageBackend::summary), then
+    /// [`list_versions`](VersionStore::list_versions) for a requirement, then
+    /// [`load`](StorageBackend::load); a backend may answer in one round trip.
+    async fn resolve(&self, reference: &PromptRef) -> Result<Resolution> {
+        let id = &reference.id;
+        let summary = self.summary(id).await?;
+        let number = match &reference.selector {
+            Selector::Latest => {
+                return Ok(Resolution {
+                    version: self.load(id, None).await?,
+                    status: summary.status,
+                });
+            }
+            Selector::Exact(v) => v.clone(),
+            Selector::Label(label) => summary
+                .labels
+                .get(label)
+                .cloned()
+                .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))?,
+            Selector::Requirement(req) => {
+                let versions = self.list_versions(id).await?;
+                newest_matching(versions.iter().map(|v| &v.version), req)
+                    .cloned()
+                    .ok_or_else(|| Error::NotFound(NotFound::Requirement(id.clone(), req.to_string())))?
+            }
+        };
+        match self.load(id, Some(&number)).await {
+            Ok(version) => Ok(Resolution {
+                version,
+                status: summary.status,
+            }),
+            Err(Error::NotFound(NotFound::Version(..))) if reference.label().is_some() => match reference.label() {
+                Some(label) => Err(Error::NotFound(NotFound::LabelTarget(
+                    id.clone(),
+                    label.clone(),
+                    number,
+                ))),
+                None => Err(Error::NotFound(NotFound::Version(id.clone(), number))),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
     /// Label events, oldest first; all labels when `label` is `None`.
     async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>>;
+}
+
+/// What [`VersionStore::resolve`] finds: the version a reference names, and the prompt's status.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    /// The version.
+    pub version: Arc<PromptVersion>,
+    /// The prompt's lifecycle status.
+    pub status: PromptStatus,
 }
 
 /// A complete backend: prompts, versions and labels. Implemented for every type that has both traits.

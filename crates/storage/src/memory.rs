@@ -1,8 +1,10 @@
 //! [`MemoryStore`], the reference backend: every prompt, and the audit log, behind one lock.
 //!
 //! It defines by example what the trait docs in `prompt_manager_core::store` mean; the other
-//! backends must behave the same (the conformance suite checks it). Nothing here survives the
-//! process, and nothing here does I/O: the async methods run to completion without awaiting.
+//! backends must behave the same (the conformance suite checks it). It implements only the
+//! required methods (and `save_all`, to be all-or-nothing), so the suite checks the traits'
+//! derived ones (`exists`, `labels`, `get_label`, `resolve`) through it. Nothing here survives
+//! the process, and nothing here does I/O: the async methods run to completion without awaiting.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -294,10 +296,6 @@ impl StorageBackend for MemoryStore {
         self.list_now(query)
     }
 
-    async fn exists(&self, id: &PromptId) -> Result<bool> {
-        Ok(self.read()?.prompts.contains_key(id))
-    }
-
     async fn summary(&self, id: &PromptId) -> Result<PromptSummary> {
         self.with_record(id, |record| record.summary(id))
     }
@@ -348,20 +346,6 @@ impl VersionStore for MemoryStore {
     async fn list_versions(&self, id: &PromptId) -> Result<Vec<VersionInfo>> {
         self.with_record(id, |record| {
             Ok(record.versions.values().rev().map(|v| v.info()).collect())
-        })
-    }
-
-    async fn labels(&self, id: &PromptId) -> Result<BTreeMap<LabelName, Version>> {
-        self.with_record(id, |record| Ok(record.labels.clone()))
-    }
-
-    async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version> {
-        self.with_record(id, |record| {
-            record
-                .labels
-                .get(label)
-                .cloned()
-                .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))
         })
     }
 

@@ -22,7 +22,8 @@
 //! The module is behind the `conformance` feature; it holds only the checks and the small helpers
 //! they share, no backend. The checks are grouped by area, one file each: `saves`, `labels`,
 //! `listing`, `lifecycle` (status and deletion), `integrity` (tampered versions), `audit` (the
-//! audit log and its chain) and `protection` (protected labels); all are re-exported here.
+//! audit log and its chain), `protection` (protected labels) and `resolve` (references); all are
+//! re-exported here.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -44,6 +45,7 @@ mod labels;
 mod lifecycle;
 mod listing;
 mod protection;
+mod resolve;
 mod saves;
 
 pub use audit::*;
@@ -52,6 +54,7 @@ pub use labels::*;
 pub use lifecycle::*;
 pub use listing::*;
 pub use protection::*;
+pub use resolve::*;
 pub use saves::*;
 
 /// The actor the helpers put on saves, as recorded in label events.
@@ -80,6 +83,7 @@ pub async fn run_all(store: &dyn Store) {
     audit_queries_filter_page_and_are_bounded(store).await;
     protected_labels_need_an_administrator(store).await;
     protection_survives_reads_and_goes_with_the_prompt(store).await;
+    references_resolve_as_the_reads_say(store).await;
     the_audit_chain_verifies(store).await;
 }
 

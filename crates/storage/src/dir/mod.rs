@@ -764,13 +764,6 @@ impl VersionStore for DirStore {
         Ok(self.labels_of(id, &folder)?.labels.clone())
     }
 
-    async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version> {
-        self.labels(id)
-            .await?
-            .remove(label)
-            .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))
-    }
-
     async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
         let now = Utc::now();
         self.update_labels(id, now, |folder, labels| {

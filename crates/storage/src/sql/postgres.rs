@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
     AuditEntry, AuditQuery, AuditRecord, ChangeListener, DeleteRequest, Error, LabelChange, LabelEvent, LabelName,
-    ListQuery, Page, PromptId, PromptSummary, PromptVersion, ProtectionChange, Result, SaveRequest, StatusChange,
-    StorageBackend, VersionInfo, VersionStore, async_trait,
+    ListQuery, Page, PromptId, PromptRef, PromptSummary, PromptVersion, ProtectionChange, Resolution, Result,
+    SaveRequest, StatusChange, StorageBackend, VersionInfo, VersionStore, async_trait,
 };
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
@@ -1028,6 +1028,13 @@ impl VersionStore for PostgresStore {
 
     async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version> {
         Reads::<PostgresDialect>::new(&self.pool).get_label(id, label).await
+    }
+
+    async fn resolve(&self, reference: &PromptRef) -> Result<Resolution> {
+        Reads::<PostgresDialect>::new(&self.pool)
+            .resolve(reference)
+            .await
+            .map_err(|e| in_database(e, &self.location))
     }
 
     async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
