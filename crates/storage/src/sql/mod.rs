@@ -2,9 +2,11 @@
 //! and what they share: the embedded migrations and their planning, errors, and the conversion
 //! of rows into models. What a write may do is decided by `crate::rules`, as for every backend.
 //!
-//! Reads that are the same SQL in both dialects live once, in `reads`; each backend module holds
-//! the SQL that differs (writes and locking, timestamps, JSON aggregation, listing), next to the
-//! code that runs it. Apart from `reads`, nothing here talks to a database.
+//! Reads that are the same SQL in both dialects live once, in `reads`; writes other than saves
+//! in `writes`; the audit log and protected labels in `audit`. Each backend module holds the SQL
+//! that differs (saves and locking, timestamps, JSON aggregation, listing, the change feed),
+//! next to the code that runs it, and tells the shared code its dialect (`reads::Dialect`).
+//! Apart from those three, nothing here talks to a database.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -23,6 +25,7 @@ mod postgres;
 mod reads;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod writes;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;

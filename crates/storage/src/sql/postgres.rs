@@ -20,9 +20,10 @@ use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
 
 use super::audit::Governance;
 use super::reads::{Dialect, Reads};
+use super::writes::{Writes, saving};
 use super::{
     Decoder, EventRow, Failure, Feed, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, in_database,
-    kind_name, pending_migrations, prefix_successor, prompt_json, sql_error,
+    pending_migrations, prefix_successor, prompt_json, sql_error,
 };
 use crate::rules;
 
@@ -439,6 +440,21 @@ impl Dialect for PostgresDialect {
     const SUMMARY_BY_ID: &'static str = concat!(summary_select!(), " WHERE p.id = $1");
     // The row lock makes appenders on every connection take turns (see 0003_governance.sql).
     const AUDIT_HEAD: &'static str = "SELECT seq, hash FROM pm_audit_head WHERE id = 1 FOR UPDATE";
+    const LOCK_PROMPT: &'static str =
+        "SELECT status, latest_version, version_count, updated_at FROM pm_prompts WHERE id = $1 FOR UPDATE";
+    type Time = DateTime<Utc>;
+
+    fn time(at: DateTime<Utc>) -> DateTime<Utc> {
+        at
+    }
+
+    fn updated_at(_id: &str, row: &PgRow) -> Result<DateTime<Utc>, Failure> {
+        Ok(row.try_get("updated_at")?)
+    }
+
+    fn check_text(id: &PromptId, field: &str, value: Option<&str>) -> Result<(), Error> {
+        check_no_nul(id, field, value)
+    }
 
     fn version_row(_id: &str, row: &<Postgres as sqlx::Database>::Row) -> Result<Option<VersionRow>, Failure> {
         version_row(row)
@@ -512,43 +528,6 @@ async fn lock_prompt(conn: &mut PgConnection, id: &PromptId) -> Result<Option<(V
     Ok(Some((latest, row.try_get("updated_at")?)))
 }
 
-async fn record_event(conn: &mut PgConnection, id: &PromptId, event: &LabelEvent) -> Result<(), Failure> {
-    match &event.to {
-        Some(to) => {
-            sqlx::query(
-                "INSERT INTO pm_labels (prompt_id, label, version) VALUES ($1, $2, $3) \
-                 ON CONFLICT (prompt_id, label) DO UPDATE SET version = excluded.version",
-            )
-            .bind(id.as_str())
-            .bind(event.label.as_str())
-            .bind(to.to_string())
-            .execute(&mut *conn)
-            .await?;
-        }
-        None => {
-            sqlx::query("DELETE FROM pm_labels WHERE prompt_id = $1 AND label = $2")
-                .bind(id.as_str())
-                .bind(event.label.as_str())
-                .execute(&mut *conn)
-                .await?;
-        }
-    }
-    sqlx::query(
-        "INSERT INTO pm_label_events (prompt_id, label, from_version, to_version, kind, actor, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id.as_str())
-    .bind(event.label.as_str())
-    .bind(event.from.as_ref().map(Version::to_string))
-    .bind(event.to.as_ref().map(Version::to_string))
-    .bind(kind_name(event.kind))
-    .bind(event.actor.as_deref())
-    .bind(event.at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 /// The state a save builds on: a prompt this transaction created, or an existing one (locked
 /// and checked), with its `updated_at`.
 enum Base {
@@ -557,6 +536,7 @@ enum Base {
 }
 
 type Gov = Governance<PostgresDialect>;
+type Write = Writes<PostgresDialect>;
 
 /// Locks the prompt or, when it does not exist, creates its row. A concurrent create of the
 /// same id makes the insert wait for the other transaction; when that one commits, the insert
@@ -656,7 +636,7 @@ async fn save_in(
     .execute(&mut *conn)
     .await?;
     for event in &events {
-        record_event(conn, id, event).await?;
+        Write::record_event(conn, id, event).await?;
     }
     if !metadata.tags.is_empty() {
         let tags: Vec<&str> = metadata.tags.iter().map(String::as_str).collect();
@@ -667,130 +647,6 @@ async fn save_in(
             .await?;
     }
     Ok((events, records))
-}
-
-async fn set_label_in(
-    conn: &mut PgConnection,
-    id: &PromptId,
-    change: &LabelChange,
-    now: DateTime<Utc>,
-) -> Result<Option<LabelEvent>, Failure> {
-    check_no_nul(id, "actor", change.actor.as_deref())?;
-    let Some((_, updated_at)) = lock_prompt(conn, id).await? else {
-        return Err(Error::prompt_not_found(id).into());
-    };
-    let from: Option<String> = sqlx::query_scalar("SELECT version FROM pm_labels WHERE prompt_id = $1 AND label = $2")
-        .bind(id.as_str())
-        .bind(change.label.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let from = DECODE.optional_version(id, "label target", from.as_deref())?;
-    let target_exists = match &change.to {
-        None => true,
-        Some(target) => sqlx::query("SELECT 1 FROM pm_versions WHERE prompt_id = $1 AND version = $2")
-            .bind(id.as_str())
-            .bind(target.to_string())
-            .fetch_optional(&mut *conn)
-            .await?
-            .is_some(),
-    };
-    let protected = Gov::protected_in(conn, id).await?;
-    let Some(event) = rules::check_label_change(id, change.clone(), from.as_ref(), &protected, |_| target_exists, now)?
-    else {
-        return Ok(None);
-    };
-    record_event(conn, id, &event).await?;
-    sqlx::query("UPDATE pm_prompts SET updated_at = $2 WHERE id = $1")
-        .bind(id.as_str())
-        .bind(advance(updated_at, now))
-        .execute(&mut *conn)
-        .await?;
-    Gov::append(conn, vec![rules::label_record(id, &event, change.authority)], now).await?;
-    Ok(Some(event))
-}
-
-async fn set_protection_in(
-    conn: &mut PgConnection,
-    id: &PromptId,
-    change: &ProtectionChange,
-    now: DateTime<Utc>,
-) -> Result<bool, Failure> {
-    check_no_nul(id, "actor", change.actor.as_deref())?;
-    let Some((_, updated_at)) = lock_prompt(conn, id).await? else {
-        return Err(Error::prompt_not_found(id).into());
-    };
-    let mut protected = Gov::protected_in(conn, id).await?;
-    let Some(record) = rules::check_protection_change(id, &mut protected, change)? else {
-        return Ok(false);
-    };
-    Gov::set_protected_in(conn, id, &change.label, change.protected).await?;
-    sqlx::query("UPDATE pm_prompts SET updated_at = $2 WHERE id = $1")
-        .bind(id.as_str())
-        .bind(advance(updated_at, now))
-        .execute(&mut *conn)
-        .await?;
-    Gov::append(conn, vec![record], now).await?;
-    Ok(true)
-}
-
-async fn delete_in(
-    conn: &mut PgConnection,
-    id: &PromptId,
-    request: &DeleteRequest,
-    now: DateTime<Utc>,
-) -> Result<(), Failure> {
-    check_no_nul(id, "actor", request.actor.as_deref())?;
-    let row = sqlx::query("SELECT latest_version, version_count FROM pm_prompts WHERE id = $1 FOR UPDATE")
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(row) = row else {
-        return Err(Error::prompt_not_found(id).into());
-    };
-    let latest = DECODE.version(id, "latest version", &row.try_get::<String, _>("latest_version")?)?;
-    let count = DECODE.count(id, row.try_get("version_count")?)?;
-    let labels = Reads::<PostgresDialect>::labels_in(conn, id).await?;
-    sqlx::query("DELETE FROM pm_prompts WHERE id = $1")
-        .bind(id.as_str())
-        .execute(&mut *conn)
-        .await?;
-    let record = rules::delete_record(id, &latest, count, &labels, request.actor.clone());
-    Gov::append(conn, vec![record], now).await?;
-    Ok(())
-}
-
-async fn set_status_in(
-    conn: &mut PgConnection,
-    id: &PromptId,
-    change: &StatusChange,
-    now: DateTime<Utc>,
-) -> Result<(), Failure> {
-    check_no_nul(id, "actor", change.actor.as_deref())?;
-    let row = sqlx::query("SELECT status, updated_at FROM pm_prompts WHERE id = $1 FOR UPDATE")
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(row) = row else {
-        return Err(Error::prompt_not_found(id).into());
-    };
-    let current = DECODE.status(id, &row.try_get::<String, _>("status")?)?;
-    rules::check_status(id, current, change)?;
-    sqlx::query("UPDATE pm_prompts SET status = $2, updated_at = $3 WHERE id = $1")
-        .bind(id.as_str())
-        .bind(change.status.as_str())
-        .bind(advance(row.try_get("updated_at")?, now))
-        .execute(&mut *conn)
-        .await?;
-    Gov::append(conn, vec![rules::status_record(id, current, change)], now).await?;
-    Ok(())
-}
-
-/// What a save is, for error messages: the prompt and the version.
-fn saving(request: &SaveRequest) -> String {
-    format!(
-        "saving version {} of `{}`",
-        request.version.version, request.version.prompt.id
-    )
 }
 
 #[async_trait]
@@ -864,7 +720,7 @@ impl StorageBackend for PostgresStore {
         let now = Utc::now();
         let result = retrying!(async {
             let mut tx = self.pool.begin().await?;
-            delete_in(&mut tx, id, &request, now).await?;
+            Write::delete_in(&mut tx, id, &request, now).await?;
             tx.commit().await?;
             Ok::<_, Failure>(())
         });
@@ -947,7 +803,7 @@ impl StorageBackend for PostgresStore {
         let now = Utc::now();
         let result = retrying!(async {
             let mut tx = self.pool.begin().await?;
-            set_status_in(&mut tx, id, &change, now).await?;
+            Write::set_status_in(&mut tx, id, &change, now).await?;
             tx.commit().await?;
             Ok::<_, Failure>(())
         });
@@ -1041,7 +897,7 @@ impl VersionStore for PostgresStore {
         let now = Utc::now();
         let result = retrying!(async {
             let mut tx = self.pool.begin().await?;
-            let event = set_label_in(&mut tx, id, &change, now).await?;
+            let event = Write::set_label_in(&mut tx, id, &change, now).await?;
             if event.is_some() {
                 tx.commit().await?;
             }
@@ -1054,7 +910,7 @@ impl VersionStore for PostgresStore {
         let now = Utc::now();
         let result = retrying!(async {
             let mut tx = self.pool.begin().await?;
-            let changed = set_protection_in(&mut tx, id, &change, now).await?;
+            let changed = Write::set_protection_in(&mut tx, id, &change, now).await?;
             if changed {
                 tx.commit().await?;
             }

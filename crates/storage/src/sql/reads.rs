@@ -25,9 +25,29 @@ pub(crate) trait Dialect {
     const DECODE: Decoder;
     /// The summary of one prompt: its summary query `… WHERE p.id = $1`.
     const SUMMARY_BY_ID: &'static str;
+    /// Reads a prompt's row for a write (`status`, `latest_version`, `version_count`,
+    /// `updated_at` of `pm_prompts`, `WHERE id = $1`), locking it until the transaction ends
+    /// where the database needs that to serialise writers of one prompt.
+    const LOCK_PROMPT: &'static str;
     /// Reads the audit log's head (`seq`, `hash` of `pm_audit_head`), locking it until the
     /// transaction ends where the database needs that to serialise appenders.
     const AUDIT_HEAD: &'static str;
+
+    /// A timestamp as the dialect binds it.
+    type Time: for<'q> sqlx::Encode<'q, Self::Db> + sqlx::Type<Self::Db> + Send + 'static;
+
+    /// `at` as the dialect binds it.
+    fn time(at: chrono::DateTime<chrono::Utc>) -> Self::Time;
+
+    /// The `updated_at` column of a prompt row.
+    fn updated_at(id: &str, row: &<Self::Db as Database>::Row) -> Result<chrono::DateTime<chrono::Utc>, Failure>;
+
+    /// Refuses text the database cannot store (PostgreSQL: a NUL character); the default
+    /// accepts everything.
+    fn check_text(id: &PromptId, field: &str, value: Option<&str>) -> Result<(), Error> {
+        let _ = (id, field, value);
+        Ok(())
+    }
 
     /// A version row (`None` for the empty side of a join).
     fn version_row(id: &str, row: &<Self::Db as Database>::Row) -> Result<Option<VersionRow>, Failure>;

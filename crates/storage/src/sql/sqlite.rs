@@ -23,14 +23,18 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::audit::Governance;
 use super::reads::{Dialect, Reads};
+use super::writes::{Writes, saving};
 use super::{
     Decoder, EventRow, Failure, Feed, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, in_database,
-    kind_name, pending_migrations, prefix_successor, prompt_json, sql_error,
+    pending_migrations, prefix_successor, prompt_json, sql_error,
 };
 use crate::rules;
 
 const BACKEND: &str = "sqlite";
 const DECODE: Decoder = Decoder::new(BACKEND);
+
+type Gov = Governance<SqliteDialect>;
+type Write = Writes<SqliteDialect>;
 
 /// How long a writer waits for another (in this or another process) before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -410,6 +414,21 @@ impl Dialect for SqliteDialect {
     const SUMMARY_BY_ID: &'static str = concat!(summary_select!(), " WHERE p.id = $1");
     // A write transaction holds SQLite's only write lock already.
     const AUDIT_HEAD: &'static str = "SELECT seq, hash FROM pm_audit_head WHERE id = 1";
+    const LOCK_PROMPT: &'static str =
+        "SELECT status, latest_version, version_count, updated_at FROM pm_prompts WHERE id = $1";
+    type Time = String;
+
+    fn time(at: DateTime<Utc>) -> String {
+        timestamp(at)
+    }
+
+    fn updated_at(id: &str, row: &SqliteRow) -> Result<DateTime<Utc>, Failure> {
+        Ok(parse_timestamp(
+            id,
+            "updated_at",
+            &row.try_get::<String, _>("updated_at")?,
+        )?)
+    }
 
     fn version_row(id: &str, row: &<Sqlite as sqlx::Database>::Row) -> Result<Option<VersionRow>, Failure> {
         version_row(id, row)
@@ -483,45 +502,6 @@ async fn current_state(
     let updated_at = parse_timestamp(id, "updated_at", &row.try_get::<String, _>("updated_at")?)?;
     Ok(Some((latest, updated_at)))
 }
-
-async fn record_event(conn: &mut SqliteConnection, id: &PromptId, event: &LabelEvent) -> Result<(), Failure> {
-    match &event.to {
-        Some(to) => {
-            sqlx::query(
-                "INSERT INTO pm_labels (prompt_id, label, version) VALUES ($1, $2, $3) \
-                 ON CONFLICT (prompt_id, label) DO UPDATE SET version = excluded.version",
-            )
-            .bind(id.as_str())
-            .bind(event.label.as_str())
-            .bind(to.to_string())
-            .execute(&mut *conn)
-            .await?;
-        }
-        None => {
-            sqlx::query("DELETE FROM pm_labels WHERE prompt_id = $1 AND label = $2")
-                .bind(id.as_str())
-                .bind(event.label.as_str())
-                .execute(&mut *conn)
-                .await?;
-        }
-    }
-    sqlx::query(
-        "INSERT INTO pm_label_events (prompt_id, label, from_version, to_version, kind, actor, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id.as_str())
-    .bind(event.label.as_str())
-    .bind(event.from.as_ref().map(Version::to_string))
-    .bind(event.to.as_ref().map(Version::to_string))
-    .bind(kind_name(event.kind))
-    .bind(event.actor.as_deref())
-    .bind(timestamp(event.at))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-type Gov = Governance<SqliteDialect>;
 
 /// One save inside the caller's write transaction: checks, then writes the prompt row, the
 /// version, the labels and their events, and the tags. Returns the label events and the audit
@@ -599,7 +579,7 @@ async fn save_in(
     .execute(&mut *conn)
     .await?;
     for event in &events {
-        record_event(conn, id, event).await?;
+        Write::record_event(conn, id, event).await?;
     }
     for tag in &metadata.tags {
         sqlx::query("INSERT INTO pm_tags (tag, prompt_id) VALUES ($1, $2)")
@@ -609,127 +589,6 @@ async fn save_in(
             .await?;
     }
     Ok((events, records))
-}
-
-async fn set_label_in(
-    conn: &mut SqliteConnection,
-    id: &PromptId,
-    change: &LabelChange,
-    now: DateTime<Utc>,
-) -> Result<Option<LabelEvent>, Failure> {
-    let Some((_, updated_at)) = current_state(conn, id).await? else {
-        return Err(Error::prompt_not_found(id).into());
-    };
-    let from: Option<String> = sqlx::query_scalar("SELECT version FROM pm_labels WHERE prompt_id = $1 AND label = $2")
-        .bind(id.as_str())
-        .bind(change.label.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let from = DECODE.optional_version(id, "label target", from.as_deref())?;
-    let target_exists = match &change.to {
-        None => true,
-        Some(target) => sqlx::query("SELECT 1 FROM pm_versions WHERE prompt_id = $1 AND version = $2")
-            .bind(id.as_str())
-            .bind(target.to_string())
-            .fetch_optional(&mut *conn)
-            .await?
-            .is_some(),
-    };
-    let protected = Gov::protected_in(conn, id).await?;
-    let Some(event) = rules::check_label_change(id, change.clone(), from.as_ref(), &protected, |_| target_exists, now)?
-    else {
-        return Ok(None);
-    };
-    record_event(conn, id, &event).await?;
-    sqlx::query("UPDATE pm_prompts SET updated_at = $2 WHERE id = $1")
-        .bind(id.as_str())
-        .bind(timestamp(advance(updated_at, now)))
-        .execute(&mut *conn)
-        .await?;
-    Gov::append(conn, vec![rules::label_record(id, &event, change.authority)], now).await?;
-    Ok(Some(event))
-}
-
-async fn set_protection_in(
-    conn: &mut SqliteConnection,
-    id: &PromptId,
-    change: &ProtectionChange,
-    now: DateTime<Utc>,
-) -> Result<bool, Failure> {
-    let Some((_, updated_at)) = current_state(conn, id).await? else {
-        return Err(Error::prompt_not_found(id).into());
-    };
-    let mut protected = Gov::protected_in(conn, id).await?;
-    let Some(record) = rules::check_protection_change(id, &mut protected, change)? else {
-        return Ok(false);
-    };
-    Gov::set_protected_in(conn, id, &change.label, change.protected).await?;
-    sqlx::query("UPDATE pm_prompts SET updated_at = $2 WHERE id = $1")
-        .bind(id.as_str())
-        .bind(timestamp(advance(updated_at, now)))
-        .execute(&mut *conn)
-        .await?;
-    Gov::append(conn, vec![record], now).await?;
-    Ok(true)
-}
-
-async fn delete_in(
-    conn: &mut SqliteConnection,
-    id: &PromptId,
-    request: &DeleteRequest,
-    now: DateTime<Utc>,
-) -> Result<(), Failure> {
-    let row = sqlx::query("SELECT latest_version, version_count FROM pm_prompts WHERE id = $1")
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(row) = row else {
-        return Err(Error::prompt_not_found(id).into());
-    };
-    let latest = DECODE.version(id, "latest version", &row.try_get::<String, _>("latest_version")?)?;
-    let count = DECODE.count(id, row.try_get("version_count")?)?;
-    let labels = Reads::<SqliteDialect>::labels_in(conn, id).await?;
-    sqlx::query("DELETE FROM pm_prompts WHERE id = $1")
-        .bind(id.as_str())
-        .execute(&mut *conn)
-        .await?;
-    let record = rules::delete_record(id, &latest, count, &labels, request.actor.clone());
-    Gov::append(conn, vec![record], now).await?;
-    Ok(())
-}
-
-async fn set_status_in(
-    conn: &mut SqliteConnection,
-    id: &PromptId,
-    change: &StatusChange,
-    now: DateTime<Utc>,
-) -> Result<(), Failure> {
-    let row = sqlx::query("SELECT status, updated_at FROM pm_prompts WHERE id = $1")
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(row) = row else {
-        return Err(Error::prompt_not_found(id).into());
-    };
-    let current = DECODE.status(id, &row.try_get::<String, _>("status")?)?;
-    let updated_at = parse_timestamp(id, "updated_at", &row.try_get::<String, _>("updated_at")?)?;
-    rules::check_status(id, current, change)?;
-    sqlx::query("UPDATE pm_prompts SET status = $2, updated_at = $3 WHERE id = $1")
-        .bind(id.as_str())
-        .bind(change.status.as_str())
-        .bind(timestamp(advance(updated_at, now)))
-        .execute(&mut *conn)
-        .await?;
-    Gov::append(conn, vec![rules::status_record(id, current, change)], now).await?;
-    Ok(())
-}
-
-/// What a save is, for error messages: the prompt and the version.
-fn saving(request: &SaveRequest) -> String {
-    format!(
-        "saving version {} of `{}`",
-        request.version.version, request.version.prompt.id
-    )
 }
 
 #[async_trait]
@@ -796,7 +655,7 @@ impl StorageBackend for SqliteStore {
         let now = Utc::now();
         let run = async {
             let mut tx = self.begin_write().await?;
-            delete_in(&mut tx, id, &request, now).await?;
+            Write::delete_in(&mut tx, id, &request, now).await?;
             tx.commit().await?;
             Ok::<_, Failure>(())
         };
@@ -877,7 +736,7 @@ impl StorageBackend for SqliteStore {
         let now = Utc::now();
         let run = async {
             let mut tx = self.begin_write().await?;
-            set_status_in(&mut tx, id, &change, now).await?;
+            Write::set_status_in(&mut tx, id, &change, now).await?;
             tx.commit().await?;
             Ok::<_, Failure>(())
         };
@@ -1065,7 +924,7 @@ impl VersionStore for SqliteStore {
         let now = Utc::now();
         let run = async {
             let mut tx = self.begin_write().await?;
-            let event = set_label_in(&mut tx, id, &change, now).await?;
+            let event = Write::set_label_in(&mut tx, id, &change, now).await?;
             if event.is_some() {
                 tx.commit().await?;
             }
@@ -1079,7 +938,7 @@ impl VersionStore for SqliteStore {
         let now = Utc::now();
         let run = async {
             let mut tx = self.begin_write().await?;
-            let changed = set_protection_in(&mut tx, id, &change, now).await?;
+            let changed = Write::set_protection_in(&mut tx, id, &change, now).await?;
             if changed {
                 tx.commit().await?;
             }
