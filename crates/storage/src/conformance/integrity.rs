@@ -1,8 +1,13 @@
-//! Integrity of stored versions: a version changed behind the store's back is refused when
-//! loaded. The backend supplies the tampering (a file edit, an `UPDATE`).
+//! Integrity: a version changed behind the store's back is refused when loaded, and an audit
+//! entry edited or deleted is found by the chain's verification. The backend supplies the
+//! tampering (a file edit, an `UPDATE`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use prompt_manager_core::{AuditAction, AuditBreak, AuditRecord, verify_chain};
+use serde_json::json;
+
+use super::audit::audit_after;
 use super::*;
 
 /// What [`tampered_version_is_refused`] sets up and asks the backend's tamper function to change.
@@ -131,5 +136,67 @@ where
         ids(&listed),
         ["conformance/tampered/greeting", "conformance/tampered/other"],
         "the listing still shows every prompt"
+    );
+}
+
+/// What [`audit_tampering_is_detected`] asks the backend's tamper function to do to a stored
+/// entry, behind the store's back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditTamper {
+    /// Change the actor of entry `seq` (leaving its recorded hash).
+    EditActor {
+        /// The entry.
+        seq: u64,
+    },
+    /// Delete entry `seq`.
+    Delete {
+        /// The entry.
+        seq: u64,
+    },
+}
+
+/// An audit entry edited behind the store's back is found by [`verify_chain`] as
+/// [`AuditBreak::Edited`]; a deleted one as [`AuditBreak::Missing`]. Run it on a store of its
+/// own: it leaves the log broken.
+pub async fn audit_tampering_is_detected<F, Fut>(store: &dyn Store, tamper: F)
+where
+    F: Fn(AuditTamper) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for key in ["a", "b", "c"] {
+        ok(
+            store
+                .append_audit(AuditRecord {
+                    after: Some(json!({ "key": key })),
+                    ..AuditRecord::new(AuditAction::KeyCreated, Some(ACTOR.into()))
+                })
+                .await,
+            "appending",
+        );
+    }
+    let entries = audit_after(store, 0).await;
+    assert!(verify_chain(&entries).is_ok(), "the untouched log verifies");
+    let victim = entries[entries.len() - 2].seq;
+    tamper(AuditTamper::EditActor { seq: victim }).await;
+    let edited = audit_after(store, 0).await;
+    assert_ne!(edited, entries, "the tamper function changed nothing");
+    match verify_chain(&edited) {
+        Err(AuditBreak::Edited { seq, .. }) => assert_eq!(seq, victim),
+        other => panic!("an edited entry: expected AuditBreak::Edited at {victim}, got {other:?}"),
+    }
+    tamper(AuditTamper::Delete { seq: victim }).await;
+    let deleted = audit_after(store, 0).await;
+    assert_eq!(
+        deleted.len(),
+        entries.len() - 1,
+        "the tamper function deleted one entry"
+    );
+    assert_eq!(
+        verify_chain(&deleted),
+        Err(AuditBreak::Missing {
+            expected: victim,
+            found: victim + 1
+        }),
+        "a deleted entry"
     );
 }
