@@ -38,6 +38,7 @@ fn request(prompt: Prompt, number: Version, expected: Expect) -> SaveRequest {
         status: PromptStatus::Active,
         labels: Vec::new(),
         actor: Some("bench".into()),
+        authority: prompt_manager::Authority::User,
     }
 }
 

@@ -220,8 +220,8 @@ impl StorageBackend for DanglingLabel {
     async fn load(&self, id: &PromptId, v: Option<&Version>) -> prompt_manager::Result<Arc<PromptVersion>> {
         self.0.load(id, v).await
     }
-    async fn delete(&self, id: &PromptId) -> prompt_manager::Result<()> {
-        self.0.delete(id).await
+    async fn delete(&self, id: &PromptId, r: prompt_manager::DeleteRequest) -> prompt_manager::Result<()> {
+        self.0.delete(id, r).await
     }
     async fn list(&self, q: &ListQuery) -> prompt_manager::Result<Page<PromptSummary>> {
         self.0.list(q).await
@@ -234,8 +234,14 @@ impl StorageBackend for DanglingLabel {
         s.labels.insert("production".parse()?, Version::new(7, 0, 0));
         Ok(s)
     }
-    async fn set_status(&self, id: &PromptId, s: PromptStatus, e: PromptStatus) -> prompt_manager::Result<()> {
-        self.0.set_status(id, s, e).await
+    async fn set_status(&self, id: &PromptId, c: prompt_manager::StatusChange) -> prompt_manager::Result<()> {
+        self.0.set_status(id, c).await
+    }
+    async fn audit(&self, q: &prompt_manager::AuditQuery) -> prompt_manager::Result<Vec<prompt_manager::AuditEntry>> {
+        self.0.audit(q).await
+    }
+    async fn append_audit(&self, r: prompt_manager::AuditRecord) -> prompt_manager::Result<prompt_manager::AuditEntry> {
+        self.0.append_audit(r).await
     }
 }
 
@@ -252,6 +258,9 @@ impl VersionStore for DanglingLabel {
     }
     async fn set_label(&self, id: &PromptId, c: LabelChange) -> prompt_manager::Result<Option<LabelEvent>> {
         self.0.set_label(id, c).await
+    }
+    async fn set_protection(&self, id: &PromptId, c: prompt_manager::ProtectionChange) -> prompt_manager::Result<bool> {
+        self.0.set_protection(id, c).await
     }
     async fn label_history(
         &self,

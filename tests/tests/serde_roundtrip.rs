@@ -169,7 +169,7 @@ proptest! {
         for status in [PromptStatus::Draft, PromptStatus::Active, PromptStatus::Deprecated, PromptStatus::Archived] {
             let summary = PromptSummary {
                 id: id.clone(), status, format: PromptFormat::Chat, latest_version: Version::new(1, 2, 3), version_count: count,
-                labels: BTreeMap::from([(label.clone(), Version::new(1, 0, 0))]), tags: BTreeSet::from(["x".to_string()]),
+                labels: BTreeMap::from([(label.clone(), Version::new(1, 0, 0))]), protected: BTreeSet::from([label.clone()]), tags: BTreeSet::from(["x".to_string()]),
                 description: None, created_at: at, updated_at: at,
             };
             both_ways(&summary)?;

@@ -1,18 +1,33 @@
 //! Content hashing: SHA-256 over a canonical JSON form (object keys sorted, no whitespace), so
 //! the hash does not depend on field order, serde_json features or the store a prompt came from.
+//! Audit entries are chained with the same encoding (`crate::audit`).
 
 use sha2::{Digest, Sha256};
 
 use crate::model::{ContentHash, Prompt};
 
 pub(crate) fn content_hash(prompt: &Prompt) -> ContentHash {
-    let mut hasher = Sha256::new();
     // Serializing a `Prompt` to a `Value` cannot fail: every field is a string, number, list or
     // map with string keys. Fall back to hashing the debug form rather than panicking.
     match serde_json::to_value(prompt) {
-        Ok(value) => write_canonical(&value, &mut hasher),
-        Err(_) => hasher.update(format!("{prompt:?}").as_bytes()),
+        Ok(value) => ContentHash(canonical_sha256(&value)),
+        Err(_) => {
+            let mut hasher = Sha256::new();
+            hasher.update(format!("{prompt:?}").as_bytes());
+            ContentHash(hex_digest(hasher))
+        }
     }
+}
+
+/// `sha256:` and the hex SHA-256 of the canonical JSON form of `value` (object keys sorted, no
+/// whitespace): the content hashes of versions and the hashes of audit entries.
+pub(crate) fn canonical_sha256(value: &serde_json::Value) -> String {
+    let mut hasher = Sha256::new();
+    write_canonical(value, &mut hasher);
+    hex_digest(hasher)
+}
+
+fn hex_digest(hasher: Sha256) -> String {
     let digest = hasher.finalize();
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
@@ -20,7 +35,7 @@ pub(crate) fn content_hash(prompt: &Prompt) -> ContentHash {
         out.push(char::from(HEX[usize::from(byte >> 4)]));
         out.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
-    ContentHash(out)
+    out
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";

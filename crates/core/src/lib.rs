@@ -23,6 +23,7 @@
 //! # Ok::<(), prompt_manager_core::Error>(())
 //! ```
 
+mod audit;
 mod cache;
 mod engine;
 mod error;
@@ -38,6 +39,10 @@ mod render;
 mod store;
 mod variables;
 
+pub use audit::{
+    AuditAction, AuditBreak, AuditEntry, AuditQuery, AuditRecord, ChainVerifier, DEFAULT_AUDIT_LIMIT, GENESIS_HASH,
+    MAX_AUDIT_LIMIT, UNKNOWN_ACTOR, seal_all, verify_chain,
+};
 pub use cache::RenderCacheConfig;
 pub use engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine};
 pub use error::{Error, ErrorKind, HashMismatch, NotFound, Result, VariableProblem};
@@ -55,8 +60,8 @@ pub use observer::Observer;
 pub use plugin::Plugin;
 pub use reference::{PromptRef, Selector, newest_matching};
 pub use store::{
-    ChangeListener, Expect, LabelChange, ListQuery, MAX_FILTER_TAGS, Page, SaveRequest, StorageBackend, Store,
-    VersionStore,
+    Authority, ChangeListener, DeleteRequest, Expect, LabelChange, ListQuery, MAX_FILTER_TAGS, Page, ProtectionChange,
+    Resolution, SaveRequest, StatusChange, StorageBackend, Store, VersionStore,
 };
 pub use variables::{Variables, json_type};
 

@@ -275,7 +275,10 @@ mod tests {
                 json!([{"role": "user", "content": "a"}, {"content": "b"}]),
                 "item 2 has no `role`",
             ),
-            (json!([{"role": "king", "content": "a"}]), "invalid role `king`: use system, user, assistant"),
+            (
+                json!([{"role": "king", "content": "a"}]),
+                "invalid role `king`: use system, user, assistant",
+            ),
             (json!([{"role": "user", "content": "a", "x": 1}]), "unknown field `x`"),
         ] {
             let err = parse_messages(&value).expect_err("invalid");

@@ -1,7 +1,9 @@
 //! The storage traits every backend implements: [`StorageBackend`] (prompts: atomic
-//! compare-and-set saves, loads, listing) and [`VersionStore`] (history and labels), joined in
-//! [`Store`]. Backends keep versions, labels and label history together, so each write is one
-//! transaction. The reference backend is `prompt_manager_storage::MemoryStore`.
+//! compare-and-set saves, loads, listing, the audit log) and [`VersionStore`] (history, labels
+//! and their protection), joined in [`Store`], with the requests their writes take. Backends
+//! keep versions, labels, label history and the audit log together, so each write — with its
+//! audit entries — is one transaction. The reference backend is
+//! `prompt_manager_storage::MemoryStore`. The audit types themselves live in `crate::audit`.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -10,9 +12,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use semver::Version;
 
-use crate::error::{Error, Result};
+use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
+use crate::error::{Error, NotFound, Result};
 use crate::id::{LabelName, MAX_ID_LEN, PromptId, truncate_for_message};
 use crate::model::{LabelEvent, LabelEventKind, MAX_TAG_LEN, PromptStatus, PromptSummary, PromptVersion, VersionInfo};
+use crate::reference::{PromptRef, Selector, newest_matching};
 
 /// The most distinct tags one [`ListQuery`] may filter by.
 pub const MAX_FILTER_TAGS: usize = 64;
@@ -119,6 +123,35 @@ impl Expect {
     }
 }
 
+/// Who asks for a write, as far as protected labels are concerned.
+///
+/// Moving, removing or rolling back a protected label, setting one through a save, and lifting a
+/// protection need [`Admin`](Authority::Admin) or [`Forced`](Authority::Forced); otherwise the
+/// store refuses the write with [`Error::LabelProtected`], atomically with its other checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Authority {
+    /// An ordinary writer (a write-scoped API key, the CLI without `--force`).
+    #[default]
+    User,
+    /// An administrator (an admin-scoped API key).
+    Admin,
+    /// An explicit override (the CLI's `--force`): allowed as an administrator, and recorded in
+    /// the audit entries of the write ([`AuditEntry::forced`]).
+    Forced,
+}
+
+impl Authority {
+    /// Whether protected labels may be changed.
+    pub fn is_admin(self) -> bool {
+        !matches!(self, Authority::User)
+    }
+
+    /// Whether this is an explicit override, recorded in the audit log.
+    pub fn is_forced(self) -> bool {
+        matches!(self, Authority::Forced)
+    }
+}
+
 /// An atomic save of a new version.
 #[derive(Debug, Clone)]
 pub struct SaveRequest {
@@ -130,8 +163,10 @@ pub struct SaveRequest {
     pub status: PromptStatus,
     /// Labels to point at the new version in the same transaction.
     pub labels: Vec<LabelName>,
-    /// Who saves, recorded in label events.
+    /// Who saves, recorded in label events and the audit log.
     pub actor: Option<String>,
+    /// Whether protected labels among [`labels`](Self::labels) may be moved.
+    pub authority: Authority,
 }
 
 /// A label move.
@@ -147,20 +182,76 @@ pub struct LabelChange {
     pub kind: LabelEventKind,
     /// Who moves it.
     pub actor: Option<String>,
+    /// Whether a protected label may be moved.
+    pub authority: Authority,
 }
 
-/// Prompt-level storage: the minimal set of operations a backend must provide.
+/// A status change ([`StorageBackend::set_status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    /// The new status.
+    pub status: PromptStatus,
+    /// What the status must be now (compare-and-set).
+    pub expected: PromptStatus,
+    /// Who changes it, recorded in the audit log.
+    pub actor: Option<String>,
+}
+
+/// Protecting a label, or lifting its protection ([`VersionStore::set_protection`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtectionChange {
+    /// The label (it need not be set yet).
+    pub label: LabelName,
+    /// `true` protects, `false` lifts the protection (which needs [`Authority::is_admin`]).
+    pub protected: bool,
+    /// Who asks.
+    pub authority: Authority,
+    /// Who changes it, recorded in the audit log.
+    pub actor: Option<String>,
+}
+
+/// A deletion of a prompt ([`StorageBackend::delete`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteRequest {
+    /// Who deletes it, recorded in the audit log.
+    pub actor: Option<String>,
+}
+
+/// Prompt-level storage: saves, loads, listing, status, deletion and the audit log.
+///
+/// # Contract
+///
+/// This trait and [`VersionStore`] are intended to be the minimum a backend must provide; a
+/// complete backend implements both and is then a [`Store`]. Every write is atomic: it checks
+/// everything, then changes the prompt *and appends its audit entries* in one transaction, so a
+/// refused write changes nothing and appends nothing. The conformance suite
+/// (`prompt_manager_storage::conformance`) checks every promise made here.
+///
+/// Required: [`backend_name`](Self::backend_name), [`save`](Self::save), [`load`](Self::load),
+/// [`delete`](Self::delete), [`list`](Self::list), [`summary`](Self::summary),
+/// [`set_status`](Self::set_status), [`audit`](Self::audit), [`append_audit`](Self::append_audit).
+///
+/// Derived, with defaults a backend may override for speed or atomicity:
+/// [`save_all`](Self::save_all) (one save after the other; the backends of prompt-manager
+/// override it to be all-or-nothing), [`exists`](Self::exists) (from `summary`), and the change
+/// feed ([`watch`](Self::watch), [`catch_up_needed`](Self::catch_up_needed),
+/// [`catch_up`](Self::catch_up): none by default). [`VersionStore`] derives `labels`,
+/// `get_label`; [`VersionStore::resolve`] resolves a reference from `summary`, `list_versions` and
+/// `load`, which the SQL stores override with one query.
 #[async_trait]
 pub trait StorageBackend: Send + Sync + Debug {
     /// A short name of the backend (`memory`, `dir`, `sqlite`), used in errors and logs.
     fn backend_name(&self) -> &'static str;
 
-    /// Saves a new version atomically, with its labels and their history.
+    /// Saves a new version atomically, with its labels and their history, and appends to the
+    /// audit log, in the same transaction, a `version_created` entry and a `label_set` entry per
+    /// label moved.
     ///
     /// Fails with `AlreadyExists` when creating an existing prompt, `NotFound` when updating a
-    /// missing one, `VersionConflict` when the latest version is not the expected one and
-    /// `VersionNotIncreasing` when the new number is not above the latest. A failed save
-    /// changes nothing. Returns the label events recorded.
+    /// missing one, `VersionConflict` when the latest version is not the expected one,
+    /// `VersionNotIncreasing` when the new number is not above the latest, and `LabelProtected`
+    /// when a label to move is protected and the request is not an administrator's. A failed
+    /// save changes nothing and appends nothing. Returns the label events recorded.
     async fn save(&self, request: SaveRequest) -> Result<Vec<LabelEvent>>;
 
     /// Saves several versions, of one or many prompts, in order, as one unit (imports use it).
@@ -181,21 +272,40 @@ pub trait StorageBackend: Send + Sync + Debug {
     /// Loads one version, or the latest when `version` is `None`.
     async fn load(&self, id: &PromptId, version: Option<&Version>) -> Result<Arc<PromptVersion>>;
 
-    /// Deletes a prompt with all its versions, labels and history.
-    async fn delete(&self, id: &PromptId) -> Result<()>;
+    /// Deletes a prompt with all its versions, labels, protections and history, appending a
+    /// `prompt_deleted` entry to the audit log in the same transaction (the prompt's earlier
+    /// audit entries stay: the log is append-only).
+    async fn delete(&self, id: &PromptId, request: DeleteRequest) -> Result<()>;
 
     /// Lists prompts matching `query`, ordered by id. A query out of bounds
     /// ([`ListQuery::validate`]) is refused with [`Error::InvalidQuery`].
     async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>>;
 
-    /// Whether the prompt exists.
-    async fn exists(&self, id: &PromptId) -> Result<bool>;
+    /// Whether the prompt exists. Derived from [`summary`](Self::summary).
+    async fn exists(&self, id: &PromptId) -> Result<bool> {
+        match self.summary(id).await {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound(NotFound::Prompt(_))) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
 
     /// Status, latest version and labels of one prompt.
     async fn summary(&self, id: &PromptId) -> Result<PromptSummary>;
 
-    /// Changes the status if it currently is `expected` (compare-and-set).
-    async fn set_status(&self, id: &PromptId, status: PromptStatus, expected: PromptStatus) -> Result<()>;
+    /// Changes the status if it currently is `change.expected` (compare-and-set), appending a
+    /// `status_changed` entry to the audit log in the same transaction.
+    async fn set_status(&self, id: &PromptId, change: StatusChange) -> Result<()>;
+
+    /// Audit entries matching `query`, oldest first. A limit above
+    /// [`MAX_AUDIT_LIMIT`](crate::audit::MAX_AUDIT_LIMIT) is [`Error::InvalidQuery`].
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
+
+    /// Appends an entry for something that happened outside the store (an API key created or
+    /// revoked: [`AuditAction::is_external`](crate::AuditAction::is_external)), chained after
+    /// the current last entry, and returns it. Other actions are recorded by the writes that
+    /// make them and are refused here with [`Error::InvalidQuery`].
+    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry>;
 
     /// Asks to hear of writes to the shared data made through *other* handles — other processes
     /// or instances on the same database — so that a cache over this store can forget what they
@@ -235,24 +345,104 @@ pub trait ChangeListener: Send + Sync {
     fn lost(&self);
 }
 
-/// Version history and labels.
+/// Version history, labels and their protection, over a [`StorageBackend`].
+///
+/// Required: [`list_versions`](Self::list_versions), [`set_label`](Self::set_label),
+/// [`set_protection`](Self::set_protection), [`label_history`](Self::label_history). Derived
+/// from [`StorageBackend::summary`]: [`labels`](Self::labels), [`get_label`](Self::get_label);
+/// from `summary`, `list_versions` and `load`: [`resolve`](Self::resolve).
 #[async_trait]
-pub trait VersionStore: Send + Sync {
+pub trait VersionStore: StorageBackend {
     /// Every version of a prompt without content, newest first.
     async fn list_versions(&self, id: &PromptId) -> Result<Vec<VersionInfo>>;
 
-    /// The labels of a prompt and the versions they point to.
-    async fn labels(&self, id: &PromptId) -> Result<BTreeMap<LabelName, Version>>;
+    /// The labels of a prompt and the versions they point to. Derived from
+    /// [`summary`](StorageBackend::summary).
+    async fn labels(&self, id: &PromptId) -> Result<BTreeMap<LabelName, Version>> {
+        Ok(self.summary(id).await?.labels)
+    }
 
-    /// The version a label points to (`NotFound` when unset).
-    async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version>;
+    /// The version a label points to (`NotFound` when unset). Derived from
+    /// [`labels`](Self::labels).
+    async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version> {
+        self.labels(id)
+            .await?
+            .remove(label)
+            .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))
+    }
 
-    /// Moves, sets or removes a label, recording the event in the same transaction. The target
-    /// version must exist. Returns `None` when the label already pointed there (nothing recorded).
+    /// Moves, sets or removes a label, recording the event and its audit entry (`label_set`,
+    /// `label_removed` or `label_rolled_back`) in the same transaction. The target version must
+    /// exist; a protected label needs an administrator ([`Authority::is_admin`]), else
+    /// [`Error::LabelProtected`]. Returns `None` when the label already pointed there (nothing
+    /// recorded, whoever asked).
     async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>>;
+
+    /// Protects a label of an existing prompt or lifts its protection, appending a
+    /// `label_protected` / `label_unprotected` entry in the same transaction. Lifting needs an
+    /// administrator ([`Error::LabelProtected`] otherwise). Returns whether anything changed
+    /// (protecting a protected label records nothing).
+    async fn set_protection(&self, id: &PromptId, change: ProtectionChange) -> Result<bool>;
+
+    /// The version `reference` names — the latest, an exact version, the newest matching a
+    /// requirement, or a label's target — with the prompt's status.
+    ///
+    /// Fails with `NotFound`: of the prompt, the version, the requirement (nothing matches), the
+    /// label (unset), or the label's target (a label pointing at a missing version). The default
+    /// reads [`summary`](StorageBackend::summary), then
+    /// [`list_versions`](VersionStore::list_versions) for a requirement, then
+    /// [`load`](StorageBackend::load); a backend may answer in one round trip.
+    async fn resolve(&self, reference: &PromptRef) -> Result<Resolution> {
+        let id = &reference.id;
+        let summary = self.summary(id).await?;
+        let number = match &reference.selector {
+            Selector::Latest => {
+                return Ok(Resolution {
+                    version: self.load(id, None).await?,
+                    status: summary.status,
+                });
+            }
+            Selector::Exact(v) => v.clone(),
+            Selector::Label(label) => summary
+                .labels
+                .get(label)
+                .cloned()
+                .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))?,
+            Selector::Requirement(req) => {
+                let versions = self.list_versions(id).await?;
+                newest_matching(versions.iter().map(|v| &v.version), req)
+                    .cloned()
+                    .ok_or_else(|| Error::NotFound(NotFound::Requirement(id.clone(), req.to_string())))?
+            }
+        };
+        match self.load(id, Some(&number)).await {
+            Ok(version) => Ok(Resolution {
+                version,
+                status: summary.status,
+            }),
+            Err(Error::NotFound(NotFound::Version(..))) if reference.label().is_some() => match reference.label() {
+                Some(label) => Err(Error::NotFound(NotFound::LabelTarget(
+                    id.clone(),
+                    label.clone(),
+                    number,
+                ))),
+                None => Err(Error::NotFound(NotFound::Version(id.clone(), number))),
+            },
+            Err(e) => Err(e),
+        }
+    }
 
     /// Label events, oldest first; all labels when `label` is `None`.
     async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>>;
+}
+
+/// What [`VersionStore::resolve`] finds: the version a reference names, and the prompt's status.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    /// The version.
+    pub version: Arc<PromptVersion>,
+    /// The prompt's lifecycle status.
+    pub status: PromptStatus,
 }
 
 /// A complete backend: prompts, versions and labels. Implemented for every type that has both traits.

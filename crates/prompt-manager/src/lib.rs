@@ -58,6 +58,12 @@ pub use prompt_manager_core::{
     ToolCall, UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables, VersionInfo, VersionStore,
     async_trait, semver,
 };
+// Governance: the store's requests for protected labels, and the audit log.
+#[doc(inline)]
+pub use prompt_manager_core::{
+    AuditAction, AuditBreak, AuditEntry, AuditQuery, AuditRecord, Authority, ChainVerifier, DeleteRequest,
+    ProtectionChange, StatusChange, verify_chain,
+};
 #[cfg(feature = "fs")]
 #[doc(inline)]
 pub use prompt_manager_storage::DirStore;

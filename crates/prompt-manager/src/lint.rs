@@ -1,7 +1,8 @@
 //! Lint: checks a folder of prompt files the way a compiler checks code, and says what is wrong
 //! at `file:line:column`. It is what `prompt-manager lint` runs, in CI or a pre-commit hook.
 //!
-//! A folder may mix three kinds of files (`.yaml`, `.yml`, `.json`; hidden entries are skipped):
+//! A folder may mix three kinds of files (`.yaml`, `.yml`, `.json`; hidden entries and a store's
+//! `_audit/` log are skipped):
 //! - the layout of a `dir://` store: `<id>/<semver>.yaml` version files (`prompt:` and the
 //!   version's record) and `_labels.yaml`;
 //! - library files: a `prompts:` list of entries (what `export` writes and `import` reads);
@@ -46,10 +47,10 @@ use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
     ChatItem, Error, LabelName, Prompt, PromptId, PromptRef, Result, Selector, Template, TemplateEngine,
 };
-use prompt_manager_storage::LABELS_FILE;
 use prompt_manager_storage::source::{
     YamlNode, parse_labels_file, parse_library_entry, parse_prompt, parse_tree, parse_version_file,
 };
+use prompt_manager_storage::{AUDIT_DIR, LABELS_FILE};
 
 use crate::MiniJinjaEngine;
 
@@ -185,7 +186,7 @@ fn walk(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.starts_with('.') || name == "target" || name == "node_modules" {
+        if name.starts_with('.') || name == "target" || name == "node_modules" || name == AUDIT_DIR {
             continue;
         }
         let path = relative.join(name);

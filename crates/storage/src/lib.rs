@@ -1,8 +1,9 @@
 //! # prompt-manager-storage
 //!
 //! Storage backends of prompt-manager: implementations of the [`StorageBackend`] and
-//! [`VersionStore`] traits of `prompt-manager-core`, which keep a prompt's versions, labels and
-//! label history together so every write is atomic. [`MemoryStore`] is the reference backend
+//! [`VersionStore`] traits of `prompt-manager-core`, which keep a prompt's versions, labels,
+//! label history, protected labels and the audit log together so every write — with its audit
+//! entries — is atomic. [`MemoryStore`] is the reference backend
 //! (`memory://`); file, SQLite and PostgreSQL backends come behind features.
 //!
 //! With the `sqlite` feature, `SqliteStore` keeps prompts in one SQLite file (`sqlite://PATH`,
@@ -21,7 +22,7 @@
 //!
 //! use chrono::Utc;
 //! use prompt_manager_core::semver::Version;
-//! use prompt_manager_core::{Expect, Prompt, PromptStatus, PromptVersion, SaveRequest, Store};
+//! use prompt_manager_core::{Authority, Expect, Prompt, PromptStatus, PromptVersion, SaveRequest, Store};
 //! use prompt_manager_storage::MemoryStore;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -45,6 +46,7 @@
 //!         status: PromptStatus::Draft,
 //!         labels: vec!["production".parse()?],
 //!         actor: Some("alice".into()),
+//!         authority: Authority::User, // an administrator may move protected labels
 //!     })
 //!     .await?;
 //! assert_eq!(events.len(), 1, "one label event: production → 1.0.0");
@@ -52,6 +54,11 @@
 //! let id = "greeting".parse()?;
 //! assert_eq!(store.get_latest(&id).await?.version, Version::new(1, 0, 0));
 //! assert_eq!(store.get_label(&id, &"production".parse()?).await?, Version::new(1, 0, 0));
+//!
+//! // Every write is in the audit log, hash-chained: a version created, a label set.
+//! let log = store.audit(&Default::default()).await?;
+//! assert_eq!(log.len(), 2);
+//! assert_eq!(prompt_manager_core::verify_chain(&log), Ok(2));
 //! # Ok(())
 //! # }
 //! ```
@@ -76,7 +83,7 @@ mod yaml;
 pub mod conformance;
 
 #[cfg(feature = "fs")]
-pub use dir::{DirStore, LABELS_FILE};
+pub use dir::{AUDIT_DIR, DirStore, LABELS_FILE};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use sql::PostgresStore;

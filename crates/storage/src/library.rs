@@ -448,6 +448,8 @@ pub async fn plan_import(
             status: entry.status.unwrap_or_default(),
             labels: entry.labels,
             actor: actor.map(str::to_owned),
+            // An import moves no protected label: the plan's caller may raise this.
+            authority: prompt_manager_core::Authority::User,
         });
     }
     Ok(plan)

@@ -1,10 +1,12 @@
-//! [`MemoryStore`], the reference backend: every prompt in one map behind one lock.
+//! [`MemoryStore`], the reference backend: every prompt, and the audit log, behind one lock.
 //!
 //! It defines by example what the trait docs in `prompt_manager_core::store` mean; the other
-//! backends must behave the same (the conformance suite checks it). Nothing here survives the
-//! process, and nothing here does I/O: the async methods run to completion without awaiting.
+//! backends must behave the same (the conformance suite checks it). It implements only the
+//! required methods (and `save_all`, to be all-or-nothing), so the suite checks the traits'
+//! derived ones (`exists`, `labels`, `get_label`, `resolve`) through it. Nothing here survives
+//! the process, and nothing here does I/O: the async methods run to completion without awaiting.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Bound;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -12,8 +14,9 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    Error, LabelChange, LabelEvent, LabelName, ListQuery, NotFound, Page, PromptId, PromptStatus, PromptSummary,
-    PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore, async_trait,
+    AuditEntry, AuditQuery, AuditRecord, DeleteRequest, Error, GENESIS_HASH, LabelChange, LabelEvent, LabelName,
+    ListQuery, NotFound, Page, PromptId, PromptStatus, PromptSummary, PromptVersion, ProtectionChange, Result,
+    SaveRequest, StatusChange, StorageBackend, VersionInfo, VersionStore, async_trait, seal_all,
 };
 
 use crate::rules;
@@ -23,9 +26,9 @@ const BACKEND: &str = "memory";
 /// An in-memory store: fast, complete, and gone when the process ends.
 ///
 /// Use it in tests, examples and short-lived tools (`memory://`). Writes are atomic: each one
-/// takes the single write lock, checks everything, then mutates, so a refused write changes
-/// nothing and two compare-and-set writers never both win. Loaded versions are shared
-/// (`Arc`), never copied.
+/// takes the single write lock, checks everything, then mutates — the prompts and the audit log
+/// together — so a refused write changes nothing and two compare-and-set writers never both win.
+/// Loaded versions are shared (`Arc`), never copied.
 ///
 /// Content hashes are checked when a version is saved (as every backend does): a stored version
 /// is an immutable `Arc` that nothing outside the store can reach, so unlike the file and SQL
@@ -44,7 +47,27 @@ const BACKEND: &str = "memory";
 /// ```
 #[derive(Default)]
 pub struct MemoryStore {
-    prompts: RwLock<BTreeMap<PromptId, Record>>,
+    state: RwLock<State>,
+}
+
+/// Everything the store holds, behind its one lock.
+#[derive(Debug, Default)]
+struct State {
+    prompts: BTreeMap<PromptId, Record>,
+    audit: Vec<AuditEntry>,
+}
+
+impl State {
+    /// Seals `records` after the last entry and appends them.
+    fn append(&mut self, records: Vec<AuditRecord>, now: DateTime<Utc>) -> Vec<AuditEntry> {
+        let head = self
+            .audit
+            .last()
+            .map_or_else(|| (0, GENESIS_HASH.to_owned()), |e| (e.seq, e.hash.clone()));
+        let entries = seal_all(records, head, now);
+        self.audit.extend(entries.iter().cloned());
+        entries
+    }
 }
 
 /// Everything stored about one prompt. Invariant: `versions` is never empty (a record is only
@@ -56,6 +79,7 @@ struct Record {
     updated_at: DateTime<Utc>,
     versions: BTreeMap<Version, Arc<PromptVersion>>,
     labels: BTreeMap<LabelName, Version>,
+    protected: BTreeSet<LabelName>,
     history: Vec<LabelEvent>,
 }
 
@@ -77,6 +101,7 @@ impl Record {
             latest_version: latest.version.clone(),
             version_count: self.versions.len() as u64,
             labels: self.labels.clone(),
+            protected: self.protected.clone(),
             tags: metadata.tags.clone(),
             description: metadata.description.clone(),
             created_at: self.created_at,
@@ -91,52 +116,62 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn read(&self) -> Result<RwLockReadGuard<'_, BTreeMap<PromptId, Record>>> {
-        self.prompts.read().map_err(|_| poisoned())
+    fn read(&self) -> Result<RwLockReadGuard<'_, State>> {
+        self.state.read().map_err(|_| poisoned())
     }
 
-    fn write(&self) -> Result<RwLockWriteGuard<'_, BTreeMap<PromptId, Record>>> {
-        self.prompts.write().map_err(|_| poisoned())
+    fn write(&self) -> Result<RwLockWriteGuard<'_, State>> {
+        self.state.write().map_err(|_| poisoned())
     }
 
     fn with_record<T>(&self, id: &PromptId, f: impl FnOnce(&Record) -> Result<T>) -> Result<T> {
-        let prompts = self.read()?;
-        let record = prompts.get(id).ok_or_else(|| Error::prompt_not_found(id))?;
+        let state = self.read()?;
+        let record = state.prompts.get(id).ok_or_else(|| Error::prompt_not_found(id))?;
         f(record)
     }
 
-    fn save_now(&self, request: SaveRequest, now: DateTime<Utc>) -> Result<Vec<LabelEvent>> {
-        apply_save(&mut *self.write()?, request, now)
-    }
-
     /// Applies every request to copies of the records they touch, and puts the copies in place
-    /// only when all succeeded: a refused request leaves the store as it was.
+    /// (with the audit entries) only when all succeeded: a refused request leaves the store as
+    /// it was.
     fn save_all_now(&self, requests: Vec<SaveRequest>, now: DateTime<Utc>) -> Result<Vec<LabelEvent>> {
-        let mut prompts = self.write()?;
+        let mut state = self.write()?;
         let mut scratch = BTreeMap::new();
         for request in &requests {
             let id = &request.version.prompt.id;
-            if let Some(record) = prompts.get(id) {
+            if let Some(record) = state.prompts.get(id) {
                 scratch.entry(id.clone()).or_insert_with(|| record.clone());
             }
         }
         let mut events = Vec::new();
+        let mut records = Vec::new();
         for request in requests {
-            events.extend(apply_save(&mut scratch, request, now)?);
+            let (new_events, new_records) = apply_save(&mut scratch, request, now)?;
+            events.extend(new_events);
+            records.extend(new_records);
         }
-        prompts.extend(scratch);
+        state.prompts.extend(scratch);
+        state.append(records, now);
         Ok(events)
     }
 
     fn set_label_now(&self, id: &PromptId, change: LabelChange, now: DateTime<Utc>) -> Result<Option<LabelEvent>> {
-        let mut prompts = self.write()?;
-        let record = prompts.get_mut(id).ok_or_else(|| Error::prompt_not_found(id))?;
+        let mut state = self.write()?;
+        let record = state.prompts.get_mut(id).ok_or_else(|| Error::prompt_not_found(id))?;
         let current = record.labels.get(&change.label);
-        let event = rules::check_label_change(id, change, current, |v| record.versions.contains_key(v), now)?;
+        let authority = change.authority;
+        let event = rules::check_label_change(
+            id,
+            change,
+            current,
+            &record.protected,
+            |v| record.versions.contains_key(v),
+            now,
+        )?;
         if let Some(event) = &event {
             rules::apply_label_event(&mut record.labels, event);
             record.history.push(event.clone());
             record.updated_at = now;
+            state.append(vec![rules::label_record(id, event, authority)], now);
         }
         Ok(event)
     }
@@ -149,8 +184,9 @@ impl MemoryStore {
             Some(cursor) if cursor >= prefix => Bound::Excluded(cursor),
             _ => Bound::Included(prefix),
         };
-        let prompts = self.read()?;
-        let in_range = prompts
+        let state = self.read()?;
+        let in_range = state
+            .prompts
             .range::<str, _>((start, Bound::Unbounded))
             .take_while(|(id, _)| id.starts_with(prefix))
             .map(|(id, record)| record.summary(id));
@@ -158,22 +194,29 @@ impl MemoryStore {
     }
 }
 
-/// Checks one save against `prompts` and applies it. Everything is checked before anything
-/// changes, so a refused save leaves `prompts` as it was.
+/// Checks one save against `prompts` and applies it; returns its label events and audit
+/// records. Everything is checked before anything changes, so a refused save leaves `prompts`
+/// as it was.
 fn apply_save(
     prompts: &mut BTreeMap<PromptId, Record>,
     request: SaveRequest,
     now: DateTime<Utc>,
-) -> Result<Vec<LabelEvent>> {
+) -> Result<(Vec<LabelEvent>, Vec<AuditRecord>)> {
     // The version carries its own id; there is no second one in the request to disagree with.
     let id = request.version.prompt.id.clone();
     let current = prompts.get(&id);
-    let latest = current.map(|record| record.latest(&id)).transpose()?;
-    rules::check_save(&request, latest.map(|v| &v.version))?;
+    let latest = current
+        .map(|record| record.latest(&id).map(|v| v.version.clone()))
+        .transpose()?;
+    rules::check_save(&request, latest.as_ref())?;
+    if let Some(record) = current {
+        rules::check_save_protection(&request, &record.protected)?;
+    }
 
     // Compute the label events against the current state before touching it.
     let mut targets = current.map(|r| r.labels.clone()).unwrap_or_default();
     let events = rules::move_labels(&mut targets, &request, now);
+    let records = rules::save_records(&request, latest.as_ref(), &events);
 
     let record = prompts.entry(id).or_insert_with(|| Record {
         status: request.status,
@@ -181,6 +224,7 @@ fn apply_save(
         updated_at: now,
         versions: BTreeMap::new(),
         labels: BTreeMap::new(),
+        protected: BTreeSet::new(),
         history: Vec::new(),
     });
     record
@@ -189,7 +233,7 @@ fn apply_save(
     record.labels = targets;
     record.history.extend(events.iter().cloned());
     record.updated_at = now;
-    Ok(events)
+    Ok((events, records))
 }
 
 fn poisoned() -> Error {
@@ -203,8 +247,8 @@ impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The content can be large; the number of prompts is what a log needs.
         let mut s = f.debug_struct("MemoryStore");
-        match self.prompts.try_read() {
-            Ok(prompts) => s.field("prompts", &prompts.len()),
+        match self.state.try_read() {
+            Ok(state) => s.field("prompts", &state.prompts.len()),
             Err(_) => s.field("prompts", &format_args!("<locked>")),
         };
         s.finish()
@@ -218,7 +262,7 @@ impl StorageBackend for MemoryStore {
     }
 
     async fn save(&self, request: SaveRequest) -> Result<Vec<LabelEvent>> {
-        self.save_now(request, Utc::now())
+        self.save_all_now(vec![request], Utc::now())
     }
 
     async fn save_all(&self, requests: Vec<SaveRequest>) -> Result<Vec<LabelEvent>> {
@@ -236,11 +280,15 @@ impl StorageBackend for MemoryStore {
         })
     }
 
-    async fn delete(&self, id: &PromptId) -> Result<()> {
-        match self.write()?.remove(id) {
-            Some(_) => Ok(()),
-            None => Err(Error::prompt_not_found(id)),
-        }
+    async fn delete(&self, id: &PromptId, request: DeleteRequest) -> Result<()> {
+        let now = Utc::now();
+        let mut state = self.write()?;
+        let record = state.prompts.get(id).ok_or_else(|| Error::prompt_not_found(id))?;
+        let latest = record.latest(id)?.version.clone();
+        let audit = rules::delete_record(id, &latest, record.versions.len() as u64, &record.labels, request.actor);
+        state.prompts.remove(id);
+        state.append(vec![audit], now);
+        Ok(())
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
@@ -248,21 +296,48 @@ impl StorageBackend for MemoryStore {
         self.list_now(query)
     }
 
-    async fn exists(&self, id: &PromptId) -> Result<bool> {
-        Ok(self.read()?.contains_key(id))
-    }
-
     async fn summary(&self, id: &PromptId) -> Result<PromptSummary> {
         self.with_record(id, |record| record.summary(id))
     }
 
-    async fn set_status(&self, id: &PromptId, status: PromptStatus, expected: PromptStatus) -> Result<()> {
-        let mut prompts = self.write()?;
-        let record = prompts.get_mut(id).ok_or_else(|| Error::prompt_not_found(id))?;
-        rules::check_status(id, record.status, status, expected)?;
-        record.status = status;
-        record.updated_at = Utc::now();
+    async fn set_status(&self, id: &PromptId, change: StatusChange) -> Result<()> {
+        let now = Utc::now();
+        let mut state = self.write()?;
+        let record = state.prompts.get_mut(id).ok_or_else(|| Error::prompt_not_found(id))?;
+        rules::check_status(id, record.status, &change)?;
+        let audit = rules::status_record(id, record.status, &change);
+        record.status = change.status;
+        record.updated_at = now;
+        state.append(vec![audit], now);
         Ok(())
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        query.validate()?;
+        let state = self.read()?;
+        // Entries are numbered from 1 without gaps: skip straight to the first one after the cursor.
+        let start = query
+            .after_seq
+            .map_or(0, |after| usize::try_from(after).unwrap_or(usize::MAX));
+        Ok(state
+            .audit
+            .iter()
+            .skip(start)
+            .filter(|e| query.matches(e))
+            .take(query.effective_limit())
+            .cloned()
+            .collect())
+    }
+
+    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
+        rules::check_external(&record)?;
+        let now = Utc::now();
+        let mut state = self.write()?;
+        let entries = state.append(vec![record], now);
+        entries
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::backend(BACKEND, "appending an audit entry produced none"))
     }
 }
 
@@ -274,22 +349,22 @@ impl VersionStore for MemoryStore {
         })
     }
 
-    async fn labels(&self, id: &PromptId) -> Result<BTreeMap<LabelName, Version>> {
-        self.with_record(id, |record| Ok(record.labels.clone()))
-    }
-
-    async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version> {
-        self.with_record(id, |record| {
-            record
-                .labels
-                .get(label)
-                .cloned()
-                .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))
-        })
-    }
-
     async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
         self.set_label_now(id, change, Utc::now())
+    }
+
+    async fn set_protection(&self, id: &PromptId, change: ProtectionChange) -> Result<bool> {
+        let now = Utc::now();
+        let mut state = self.write()?;
+        let record = state.prompts.get_mut(id).ok_or_else(|| Error::prompt_not_found(id))?;
+        let mut protected = record.protected.clone();
+        let Some(audit) = rules::check_protection_change(id, &mut protected, &change)? else {
+            return Ok(false);
+        };
+        record.protected = protected;
+        record.updated_at = now;
+        state.append(vec![audit], now);
+        Ok(true)
     }
 
     async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>> {
@@ -331,6 +406,7 @@ mod tests {
             status: PromptStatus::Draft,
             labels: labels.iter().map(|l| LabelName::new(l).unwrap()).collect(),
             actor: Some("tester".into()),
+            authority: prompt_manager_core::Authority::User,
         }
     }
 
@@ -427,7 +503,7 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         let poisoner = Arc::clone(&store);
         let joined = std::thread::spawn(move || {
-            let _guard = poisoner.prompts.write().unwrap();
+            let _guard = poisoner.state.write().unwrap();
             panic!("poison the lock on purpose");
         })
         .join();

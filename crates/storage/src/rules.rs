@@ -1,15 +1,17 @@
-//! The rules every backend applies the same way: what a save or a label move may do given the
-//! prompt's current state, and the label events it records. Backends fetch the state their own
-//! way, call these, then write; so the backends cannot drift apart on semantics.
+//! The rules every backend applies the same way: what a save, a label move or a protection
+//! change may do given the prompt's current state (protected labels included), the label events
+//! it records, and the audit records each write appends. Backends fetch the state their own way,
+//! call these, then write; so the backends cannot drift apart on semantics.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    Error, Expect, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery, NotFound, Page, PromptId,
-    PromptStatus, PromptSummary, Result, SaveRequest,
+    AuditAction, AuditRecord, Authority, Error, Expect, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery,
+    NotFound, Page, PromptId, PromptStatus, PromptSummary, ProtectionChange, Result, SaveRequest, StatusChange,
 };
+use serde_json::json;
 
 /// Checks a save of `request` against the prompt's current latest version (`None` when the
 /// prompt does not exist), in the order every backend reports problems.
@@ -75,12 +77,40 @@ pub fn move_labels(
     events
 }
 
-/// Checks a label move against the label's current target and the prompt's versions, and
-/// returns the event to record, or `None` when the label already points there.
+/// Refuses to change `label` when it is protected and `authority` is not an administrator's.
+pub fn check_protected(
+    id: &PromptId,
+    protected: &BTreeSet<LabelName>,
+    label: &LabelName,
+    authority: Authority,
+) -> Result<()> {
+    if protected.contains(label) && !authority.is_admin() {
+        return Err(Error::LabelProtected {
+            id: id.clone(),
+            label: label.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a save that would set a protected label without an administrator's authority.
+/// Call after [`check_save`], with the prompt's protected labels (none for a new prompt).
+pub fn check_save_protection(request: &SaveRequest, protected: &BTreeSet<LabelName>) -> Result<()> {
+    let id = &request.version.prompt.id;
+    request
+        .labels
+        .iter()
+        .try_for_each(|label| check_protected(id, protected, label, request.authority))
+}
+
+/// Checks a label move against the label's current target, the prompt's versions and its
+/// protected labels, and returns the event to record, or `None` when the label already points
+/// there (which needs no authority: nothing changes).
 pub fn check_label_change(
     id: &PromptId,
     change: LabelChange,
     current: Option<&Version>,
+    protected: &BTreeSet<LabelName>,
     version_exists: impl FnOnce(&Version) -> bool,
     now: DateTime<Utc>,
 ) -> Result<Option<LabelEvent>> {
@@ -90,6 +120,7 @@ pub fn check_label_change(
         expected,
         kind,
         actor,
+        authority,
     } = change;
     match &to {
         Some(target) if !version_exists(target) => {
@@ -109,6 +140,7 @@ pub fn check_label_change(
     if current == to.as_ref() {
         return Ok(None);
     }
+    check_protected(id, protected, &label, authority)?;
     Ok(Some(LabelEvent {
         label,
         from: current.cloned(),
@@ -120,16 +152,137 @@ pub fn check_label_change(
 }
 
 /// Checks a status change: the status must still be `expected` (compare-and-set).
-pub fn check_status(id: &PromptId, current: PromptStatus, status: PromptStatus, expected: PromptStatus) -> Result<()> {
-    if current == expected {
+pub fn check_status(id: &PromptId, current: PromptStatus, change: &StatusChange) -> Result<()> {
+    if current == change.expected {
         Ok(())
     } else {
         Err(Error::InvalidStatusTransition {
             id: id.clone(),
             from: current,
-            to: status,
+            to: change.status,
             reason: "the status changed meanwhile; reload and retry",
         })
+    }
+}
+
+/// Checks a protection change against the prompt's protected labels (lifting one needs an
+/// administrator) and applies it to `protected`; returns the audit record, or `None` when the
+/// label already was as asked.
+pub fn check_protection_change(
+    id: &PromptId,
+    protected: &mut BTreeSet<LabelName>,
+    change: &ProtectionChange,
+) -> Result<Option<AuditRecord>> {
+    if protected.contains(&change.label) == change.protected {
+        return Ok(None);
+    }
+    if change.protected {
+        protected.insert(change.label.clone());
+    } else {
+        check_protected(id, protected, &change.label, change.authority)?;
+        protected.remove(&change.label);
+    }
+    let action = if change.protected {
+        AuditAction::LabelProtected
+    } else {
+        AuditAction::LabelUnprotected
+    };
+    Ok(Some(AuditRecord {
+        prompt: Some(id.clone()),
+        label: Some(change.label.clone()),
+        before: Some(json!({ "protected": !change.protected })),
+        after: Some(json!({ "protected": change.protected })),
+        forced: change.authority.is_forced(),
+        ..AuditRecord::new(action, change.actor.clone())
+    }))
+}
+
+/// Refuses a record [`StorageBackend::append_audit`](prompt_manager_core::StorageBackend::append_audit)
+/// may not append: one of the actions the store records itself.
+pub fn check_external(record: &AuditRecord) -> Result<()> {
+    if record.action.is_external() {
+        return Ok(());
+    }
+    Err(Error::InvalidQuery {
+        reason: format!(
+            "action: `{}` is recorded by the store with the change it makes; only key_created and key_revoked \
+             can be appended",
+            record.action
+        ),
+    })
+}
+
+// ----- audit records ----------------------------------------------------------------------------
+
+fn version_state(version: Option<&Version>) -> Option<serde_json::Value> {
+    version.map(|v| json!({ "version": v.to_string() }))
+}
+
+/// The audit records of a save: `version_created`, then a `label_set` per label event. `latest`
+/// is the latest version before the save (`None` when the save creates the prompt).
+pub fn save_records(request: &SaveRequest, latest: Option<&Version>, events: &[LabelEvent]) -> Vec<AuditRecord> {
+    let version = &request.version;
+    let id = &version.prompt.id;
+    let forced = request.authority.is_forced();
+    let mut records = Vec::with_capacity(1 + events.len());
+    records.push(AuditRecord {
+        prompt: Some(id.clone()),
+        before: version_state(latest),
+        after: Some(json!({
+            "version": version.version.to_string(),
+            "content_hash": version.content_hash.0,
+        })),
+        forced,
+        ..AuditRecord::new(AuditAction::VersionCreated, request.actor.clone())
+    });
+    records.extend(events.iter().map(|event| label_record(id, event, request.authority)));
+    records
+}
+
+/// The audit record of a label event.
+pub fn label_record(id: &PromptId, event: &LabelEvent, authority: Authority) -> AuditRecord {
+    let action = match event.kind {
+        LabelEventKind::Set => AuditAction::LabelSet,
+        LabelEventKind::Rollback => AuditAction::LabelRolledBack,
+        LabelEventKind::Remove => AuditAction::LabelRemoved,
+    };
+    AuditRecord {
+        prompt: Some(id.clone()),
+        label: Some(event.label.clone()),
+        before: version_state(event.from.as_ref()),
+        after: version_state(event.to.as_ref()),
+        forced: authority.is_forced(),
+        ..AuditRecord::new(action, event.actor.clone())
+    }
+}
+
+/// The audit record of a status change from `from`.
+pub fn status_record(id: &PromptId, from: PromptStatus, change: &StatusChange) -> AuditRecord {
+    AuditRecord {
+        prompt: Some(id.clone()),
+        before: Some(json!({ "status": from.as_str() })),
+        after: Some(json!({ "status": change.status.as_str() })),
+        ..AuditRecord::new(AuditAction::StatusChanged, change.actor.clone())
+    }
+}
+
+/// The audit record of a deletion: what the prompt was (latest version, count, labels).
+pub fn delete_record(
+    id: &PromptId,
+    latest: &Version,
+    version_count: u64,
+    labels: &BTreeMap<LabelName, Version>,
+    actor: Option<String>,
+) -> AuditRecord {
+    let labels: BTreeMap<&str, String> = labels.iter().map(|(l, v)| (l.as_str(), v.to_string())).collect();
+    AuditRecord {
+        prompt: Some(id.clone()),
+        before: Some(json!({
+            "latest_version": latest.to_string(),
+            "version_count": version_count,
+            "labels": labels,
+        })),
+        ..AuditRecord::new(AuditAction::PromptDeleted, actor)
     }
 }
 

@@ -83,10 +83,15 @@ async fn the_folder_is_readable_and_stable() {
         files_under(dir.path()),
         [
             ".prompt-manager.lock",
+            // The audit log: the version created, then the label set, one file per entry.
+            "_audit/00000000000000000001.json",
+            "_audit/00000000000000000002.json",
             "support/triage/1.0.0.yaml",
             &format!("support/triage/{LABELS_FILE}")
         ]
     );
+    let entry = fs::read_to_string(dir.path().join("_audit/00000000000000000002.json")).unwrap();
+    assert!(entry.contains("\"action\": \"label_set\""), "{entry}");
     let text = fs::read_to_string(dir.path().join("support/triage/1.0.0.yaml")).unwrap();
     assert!(text.starts_with("version: "), "{text}");
     assert!(
@@ -281,11 +286,17 @@ async fn nested_prompts_share_folders_and_delete_keeps_the_children() {
     let ids: Vec<_> = listed.items.iter().map(|s| s.id.to_string()).collect();
     assert_eq!(ids, ["support", "support/triage", "support/triage/deep"]);
 
-    store.delete(&id("support/triage")).await.unwrap();
+    store
+        .delete(&id("support/triage"), conformance::deletion())
+        .await
+        .unwrap();
     assert!(!store.exists(&id("support/triage")).await.unwrap());
     assert!(store.exists(&id("support/triage/deep")).await.unwrap());
     assert!(store.exists(&id("support")).await.unwrap());
-    store.delete(&id("support/triage/deep")).await.unwrap();
+    store
+        .delete(&id("support/triage/deep"), conformance::deletion())
+        .await
+        .unwrap();
     assert!(
         !dir.path().join("support/triage").exists(),
         "empty folders go with their last prompt"
@@ -369,4 +380,53 @@ async fn a_new_version_file_without_a_hash_is_accepted_and_a_wrong_hash_is_not()
     store.load(&id("greeting"), Some(&v("1.1.0"))).await.unwrap();
     fs::write(&path, "prompt:\n  id: greeting\n  template: Hey {{ name }}\n").unwrap();
     assert_eq!(store.load(&id("greeting"), None).await.unwrap().version, v("1.2.0"));
+}
+
+#[tokio::test]
+async fn an_edited_or_deleted_audit_file_breaks_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    let root = dir.path().to_path_buf();
+    conformance::audit_tampering_is_detected(&store, |t| {
+        let root = root.clone();
+        async move {
+            let file = |seq: u64| root.join("_audit").join(format!("{seq:020}.json"));
+            match t {
+                conformance::AuditTamper::EditActor { seq } => {
+                    let text = fs::read_to_string(file(seq)).unwrap();
+                    let edited = text.replace("\"actor\": \"conformance\"", "\"actor\": \"mallory\"");
+                    assert_ne!(edited, text, "{text}");
+                    fs::write(file(seq), edited).unwrap();
+                }
+                conformance::AuditTamper::Delete { seq } => fs::remove_file(file(seq)).unwrap(),
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_handles_on_one_folder_keep_one_gap_free_chain() {
+    // Two stores on one folder stand for two processes: each must notice the other's entries.
+    let dir = tempfile::tempdir().unwrap();
+    let stores: Vec<Arc<DirStore>> = (0..2).map(|_| Arc::new(DirStore::open(dir.path()).unwrap())).collect();
+    let mut tasks = Vec::new();
+    for (n, store) in stores.iter().enumerate() {
+        let store = Arc::clone(store);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                let pid = format!("chain/w{n}-{i}");
+                store
+                    .save(save_request(text_version(&pid, "1.0.0", "x"), Expect::Absent))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let entries = conformance::audit_after(stores[0].as_ref(), 0).await;
+    assert_eq!(entries.len(), 20);
+    assert_eq!(prompt_manager_core::verify_chain(&entries), Ok(20));
 }

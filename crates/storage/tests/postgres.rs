@@ -198,7 +198,11 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         .unwrap();
         assert_eq!(
             applied,
-            [(1, "initial".to_owned()), (2, "change_feed".to_owned())],
+            [
+                (1, "initial".to_owned()),
+                (2, "change_feed".to_owned()),
+                (3, "governance".to_owned())
+            ],
             "each migration is recorded once"
         );
         let triggers: Vec<String> = sqlx::query_scalar(
@@ -211,7 +215,7 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         .unwrap();
         assert_eq!(
             triggers,
-            ["pm_labels_notify", "pm_prompts_notify"],
+            ["pm_labels_notify", "pm_prompts_notify", "pm_protected_labels_notify"],
             "the change feed's triggers"
         );
 
@@ -442,6 +446,84 @@ async fn a_changed_row_is_refused_naming_the_row_and_both_hashes() {
         })
         .await;
         store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_edited_or_deleted_audit_row_breaks_the_chain() {
+    in_fresh_schema(|url, schema| async move {
+        let store = PostgresStore::connect_with_schema(&url, &schema).await.unwrap();
+        conformance::audit_tampering_is_detected(&store, |t| {
+            let (url, schema) = (url.clone(), schema.clone());
+            async move {
+                let mut conn = raw(&url).await;
+                let (sql, seq) = match t {
+                    conformance::AuditTamper::EditActor { seq } => {
+                        ("UPDATE \"{s}\".pm_audit SET actor = 'mallory'", seq)
+                    }
+                    conformance::AuditTamper::Delete { seq } => ("DELETE FROM \"{s}\".pm_audit", seq),
+                };
+                let done = sqlx::query(AssertSqlSafe(format!("{} WHERE seq = $1", sql.replace("{s}", &schema))))
+                    .bind(seq as i64)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                assert_eq!(done.rows_affected(), 1);
+            }
+        })
+        .await;
+        store.close().await;
+    })
+    .await;
+}
+
+/// Writers on several stores (pools, as several instances would have) writing different prompts
+/// at once keep one audit chain: every write's entries, numbered without gaps, each linked to the
+/// one before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_keep_one_gap_free_audit_chain() {
+    in_fresh_schema(|url, schema| async move {
+        let url = with_schema(&url, &schema);
+        let mut stores = Vec::new();
+        for _ in 0..3 {
+            stores.push(Arc::new(PostgresStore::connect(&url).await.unwrap()));
+        }
+        let (writers, saves) = (6, 8);
+        let tasks = (0..writers).map(|w| {
+            let store = Arc::clone(&stores[w % stores.len()]);
+            async move {
+                for i in 0..saves {
+                    let pid = format!("chain/w{w}");
+                    let expected = if i == 0 {
+                        Expect::Absent
+                    } else {
+                        Expect::Version(v(&format!("1.{}.0", i - 1)))
+                    };
+                    store
+                        .save(SaveRequest {
+                            labels: vec!["production".parse().unwrap()],
+                            ..conformance::save_request(
+                                conformance::text_version(&pid, &format!("1.{i}.0"), "x"),
+                                expected,
+                            )
+                        })
+                        .await
+                        .unwrap();
+                }
+            }
+        });
+        futures_join_all(tasks).await;
+        let entries = conformance::audit_after(stores[0].as_ref(), 0).await;
+        // Each save: version_created and label_set.
+        assert_eq!(entries.len(), writers * saves * 2);
+        assert_eq!(
+            prompt_manager_core::verify_chain(&entries),
+            Ok((writers * saves * 2) as u64)
+        );
+        for store in stores {
+            store.close().await;
+        }
     })
     .await;
 }

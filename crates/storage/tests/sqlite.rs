@@ -90,7 +90,11 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         .unwrap();
     assert_eq!(
         applied,
-        [(1, "initial".to_owned()), (2, "change_log".to_owned())],
+        [
+            (1, "initial".to_owned()),
+            (2, "change_log".to_owned()),
+            (3, "governance".to_owned())
+        ],
         "each migration is recorded once"
     );
 
@@ -122,7 +126,11 @@ async fn two_stores_opening_a_new_file_at_once_migrate_it_once() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-    assert_eq!((count, distinct), (2, 2), "each of the two migrations is applied once");
+    assert_eq!(
+        (count, distinct),
+        (3, 3),
+        "each of the three migrations is applied once"
+    );
     a.close().await;
     b.close().await;
 }
@@ -143,7 +151,7 @@ async fn the_file_is_in_wal_mode_with_foreign_keys_enforced() {
     // which SQLite applies only with foreign_keys on (the store's connections have it).
     let pid = id("cascade/greeting");
     common::write_fixture(&store, &pid).await;
-    store.delete(&pid).await.unwrap();
+    store.delete(&pid, conformance::deletion()).await.unwrap();
     for table in ["pm_versions", "pm_labels", "pm_label_events", "pm_tags"] {
         let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
             .fetch_one(&mut conn)
@@ -274,4 +282,104 @@ async fn a_changed_row_is_refused_naming_the_row_and_both_hashes() {
         )
     })
     .await;
+}
+
+#[tokio::test]
+async fn an_edited_or_deleted_audit_row_breaks_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prompts.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    conformance::audit_tampering_is_detected(&store, |t| {
+        let path = path.clone();
+        async move {
+            let mut conn = raw(&path).await;
+            let done = match t {
+                conformance::AuditTamper::EditActor { seq } => {
+                    sqlx::query("UPDATE pm_audit SET actor = 'mallory' WHERE seq = $1")
+                        .bind(seq as i64)
+                        .execute(&mut conn)
+                        .await
+                }
+                conformance::AuditTamper::Delete { seq } => {
+                    sqlx::query("DELETE FROM pm_audit WHERE seq = $1")
+                        .bind(seq as i64)
+                        .execute(&mut conn)
+                        .await
+                }
+            };
+            assert_eq!(done.unwrap().rows_affected(), 1);
+        }
+    })
+    .await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_database_from_before_governance_gains_it_when_opened() {
+    // A file at schema version 2 (what the previous release wrote), with a prompt in it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prompts.db");
+    std::fs::File::create(&path).unwrap();
+    let mut conn = raw(&path).await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(
+        "CREATE TABLE pm_schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, \
+         applied_at TEXT NOT NULL)"
+            .to_owned(),
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    for (n, name) in [(1, "initial"), (2, "change_log")] {
+        let sql = std::fs::read_to_string(root.join(format!("{n:04}_{name}.sql"))).unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO pm_schema_migrations VALUES ($1, $2, '2025-01-01T00:00:00.000000Z')")
+            .bind(n)
+            .bind(name)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let old = conformance::text_version("legacy/greeting", "1.0.0", "Hello");
+    sqlx::query(
+        "INSERT INTO pm_prompts VALUES ('legacy/greeting', 'active', 'text', NULL, '1.0.0', 1, \
+         '2025-01-01T00:00:00.000000Z', '2025-01-01T00:00:00.000000Z')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO pm_versions VALUES ('legacy/greeting', '1.0.0', $1, '', NULL, '2025-01-01T00:00:00.000000Z', \
+         NULL, $2)",
+    )
+    .bind(serde_json::to_string(&old.prompt).unwrap())
+    .bind(old.content_hash.0.as_str())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let pid = id("legacy/greeting");
+    let summary = store.summary(&pid).await.unwrap();
+    assert!(summary.protected.is_empty(), "no label is protected yet");
+    assert!(
+        conformance::audit_after(&store, 0).await.is_empty(),
+        "the log starts empty"
+    );
+    store
+        .save(conformance::save_request(
+            conformance::text_version("legacy/greeting", "1.1.0", "Hi"),
+            prompt_manager_core::Expect::Version(v("1.0.0")),
+        ))
+        .await
+        .unwrap();
+    let log = conformance::audit_after(&store, 0).await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].seq, 1);
+    assert_eq!(prompt_manager_core::verify_chain(&log), Ok(1));
+    store.close().await;
 }

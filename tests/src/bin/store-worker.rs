@@ -139,6 +139,7 @@ async fn cas_writer(url: &str, id: &str, n: usize, tag: &str) -> anyhow::Result<
                 status: PromptStatus::default(),
                 labels: Vec::new(),
                 actor: Some(tag.to_owned()),
+                authority: prompt_manager::Authority::User,
             })
             .await;
         match saved {

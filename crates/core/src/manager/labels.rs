@@ -6,7 +6,7 @@ use semver::Version;
 use crate::error::{Error, NotFound, Result};
 use crate::id::{LabelName, PromptId};
 use crate::model::{LabelEvent, LabelEventKind, PromptStatus, PromptSummary};
-use crate::store::{Expect, LabelChange};
+use crate::store::{Authority, DeleteRequest, Expect, LabelChange, StatusChange};
 
 use super::{IntoLabelName, IntoPromptId, IntoVersion, LabelOptions, PromptManager, operation_span, record_prompt};
 
@@ -110,6 +110,7 @@ impl PromptManager {
                     expected,
                     kind,
                     actor: self.actor_name(),
+                    authority: Authority::User,
                 },
             )
             .await?;
@@ -136,7 +137,12 @@ impl PromptManager {
                         to: status,
                         reason,
                     })?;
-                self.inner.store.set_status(&id, status, current).await?;
+                let change = StatusChange {
+                    status,
+                    expected: current,
+                    actor: self.actor_name(),
+                };
+                self.inner.store.set_status(&id, change).await?;
                 self.inner.registry.invalidate(&id);
                 self.inner.store.summary(&id).await
             },
@@ -154,7 +160,10 @@ impl PromptManager {
         Self::traced(operation_span!("prompt_manager.delete"), async move {
             let id = id.into_prompt_id()?;
             record_prompt(&id);
-            self.inner.store.delete(&id).await?;
+            let request = DeleteRequest {
+                actor: self.actor_name(),
+            };
+            self.inner.store.delete(&id, request).await?;
             self.inner.registry.invalidate(&id);
             self.inner.registry.forget_compiled(&id);
             Ok(())

@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use semver::Version;
 
 use crate::engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine};
-use crate::error::{Error, NotFound, Result};
+use crate::error::{Error, Result};
 use crate::id::PromptId;
 use crate::model::{ContentHash, Prompt, PromptStatus, PromptVersion, Template};
-use crate::reference::{PromptRef, Selector, newest_matching};
+use crate::reference::PromptRef;
 use crate::render::Resolved;
 
 use super::{MAX_INCLUDE_DEPTH, PromptManager};
@@ -75,37 +75,12 @@ impl PromptManager {
         Ok(resolved)
     }
 
-    /// Finds the version a reference names, and the prompt's status.
+    /// Finds the version a reference names, and the prompt's status: one call to the store
+    /// ([`VersionStore::resolve`](crate::VersionStore::resolve)), which a SQL store answers with
+    /// one query.
     pub(super) async fn lookup(&self, reference: &PromptRef) -> Result<(Arc<PromptVersion>, PromptStatus)> {
-        let store = &self.inner.store;
-        let id = &reference.id;
-        let summary = store.summary(id).await?;
-        let version = match &reference.selector {
-            Selector::Latest => return Ok((store.load(id, None).await?, summary.status)),
-            Selector::Exact(v) => v.clone(),
-            Selector::Label(label) => summary
-                .labels
-                .get(label)
-                .cloned()
-                .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))?,
-            Selector::Requirement(req) => {
-                let versions = store.list_versions(id).await?;
-                newest_matching(versions.iter().map(|v| &v.version), req)
-                    .cloned()
-                    .ok_or_else(|| Error::NotFound(NotFound::Requirement(id.clone(), req.to_string())))?
-            }
-        };
-        match store.load(id, Some(&version)).await {
-            Ok(v) => Ok((v, summary.status)),
-            Err(Error::NotFound(NotFound::Version(..))) if reference.label().is_some() => {
-                let label = reference.label().cloned();
-                Err(match label {
-                    Some(label) => Error::NotFound(NotFound::LabelTarget(id.clone(), label, version)),
-                    None => Error::NotFound(NotFound::Version(id.clone(), version)),
-                })
-            }
-            Err(e) => Err(e),
-        }
+        let found = self.inner.store.resolve(reference).await?;
+        Ok((found.version, found.status))
     }
 
     /// Compiles a version, resolving its includes; include-free templates are shared by content.

@@ -112,6 +112,10 @@ pub struct PromptSummary {
     pub version_count: u64,
     /// Labels and the versions they point to.
     pub labels: BTreeMap<LabelName, Version>,
+    /// Protected labels: moving, removing or rolling them back needs the admin role (a label may
+    /// be protected before it is set).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub protected: BTreeSet<LabelName>,
     /// Tags of the latest version.
     pub tags: BTreeSet<String>,
     /// Description of the latest version.

@@ -4,13 +4,20 @@
 //! ```text
 //! prompts/
 //!   .prompt-manager.lock          writers lock it (across processes)
+//!   _audit/
+//!     00000000000000000001.json   the audit log: one entry per file, hash-chained
 //!   greeting/
 //!     1.0.0.yaml                  one file per version: changelog, author, … and the prompt
 //!     1.1.0.yaml
-//!     _labels.yaml                status, labels and label history
+//!     _labels.yaml                status, labels, protected labels and label history
 //!   support/triage/
 //!     1.0.0.yaml
 //! ```
+//!
+//! Every write appends its audit entries (`audit`) in the same journaled write as the change.
+//!
+//! This file is past 600 lines because the store's reads and writes share its folder cache and
+//! lock; the file operations are in `files`, the audit log's files in `audit`.
 //!
 //! A prompt is a folder holding at least one `<semver>.yaml` file; ids map to folders segment by
 //! segment, so `support/triage` lives in `support/triage/`. A folder without `_labels.yaml`
@@ -30,6 +37,7 @@
 //!
 //! File I/O is blocking and short (a few files per call); the async methods do it inline.
 
+pub(crate) mod audit;
 pub(crate) mod files;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -42,13 +50,15 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    ContentHash, Error, HashMismatch, LabelChange, LabelEvent, LabelName, ListQuery, NotFound, Page, Prompt, PromptId,
-    PromptStatus, PromptSummary, PromptVersion, Result, SaveRequest, StorageBackend, VersionInfo, VersionStore,
-    async_trait,
+    AuditEntry, AuditQuery, AuditRecord, ContentHash, DeleteRequest, Error, HashMismatch, LabelChange, LabelEvent,
+    LabelName, ListQuery, NotFound, Page, Prompt, PromptId, PromptStatus, PromptSummary, PromptVersion,
+    ProtectionChange, Result, SaveRequest, StatusChange, StorageBackend, VersionInfo, VersionStore, async_trait,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::{rules, yaml};
+pub use audit::AUDIT_DIR;
+use audit::AuditLog;
 use files::{Journal, LOCK_FILE, io_error};
 
 pub(crate) const BACKEND: &str = "dir";
@@ -98,6 +108,8 @@ pub struct DirStore {
     labels: FileCache<LabelsFile>,
     /// Folder listings by path, with the folder's modification time.
     folders: Mutex<HashMap<PathBuf, (SystemTime, Arc<Folder>)>>,
+    /// The audit log in `_audit/`.
+    audit: AuditLog,
 }
 
 /// One version file: the version's record, then the prompt.
@@ -141,6 +153,8 @@ struct LabelsFile {
     updated_at: DateTime<Utc>,
     #[serde(default)]
     labels: BTreeMap<LabelName, Version>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    protected: BTreeSet<LabelName>,
     #[serde(default)]
     history: Vec<LabelEvent>,
 }
@@ -183,6 +197,7 @@ impl DirStore {
             .open(&lock_path)
             .map_err(|e| io_error("opening the lock file", &lock_path, e))?;
         let store = Self {
+            audit: AuditLog::new(&root),
             root,
             lock: Mutex::new(lock),
             versions: FileCache::default(),
@@ -376,6 +391,7 @@ impl DirStore {
                     created_at: self.load_version(id, first_p, first_v)?.version.created_at,
                     updated_at: self.load_version(id, last_p, last_v)?.version.created_at,
                     labels: BTreeMap::new(),
+                    protected: BTreeSet::new(),
                     history: Vec::new(),
                 }))
             }
@@ -401,6 +417,7 @@ impl DirStore {
             latest_version: latest.version.clone(),
             version_count: folder.versions.len() as u64,
             labels: labels.labels.clone(),
+            protected: labels.protected.clone(),
             tags: metadata.tags.clone(),
             description: metadata.description.clone(),
             created_at: labels.created_at,
@@ -413,6 +430,7 @@ impl DirStore {
         let _lock = self.write_lock()?;
         let mut pending: BTreeMap<PromptId, Pending> = BTreeMap::new();
         let mut events = Vec::new();
+        let mut records = Vec::new();
         for request in requests {
             let id = request.version.prompt.id.clone();
             if !pending.contains_key(&id) {
@@ -436,7 +454,11 @@ impl DirStore {
             let Some(entry) = pending.get_mut(&id) else {
                 continue; // inserted just above
             };
-            rules::check_save(&request, entry.state.as_ref().and_then(|s| s.latest.as_ref()))?;
+            let latest = entry.state.as_ref().and_then(|s| s.latest.clone());
+            rules::check_save(&request, latest.as_ref())?;
+            if let Some(state) = &entry.state {
+                rules::check_save_protection(&request, &state.labels.protected)?;
+            }
             let state = entry.state.get_or_insert_with(|| State {
                 latest: None,
                 labels: LabelsFile {
@@ -444,10 +466,12 @@ impl DirStore {
                     created_at: now,
                     updated_at: now,
                     labels: BTreeMap::new(),
+                    protected: BTreeSet::new(),
                     history: Vec::new(),
                 },
             });
             let new_events = rules::move_labels(&mut state.labels.labels, &request, now);
+            records.extend(rules::save_records(&request, latest.as_ref(), &new_events));
             state.labels.history.extend(new_events.iter().cloned());
             state.labels.updated_at = now;
             state.latest = Some(request.version.version.clone());
@@ -466,9 +490,9 @@ impl DirStore {
             entry.files.push((path, yaml::render(&file, "a version")?.into_bytes()));
         }
 
-        // Everything checked: write the temporary files, then commit them together.
-        // Version files are renamed before labels files, so that a reader never finds a label
-        // pointing at a version not yet in place.
+        // Everything checked: write the temporary files, then commit them together with the
+        // audit entries. Version files are renamed before labels files, so that a reader never
+        // finds a label pointing at a version not yet in place.
         let mut new_dirs = BTreeSet::new();
         let mut writes = Vec::new();
         let mut labels = Vec::new();
@@ -480,35 +504,61 @@ impl DirStore {
             writes.extend(entry.files);
         }
         writes.extend(labels);
+        self.commit(writes, Journal::default(), new_dirs, records, now)?;
+        Ok(events)
+    }
+
+    /// Commits `writes` (target, content) and the audit entries of `records` as one journaled
+    /// write, with what `journal` already holds (removals); `new_dirs` are folders created for
+    /// it, to sync first. Call with the write lock held.
+    fn commit(
+        &self,
+        mut writes: Vec<(PathBuf, Vec<u8>)>,
+        mut journal: Journal,
+        mut new_dirs: BTreeSet<PathBuf>,
+        records: Vec<AuditRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AuditEntry>> {
+        if !records.is_empty() {
+            files::create_dirs(&self.root, self.audit.dir(), &mut new_dirs)?;
+        }
+        let entries = self.audit.prepare(records, now, &mut writes)?;
         files::sync_dirs(&new_dirs)?;
         let temps = files::write_temps(&writes)?;
-        let mut journal = Journal::default();
         for (temp, (target, _)) in temps.iter().zip(&writes) {
             journal.rename(&self.root, temp, target);
         }
         journal.commit(&self.root)?;
-        Ok(events)
+        self.audit.committed(&entries);
+        Ok(entries)
     }
 
-    /// Rewrites the labels file of `id` after `change` accepts the current one.
+    /// Rewrites the labels file of `id` after `change` accepts the current one, with the audit
+    /// entries it returns, in one journaled write.
     fn update_labels<T>(
         &self,
         id: &PromptId,
-        change: impl FnOnce(&Folder, &mut LabelsFile) -> Result<Option<T>>,
+        now: DateTime<Utc>,
+        change: impl FnOnce(&Folder, &mut LabelsFile) -> Result<Option<(T, Vec<AuditRecord>)>>,
     ) -> Result<Option<T>> {
         let _lock = self.write_lock()?;
         let folder = self.existing(id)?;
         let mut labels = (*self.labels_of(id, &folder)?).clone();
-        let outcome = change(&folder, &mut labels)?;
-        if outcome.is_some() {
-            files::write_atomic(&folder.dir.join(LABELS_FILE), labels_text(&labels)?.as_bytes())?;
-        }
-        Ok(outcome)
+        let Some((outcome, records)) = change(&folder, &mut labels)? else {
+            return Ok(None);
+        };
+        let writes = vec![(folder.dir.join(LABELS_FILE), labels_text(&labels)?.into_bytes())];
+        self.commit(writes, Journal::default(), BTreeSet::new(), records, now)?;
+        Ok(Some(outcome))
     }
 
-    fn delete_now(&self, id: &PromptId) -> Result<()> {
+    fn delete_now(&self, id: &PromptId, request: DeleteRequest) -> Result<()> {
+        let now = Utc::now();
         let _lock = self.write_lock()?;
         let folder = self.existing(id)?;
+        let labels = self.labels_of(id, &folder)?;
+        let latest = folder.latest().ok_or_else(|| Error::prompt_not_found(id))?;
+        let record = rules::delete_record(id, latest, folder.versions.len() as u64, &labels.labels, request.actor);
         let mut journal = Journal::default();
         for path in folder.versions.values().chain(&folder.labels) {
             journal.remove(&self.root, path);
@@ -519,7 +569,8 @@ impl DirStore {
             journal.remove_dir_if_empty(&self.root, dir);
             dir = dir.parent().unwrap_or(&self.root);
         }
-        journal.commit(&self.root)
+        self.commit(Vec::new(), journal, BTreeSet::new(), vec![record], now)?;
+        Ok(())
     }
 
     /// Every prompt folder under `dir` (whose id is `prefix`), in no particular order.
@@ -649,8 +700,8 @@ impl StorageBackend for DirStore {
         self.load_from(id, &folder, version)
     }
 
-    async fn delete(&self, id: &PromptId) -> Result<()> {
-        self.delete_now(id)
+    async fn delete(&self, id: &PromptId, request: DeleteRequest) -> Result<()> {
+        self.delete_now(id, request)
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
@@ -667,14 +718,32 @@ impl StorageBackend for DirStore {
         self.summary_of(id, &folder)
     }
 
-    async fn set_status(&self, id: &PromptId, status: PromptStatus, expected: PromptStatus) -> Result<()> {
-        self.update_labels(id, |_, labels| {
-            rules::check_status(id, labels.status, status, expected)?;
-            labels.status = status;
-            labels.updated_at = Utc::now();
-            Ok(Some(()))
+    async fn set_status(&self, id: &PromptId, change: StatusChange) -> Result<()> {
+        let now = Utc::now();
+        self.update_labels(id, now, |_, labels| {
+            rules::check_status(id, labels.status, &change)?;
+            let record = rules::status_record(id, labels.status, &change);
+            labels.status = change.status;
+            labels.updated_at = labels.updated_at.max(now);
+            Ok(Some(((), vec![record])))
         })?;
         Ok(())
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        query.validate()?;
+        self.audit.read(query)
+    }
+
+    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
+        rules::check_external(&record)?;
+        let now = Utc::now();
+        let _lock = self.write_lock()?;
+        let entries = self.commit(Vec::new(), Journal::default(), BTreeSet::new(), vec![record], now)?;
+        entries
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::backend(BACKEND, "appending an audit entry produced none"))
     }
 }
 
@@ -695,25 +764,40 @@ impl VersionStore for DirStore {
         Ok(self.labels_of(id, &folder)?.labels.clone())
     }
 
-    async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version> {
-        self.labels(id)
-            .await?
-            .remove(label)
-            .ok_or_else(|| Error::NotFound(NotFound::Label(id.clone(), label.clone())))
-    }
-
     async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
         let now = Utc::now();
-        self.update_labels(id, |folder, labels| {
+        self.update_labels(id, now, |folder, labels| {
             let current = labels.labels.get(&change.label);
-            let event = rules::check_label_change(id, change, current, |v| folder.versions.contains_key(v), now)?;
-            if let Some(event) = &event {
-                rules::apply_label_event(&mut labels.labels, event);
-                labels.history.push(event.clone());
-                labels.updated_at = now;
-            }
-            Ok(event)
+            let authority = change.authority;
+            let Some(event) = rules::check_label_change(
+                id,
+                change,
+                current,
+                &labels.protected,
+                |v| folder.versions.contains_key(v),
+                now,
+            )?
+            else {
+                return Ok(None);
+            };
+            rules::apply_label_event(&mut labels.labels, &event);
+            labels.history.push(event.clone());
+            labels.updated_at = now;
+            let record = rules::label_record(id, &event, authority);
+            Ok(Some((event, vec![record])))
         })
+    }
+
+    async fn set_protection(&self, id: &PromptId, change: ProtectionChange) -> Result<bool> {
+        let now = Utc::now();
+        let changed = self.update_labels(id, now, |_, labels| {
+            let Some(record) = rules::check_protection_change(id, &mut labels.protected, &change)? else {
+                return Ok(None);
+            };
+            labels.updated_at = labels.updated_at.max(now);
+            Ok(Some(((), vec![record])))
+        })?;
+        Ok(changed.is_some())
     }
 
     async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>> {

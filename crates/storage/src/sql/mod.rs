@@ -2,9 +2,11 @@
 //! and what they share: the embedded migrations and their planning, errors, and the conversion
 //! of rows into models. What a write may do is decided by `crate::rules`, as for every backend.
 //!
-//! Reads that are the same SQL in both dialects live once, in `reads`; each backend module holds
-//! the SQL that differs (writes and locking, timestamps, JSON aggregation, listing), next to the
-//! code that runs it. Apart from `reads`, nothing here talks to a database.
+//! Reads that are the same SQL in both dialects live once, in `reads`; writes other than saves
+//! in `writes`; the audit log and protected labels in `audit`. Each backend module holds the SQL
+//! that differs (saves and locking, timestamps, JSON aggregation, listing, the change feed),
+//! next to the code that runs it, and tells the shared code its dialect (`reads::Dialect`).
+//! Apart from those three, nothing here talks to a database.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -17,11 +19,13 @@ use prompt_manager_core::{
     PromptStatus, PromptSummary, PromptVersion, VersionInfo,
 };
 
+mod audit;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod reads;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod writes;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
@@ -399,12 +403,22 @@ impl Decoder {
                 ))
             })
             .collect::<Result<_, Error>>()?;
+        let raw_protected: Vec<String> = match row.protected_json.as_deref() {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| self.corrupt(&raw_id, format_args!("the stored protected labels are not a list: {e}")))?,
+        };
+        let protected = raw_protected
+            .iter()
+            .map(|label| self.label(&raw_id, label))
+            .collect::<Result<_, Error>>()?;
         Ok(PromptSummary {
             status: self.status(&raw_id, &row.status)?,
             format: self.format(&raw_id, &row.format)?,
             latest_version: self.version(&raw_id, "latest version", &row.latest_version)?,
             version_count: self.count(&raw_id, row.version_count)?,
             labels,
+            protected,
             tags,
             description: row.description,
             created_at: row.created_at,
@@ -457,6 +471,7 @@ pub(crate) struct SummaryRow {
     pub(crate) updated_at: DateTime<Utc>,
     pub(crate) tags_json: Option<String>,
     pub(crate) labels_json: Option<String>,
+    pub(crate) protected_json: Option<String>,
 }
 
 /// The number of rows to ask for so that one more than `limit` tells whether a next page exists.

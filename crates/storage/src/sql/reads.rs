@@ -7,7 +7,10 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use prompt_manager_core::semver::Version;
-use prompt_manager_core::{Error, LabelEvent, LabelName, NotFound, PromptId, PromptSummary, PromptVersion, Result};
+use prompt_manager_core::{
+    Error, LabelEvent, LabelName, NotFound, PromptId, PromptRef, PromptSummary, PromptVersion, Resolution, Result,
+    Selector, newest_matching,
+};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use super::{Decoder, EventRow, Failure, SummaryRow, VersionRow, sql_error};
@@ -22,6 +25,29 @@ pub(crate) trait Dialect {
     const DECODE: Decoder;
     /// The summary of one prompt: its summary query `… WHERE p.id = $1`.
     const SUMMARY_BY_ID: &'static str;
+    /// Reads a prompt's row for a write (`status`, `latest_version`, `version_count`,
+    /// `updated_at` of `pm_prompts`, `WHERE id = $1`), locking it until the transaction ends
+    /// where the database needs that to serialise writers of one prompt.
+    const LOCK_PROMPT: &'static str;
+    /// Reads the audit log's head (`seq`, `hash` of `pm_audit_head`), locking it until the
+    /// transaction ends where the database needs that to serialise appenders.
+    const AUDIT_HEAD: &'static str;
+
+    /// A timestamp as the dialect binds it.
+    type Time: for<'q> sqlx::Encode<'q, Self::Db> + sqlx::Type<Self::Db> + Send + 'static;
+
+    /// `at` as the dialect binds it.
+    fn time(at: chrono::DateTime<chrono::Utc>) -> Self::Time;
+
+    /// The `updated_at` column of a prompt row.
+    fn updated_at(id: &str, row: &<Self::Db as Database>::Row) -> Result<chrono::DateTime<chrono::Utc>, Failure>;
+
+    /// Refuses text the database cannot store (PostgreSQL: a NUL character); the default
+    /// accepts everything.
+    fn check_text(id: &PromptId, field: &str, value: Option<&str>) -> Result<(), Error> {
+        let _ = (id, field, value);
+        Ok(())
+    }
 
     /// A version row (`None` for the empty side of a join).
     fn version_row(id: &str, row: &<Self::Db as Database>::Row) -> Result<Option<VersionRow>, Failure>;
@@ -35,6 +61,14 @@ pub(crate) trait Dialect {
 macro_rules! version_select {
     () => {
         "SELECT v.version, v.prompt, v.changelog, v.author, v.created_at, v.parent, v.content_hash \
+         FROM pm_prompts p LEFT JOIN pm_versions v"
+    };
+}
+
+/// The columns of a version and the prompt's status, through the same join.
+macro_rules! resolve_select {
+    () => {
+        "SELECT p.status, v.version, v.prompt, v.changelog, v.author, v.created_at, v.parent, v.content_hash \
          FROM pm_prompts p LEFT JOIN pm_versions v"
     };
 }
@@ -118,6 +152,102 @@ where
             Some(v) => f.into_error(D::BACKEND, format_args!("loading version {v} of `{id}`")),
             None => f.into_error(D::BACKEND, format_args!("loading the latest version of `{id}`")),
         })
+    }
+
+    /// `VersionStore::resolve`, in one query (two for a requirement: the version numbers, then the
+    /// version), with the same answers and errors as the trait's default.
+    pub(crate) async fn resolve(&self, reference: &PromptRef) -> Result<Resolution> {
+        let id = &reference.id;
+        let run = async {
+            let (number, row) = match &reference.selector {
+                Selector::Latest => {
+                    let row = sqlx::query(concat!(
+                        resolve_select!(),
+                        " ON v.prompt_id = p.id AND v.version = p.latest_version WHERE p.id = $1"
+                    ))
+                    .bind(id.as_str())
+                    .fetch_optional(self.pool)
+                    .await?;
+                    (None, row)
+                }
+                Selector::Exact(v) => (Some(v.clone()), self.exact(id, v).await?),
+                Selector::Label(label) => {
+                    let row = sqlx::query(
+                        "SELECT p.status, l.version AS target, v.version, v.prompt, v.changelog, v.author, \
+                         v.created_at, v.parent, v.content_hash FROM pm_prompts p \
+                         LEFT JOIN pm_labels l ON l.prompt_id = p.id AND l.label = $2 \
+                         LEFT JOIN pm_versions v ON v.prompt_id = p.id AND v.version = l.version WHERE p.id = $1",
+                    )
+                    .bind(id.as_str())
+                    .bind(label.as_str())
+                    .fetch_optional(self.pool)
+                    .await?;
+                    let target = match &row {
+                        None => None,
+                        Some(row) => match row.try_get::<Option<String>, _>("target")? {
+                            None => return Err(Error::NotFound(NotFound::Label(id.clone(), label.clone())).into()),
+                            Some(target) => Some(D::DECODE.version(id, "label target", &target)?),
+                        },
+                    };
+                    (target, row)
+                }
+                Selector::Requirement(req) => {
+                    let rows = sqlx::query(
+                        "SELECT v.version FROM pm_prompts p LEFT JOIN pm_versions v ON v.prompt_id = p.id \
+                         WHERE p.id = $1",
+                    )
+                    .bind(id.as_str())
+                    .fetch_all(self.pool)
+                    .await?;
+                    if rows.is_empty() {
+                        return Err(Error::prompt_not_found(id).into());
+                    }
+                    let mut versions = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        if let Some(text) = row.try_get::<Option<String>, _>("version")? {
+                            versions.push(D::DECODE.version(id, "version", &text)?);
+                        }
+                    }
+                    let Some(number) = newest_matching(&versions, req).cloned() else {
+                        return Err(Error::NotFound(NotFound::Requirement(id.clone(), req.to_string())).into());
+                    };
+                    let row = self.exact(id, &number).await?;
+                    (Some(number), row)
+                }
+            };
+            let Some(row) = row else {
+                return Err(Error::prompt_not_found(id).into());
+            };
+            let status = D::DECODE.status(id, &row.try_get::<String, _>("status")?)?;
+            let Some(version) = D::version_row(id, &row)? else {
+                return Err(match (number, reference.label()) {
+                    (Some(number), Some(label)) => {
+                        Error::NotFound(NotFound::LabelTarget(id.clone(), label.clone(), number))
+                    }
+                    (Some(number), None) => Error::NotFound(NotFound::Version(id.clone(), number)),
+                    (None, _) => D::DECODE.corrupt(id, "the latest version is missing"),
+                }
+                .into());
+            };
+            Ok::<_, Failure>(Resolution {
+                version: Arc::new(D::DECODE.prompt_version(id, version)?),
+                status,
+            })
+        };
+        run.await
+            .map_err(|f| f.into_error(D::BACKEND, format_args!("resolving `{}`", reference)))
+    }
+
+    /// The row of version `number` of `id` with the prompt's status (`None`: no prompt).
+    async fn exact(&self, id: &PromptId, number: &Version) -> Result<Option<<D::Db as Database>::Row>, sqlx::Error> {
+        sqlx::query(concat!(
+            resolve_select!(),
+            " ON v.prompt_id = p.id AND v.version = $2 WHERE p.id = $1"
+        ))
+        .bind(id.as_str())
+        .bind(number.to_string())
+        .fetch_optional(self.pool)
+        .await
     }
 
     /// `StorageBackend::exists`.

@@ -217,12 +217,16 @@ pub async fn write_fixture(store: &dyn Store, id: &PromptId) -> Snapshot {
                 expected: Expect::Version(v("1.1.0-rc.1+build.7")),
                 kind: LabelEventKind::Rollback,
                 actor: Some("bob".into()),
+                authority: prompt_manager_core::Authority::User,
             },
         )
         .await
         .unwrap();
     store
-        .set_status(id, PromptStatus::Active, PromptStatus::Draft)
+        .set_status(
+            id,
+            conformance::status_change(PromptStatus::Active, PromptStatus::Draft),
+        )
         .await
         .unwrap();
     snapshot(store, id).await
