@@ -39,7 +39,7 @@ mod store;
 mod variables;
 
 pub use cache::RenderCacheConfig;
-pub use engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine};
+pub use engine::{CompileUnit, CompiledTemplate, IncludedTemplate, SourcePosition, SourceScan, TemplateEngine};
 pub use error::{Error, ErrorKind, HashMismatch, NotFound, Result, VariableProblem};
 pub use id::{LabelName, MAX_ID_LEN, MAX_LABEL_LEN, PromptId};
 pub use manager::{
