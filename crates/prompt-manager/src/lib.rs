@@ -84,8 +84,24 @@ pub use ext::VersioningExt;
 
 #[cfg(feature = "fs")]
 pub mod library;
+/// Checks a folder of prompt files and says what is wrong at `file:line:column` (what
+/// `prompt-manager lint` runs). It lives in the storage crate, beside the formats it reads, and
+/// asks the engine it is given (`pm.engine()`, or a [`MiniJinjaEngine`]) about templates.
+///
+/// ```
+/// # fn main() -> prompt_manager::Result<()> {
+/// let folder = tempfile::tempdir().expect("a temporary folder");
+/// std::fs::write(folder.path().join("greeting.yaml"), "id: greeting\ntemplate: Hello {{ name }\n").expect("written");
+/// let pm = prompt_manager::in_memory();
+/// let report = prompt_manager::lint::lint_path(pm.engine().as_ref(), folder.path())?;
+/// assert_eq!((report.errors, report.diagnostics[0].code), (1, "template_syntax"));
+/// # Ok(()) }
+/// ```
 #[cfg(feature = "fs")]
-pub mod lint;
+pub mod lint {
+    #[doc(inline)]
+    pub use prompt_manager_storage::lint::*;
+}
 
 /// A manager builder with the defaults filled in: the minijinja engine, an in-memory store, and
 /// the framework plugins this build enables (features `openai`, `anthropic`, `gemini`,
