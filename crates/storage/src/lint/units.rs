@@ -244,7 +244,7 @@ pub(super) fn check_templates(linter: &mut Linter<'_>, unit: &mut Unit<'_>) {
             }
             continue;
         }
-        // A place the engine does not know is the template's start, as it always was.
+        // A place the engine does not know is the start of the template.
         let place = |position: Option<SourcePosition>| at(position.map_or((1, 1), |p| (p.line, p.column)));
         match linter.engine.scan(&name, source) {
             Ok(scan) => {
