@@ -54,8 +54,9 @@ pub use prompt_manager_core::{
     LabelName, ListQuery, MessagePlaceholder, Metadata, ModelConfig, NotFound, Observer, Page, Plugin, Prompt,
     PromptExecution, PromptFormat, PromptId, PromptManager, PromptManagerBuilder, PromptRef, PromptStatus,
     PromptSummary, PromptVersion, RenderCacheConfig, RenderOutput, RenderedPrompt, Result, Role, SaveOutcome,
-    SaveRequest, Selector, StorageBackend, Store, Template, TemplateEngine, ToolCall, UpdateOptions, VariableProblem,
-    VariableSpec, VariableType, Variables, VersionInfo, VersionStore, async_trait, semver,
+    SaveRequest, Selector, SourcePosition, SourceScan, StorageBackend, Store, Template, TemplateEngine, ToolCall,
+    UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables, VersionInfo, VersionStore, async_trait,
+    semver,
 };
 #[cfg(feature = "fs")]
 #[doc(inline)]

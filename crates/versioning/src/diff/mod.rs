@@ -138,7 +138,7 @@ pub enum VariableSource {
 /// Template variables that appeared or disappeared.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VariablesDiff {
-    /// Whether the sets were given or guessed.
+    /// Whether the engine read the sets or the caller gave them.
     pub source: VariableSource,
     /// Variables only the new templates read, sorted.
     pub added: Vec<String>,
