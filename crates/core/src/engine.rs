@@ -3,8 +3,12 @@
 //! The manager hands an engine every source of one prompt version at once (one for a text
 //! prompt, one per message for a chat prompt) so the variables are converted once per render,
 //! together with the already resolved sources of everything it includes.
+//!
+//! Tools that point into a template (lint, the structural diff) ask the engine too, through
+//! [`TemplateEngine::scan`] and [`TemplateEngine::extract_variables`], so the workspace has one
+//! reader of template syntax: the engine's. What a [`SourcePosition`] is lives here as well.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::sync::Arc;
 
@@ -36,7 +40,61 @@ pub struct CompileUnit<'a> {
     pub includes: &'a [IncludedTemplate],
 }
 
+/// A place in a template source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SourcePosition {
+    /// The byte offset from the start of the source.
+    pub offset: usize,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+}
+
+impl SourcePosition {
+    /// The position of byte `offset` in `source` (clamped to the source's end; an offset inside
+    /// a character counts from that character's start).
+    ///
+    /// ```
+    /// use prompt_manager_core::SourcePosition;
+    ///
+    /// let at = SourcePosition::at("é\n  {{ x }}", 5);
+    /// assert_eq!((at.line, at.column), (2, 3));
+    /// ```
+    pub fn at(source: &str, offset: usize) -> Self {
+        let mut offset = offset.min(source.len());
+        while !source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &source[..offset];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        SourcePosition {
+            offset,
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+        }
+    }
+}
+
+/// What one template source loads and reads, with where: the answer of [`TemplateEngine::scan`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceScan {
+    /// The references it loads (`{% include "…" %}` and the like), as
+    /// [`includes`](TemplateEngine::includes) gives them, each with the position of its first
+    /// literal (the opening quote) when the engine knows it.
+    pub includes: Vec<(String, Option<SourcePosition>)>,
+    /// The top-level variables it reads, as [`extract_variables`](TemplateEngine::extract_variables)
+    /// gives them, each with the position of its first read when the engine knows it.
+    pub variables: BTreeMap<String, Option<SourcePosition>>,
+}
+
 /// A template engine.
+///
+/// # Contract
+/// The required methods are what the manager needs to save and render a prompt: compile, the
+/// references a source includes, the variables it reads. The rest have defaults built on them;
+/// an engine overrides them when it can do better (positions in [`scan`](TemplateEngine::scan),
+/// stricter checks in [`check`](TemplateEngine::check)).
 pub trait TemplateEngine: Send + Sync + Debug {
     /// The engine's name (`minijinja`).
     fn name(&self) -> &'static str;
@@ -57,6 +115,27 @@ pub trait TemplateEngine: Send + Sync + Debug {
     fn check(&self, name: &str, source: &str) -> Result<()> {
         let _ = (name, source);
         Ok(())
+    }
+
+    /// What a source loads and reads, with where, for tools that point at them (lint reports
+    /// an unresolved include or an undeclared variable at its place in the file).
+    ///
+    /// The default asks [`includes`](TemplateEngine::includes) and
+    /// [`extract_variables`](TemplateEngine::extract_variables) and knows no positions. Errors
+    /// are theirs: a source that does not parse fails with its syntax error.
+    fn scan(&self, name: &str, source: &str) -> Result<SourceScan> {
+        Ok(SourceScan {
+            includes: self
+                .includes(name, source)?
+                .into_iter()
+                .map(|reference| (reference, None))
+                .collect(),
+            variables: self
+                .extract_variables(name, source)?
+                .into_iter()
+                .map(|variable| (variable, None))
+                .collect(),
+        })
     }
 
     /// Checks that a source compiles (and passes [`check`](TemplateEngine::check)).

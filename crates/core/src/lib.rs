@@ -44,7 +44,7 @@ pub use audit::{
     MAX_AUDIT_LIMIT, UNKNOWN_ACTOR, seal_all, verify_chain,
 };
 pub use cache::RenderCacheConfig;
-pub use engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine};
+pub use engine::{CompileUnit, CompiledTemplate, IncludedTemplate, SourcePosition, SourceScan, TemplateEngine};
 pub use error::{Error, ErrorKind, HashMismatch, NotFound, Result, VariableProblem};
 pub use id::{LabelName, MAX_ID_LEN, MAX_LABEL_LEN, PromptId};
 pub use manager::{

@@ -1,14 +1,11 @@
-//! The version logic of `prompt-manager-versioning`, exposed on the manager.
+//! The version logic of `prompt-manager-versioning`, exposed on the manager: diffs and suggested
+//! bumps ask the manager's own engine (`pm.engine()`) which variables each side reads, so a
+//! custom engine gets them too.
 
-use std::collections::BTreeSet;
 use std::future::Future;
 
-use prompt_manager_core::{
-    ChatItem, Prompt, PromptManager, PromptRef, Result, SaveOutcome, Template, TemplateEngine, UpdateOptions,
-};
-use prompt_manager_versioning::{
-    PromptDiff, Suggestion, changelog_draft, diff_versions_with_variables, diff_with_variables, suggest,
-};
+use prompt_manager_core::{Prompt, PromptManager, PromptRef, Result, SaveOutcome, UpdateOptions};
+use prompt_manager_versioning::{PromptDiff, Suggestion, changelog_draft, diff, diff_prompts, suggest};
 
 /// Diffs and suggested bumps on a [`PromptManager`].
 pub trait VersioningExt {
@@ -26,40 +23,17 @@ pub trait VersioningExt {
     ) -> impl Future<Output = Result<(SaveOutcome, Suggestion)>> + Send;
 }
 
-/// The top-level variables a prompt reads: its templates' variables and its placeholders.
-pub(crate) fn template_variables(engine: &dyn TemplateEngine, prompt: &Prompt) -> Result<BTreeSet<String>> {
-    let mut vars = BTreeSet::new();
-    let name = prompt.id.as_str();
-    for source in prompt.template.sources() {
-        vars.extend(engine.extract_variables(name, source)?);
-    }
-    if let Template::Chat(items) = &prompt.template {
-        for item in items {
-            if let ChatItem::Placeholder(p) = item {
-                vars.insert(p.variable.clone());
-            }
-        }
-    }
-    Ok(vars)
-}
-
 impl VersioningExt for PromptManager {
     async fn diff(&self, from: &str, to: &str) -> Result<PromptDiff> {
         let old = self.get(from).await?;
         let new = self.get(to).await?;
-        let engine = self.engine().as_ref();
-        let old_vars = template_variables(engine, &old.prompt)?;
-        let new_vars = template_variables(engine, &new.prompt)?;
-        Ok(diff_versions_with_variables(&old, &new, &old_vars, &new_vars))
+        diff(self.engine().as_ref(), &old, &new)
     }
 
     async fn suggest_update(&self, prompt: &Prompt) -> Result<(PromptDiff, Suggestion)> {
         prompt.validate()?;
         let latest = self.get(&PromptRef::latest(prompt.id.clone()).to_string()).await?;
-        let engine = self.engine().as_ref();
-        let old_vars = template_variables(engine, &latest.prompt)?;
-        let new_vars = template_variables(engine, prompt)?;
-        let mut diff = diff_with_variables(&latest.prompt, prompt, &old_vars, &new_vars);
+        let mut diff = diff_prompts(self.engine().as_ref(), &latest.prompt, prompt)?;
         diff.old.version = Some(latest.version.clone());
         let suggestion = suggest(&diff);
         Ok((diff, suggestion))

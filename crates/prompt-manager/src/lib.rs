@@ -54,9 +54,9 @@ pub use prompt_manager_core::{
     LabelChange, LabelEvent, LabelEventKind, LabelName, LabelOptions, ListQuery, MessagePlaceholder, Metadata,
     ModelConfig, NotFound, Observer, Page, Plugin, Prompt, PromptExecution, PromptFormat, PromptId, PromptManager,
     PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion, RenderCacheConfig, RenderOutput,
-    RenderedPrompt, Result, Role, SaveOutcome, SaveRequest, Selector, StorageBackend, Store, Template, TemplateEngine,
-    ToolCall, UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables, VersionInfo, VersionStore,
-    async_trait, semver,
+    RenderedPrompt, Result, Role, SaveOutcome, SaveRequest, Selector, SourcePosition, SourceScan, StorageBackend,
+    Store, Template, TemplateEngine, ToolCall, UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables,
+    VersionInfo, VersionStore, async_trait, semver,
 };
 // Governance: the store's requests for protected labels, and the audit log.
 #[doc(inline)]
@@ -91,8 +91,24 @@ pub use ext::VersioningExt;
 
 #[cfg(feature = "fs")]
 pub mod library;
+/// Checks a folder of prompt files and says what is wrong at `file:line:column` (what
+/// `prompt-manager lint` runs). It lives in the storage crate, beside the formats it reads, and
+/// asks the engine it is given (`pm.engine()`, or a [`MiniJinjaEngine`]) about templates.
+///
+/// ```
+/// # fn main() -> prompt_manager::Result<()> {
+/// let folder = tempfile::tempdir().expect("a temporary folder");
+/// std::fs::write(folder.path().join("greeting.yaml"), "id: greeting\ntemplate: Hello {{ name }\n").expect("written");
+/// let pm = prompt_manager::in_memory();
+/// let report = prompt_manager::lint::lint_path(pm.engine().as_ref(), folder.path())?;
+/// assert_eq!((report.errors, report.diagnostics[0].code), (1, "template_syntax"));
+/// # Ok(()) }
+/// ```
 #[cfg(feature = "fs")]
-pub mod lint;
+pub mod lint {
+    #[doc(inline)]
+    pub use prompt_manager_storage::lint::*;
+}
 
 /// A manager builder with the defaults filled in: the minijinja engine, an in-memory store, and
 /// the framework plugins this build enables (features `openai`, `anthropic`, `gemini`,

@@ -14,6 +14,10 @@
 //! With the `conformance` feature, the [`conformance`] module holds the test suite every backend
 //! must pass, so a backend written elsewhere can run it too.
 //!
+//! With `fs`, [`lint`] checks a folder of prompt files (the dir layout, libraries, single-prompt
+//! files) and says what is wrong at `file:line:column`, asking the engine it is given about
+//! templates.
+//!
 //! Applications usually hold a store as `Arc<dyn Store>` and let `PromptManager` drive it; the
 //! traits can also be used directly:
 //!
@@ -70,6 +74,8 @@
 mod dir;
 #[cfg(feature = "fs")]
 pub mod library;
+#[cfg(feature = "fs")]
+pub mod lint;
 mod memory;
 pub mod rules;
 #[cfg(feature = "fs")]

@@ -220,17 +220,6 @@ impl CompiledTemplate for MiniJinjaTemplate {
 /// The line of the first place `source` reads the top-level name `variable` (an identifier in
 /// a tag that is not an attribute after a `.`).
 fn first_read(source: &str, variable: &str) -> Option<usize> {
-    use minijinja::machinery::{Token, tokenize};
-    let mut previous_dot = false;
-    for token in tokenize(source, false, Default::default()) {
-        let (token, span) = token.ok()?;
-        if let Token::Ident(name) = token
-            && name == variable
-            && !previous_dot
-        {
-            return Some(usize::from(span.start_line));
-        }
-        previous_dot = matches!(token, Token::Dot);
-    }
-    None
+    let offset = *crate::scan::first_reads(source, |name| name == variable).get(variable)?;
+    Some(prompt_manager_core::SourcePosition::at(source, offset).line)
 }

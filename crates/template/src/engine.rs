@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use prompt_manager_core::{CompileUnit, CompiledTemplate, Result, TemplateEngine};
+use prompt_manager_core::{CompileUnit, CompiledTemplate, Result, SourceScan, TemplateEngine};
 
 use crate::compiled::MiniJinjaTemplate;
 use crate::errors::convert_error;
@@ -100,7 +100,12 @@ impl TemplateEngine for MiniJinjaEngine {
     }
 
     fn includes(&self, name: &str, source: &str) -> Result<Vec<String>> {
-        crate::includes::find_includes(name, source)
+        crate::scan::find_includes(name, source)
+    }
+
+    fn scan(&self, name: &str, source: &str) -> Result<SourceScan> {
+        let variables = self.extract_variables(name, source)?;
+        crate::scan::scan(name, source, variables)
     }
 
     fn extract_variables(&self, name: &str, source: &str) -> Result<BTreeSet<String>> {

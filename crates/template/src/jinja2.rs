@@ -10,7 +10,8 @@
 //!   `int`, `float`, `string`, `join`) and those minijinja keeps out of its core (`center`,
 //!   `truncate`, `wordcount`, `wordwrap`, `striptags`, `filesizeformat`).
 //!
-//! Template *sources* get Jinja2's newline normalisation in [`normalize_newlines`].
+//! Template *sources* get Jinja2's newline normalisation in [`normalize_newlines`]. The Python
+//! methods live in `jinja2/methods.rs`, the `int` and `float` filters in `jinja2/numbers.rs`.
 
 use std::borrow::Cow;
 
@@ -18,6 +19,11 @@ use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs, from_args}
 use minijinja::{Environment, Error, ErrorKind, Output, State};
 
 use crate::python::{self, JsonStyle};
+
+mod methods;
+mod numbers;
+
+pub(crate) use methods::mutating_hint;
 
 /// Registers everything above on `env`.
 pub(crate) fn install(env: &mut Environment<'static>) {
@@ -28,8 +34,8 @@ pub(crate) fn install(env: &mut Environment<'static>) {
     env.add_filter("forceescape", forceescape);
     env.add_filter("tojson", tojson);
     env.add_filter("indent", indent);
-    env.add_filter("int", int);
-    env.add_filter("float", float);
+    env.add_filter("int", numbers::int);
+    env.add_filter("float", numbers::float);
     env.add_filter("center", center);
     env.add_filter("string", string);
     env.add_filter("join", join);
@@ -228,103 +234,6 @@ fn indent(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     } else {
         Value::from(rv)
     })
-}
-
-/// Python's `int(text, base)`: surrounding whitespace, a sign, `_` between digits, and the
-/// base's prefix (`0x`…) when the base is 16, 8 or 2 (or 0: any prefix).
-fn parse_py_int(text: &str, base: u32) -> Option<i128> {
-    let t = text.trim();
-    let (negative, t) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let lower = t.to_ascii_lowercase();
-    let (base, digits) = match (base, lower.get(..2)) {
-        (16 | 0, Some("0x")) => (16, &t[2..]),
-        (8 | 0, Some("0o")) => (8, &t[2..]),
-        (2 | 0, Some("0b")) => (2, &t[2..]),
-        (0, _) => (10, t),
-        (b, _) => (b, t),
-    };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
-        return None;
-    }
-    let cleaned: String = digits.chars().filter(|&c| c != '_').collect();
-    if cleaned.starts_with(['+', '-']) {
-        return None;
-    }
-    let n = i128::from_str_radix(&cleaned, base).ok()?;
-    Some(if negative { -n } else { n })
-}
-
-/// Python's `float(text)`.
-fn parse_py_float(text: &str) -> Option<f64> {
-    let t = text.trim();
-    let lower = t.to_ascii_lowercase();
-    let unsigned = lower.trim_start_matches(['+', '-']);
-    if matches!(unsigned, "inf" | "infinity" | "nan") {
-        return lower.parse().ok().or(match unsigned {
-            "nan" => Some(f64::NAN),
-            _ if lower.starts_with('-') => Some(f64::NEG_INFINITY),
-            _ => Some(f64::INFINITY),
-        });
-    }
-    if t.is_empty() || t.contains("__") || t.starts_with('_') || t.ends_with('_') {
-        return None;
-    }
-    let cleaned: String = t.chars().filter(|&c| c != '_').collect();
-    if !cleaned
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
-    {
-        return None;
-    }
-    cleaned.parse().ok()
-}
-
-fn number_value(n: i128) -> Value {
-    match i64::try_from(n) {
-        Ok(n) => Value::from(n),
-        Err(_) => Value::from(n),
-    }
-}
-
-/// Jinja2's `int(default=0, base=10)`: never fails; what does not convert is the default.
-fn int(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
-    let bound = bind("int", args, &["default", "base"])?;
-    let default = bound[0].clone().unwrap_or(Value::from(0));
-    let base = u32::try_from(opt_usize("int", bound[1].as_ref(), 10)?).unwrap_or(10);
-    let converted = match value.kind() {
-        ValueKind::Number if value.is_integer() => Some(value.clone()),
-        ValueKind::Number => python::f64_of(value)
-            .filter(|f| f.is_finite())
-            .map(|f| number_value(f.trunc() as i128)),
-        ValueKind::Bool => Some(Value::from(i64::from(value.is_true()))),
-        ValueKind::String => {
-            let s = value.as_str().unwrap_or_default();
-            parse_py_int(s, base).map(number_value).or_else(|| {
-                parse_py_float(s)
-                    .filter(|f| f.is_finite())
-                    .map(|f| number_value(f.trunc() as i128))
-            })
-        }
-        _ => None,
-    };
-    Ok(converted.unwrap_or(default))
-}
-
-/// Jinja2's `float(default=0.0)`.
-fn float(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
-    let bound = bind("float", args, &["default"])?;
-    let default = bound[0].clone().unwrap_or(Value::from(0.0));
-    let converted = match value.kind() {
-        ValueKind::Number => f64::try_from(value.clone()).ok(),
-        ValueKind::Bool => Some(if value.is_true() { 1.0 } else { 0.0 }),
-        ValueKind::String => parse_py_float(value.as_str().unwrap_or_default()),
-        _ => None,
-    };
-    Ok(converted.map(Value::from).unwrap_or(default))
 }
 
 /// Python's `str.center(width)`: the extra space goes left when the padding and the width are
@@ -664,170 +573,3 @@ fn is_iterable(value: &Value) -> bool {
 fn is_callable(value: &Value) -> bool {
     value.kind() == ValueKind::Plain
 }
-
-/// Python methods minijinja-contrib's `pycompat` lacks, then `pycompat` itself. Methods that
-/// mutate (`list.append`, `dict.update`) cannot work: minijinja's values are immutable, and the
-/// error says what to write instead.
-mod methods {
-    use super::*;
-
-    pub(super) fn call(state: &mut State<'_, '_>, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
-        if let Some(result) = extra(value, method, args) {
-            return result;
-        }
-        if let Some(hint) = mutating_hint(method) {
-            return Err(Error::new(
-                ErrorKind::UnknownMethod,
-                format!(
-                    "`{method}` would change a {} in place, which templates here cannot do: {hint}",
-                    value.kind()
-                ),
-            ));
-        }
-        minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
-    }
-
-    /// What to write instead of a mutating method; `None` when the method does not mutate.
-    pub(crate) fn mutating_hint(method: &str) -> Option<&'static str> {
-        Some(match method {
-            "append" | "extend" | "insert" => {
-                "build the list with `+` (`{% set xs = xs + [item] %}`) or in a `namespace`"
-            }
-            "pop" | "remove" | "clear" | "sort" | "reverse" => {
-                "use a filter that returns a new value (`reject`, `sort`, `reverse`, slicing)"
-            }
-            "update" | "setdefault" | "popitem" => {
-                "build a new dict with `dict(a, **b)` or keep the values in a `namespace`"
-            }
-            _ => return None,
-        })
-    }
-
-    fn extra(value: &Value, method: &str, args: &[Value]) -> Option<Result<Value, Error>> {
-        let s = value.as_str();
-        match (value.kind(), method) {
-            (ValueKind::String, "zfill") => Some(from_args::<(usize,)>(args).map(|(width,)| {
-                let s = s.unwrap_or_default();
-                let (sign, digits) = match s.strip_prefix(['-', '+']) {
-                    Some(rest) => (&s[..1], rest),
-                    None => ("", s),
-                };
-                let pad = width.saturating_sub(s.chars().count());
-                Value::from(format!("{sign}{}{digits}", "0".repeat(pad)))
-            })),
-            (ValueKind::String, "center" | "ljust" | "rjust") => {
-                Some(from_args::<(usize, Option<String>)>(args).and_then(|(width, fill)| {
-                    let fill = match fill.as_deref().map(|f| (f.chars().next(), f.chars().count())) {
-                        None => ' ',
-                        Some((Some(c), 1)) => c,
-                        Some(_) => {
-                            return Err(Error::new(
-                                ErrorKind::InvalidOperation,
-                                "the fill character must be exactly one character long",
-                            ));
-                        }
-                    };
-                    let s = s.unwrap_or_default();
-                    let pad = width.saturating_sub(s.chars().count());
-                    let padding: String = std::iter::repeat_n(fill, pad).collect();
-                    Ok(Value::from(match method {
-                        "ljust" => format!("{s}{padding}"),
-                        "rjust" => format!("{padding}{s}"),
-                        _ => py_center(s, width, fill),
-                    }))
-                }))
-            }
-            (ValueKind::String, "removeprefix") => Some(from_args::<(String,)>(args).map(|(p,)| {
-                let s = s.unwrap_or_default();
-                Value::from(s.strip_prefix(p.as_str()).unwrap_or(s))
-            })),
-            (ValueKind::String, "removesuffix") => Some(from_args::<(String,)>(args).map(|(p,)| {
-                let s = s.unwrap_or_default();
-                Value::from(s.strip_suffix(p.as_str()).unwrap_or(s))
-            })),
-            (ValueKind::String, "partition" | "rpartition") => Some(from_args::<(String,)>(args).map(|(sep,)| {
-                let s = s.unwrap_or_default();
-                let found = if method == "partition" {
-                    s.split_once(sep.as_str())
-                } else {
-                    s.rsplit_once(sep.as_str())
-                };
-                let parts = match (found, method) {
-                    (Some((a, b)), _) => [a, sep.as_str(), b],
-                    (None, "partition") => [s, "", ""],
-                    (None, _) => ["", "", s],
-                };
-                Value::from(parts.iter().map(|p| Value::from(*p)).collect::<Vec<_>>())
-            })),
-            (ValueKind::String, "rsplit") => {
-                Some(from_args::<(Option<String>, Option<i64>)>(args).map(|(sep, max)| {
-                    let s = s.unwrap_or_default();
-                    let max = max
-                        .filter(|m| *m >= 0)
-                        .map(|m| usize::try_from(m).unwrap_or(usize::MAX));
-                    let mut parts: Vec<&str> = match (sep.as_deref(), max) {
-                        (Some(sep), Some(n)) => s.rsplitn(n + 1, sep).collect(),
-                        (Some(sep), None) => s.rsplit(sep).collect(),
-                        (None, max) => {
-                            let words: Vec<&str> = s.split_whitespace().collect();
-                            match max {
-                                Some(n) if words.len() > n + 1 => {
-                                    let keep = words.len() - n;
-                                    let head_end =
-                                        words[keep - 1].as_ptr() as usize - s.as_ptr() as usize + words[keep - 1].len();
-                                    let mut v: Vec<&str> = words[keep..].iter().rev().copied().collect();
-                                    v.push(s[..head_end].trim_start());
-                                    v
-                                }
-                                _ => words.into_iter().rev().collect(),
-                            }
-                        }
-                    };
-                    parts.reverse();
-                    Value::from(parts.into_iter().map(Value::from).collect::<Vec<_>>())
-                }))
-            }
-            (ValueKind::String, "swapcase") => Some(Ok(Value::from(
-                s.unwrap_or_default()
-                    .chars()
-                    .flat_map(|c| -> Vec<char> {
-                        if c.is_uppercase() {
-                            c.to_lowercase().collect()
-                        } else {
-                            c.to_uppercase().collect()
-                        }
-                    })
-                    .collect::<String>(),
-            ))),
-            (ValueKind::String | ValueKind::Seq, "index") => Some(index_of(value, args)),
-            (ValueKind::String, "format") => Some(str_format(s.unwrap_or_default(), args)),
-            (ValueKind::Map, "items") => Some(from_args::<()>(args).and_then(|()| items(value))),
-            (ValueKind::Seq | ValueKind::Map, "copy") => Some(from_args::<()>(args).map(|()| value.clone())),
-            _ => None,
-        }
-    }
-
-    fn str_format(template: &str, args: &[Value]) -> Result<Value, Error> {
-        let (positional, kwargs): (&[Value], Kwargs) = from_args(args)?;
-        let text = crate::pyformat::str_format(template, positional, &Value::from(kwargs)).map_err(invalid)?;
-        Ok(Value::from(text))
-    }
-
-    fn index_of(value: &Value, args: &[Value]) -> Result<Value, Error> {
-        let (needle,): (Value,) = from_args(args)?;
-        let found = match (value.as_str(), needle.as_str()) {
-            (Some(s), Some(n)) => s.find(n).map(|byte| s[..byte].chars().count()),
-            _ => value.try_iter()?.position(|item| item == needle),
-        };
-        found
-            .map(|i| Value::from(i64::try_from(i).unwrap_or(i64::MAX)))
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("{needle} is not in the {}", value.kind()),
-                )
-            })
-    }
-}
-
-pub(crate) use methods::mutating_hint;

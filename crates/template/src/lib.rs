@@ -30,10 +30,10 @@ mod compiled;
 mod context;
 mod engine;
 mod errors;
-mod includes;
 mod jinja2;
 mod pyformat;
 mod python;
+mod scan;
 
 pub use engine::{MiniJinjaEngine, RenderLimits};
-pub use includes::find_includes;
+pub use scan::find_includes;

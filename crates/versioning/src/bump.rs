@@ -178,11 +178,12 @@ pub fn reasons(diff: &PromptDiff) -> Vec<BumpReason> {
 ///
 /// ```
 /// use prompt_manager_core::{Bump, Prompt};
+/// use prompt_manager_template::MiniJinjaEngine;
 /// use prompt_manager_versioning::{diff_prompts, suggest};
 ///
 /// let old = Prompt::text("greeting", "Hello {{ name }}!")?;
 /// let new = Prompt::text("greeting", "Hello {{ name }} from {{ city }}!")?;
-/// let s = suggest(&diff_prompts(&old, &new));
+/// let s = suggest(&diff_prompts(&MiniJinjaEngine::new(), &old, &new)?);
 /// assert_eq!(s.bump, Bump::Major);
 /// assert_eq!(s.reasons, ["added variable `city`"]);
 /// # Ok::<(), prompt_manager_core::Error>(())
@@ -292,7 +293,7 @@ fn short(v: Option<&Value>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diff_prompts;
+    use crate::diff::diff_with_minijinja as diff_prompts;
     use prompt_manager_core::{ChatItem, MessagePlaceholder, ModelConfig, Prompt, Role, VariableSpec, VariableType};
 
     fn text(t: &str) -> Prompt {

@@ -11,12 +11,13 @@
 //! - [`changelog_draft`]: a one-line changelog made from the diff.
 //! - [`versions_between`], [`find_by_hash`], [`lineage`], [`latest`]: queries over a history.
 //!
-//! This crate cannot see the template engine. Give [`diff_with_variables`] the variables the
-//! engine extracts; [`diff`] and [`diff_prompts`] fall back to [`heuristic_variables`], a small
-//! scanner of Jinja tags.
+//! This crate reads no template syntax: [`diff`] and [`diff_prompts`] take the template engine
+//! as `&dyn TemplateEngine` (core's trait) and ask it which variables each side reads
+//! ([`template_variables`]); [`diff_with_variables`] takes sets the caller already has.
 //!
 //! ```
 //! use prompt_manager_core::{Bump, ChatItem, Prompt, Role};
+//! use prompt_manager_template::MiniJinjaEngine;
 //! use prompt_manager_versioning::{changelog_draft, diff_prompts, suggest};
 //!
 //! let old = Prompt::chat("support/triage", [
@@ -28,7 +29,7 @@
 //!     ChatItem::message(Role::User, "{{ ticket }}"),
 //! ])?;
 //!
-//! let diff = diff_prompts(&old, &new);
+//! let diff = diff_prompts(&MiniJinjaEngine::new(), &old, &new)?;
 //! let suggestion = suggest(&diff);
 //! assert_eq!(suggestion.bump, Bump::Major);
 //! assert_eq!(suggestion.reasons, ["added variable `tone`"]);
@@ -43,23 +44,24 @@ mod bump;
 mod diff;
 mod history;
 mod render;
-mod scan;
 mod text;
 
 pub use bump::{BumpReason, Suggestion, changelog_draft, reasons, suggest, suggest_bump};
 pub use diff::{
     ChatDiff, DiffSide, EntryChange, FieldChange, MessageChange, MetadataDiff, PlaceholderChange, PromptDiff,
     SchemaDiff, SpecChange, TemplateDiff, ValueChange, VariableSource, VariablesDiff, diff, diff_prompts,
-    diff_versions_with_variables, diff_with_variables,
+    diff_versions_with_variables, diff_with_variables, template_variables,
 };
 pub use history::{find_by_hash, latest, lineage, versions_between};
-pub use scan::heuristic_variables;
 pub use text::{CONTEXT_LINES, DiffLine, Hunk, LineTag, TextChange, diff_text, same_ignoring_whitespace};
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
-    use prompt_manager_core::{ChatItem, MessagePlaceholder, Prompt, Role};
+    use prompt_manager_core::{ChatItem, Error, MessagePlaceholder, Prompt, Role};
+    use prompt_manager_template::MiniJinjaEngine;
 
     /// Pseudo-random sources built from Jinja-ish fragments, so odd and broken tags are common.
     fn sources(count: usize) -> Vec<String> {
@@ -87,13 +89,29 @@ mod tests {
         let _ = (d.to_string(), suggest(d), changelog_draft(d), serde_json::to_string(d));
     }
 
+    /// The diff with the engine's variables; where the engine cannot read a side, checks that it
+    /// says so as a syntax error and diffs the rest with no variables, so every pair is exercised.
+    fn diff_or_syntax_error(old: &Prompt, new: &Prompt, parsed: &mut usize) -> PromptDiff {
+        match diff_prompts(&MiniJinjaEngine::new(), old, new) {
+            Ok(d) => {
+                *parsed += 1;
+                d
+            }
+            Err(e) => {
+                assert!(matches!(e, Error::TemplateSyntax { .. }), "{e:?}");
+                diff_with_variables(old, new, &BTreeSet::new(), &BTreeSet::new())
+            }
+        }
+    }
+
     #[test]
     fn nothing_panics_on_odd_input() {
         let texts = sources(300);
+        let mut parsed = 0;
         for pair in texts.windows(2) {
             let old = Prompt::text("t", pair[0].clone()).expect("valid id");
             let new = Prompt::text("t", pair[1].clone()).expect("valid id");
-            let d = diff_prompts(&old, &new);
+            let d = diff_or_syntax_error(&old, &new, &mut parsed);
             exercise(&d);
             assert_eq!(d.is_empty(), pair[0] == pair[1]);
         }
@@ -114,9 +132,11 @@ mod tests {
             };
             let old = Prompt::chat("t", items(false)).expect("valid id");
             let new = Prompt::chat("t", items(true).into_iter().rev().collect::<Vec<_>>()).expect("valid id");
-            let d = diff_prompts(&old, &new);
+            let d = diff_or_syntax_error(&old, &new, &mut parsed);
             exercise(&d);
-            assert!(diff_prompts(&new, &new).is_empty());
+            assert!(diff_or_syntax_error(&new, &new, &mut parsed).is_empty());
         }
+        // The engine read both sides of some pairs, so its variables took part too.
+        assert!(parsed > 10, "{parsed}");
     }
 }

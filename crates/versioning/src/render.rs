@@ -8,7 +8,7 @@ use std::fmt::{self, Display, Formatter, Write as _};
 use prompt_manager_core::{ChatItem, ChatMessage, Template, ToolCall, VariableSpec};
 use serde_json::Value;
 
-use crate::diff::{EntryChange, FieldChange, PromptDiff, SpecChange, TemplateDiff, ValueChange, VariableSource};
+use crate::diff::{EntryChange, FieldChange, PromptDiff, SpecChange, TemplateDiff, ValueChange};
 use crate::text::{Hunk, TextChange};
 
 impl Display for PromptDiff {
@@ -39,10 +39,7 @@ impl Display for PromptDiff {
             }
         }
         let vars = &self.variables;
-        let label = match vars.source {
-            VariableSource::Given => "variables",
-            VariableSource::Heuristic => "variables (guessed)",
-        };
+        let label = "variables";
         for v in &vars.added {
             writeln!(f, "{label}: + {v}")?;
         }
@@ -303,7 +300,7 @@ fn spec_change(c: &SpecChange) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::diff_prompts;
+    use crate::diff::diff_with_minijinja as diff_prompts;
     use prompt_manager_core::{ChatItem, ChatMessage, Prompt, Role, Template, ToolCall};
 
     #[test]

@@ -9,8 +9,9 @@ use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
     Bump, ChatItem, ModelConfig, Prompt, PromptFormat, PromptVersion, Role, VariableSpec, VariableType,
 };
+use prompt_manager_template::MiniJinjaEngine;
 use prompt_manager_versioning::{
-    PromptDiff, VariableSource, changelog_draft, diff, diff_versions_with_variables, suggest, suggest_bump,
+    PromptDiff, VariableSource, changelog_draft, diff_versions_with_variables, suggest, suggest_bump,
 };
 use serde_json::json;
 
@@ -25,6 +26,11 @@ fn version(prompt: Prompt, v: &str) -> PromptVersion {
         created_at: Default::default(),
         parent: None,
     }
+}
+
+/// The diff with the variables the minijinja engine reads.
+fn diff(old: &PromptVersion, new: &PromptVersion) -> PromptDiff {
+    prompt_manager_versioning::diff(&MiniJinjaEngine::new(), old, new).expect("templates parse")
 }
 
 fn vars(names: &[&str]) -> BTreeSet<String> {
@@ -118,11 +124,11 @@ fn chat_system_change_added_message_and_placeholder() {
         "Changed wording of message 1 (system); added placeholder `history`; added message 4 (user); \
          added variable `language`"
     );
-    // The heuristic finds the same variables here.
-    let guessed = diff(&version(old, "1.0.0"), &version(new, "2.0.0"));
-    assert_eq!(guessed.variables.source, VariableSource::Heuristic);
-    assert_eq!(guessed.variables.added, d.variables.added);
-    assert_eq!(guessed.template, d.template);
+    // The engine finds the same variables.
+    let read = diff(&version(old, "1.0.0"), &version(new, "2.0.0"));
+    assert_eq!(read.variables.source, VariableSource::Engine);
+    assert_eq!(read.variables.added, d.variables.added);
+    assert_eq!(read.template, d.template);
 
     insta::assert_snapshot!("chat_system_change_added_message_and_placeholder", d.to_string());
     insta::assert_json_snapshot!("chat_system_change_added_message_and_placeholder_json", d);

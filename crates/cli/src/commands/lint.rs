@@ -47,7 +47,9 @@ pub(crate) async fn run(ctx: &Context, args: LintArgs) -> anyhow::Result<Outcome
     if !path.exists() {
         return Err(anyhow::anyhow!("{} does not exist", path.display()));
     }
-    let report = lint::lint_path(&path)?;
+    // The engine `prompt_manager::builder()` gives the CLI's manager; lint opens no store.
+    let engine = prompt_manager::MiniJinjaEngine::new();
+    let report = lint::lint_path(&engine, &path)?;
     let format = args.format.unwrap_or(match ctx.printer.format {
         OutputFormat::Table => LintFormat::Text,
         _ => LintFormat::Json,

@@ -1,125 +1,17 @@
-//! The structural diff of two prompts: what it holds ([`PromptDiff`] and its parts) and how it is
-//! computed. Its textual rendering lives in `render.rs`, the bump it suggests in `bump.rs`.
+//! How the entries of two chat templates are matched: a sequence diff over whole entries, then
+//! moves, then pairing within each changed stretch (placeholders of the same variable, messages
+//! of the same role or similar wording), bounded for huge templates. The types it produces
+//! ([`ChatDiff`] and its entries) live here too.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Range;
 
-use prompt_manager_core::semver::Version;
-use prompt_manager_core::{
-    ChatItem, ChatMessage, InputSchema, Metadata, ModelConfig, Prompt, PromptFormat, PromptId, PromptVersion, Role,
-    Template, ToolCall, VariableSpec, VariableType,
-};
+use prompt_manager_core::{ChatItem, ChatMessage, Role, ToolCall};
 use serde::Serialize;
-use serde_json::Value;
 use similar::{Algorithm, DiffOp, capture_diff_slices};
 
-use crate::scan::heuristic_variables;
+use super::ValueChange;
 use crate::text::{TextChange, diff_text};
-
-/// The structural difference between two prompts (or two versions of one prompt).
-///
-/// Every part is empty when the two sides agree on it; [`PromptDiff::is_empty`] says whether
-/// anything differs. It serializes to JSON for the CLI and the REST API, and its `Display` is a
-/// git-like text (without colours).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PromptDiff {
-    /// The old side.
-    pub old: DiffSide,
-    /// The new side.
-    pub new: DiffSide,
-    /// The format, when it changed.
-    pub format: Option<ValueChange<PromptFormat>>,
-    /// The template, when it changed.
-    pub template: Option<TemplateDiff>,
-    /// The variables the templates read.
-    pub variables: VariablesDiff,
-    /// The declared input schema.
-    pub input_schema: SchemaDiff,
-    /// Changed model parameters (`model`, `temperature`, …, `extra.<key>`), in field order.
-    pub model_config: Vec<FieldChange>,
-    /// Description, tags and free metadata.
-    pub metadata: MetadataDiff,
-}
-
-impl PromptDiff {
-    /// Whether the two sides have the same content as far as the diff can tell.
-    ///
-    /// Only the content counts: two prompts with different ids or versions but equal content
-    /// make an empty diff.
-    pub fn is_empty(&self) -> bool {
-        self.format.is_none()
-            && self.template.is_none()
-            && self.variables.is_empty()
-            && self.input_schema.is_empty()
-            && self.model_config.is_empty()
-            && self.metadata.is_empty()
-    }
-}
-
-/// Which prompt (and version, when known) one side of a diff is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DiffSide {
-    /// The prompt id.
-    pub id: PromptId,
-    /// The version, when the diff was made from versions.
-    pub version: Option<Version>,
-}
-
-impl DiffSide {
-    /// `id@version`, or the id alone when the version is unknown.
-    pub fn reference(&self) -> String {
-        match &self.version {
-            Some(v) => format!("{}@{v}", self.id),
-            None => self.id.to_string(),
-        }
-    }
-}
-
-/// An old and a new value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ValueChange<T> {
-    /// Before.
-    pub old: T,
-    /// After.
-    pub new: T,
-}
-
-impl<T: PartialEq> ValueChange<T> {
-    /// `Some` when the values differ.
-    pub fn between(old: T, new: T) -> Option<Self> {
-        (old != new).then_some(ValueChange { old, new })
-    }
-}
-
-/// A changed field of a map-like part (model config, free metadata) as JSON values.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FieldChange {
-    /// The field: `temperature`, `extra.seed`, or a metadata key.
-    pub field: String,
-    /// The old value; absent when it was not set.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub old: Option<Value>,
-    /// The new value; absent when it is no longer set.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub new: Option<Value>,
-}
-
-/// How a template changed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum TemplateDiff {
-    /// Both are text templates: a line diff.
-    Text(TextChange),
-    /// Both are chat templates: the changed entries.
-    Chat(ChatDiff),
-    /// A text template became a chat template or the reverse.
-    Replaced {
-        /// The old template.
-        old: Template,
-        /// The new template.
-        new: Template,
-    },
-}
 
 /// The changed entries of a chat template, in template order.
 ///
@@ -203,186 +95,6 @@ pub struct PlaceholderChange {
     pub optional: ValueChange<bool>,
 }
 
-/// Where the variable sets of a diff came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VariableSource {
-    /// Given by the caller, normally from the template engine ([`diff_with_variables`]).
-    Given,
-    /// Guessed by [`heuristic_variables`](crate::heuristic_variables) ([`diff`], [`diff_prompts`]).
-    Heuristic,
-}
-
-/// Template variables that appeared or disappeared.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VariablesDiff {
-    /// Whether the sets were given or guessed.
-    pub source: VariableSource,
-    /// Variables only the new templates read, sorted.
-    pub added: Vec<String>,
-    /// Variables only the old templates read, sorted.
-    pub removed: Vec<String>,
-}
-
-impl VariablesDiff {
-    /// Whether the variable sets are equal.
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty()
-    }
-}
-
-/// How the declared input schema changed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SchemaDiff {
-    /// Newly declared variables, in declaration order.
-    pub added: Vec<VariableSpec>,
-    /// Variables no longer declared, in old declaration order.
-    pub removed: Vec<VariableSpec>,
-    /// Variables declared on both sides with a different declaration, in new declaration order.
-    pub changed: Vec<SpecChange>,
-    /// Whether the declarations kept on both sides appear in another order.
-    pub reordered: bool,
-}
-
-impl SchemaDiff {
-    /// Whether the schemas declare the same variables the same way, in the same order.
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty() && !self.reordered
-    }
-}
-
-/// The changed parts of one variable declaration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SpecChange {
-    /// The variable.
-    pub name: String,
-    /// The type, when it changed (serialized as `type`, as in a declaration).
-    #[serde(rename = "type")]
-    pub kind: Option<ValueChange<VariableType>>,
-    /// Whether it is required, when that changed.
-    pub required: Option<ValueChange<bool>>,
-    /// The default, when it changed.
-    pub default: Option<ValueChange<Option<Value>>>,
-    /// The description, when it changed.
-    pub description: Option<ValueChange<Option<String>>>,
-}
-
-impl SpecChange {
-    /// Whether a change reaches callers (type, required or default), not only the description.
-    pub fn changes_contract(&self) -> bool {
-        self.kind.is_some() || self.required.is_some() || self.default.is_some()
-    }
-}
-
-/// How the metadata changed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct MetadataDiff {
-    /// The description, when it changed.
-    pub description: Option<ValueChange<Option<String>>>,
-    /// Tags only the new side has, sorted.
-    pub tags_added: Vec<String>,
-    /// Tags only the old side has, sorted.
-    pub tags_removed: Vec<String>,
-    /// Changed free metadata keys, sorted.
-    pub extra: Vec<FieldChange>,
-}
-
-impl MetadataDiff {
-    /// Whether the metadata is the same.
-    pub fn is_empty(&self) -> bool {
-        self.description.is_none()
-            && self.tags_added.is_empty()
-            && self.tags_removed.is_empty()
-            && self.extra.is_empty()
-    }
-}
-
-/// The diff of two versions. Template variables are guessed with
-/// [`heuristic_variables`](crate::heuristic_variables); prefer [`diff_versions_with_variables`]
-/// when the template engine can say which variables each version reads.
-pub fn diff(old: &PromptVersion, new: &PromptVersion) -> PromptDiff {
-    let mut d = diff_prompts(&old.prompt, &new.prompt);
-    d.old.version = Some(old.version.clone());
-    d.new.version = Some(new.version.clone());
-    d
-}
-
-/// The diff of two prompts. Template variables are guessed with
-/// [`heuristic_variables`](crate::heuristic_variables); prefer [`diff_with_variables`] when the
-/// template engine can say which variables each prompt reads.
-pub fn diff_prompts(old: &Prompt, new: &Prompt) -> PromptDiff {
-    let old_vars = heuristic_variables(&old.template);
-    let new_vars = heuristic_variables(&new.template);
-    build(old, new, &old_vars, &new_vars, VariableSource::Heuristic)
-}
-
-/// The diff of two prompts with the variables each one's templates read, as the template engine
-/// reports them (include placeholder variables, as `extract_variables` plus placeholders does).
-pub fn diff_with_variables(
-    old: &Prompt,
-    new: &Prompt,
-    old_vars: &BTreeSet<String>,
-    new_vars: &BTreeSet<String>,
-) -> PromptDiff {
-    build(old, new, old_vars, new_vars, VariableSource::Given)
-}
-
-/// [`diff_with_variables`] for two versions: the diff also names the versions.
-pub fn diff_versions_with_variables(
-    old: &PromptVersion,
-    new: &PromptVersion,
-    old_vars: &BTreeSet<String>,
-    new_vars: &BTreeSet<String>,
-) -> PromptDiff {
-    let mut d = diff_with_variables(&old.prompt, &new.prompt, old_vars, new_vars);
-    d.old.version = Some(old.version.clone());
-    d.new.version = Some(new.version.clone());
-    d
-}
-
-fn build(
-    old: &Prompt,
-    new: &Prompt,
-    old_vars: &BTreeSet<String>,
-    new_vars: &BTreeSet<String>,
-    source: VariableSource,
-) -> PromptDiff {
-    PromptDiff {
-        old: DiffSide {
-            id: old.id.clone(),
-            version: None,
-        },
-        new: DiffSide {
-            id: new.id.clone(),
-            version: None,
-        },
-        format: ValueChange::between(old.format, new.format),
-        template: diff_template(&old.template, &new.template),
-        variables: VariablesDiff {
-            source,
-            added: new_vars.difference(old_vars).cloned().collect(),
-            removed: old_vars.difference(new_vars).cloned().collect(),
-        },
-        input_schema: diff_schema(&old.input_schema, &new.input_schema),
-        model_config: diff_model_config(&old.model_config, &new.model_config),
-        metadata: diff_metadata(&old.metadata, &new.metadata),
-    }
-}
-
-fn diff_template(old: &Template, new: &Template) -> Option<TemplateDiff> {
-    if old == new {
-        return None;
-    }
-    match (old, new) {
-        (Template::Text(a), Template::Text(b)) => diff_text(a, b).map(TemplateDiff::Text),
-        (Template::Chat(a), Template::Chat(b)) => Some(TemplateDiff::Chat(diff_chat(a, b))),
-        _ => Some(TemplateDiff::Replaced {
-            old: old.clone(),
-            new: new.clone(),
-        }),
-    }
-}
-
 /// What identifies an entry exactly (first pass) — everything it holds: placeholder or
 /// message, role or variable, content, name, optional flag, tool call id, tool calls (as JSON).
 type FullKey<'a> = (bool, &'a str, &'a str, Option<&'a str>, bool, Option<&'a str>, String);
@@ -443,7 +155,7 @@ fn for_each_stretch(ops: &[DiffOp], mut f: impl FnMut(Range<usize>, Range<usize>
 /// Three passes: a sequence diff over whole entries finds the unchanged ones; identical entries
 /// left unmatched on both sides are moves; in each changed stretch, the rest is aligned by
 /// [`align`] (same variable, same role, similar wording).
-fn diff_chat(old: &[ChatItem], new: &[ChatItem]) -> ChatDiff {
+pub(super) fn diff_chat(old: &[ChatItem], new: &[ChatItem]) -> ChatDiff {
     let ops = diff_entries(old, new);
     let mut stretches = Vec::new();
     for_each_stretch(&ops, |o, n, equal| {
@@ -645,95 +357,13 @@ fn message_change(i: usize, a: &ChatMessage, j: usize, b: &ChatMessage) -> Messa
     }
 }
 
-fn diff_schema(old: &InputSchema, new: &InputSchema) -> SchemaDiff {
-    let mut out = SchemaDiff::default();
-    for spec in &old.variables {
-        if new.get(&spec.name).is_none() {
-            out.removed.push(spec.clone());
-        }
-    }
-    for spec in &new.variables {
-        match old.get(&spec.name) {
-            None => out.added.push(spec.clone()),
-            Some(before) if before != spec => out.changed.push(SpecChange {
-                name: spec.name.clone(),
-                kind: ValueChange::between(before.kind, spec.kind),
-                required: ValueChange::between(before.required, spec.required),
-                default: ValueChange::between(before.default.clone(), spec.default.clone()),
-                description: ValueChange::between(before.description.clone(), spec.description.clone()),
-            }),
-            Some(_) => {}
-        }
-    }
-    let kept_old = old
-        .variables
-        .iter()
-        .filter(|v| new.get(&v.name).is_some())
-        .map(|v| &v.name);
-    let kept_new = new
-        .variables
-        .iter()
-        .filter(|v| old.get(&v.name).is_some())
-        .map(|v| &v.name);
-    out.reordered = !kept_old.eq(kept_new);
-    out
-}
-
-fn config_fields(c: &ModelConfig) -> [(&'static str, Option<Value>); 7] {
-    let list = |v: Vec<Value>| (!v.is_empty()).then_some(Value::Array(v));
-    [
-        ("model", c.model.clone().map(Value::from)),
-        ("temperature", c.temperature.map(Value::from)),
-        ("max_tokens", c.max_tokens.map(Value::from)),
-        ("top_p", c.top_p.map(Value::from)),
-        ("stop", list(c.stop.iter().cloned().map(Value::from).collect())),
-        ("tools", list(c.tools.clone())),
-        ("response_format", c.response_format.clone()),
-    ]
-}
-
-fn diff_model_config(old: &ModelConfig, new: &ModelConfig) -> Vec<FieldChange> {
-    let mut out = Vec::new();
-    for ((field, a), (_, b)) in config_fields(old).into_iter().zip(config_fields(new)) {
-        if a != b {
-            out.push(FieldChange {
-                field: field.to_owned(),
-                old: a,
-                new: b,
-            });
-        }
-    }
-    out.extend(diff_map(&old.extra, &new.extra, "extra."));
-    out
-}
-
-fn diff_map(old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>, prefix: &str) -> Vec<FieldChange> {
-    let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-    keys.into_iter()
-        .filter_map(|k| {
-            let (a, b) = (old.get(k), new.get(k));
-            (a != b).then(|| FieldChange {
-                field: format!("{prefix}{k}"),
-                old: a.cloned(),
-                new: b.cloned(),
-            })
-        })
-        .collect()
-}
-
-fn diff_metadata(old: &Metadata, new: &Metadata) -> MetadataDiff {
-    MetadataDiff {
-        description: ValueChange::between(old.description.clone(), new.description.clone()),
-        tags_added: new.tags.difference(&old.tags).cloned().collect(),
-        tags_removed: old.tags.difference(&new.tags).cloned().collect(),
-        extra: diff_map(&old.extra, &new.extra, ""),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use prompt_manager_core::{MessagePlaceholder, Prompt};
+
     use super::*;
-    use prompt_manager_core::MessagePlaceholder;
+    use crate::diff::diff_with_minijinja as diff_prompts;
+    use crate::{PromptDiff, TemplateDiff};
 
     fn chat(items: Vec<ChatItem>) -> Prompt {
         Prompt::chat("t", items).expect("valid id")
@@ -763,14 +393,6 @@ mod tests {
                 EntryChange::Placeholder(p) => format!("?{}", p.new_position),
             })
             .collect()
-    }
-
-    #[test]
-    fn identical_prompts_make_an_empty_diff() {
-        let p = chat(vec![ChatItem::message(Role::User, "{{ q }}")]);
-        let d = diff_prompts(&p, &p);
-        assert!(d.is_empty(), "{d:?}");
-        assert_eq!(d.variables.source, VariableSource::Heuristic);
     }
 
     #[test]
@@ -873,93 +495,5 @@ mod tests {
         assert_eq!(summary(&d), ["-1", "+1"]);
         assert_eq!(d.variables.added, ["b"]);
         assert_eq!(d.variables.removed, ["a"]);
-    }
-
-    #[test]
-    fn text_to_chat_is_a_replacement_and_a_format_change() {
-        let old = Prompt::text("t", "hi").expect("valid");
-        let new = chat(vec![ChatItem::message(Role::User, "hi")]);
-        let d = diff_prompts(&old, &new);
-        assert!(matches!(d.template, Some(TemplateDiff::Replaced { .. })));
-        assert_eq!(
-            d.format,
-            Some(ValueChange {
-                old: PromptFormat::Text,
-                new: PromptFormat::Chat
-            })
-        );
-    }
-
-    #[test]
-    fn config_schema_and_metadata_fields() {
-        let old = Prompt::text("t", "x")
-            .expect("valid")
-            .with_tags(["a", "b"])
-            .with_variable(VariableSpec::new("keep", VariableType::String))
-            .with_variable(VariableSpec::new("gone", VariableType::String))
-            .with_model_config(ModelConfig {
-                temperature: Some(0.2),
-                stop: vec!["END".into()],
-                ..ModelConfig::default()
-            });
-        let mut new = Prompt::text("t", "x")
-            .expect("valid")
-            .with_tags(["b", "c"])
-            .with_variable(VariableSpec::new("keep", VariableType::Number).optional())
-            .with_variable(VariableSpec::new("fresh", VariableType::Any))
-            .with_model_config(ModelConfig {
-                temperature: Some(0.7),
-                ..ModelConfig::default()
-            });
-        new.model_config.extra.insert("seed".into(), Value::from(7));
-        new.metadata.extra.insert("owner".into(), Value::from("ml"));
-        let d = diff_prompts(&old, &new);
-        let fields: Vec<&str> = d.model_config.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, ["temperature", "stop", "extra.seed"]);
-        assert_eq!(d.model_config[1].new, None);
-        assert_eq!(d.input_schema.added[0].name, "fresh");
-        assert_eq!(d.input_schema.removed[0].name, "gone");
-        let change = &d.input_schema.changed[0];
-        assert!(change.changes_contract() && change.kind.is_some() && change.required.is_some());
-        assert!(!d.input_schema.reordered);
-        assert_eq!(d.metadata.tags_added, ["c"]);
-        assert_eq!(d.metadata.tags_removed, ["a"]);
-        assert_eq!(d.metadata.extra[0].field, "owner");
-        assert!(d.template.is_none() && d.format.is_none() && d.variables.is_empty());
-    }
-
-    #[test]
-    fn schema_reordering_is_noticed() {
-        let a = VariableSpec::new("a", VariableType::Any);
-        let b = VariableSpec::new("b", VariableType::Any);
-        let old = Prompt::text("t", "x")
-            .expect("valid")
-            .with_variable(a.clone())
-            .with_variable(b.clone());
-        let new = Prompt::text("t", "x").expect("valid").with_variable(b).with_variable(a);
-        let d = diff_prompts(&old, &new);
-        assert!(d.input_schema.reordered && !d.is_empty());
-    }
-
-    #[test]
-    fn given_variables_are_used_as_they_are() {
-        let p = Prompt::text("t", "{{ a }}").expect("valid");
-        let old: BTreeSet<String> = ["a".to_owned()].into();
-        let new: BTreeSet<String> = ["a".to_owned(), "z".to_owned()].into();
-        let d = diff_with_variables(&p, &p, &old, &new);
-        assert_eq!(d.variables.source, VariableSource::Given);
-        assert_eq!(d.variables.added, ["z"]);
-        assert!(!d.is_empty());
-    }
-
-    #[test]
-    fn non_finite_numbers_do_not_panic() {
-        let old = Prompt::text("t", "x").expect("valid").with_model_config(ModelConfig {
-            temperature: Some(f64::NAN),
-            ..ModelConfig::default()
-        });
-        let d = diff_prompts(&old, &old);
-        assert!(d.is_empty());
-        let _ = d.to_string();
     }
 }

@@ -1,9 +1,18 @@
-//! Finding the prompts a template loads (`{% include %}`, `{% import %}`, `{% from %}`,
-//! `{% extends %}`) without rendering it, so the manager can resolve them through the registry
-//! before compiling. Targets must be literal references; a computed target is refused, since it
-//! could not be resolved (or checked for cycles) ahead of time.
+//! The engine's reading of a template without rendering it, and the only Jinja tag scanner of the
+//! workspace: the prompts a source loads (`{% include %}`, `{% import %}`, `{% from %}`,
+//! `{% extends %}`) with where each is written, so the manager can resolve them through the
+//! registry before compiling, and where each variable is first read, for lint and for
+//! missing-variable messages. Everything else that needs this (lint, the structural diff) asks
+//! through [`TemplateEngine::scan`](prompt_manager_core::TemplateEngine::scan).
+//!
+//! Loading targets must be literal references; a computed target is refused, since it could not
+//! be resolved (or checked for cycles) ahead of time. Variable positions come from minijinja's
+//! own tokenizer, so strings, comments and `{% raw %}` blocks never count as reads. Which
+//! variables a source reads is minijinja's answer (`engine.rs`); this module only says where.
 
-use prompt_manager_core::{Error, Result};
+use std::collections::{BTreeMap, BTreeSet};
+
+use prompt_manager_core::{Error, Result, SourcePosition, SourceScan};
 
 const LOADING_TAGS: [&str; 4] = ["include", "import", "from", "extends"];
 
@@ -15,7 +24,57 @@ const LOADING_TAGS: [&str; 4] = ["include", "import", "from", "extends"];
 /// # Ok::<(), prompt_manager_core::Error>(())
 /// ```
 pub fn find_includes(name: &str, source: &str) -> Result<Vec<String>> {
-    let mut found: Vec<String> = Vec::new();
+    Ok(includes_at(name, source)?
+        .into_iter()
+        .map(|(reference, _)| reference)
+        .collect())
+}
+
+/// What a source loads and reads, with where: the loading tags' literal references (see
+/// [`find_includes`]) and `variables`, each at its first read (`None` when no tag reads it by
+/// name). `variables` is the engine's answer for the same source.
+pub(crate) fn scan(name: &str, source: &str, variables: BTreeSet<String>) -> Result<SourceScan> {
+    let includes = includes_at(name, source)?
+        .into_iter()
+        .map(|(reference, offset)| (reference, Some(SourcePosition::at(source, offset))))
+        .collect();
+    let mut first = first_reads(source, |ident| variables.contains(ident));
+    let variables = variables
+        .into_iter()
+        .map(|v| {
+            let at = first
+                .remove(v.as_str())
+                .map(|offset| SourcePosition::at(source, offset));
+            (v, at)
+        })
+        .collect();
+    Ok(SourceScan { includes, variables })
+}
+
+/// The byte offset of the first place `source` reads each top-level name that `wanted` accepts:
+/// an identifier token inside a tag that is not an attribute (after a `.`). A source that stops
+/// tokenizing (a syntax error) gives what was found before the error.
+pub(crate) fn first_reads(source: &str, wanted: impl Fn(&str) -> bool) -> BTreeMap<&str, usize> {
+    use minijinja::machinery::{Token, tokenize};
+    let mut found = BTreeMap::new();
+    let mut previous_dot = false;
+    for token in tokenize(source, false, Default::default()) {
+        let Ok((token, span)) = token else { break };
+        if let Token::Ident(name) = token
+            && !previous_dot
+            && wanted(name)
+        {
+            found.entry(name).or_insert(span.start_offset as usize);
+        }
+        previous_dot = matches!(token, Token::Dot);
+    }
+    found
+}
+
+/// The literal references a template loads, in order of appearance, without duplicates, each
+/// with the byte offset of its first literal's opening quote.
+fn includes_at(name: &str, source: &str) -> Result<Vec<(String, usize)>> {
+    let mut found: Vec<(String, usize)> = Vec::new();
     let mut pos = 0;
     while let Some(offset) = source[pos..].find('{') {
         let start = pos + offset;
@@ -47,14 +106,17 @@ pub fn find_includes(name: &str, source: &str) -> Result<Vec<String>> {
             if !LOADING_TAGS.contains(&keyword) {
                 continue;
             }
-            match literal_target(keyword, body[keyword.len()..].trim_start()) {
+            let target = body[keyword.len()..].trim_start();
+            match literal_target(keyword, target) {
                 Some(reference) => {
-                    if !found.contains(&reference) {
-                        found.push(reference);
+                    if !found.iter().any(|(r, _)| *r == reference) {
+                        // `target` is a slice of `source`: its distance from the start is its offset.
+                        let offset = target.as_ptr() as usize - source.as_ptr() as usize;
+                        found.push((reference, offset));
                     }
                 }
                 None => {
-                    let (line, column) = line_column(source, start);
+                    let SourcePosition { line, column, .. } = SourcePosition::at(source, start);
                     return Err(Error::TemplateSyntax {
                         template: name.to_owned(),
                         message: format!(
@@ -120,13 +182,6 @@ fn literal_target(keyword: &str, target: &str) -> Option<String> {
     allowed.then(|| literal.to_owned())
 }
 
-fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +221,41 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("line 2, column 3"), "{text}");
         assert!(text.contains("literal prompt reference"), "{text}");
+    }
+
+    fn positions(source: &str, variables: &[&str]) -> SourceScan {
+        scan("t", source, variables.iter().map(|v| (*v).to_owned()).collect()).expect("valid")
+    }
+
+    fn line_column(at: Option<SourcePosition>) -> Option<(usize, usize)> {
+        at.map(|p| (p.line, p.column))
+    }
+
+    #[test]
+    fn includes_are_placed_at_the_quote_of_their_first_tag() {
+        let source = "é {{ \"shared/tone\" }}\n  {%- include 'shared/tone' %}{% include \"shared/tone\" %}";
+        let found = positions(source, &[]);
+        assert_eq!(found.includes.len(), 1);
+        let (reference, at) = &found.includes[0];
+        assert_eq!(reference, "shared/tone");
+        let at = at.expect("a position");
+        assert_eq!((at.line, at.column), (2, 15));
+        assert_eq!(&source[at.offset..at.offset + 1], "'");
+    }
+
+    #[test]
+    fn variables_are_placed_at_their_first_read_outside_strings_and_comments() {
+        let source = "{# {{ name }} #}{{ 'name' }}{{ user.name }}{% raw %}{{ name }}{% endraw %}\n  Hi {{ name | upper }} {{ user }}";
+        let found = positions(source, &["name", "user", "absent"]);
+        assert_eq!(line_column(found.variables["name"]), Some((2, 9)));
+        assert_eq!(line_column(found.variables["user"]), Some((1, 32)));
+        assert_eq!(found.variables["absent"], None);
+    }
+
+    #[test]
+    fn positions_count_characters_and_survive_long_sources() {
+        let source = format!("{}日本 {{{{ far }}}}", "\n".repeat(70_000));
+        let found = positions(&source, &["far"]);
+        assert_eq!(line_column(found.variables["far"]), Some((70_001, 7)));
     }
 }
