@@ -305,4 +305,66 @@ mod tests {
         }
         assert!(cache.stats().3 <= 10_000, "{:?}", cache.stats());
     }
+
+    #[test]
+    fn variables_of_every_json_kind_hit_only_when_equal() {
+        let cache = RenderCache::new(RenderCacheConfig::default());
+        let values = [
+            serde_json::json!(null),
+            serde_json::json!(false),
+            serde_json::json!(true),
+            serde_json::json!(1),
+            serde_json::json!(u64::MAX),
+            serde_json::json!(1.0),
+            serde_json::json!("1"),
+            serde_json::json!([1]),
+            serde_json::json!([[1]]),
+            serde_json::json!({"1": 1}),
+            serde_json::json!({"1": [1, {"a": null}]}),
+        ];
+        // Each value renders once, under its own key…
+        for (i, value) in values.iter().enumerate() {
+            let vars = Variables::new().with("v", value.clone());
+            let out = cache.get_or_render(7, &vars, || text(&i.to_string())).unwrap();
+            assert_eq!(
+                out,
+                RenderOutput::Text(i.to_string()),
+                "{value} must not hit another value's entry"
+            );
+        }
+        // …and an equal value built anew is served from it.
+        for (i, value) in values.iter().enumerate() {
+            let vars = Variables::new().with("v", value.clone());
+            let out = cache.get_or_render(7, &vars, || text("rendered again")).unwrap();
+            assert_eq!(out, RenderOutput::Text(i.to_string()), "{value}");
+        }
+        let (hits, misses, entries, _) = cache.stats();
+        assert_eq!(
+            (hits, misses, entries),
+            (values.len() as u64, values.len() as u64, values.len())
+        );
+    }
+
+    #[test]
+    fn an_entry_weighs_its_messages_and_variables() {
+        let cache = RenderCache::new(RenderCacheConfig::default());
+        let mut message = crate::ChatMessage::new(crate::Role::User, "hello");
+        message.name = Some("ada".into());
+        let vars = Variables::new()
+            .with("k", "v")
+            .with("xs", serde_json::json!([1, {"a": "bc"}]));
+        let out = cache
+            .get_or_render(1, &vars, || Ok(RenderOutput::Messages(vec![message.clone()])))
+            .unwrap();
+        assert_eq!(out, RenderOutput::Messages(vec![message]));
+        // Output: content 5 + name 3 + 16. Variables: "k" 1 + "v" (1 + 8); "xs" 2 + list
+        // (8 + number 8 + object (8 + "a" 1 + "bc" (2 + 8))). Plus 64 for the entry itself.
+        let expected = (5 + 3 + 16) + (1 + 9) + (2 + (8 + 8 + (8 + 1 + 10))) + 64;
+        assert_eq!(cache.stats().3, expected);
+        let debug = format!("{cache:?}");
+        assert!(debug.starts_with("RenderCache"), "{debug}");
+        assert!(debug.contains("entries: 1"), "{debug}");
+        assert!(debug.contains(&format!("bytes: {expected}")), "{debug}");
+        assert!(debug.contains("ttl: 300"), "{debug}");
+    }
 }

@@ -461,4 +461,35 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn labels_have_a_length_limit_and_read_as_str() {
+        let long = "a".repeat(MAX_LABEL_LEN + 1);
+        let err = LabelName::new(&long).expect_err("too long").to_string();
+        assert!(
+            err.contains(&format!(
+                "a label is at most {MAX_LABEL_LEN} bytes, this one has {}",
+                long.len()
+            )),
+            "{err}"
+        );
+        let longest = "a".repeat(MAX_LABEL_LEN);
+        assert_eq!(LabelName::new(&longest).expect("at the limit").as_str(), longest);
+
+        let label: LabelName = "staging".parse().expect("valid");
+        let as_ref: &str = label.as_ref();
+        assert_eq!((&*label, as_ref), ("staging", "staging"));
+        assert_eq!(serde_json::to_string(&label).unwrap(), "\"staging\"");
+        let err = serde_json::from_str::<LabelName>("\"latest\"")
+            .expect_err("reserved")
+            .to_string();
+        assert!(err.contains("`latest` always names the newest version"), "{err}");
+
+        let id = PromptId::try_from("support/triage").expect("valid");
+        assert_eq!(id.as_str(), "support/triage");
+        assert!(
+            PromptId::try_from("Support").is_err(),
+            "uppercase is refused through TryFrom too"
+        );
+    }
 }

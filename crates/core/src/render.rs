@@ -280,6 +280,16 @@ mod tests {
                 "invalid role `king`: use system, user, assistant",
             ),
             (json!([{"role": "user", "content": "a", "x": 1}]), "unknown field `x`"),
+            (json!(["hi"]), "item 1 must be an object with `role` and `content`"),
+            (json!([{"role": 1, "content": "a"}]), "item 1: `role` must be a string"),
+            (
+                json!([{"role": "user", "content": ["a"]}]),
+                "item 1: `content` must be a string",
+            ),
+            (
+                json!([{"role": "user", "content": "a", "name": 7}]),
+                "item 1: `name` must be a string",
+            ),
         ] {
             let err = parse_messages(&value).expect_err("invalid");
             assert!(err.contains(expected), "{value}: {err}");

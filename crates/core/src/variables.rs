@@ -243,4 +243,127 @@ mod tests {
         let err = Variables::try_from(json!([1, 2])).expect_err("array").to_string();
         assert!(err.contains("must be object, got array"), "{err}");
     }
+
+    #[test]
+    fn json_types_are_named_as_errors_show_them() {
+        let cases = [
+            (json!(null), "null"),
+            (json!(true), "boolean"),
+            (json!(3), "integer"),
+            (json!(u64::MAX), "integer"),
+            (json!(1.5), "number"),
+            (json!("x"), "string"),
+            (json!([1]), "array"),
+            (json!({"a": 1}), "object"),
+        ];
+        for (value, name) in cases {
+            assert_eq!(json_type(&value), name, "{value}");
+        }
+    }
+
+    #[test]
+    fn each_variable_type_accepts_its_values_and_names_what_it_found() {
+        let messages = json!([{"role": "user", "content": "hi"}]);
+        let accepted = [
+            (VariableType::Any, json!(null)),
+            (VariableType::String, json!("x")),
+            (VariableType::Number, json!(1.5)),
+            (VariableType::Number, json!(2)),
+            (VariableType::Integer, json!(-2)),
+            (VariableType::Boolean, json!(false)),
+            (VariableType::Array, json!([])),
+            (VariableType::Object, json!({})),
+            (VariableType::Messages, messages),
+        ];
+        for (kind, value) in accepted {
+            assert_eq!(type_mismatch(kind, &value), None, "{kind:?} {value}");
+        }
+        let refused = [
+            (VariableType::String, json!(1), "integer"),
+            (VariableType::Number, json!("1"), "string"),
+            (VariableType::Integer, json!(1.5), "number"),
+            (VariableType::Boolean, json!(0), "integer"),
+            (VariableType::Array, json!({}), "object"),
+            (VariableType::Object, json!([]), "array"),
+            (VariableType::Messages, json!("hi"), "string"),
+            (VariableType::Messages, json!([{"role": "user"}]), "array"),
+        ];
+        for (kind, value, found) in refused {
+            assert_eq!(type_mismatch(kind, &value), Some(found), "{kind:?} {value}");
+        }
+    }
+
+    #[test]
+    fn a_list_that_is_not_messages_says_which_item_is_wrong() {
+        let schema = InputSchema {
+            variables: vec![
+                VariableSpec::new("history", VariableType::Messages),
+                VariableSpec::new("examples", VariableType::Messages),
+            ],
+        };
+        let vars = Variables::new()
+            .with(
+                "history",
+                json!([{"role": "user", "content": "hi"}, {"role": "robot", "content": "x"}]),
+            )
+            .with("examples", "not a list");
+        let mut problems = Vec::new();
+        let _ = apply_schema(&schema, &vars, &mut problems);
+        assert_eq!(
+            problems,
+            vec![
+                VariableProblem::BadMessages {
+                    name: "history".into(),
+                    reason: "item 2: invalid role `robot`: use system, user, assistant, function or tool".into(),
+                },
+                VariableProblem::WrongType {
+                    name: "examples".into(),
+                    expected: VariableType::Messages,
+                    found: "string",
+                },
+            ]
+        );
+        assert_eq!(problems[0].to_string(), "`history` item 2: invalid role `robot`: use system, user, assistant, function or tool");
+    }
+
+    #[test]
+    fn built_from_pairs_maps_and_serializable_values() {
+        let vars: Variables = [("b", json!(2)), ("a", json!("x"))].into_iter().collect();
+        assert_eq!(vars.len(), 2);
+        assert!(!vars.is_empty());
+        assert!(Variables::new().is_empty());
+        assert_eq!(
+            vars.as_map().keys().collect::<Vec<_>>(),
+            ["b", "a"],
+            "insertion order is kept"
+        );
+
+        let mut map = Map::new();
+        map.insert("k".into(), json!([1]));
+        assert_eq!(Variables::from(map).get("k"), Some(&json!([1])));
+
+        #[derive(Serialize)]
+        struct Ticket<'a> {
+            title: &'a str,
+            priority: u8,
+        }
+        let vars = Variables::from_serialize(&Ticket {
+            title: "Refund",
+            priority: 2,
+        })
+        .expect("a struct is an object");
+        assert_eq!(vars.get("title"), Some(&json!("Refund")));
+        assert_eq!(vars.get("priority"), Some(&json!(2)));
+
+        let err = Variables::from_serialize(&[1, 2]).expect_err("a list is not an object");
+        assert!(err.to_string().contains("must be object, got array"), "{err}");
+
+        // JSON objects have string keys only: a map keyed by lists cannot become variables.
+        let bad: std::collections::BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into_iter().collect();
+        let err = Variables::from_serialize(&bad)
+            .expect_err("non-string keys")
+            .to_string();
+        assert!(err.contains("cannot be converted to JSON"), "{err}");
+        assert!(err.contains("<root>"), "{err}");
+    }
 }

@@ -301,6 +301,39 @@ mod tests {
         assert_eq!(LogFormat::Json.to_string(), "json");
     }
 
+    #[test]
+    fn successful_renders_log_what_was_rendered_at_debug() {
+        let id = PromptId::new("support/triage").unwrap();
+        let version = prompt_manager_core::semver::Version::new(1, 4, 2);
+        let label = prompt_manager_core::LabelName::new("production").unwrap();
+        let execution = PromptExecution {
+            prompt_id: Some(&id),
+            version: Some(&version),
+            label: Some(&label),
+            error: None,
+            output_bytes: 42,
+            ..failed_execution()
+        };
+        let out = logged(LogFormat::Json, "prompt_manager::events=debug", || {
+            LoggingObserver::new().on_render_complete(&execution);
+        });
+        let line = serde_json_line::parse(out.trim_end());
+        assert_eq!(line.get("level"), Some("DEBUG"));
+        assert_eq!(line.get("message"), Some("rendered"));
+        assert_eq!(line.get("prompt_id"), Some("support/triage"));
+        assert_eq!(line.get("version"), Some("1.4.2"));
+        assert_eq!(line.get("label"), Some("production"));
+        assert!(out.contains("\"output_bytes\":42"), "{out}");
+        assert!(out.contains("\"duration_us\":12"), "{out}");
+        // Without a resolved prompt the fields are empty, never `None` or a placeholder.
+        let out = logged(LogFormat::Json, "prompt_manager::events=debug", || {
+            LoggingObserver::new().on_render_complete(&failed_execution());
+        });
+        assert_eq!(serde_json_line::parse(out.trim_end()).get("prompt_id"), Some(""));
+        assert_eq!(LogFormat::Human.to_string(), "human");
+        assert_eq!("Pretty".parse::<LogFormat>().unwrap(), LogFormat::Human);
+    }
+
     /// Just enough JSON reading for flat string fields, to keep serde_json out of the dependencies.
     mod serde_json_line {
         pub(super) struct Line(String);

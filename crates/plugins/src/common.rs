@@ -374,3 +374,231 @@ pub(crate) mod test_support {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use prompt_manager_core::Role;
+    use serde_json::json;
+
+    use super::test_support::{chat, weather_tool};
+    use super::*;
+
+    fn message_of(err: Error) -> String {
+        match err {
+            Error::Plugin { plugin, message } => {
+                assert_eq!(plugin, "openai");
+                message
+            }
+            other => panic!("not a plugin error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tools_are_read_in_both_shapes_and_bad_ones_are_named_by_index() {
+        let prompt = chat(&[(Role::User, "hi")]);
+        let ctx = Ctx::new("openai", &prompt);
+        let full = weather_tool();
+        let tool = function_tool(ctx, 0, &full).unwrap();
+        assert_eq!(tool.name, "get_weather");
+        assert_eq!(tool.description, Some(&json!("Current weather for a city")));
+        assert!(tool.parameters.is_some_and(Value::is_object));
+        assert_eq!(tool.strict, None);
+        let bare = json!({"name": "lookup", "description": null, "strict": true});
+        let tool = function_tool(ctx, 0, &bare).unwrap();
+        assert_eq!(
+            (tool.name, tool.description, tool.parameters, tool.strict),
+            ("lookup", None, None, Some(&json!(true))),
+            "a null description is no description"
+        );
+
+        for (tool, why) in [
+            (json!("get_weather"), "is not an object"),
+            (
+                json!({"type": "function"}),
+                "has type `function` but no `function` object",
+            ),
+            (
+                json!({"type": "code_interpreter"}),
+                "has type `code_interpreter`, which `openai` cannot map (only function tools)",
+            ),
+            (json!({"description": "x"}), "has neither `type` nor `name`"),
+            (json!({"name": ""}), "has no `name` string"),
+            (
+                json!({"name": "f", "parameters": "city"}),
+                "has `parameters` that is not a JSON schema object",
+            ),
+        ] {
+            let message = message_of(function_tool(ctx, 3, &tool).expect_err("refused"));
+            assert!(
+                message.starts_with(&format!(
+                    "prompt `support/triage@1.2.0`: model_config.tools[3] {why}; a tool is"
+                )),
+                "{tool}: {message}"
+            );
+        }
+
+        let config = ModelConfig {
+            tools: vec![weather_tool(), json!({"type": "web_search"})],
+            ..ModelConfig::default()
+        };
+        let message = message_of(function_tools(ctx, &config).expect_err("the second tool"));
+        assert!(message.contains("tools[1] has type `web_search`"), "{message}");
+    }
+
+    #[test]
+    fn response_formats_are_read_or_refused_with_what_to_write() {
+        let prompt = chat(&[(Role::User, "hi")]);
+        let ctx = Ctx::new("openai", &prompt);
+        let read = |rf: Option<Value>| {
+            let config = ModelConfig {
+                response_format: rf,
+                ..ModelConfig::default()
+            };
+            response_format(ctx, &config).map(|f| format!("{f:?}"))
+        };
+        assert_eq!(read(None).unwrap(), "None");
+        assert_eq!(read(Some(json!({"type": "text"}))).unwrap(), "Some(Text)");
+        assert_eq!(read(Some(json!({"type": "json_object"}))).unwrap(), "Some(JsonObject)");
+        let schema = json!({"type": "json_schema", "json_schema": {"name": "t", "schema": {"type": "object"}}});
+        assert!(read(Some(schema)).unwrap().starts_with("Some(JsonSchema"));
+        for (rf, why) in [
+            (json!({}), "has no `type`"),
+            (json!({"type": "yaml"}), "has unknown type `yaml`"),
+            (
+                json!({"type": "json_schema", "json_schema": {"name": "t"}}),
+                "of type `json_schema` has no `json_schema.schema` object",
+            ),
+        ] {
+            let message = message_of(read(Some(rf.clone())).expect_err("refused"));
+            assert!(
+                message.contains(&format!(
+                    "model_config.response_format {why}; use {{\"type\": \"text\"}}"
+                )),
+                "{rf}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_override_object_is_merged_over_the_body_and_anything_else_is_refused() {
+        let prompt = chat(&[(Role::User, "hi")]);
+        let ctx = Ctx::new("openai", &prompt);
+        let mut body = Map::new();
+        body.insert("model".into(), json!("gpt-x"));
+        body.insert("seed".into(), json!(1));
+        let mut config = ModelConfig::default();
+        config
+            .extra
+            .insert("openai".into(), json!({"seed": 7, "service_tier": "flex"}));
+        config.extra.insert("user".into(), json!("u-1"));
+        config.extra.insert("seed".into(), json!(99));
+        copy_extra(
+            &mut body,
+            &config,
+            &[("user", "user"), ("seed", "seed"), ("absent", "absent")],
+        );
+        assert_eq!(body.get("user"), Some(&json!("u-1")), "copied");
+        assert_eq!(
+            body.get("seed"),
+            Some(&json!(1)),
+            "the body's own value wins over extra"
+        );
+        assert!(!body.contains_key("absent"));
+        merge_override(ctx, &mut body, &config).unwrap();
+        assert_eq!(
+            Value::Object(body.clone()),
+            json!({"model": "gpt-x", "seed": 7, "service_tier": "flex", "user": "u-1"}),
+            "the override wins over everything"
+        );
+        config.extra.insert("openai".into(), json!(["seed"]));
+        let message = message_of(merge_override(ctx, &mut body, &config).expect_err("not an object"));
+        assert_eq!(
+            message,
+            "prompt `support/triage@1.2.0`: model_config.extra.openai must be an object of request fields, got array"
+        );
+    }
+
+    #[test]
+    fn configurations_are_objects_or_null_and_set_only_when_valid() {
+        #[derive(Debug, Default, PartialEq, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Config {
+            model: Option<String>,
+        }
+        let config_message = |err: Error| match err {
+            Error::Plugin { message, .. } => message,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(parse_config::<Config>("openai", &Value::Null).unwrap(), None);
+        let message = config_message(parse_config::<Config>("openai", &json!("gpt")).expect_err("a string"));
+        assert_eq!(message, "invalid configuration: expected an object or null, got string");
+        let message = config_message(parse_config::<Config>("openai", &json!({"modle": "x"})).expect_err("typo"));
+        assert!(
+            message.starts_with("invalid configuration: unknown field `modle`"),
+            "{message}"
+        );
+
+        let cell = ConfigCell::new(Config {
+            model: Some("a".into()),
+        });
+        let refuse_empty = |c: &Config| check_non_empty("openai", "model", c.model.as_deref());
+        cell.initialize("openai", &Value::Null, refuse_empty).unwrap();
+        assert_eq!(cell.get().model.as_deref(), Some("a"), "null keeps the configuration");
+        let message = config_message(
+            cell.initialize("openai", &json!({"model": "  "}), refuse_empty)
+                .expect_err("empty"),
+        );
+        assert_eq!(message, "invalid configuration: `model` must not be empty");
+        assert_eq!(
+            cell.get().model.as_deref(),
+            Some("a"),
+            "a refused configuration changes nothing"
+        );
+        cell.initialize("openai", &json!({"model": "b"}), refuse_empty).unwrap();
+        assert_eq!(cell.get().model.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn sampling_keys_anthropic_lacks_are_refused_or_dropped() {
+        let prompt = chat(&[(Role::User, "hi")]);
+        let ctx = Ctx::new("anthropic", &prompt);
+        let mut config = ModelConfig::default();
+        assert!(
+            unsupported_sampling(ctx, &config, "the Messages API", false)
+                .unwrap()
+                .is_empty()
+        );
+        config.top_p = Some(0.9);
+        let Error::Plugin { message, .. } = unsupported_sampling(ctx, &config, "the Messages API", false).unwrap_err()
+        else {
+            panic!("not a plugin error")
+        };
+        assert!(
+            message.contains("model_config.top_p: the Messages API does not take `top_p`"),
+            "{message}"
+        );
+        assert!(message.contains("no such parameter); remove it"), "{message}");
+        config.temperature = Some(0.2);
+        let Error::Plugin { message, .. } = unsupported_sampling(ctx, &config, "the Messages API", false).unwrap_err()
+        else {
+            panic!("not a plugin error")
+        };
+        assert!(
+            message.contains("model_config.temperature and model_config.top_p: the Messages API does not take `temperature` or `top_p`"),
+            "{message}"
+        );
+        assert!(message.contains("no such parameters); remove them"), "{message}");
+        assert!(
+            message.contains("initialize the anthropic plugin with {\"drop_unsupported\": true}"),
+            "{message}"
+        );
+        assert_eq!(
+            unsupported_sampling(ctx, &config, "the Messages API", true).unwrap(),
+            ["temperature", "top_p"]
+        );
+        assert_eq!(number(0.5), json!(0.5));
+        assert_eq!(number(f64::NAN), Value::Null);
+    }
+}

@@ -346,12 +346,31 @@ fn pad_number(sign: &str, body: &str, spec: &Spec) -> String {
 }
 
 /// `str.format(*args, **kwargs)`: `{}`, `{0}`, `{name}`, `{x.attr}`, `{x[0]}`, `!r`/`!s`, and a
-/// format spec after `:`.
+/// format spec after `:`, which may itself hold fields (`'{:{width}}'`), one level deep as in Python.
 pub(crate) fn str_format(template: &str, args: &[Value], kwargs: &Value) -> Result<String, String> {
+    format_fields(template, args, kwargs, &mut Numbering::default(), 2)
+}
+
+/// The automatic field number so far, and whether a field was numbered by hand (Python refuses
+/// mixing the two, across nested specs too).
+#[derive(Default)]
+struct Numbering {
+    auto: usize,
+    manual: bool,
+}
+
+fn format_fields(
+    template: &str,
+    args: &[Value],
+    kwargs: &Value,
+    numbering: &mut Numbering,
+    nesting: u8,
+) -> Result<String, String> {
+    if nesting == 0 {
+        return Err("Max string recursion exceeded".into());
+    }
     let mut out = String::with_capacity(template.len());
     let mut chars = template.char_indices().peekable();
-    let mut auto = 0usize;
-    let mut manual = false;
     while let Some((_, c)) = chars.next() {
         match c {
             '{' if chars.peek().map(|&(_, c)| c) == Some('{') => {
@@ -392,11 +411,11 @@ pub(crate) fn str_format(template: &str, args: &[Value], kwargs: &Value) -> Resu
                 };
                 let head = field.split(['.', '[']).next().unwrap_or_default();
                 let numbered = head.parse::<usize>().is_ok();
-                if head.is_empty() && manual || numbered && auto > 0 {
+                if head.is_empty() && numbering.manual || numbered && numbering.auto > 0 {
                     return Err("cannot switch between automatic and manual field numbering".into());
                 }
-                manual |= numbered;
-                let value = lookup(field, args, kwargs, &mut auto)?;
+                numbering.manual |= numbered;
+                let value = lookup(field, args, kwargs, &mut numbering.auto)?;
                 let value = match conversion {
                     None | Some("s") => value,
                     Some("r" | "a") => {
@@ -406,7 +425,13 @@ pub(crate) fn str_format(template: &str, args: &[Value], kwargs: &Value) -> Resu
                     }
                     Some(other) => return Err(format!("Unknown conversion specifier {other}")),
                 };
-                out.push_str(&format_value(&value, spec)?);
+                // The value is looked up before the spec's own fields, as Python numbers them.
+                let spec = if spec.contains('{') {
+                    std::borrow::Cow::Owned(format_fields(spec, args, kwargs, numbering, nesting - 1)?)
+                } else {
+                    std::borrow::Cow::Borrowed(spec)
+                };
+                out.push_str(&format_value(&value, &spec)?);
             }
             c => out.push(c),
         }

@@ -103,12 +103,15 @@ fn extra(value: &Value, method: &str, args: &[Value]) -> Option<Result<Value, Er
                 (None, max) => {
                     let words: Vec<&str> = s.split_whitespace().collect();
                     match max {
-                        Some(n) if words.len() > n + 1 => {
+                        // Once the splits run out, Python keeps the rest as it is,
+                        // leading whitespace included (`'  a b'.rsplit(None, 1)` is
+                        // `['  a', 'b']`).
+                        Some(n) if n < words.len() => {
                             let keep = words.len() - n;
                             let head_end =
                                 words[keep - 1].as_ptr() as usize - s.as_ptr() as usize + words[keep - 1].len();
                             let mut v: Vec<&str> = words[keep..].iter().rev().copied().collect();
-                            v.push(s[..head_end].trim_start());
+                            v.push(&s[..head_end]);
                             v
                         }
                         _ => words.into_iter().rev().collect(),
