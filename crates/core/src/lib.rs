@@ -48,8 +48,9 @@ pub use engine::{CompileUnit, CompiledTemplate, IncludedTemplate, SourcePosition
 pub use error::{Error, ErrorKind, HashMismatch, NotFound, Result, VariableProblem};
 pub use id::{LabelName, MAX_ID_LEN, MAX_LABEL_LEN, PromptId};
 pub use manager::{
-    CacheStats, CreateOptions, IntoLabelName, IntoPromptId, IntoVersion, LabelOptions, MAX_INCLUDE_DEPTH,
-    MAX_UPDATE_ATTEMPTS, PromptManager, PromptManagerBuilder, SaveOutcome, UpdateOptions, rollback_target,
+    AuditReport, CacheStats, CreateOptions, Dependent, IncludeKind, IntoLabelName, IntoPromptId, IntoVersion,
+    LabelOptions, MAX_INCLUDE_DEPTH, MAX_UPDATE_ATTEMPTS, PromptManager, PromptManagerBuilder, SaveOutcome,
+    UpdateOptions, rollback_target,
 };
 pub use model::{
     Bump, ChatItem, ChatMessage, ContentHash, InputSchema, LabelEvent, LabelEventKind, MAX_TAG_LEN, MessagePlaceholder,

@@ -323,7 +323,10 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(problems[0].to_string(), "`history` item 2: invalid role `robot`: use system, user, assistant, function or tool");
+        assert_eq!(
+            problems[0].to_string(),
+            "`history` item 2: invalid role `robot`: use system, user, assistant, function or tool"
+        );
     }
 
     #[test]

@@ -61,8 +61,8 @@ pub use prompt_manager_core::{
 // Governance: the store's requests for protected labels, and the audit log.
 #[doc(inline)]
 pub use prompt_manager_core::{
-    AuditAction, AuditBreak, AuditEntry, AuditQuery, AuditRecord, Authority, ChainVerifier, DeleteRequest,
-    ProtectionChange, StatusChange, verify_chain,
+    AuditAction, AuditBreak, AuditEntry, AuditQuery, AuditRecord, AuditReport, Authority, ChainVerifier, DeleteRequest,
+    Dependent, IncludeKind, ProtectionChange, StatusChange, verify_chain,
 };
 #[cfg(feature = "fs")]
 #[doc(inline)]

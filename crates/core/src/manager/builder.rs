@@ -106,6 +106,7 @@ impl PromptManagerBuilder {
                 watching: std::sync::atomic::AtomicBool::new(false),
             }),
             actor: self.actor.map(Arc::from),
+            authority: crate::store::Authority::User,
         };
         // Writes by other processes or instances reach the registry when the store can tell.
         // The listener holds the manager weakly: the store (which the manager owns) keeps it.

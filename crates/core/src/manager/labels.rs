@@ -6,7 +6,7 @@ use semver::Version;
 use crate::error::{Error, NotFound, Result};
 use crate::id::{LabelName, PromptId};
 use crate::model::{LabelEvent, LabelEventKind, PromptStatus, PromptSummary};
-use crate::store::{Authority, DeleteRequest, Expect, LabelChange, StatusChange};
+use crate::store::{DeleteRequest, Expect, LabelChange, StatusChange};
 
 use super::{IntoLabelName, IntoPromptId, IntoVersion, LabelOptions, PromptManager, operation_span, record_prompt};
 
@@ -110,7 +110,7 @@ impl PromptManager {
                     expected,
                     kind,
                     actor: self.actor_name(),
-                    authority: Authority::User,
+                    authority: self.authority,
                 },
             )
             .await?;

@@ -13,12 +13,14 @@
 //! | `render` | the render methods and the observed-render path |
 //! | `resolve` | references → compiled versions: lookups, compiling, includes |
 //! | `extensions` | observers and plugins |
+//! | `governance` | authority, protected labels, the audit log, impact analysis (dependents) |
 //!
 //! Every public operation runs inside one tracing span opened by [`operation_span!`] and finished
 //! by [`PromptManager::traced`], which records the prompt attributes and the outcome.
 
 mod builder;
 mod extensions;
+mod governance;
 mod labels;
 mod options;
 mod read;
@@ -43,6 +45,7 @@ use crate::store::Store;
 
 pub use builder::PromptManagerBuilder;
 use extensions::Observers;
+pub use governance::{AuditReport, Dependent, IncludeKind};
 pub use labels::rollback_target;
 pub use options::{
     CreateOptions, IntoLabelName, IntoPromptId, IntoVersion, LabelOptions, MAX_INCLUDE_DEPTH, MAX_UPDATE_ATTEMPTS,
@@ -111,6 +114,8 @@ pub struct PromptManager {
     inner: Arc<Inner>,
     /// Who this handle records as the author and actor of its writes ([`PromptManager::acting_as`]).
     actor: Option<Arc<str>>,
+    /// What this handle may do to protected labels ([`PromptManager::with_authority`]).
+    authority: crate::store::Authority,
 }
 
 struct Inner {

@@ -9,7 +9,7 @@ use semver::Version;
 use crate::error::{Error, NotFound, Result};
 use crate::id::{LabelName, PromptId};
 use crate::model::{Bump, LabelEvent, LabelEventKind, Prompt, PromptStatus, PromptVersion};
-use crate::store::{Authority, Expect, SaveRequest};
+use crate::store::{Expect, SaveRequest};
 
 use super::{
     CreateOptions, MAX_UPDATE_ATTEMPTS, PromptManager, SaveOutcome, UpdateOptions, operation_span, record_prompt,
@@ -186,7 +186,7 @@ impl PromptManager {
                 status,
                 labels,
                 actor: self.actor_name(),
-                authority: Authority::User,
+                authority: self.authority,
             })
             .await?;
         self.inner.registry.invalidate(&new.prompt.id);
@@ -266,6 +266,7 @@ impl PromptManager {
         PromptManager {
             inner: Arc::clone(&self.inner),
             actor: Some(Arc::from(actor.into())),
+            authority: self.authority,
         }
     }
 
