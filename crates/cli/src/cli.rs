@@ -106,6 +106,10 @@ pub(crate) enum Command {
     /// Create, list and revoke the API keys of `serve`.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// The audit log of every change (all prompts, or one); `audit verify` checks its hash chain.
+    Audit(commands::audit::AuditArgs),
+    /// Which prompt versions include a prompt, and how (label, range, exact, latest).
+    Dependents(commands::dependents::DependentsArgs),
 }
 
 #[cfg(test)]

@@ -960,3 +960,115 @@ fn verify_finds_a_changed_sqlite_row() {
     assert!(out.contains("[content_hash_mismatch]"), "{out}");
     assert!(out.contains("1 problem"), "{out}");
 }
+
+#[test]
+fn protected_labels_need_force_and_every_change_is_in_a_verifiable_audit_log() {
+    let p = Project::new();
+    for store in ["dir://./prompts", "sqlite://./pm.db"] {
+        fn pm<'a>(store: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+            let mut all = vec!["--store", store];
+            all.extend(args);
+            all
+        }
+        let pm = |args: &[&'static str]| pm(store, args);
+        p.ok(&pm(&["create", "--id", "shared/tone", "--template", "Be kind."]));
+        p.ok(&pm(&[
+            "update",
+            "--id",
+            "shared/tone",
+            "--template",
+            "Be very kind.",
+            "--bump",
+            "minor",
+            "-m",
+            "Kinder",
+        ]));
+        p.ok(&pm(&["label", "set", "shared/tone", "production", "1.0.0"]));
+        p.ok(&pm(&[
+            "create",
+            "--id",
+            "support",
+            "--template",
+            "{% include \"shared/tone@production\" %} Help {{ name }}.",
+        ]));
+        p.ok(&pm(&["label", "set", "support", "production", "1.0.0"]));
+
+        // Protect: from now on the label moves only with --force, which is recorded.
+        assert!(
+            p.ok(&pm(&["label", "protect", "shared/tone", "production"]))
+                .contains("protected")
+        );
+        let refused = p.stderr(2, &pm(&["label", "set", "shared/tone", "production", "1.1.0"]));
+        assert!(
+            refused.contains("label `production` of `shared/tone` is protected"),
+            "{refused}"
+        );
+        assert!(refused.contains("--force"), "{refused}");
+        let still = p.json(&pm(&["label", "list", "shared/tone"]));
+        assert_eq!(still["production"], "1.0.0", "a refused move changes nothing");
+        assert!(
+            p.stderr(2, &pm(&["label", "unprotect", "shared/tone", "production"]))
+                .contains("protected")
+        );
+
+        // With --force it moves, and whoever follows the label is named.
+        let moved = p.ok(&pm(&["label", "set", "shared/tone", "production", "1.1.0", "--force"]));
+        assert!(moved.contains("1.0.0 → 1.1.0 (forced)"), "{moved}");
+        assert!(moved.contains("followed by 1"), "{moved}");
+        assert!(moved.contains("support@1.0.0"), "{moved}");
+        let refused = p.stderr(2, &pm(&["rollback", "shared/tone", "production"]));
+        assert!(refused.contains("is protected"), "{refused}");
+
+        // Impact analysis: who includes the prompt, and how.
+        let dependents = p.json(&pm(&["dependents", "shared/tone"]));
+        let dependents = dependents.as_array().unwrap();
+        assert_eq!(dependents.len(), 1, "{dependents:?}");
+        assert_eq!(dependents[0]["prompt"], "support");
+        assert_eq!(dependents[0]["kind"], "label");
+        assert_eq!(dependents[0]["resolves_to"], "1.1.0");
+        assert_eq!(dependents[0]["labels"][0], "production");
+        assert!(
+            p.json(&pm(&["dependents", "shared/tone@1.0.0"]))
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+
+        // The audit log: every change, with who made it; a forced move says so.
+        let log = p.json(&pm(&["audit", "shared/tone"]));
+        let actions: Vec<&str> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "version_created",
+                "version_created",
+                "label_set",
+                "label_protected",
+                "label_set"
+            ],
+            "{log}"
+        );
+        let last = log.as_array().unwrap().last().unwrap();
+        assert_eq!(last["forced"], true);
+        assert!(last["actor"].as_str().is_some_and(|a| a.contains('@')), "{last}");
+        let verified = p.json(&pm(&["audit", "verify"]));
+        assert_eq!(verified["ok"], true, "{verified}");
+        assert_eq!(verified["entries"], 7);
+    }
+
+    // An edited entry is found: exit 1, naming the entry.
+    let entry = p.path().join("prompts/_audit/00000000000000000003.json");
+    let text = std::fs::read_to_string(&entry).unwrap();
+    assert!(text.contains("1.0.0"), "{text}");
+    p.write(
+        "prompts/_audit/00000000000000000003.json",
+        &text.replacen("1.0.0", "9.9.9", 1),
+    );
+    let broken = p.expect(1, &["--store", "dir://./prompts", "audit", "verify"]);
+    assert!(broken.contains("audit entry 3 was edited"), "{broken}");
+}

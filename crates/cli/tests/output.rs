@@ -77,6 +77,9 @@ impl Fixture {
             .current_dir(self.path())
             .env("PROMPT_MANAGER_STORE", "sqlite://./pm.db")
             .env("NO_COLOR", "1")
+            // The author the CLI records when the config names none: `$USER@hostname`.
+            .env("USER", "ada")
+            .env("HOSTNAME", "laptop")
             .env_remove("CLICOLOR_FORCE")
             .env_remove("COLUMNS");
         command

@@ -1,8 +1,9 @@
-//! `prompt-manager label set|remove|list|history`: labels are named pointers to versions
-//! (`production`, `staging`); every move is recorded.
+//! `prompt-manager label set|remove|list|history|protect|unprotect`: labels are named pointers
+//! to versions (`production`, `staging`); every move is recorded in the label's history and the
+//! audit log. A protected label moves only with `--force`, which the audit log records.
 
 use clap::{Args, Subcommand};
-use prompt_manager::{LabelEvent, LabelEventKind};
+use prompt_manager::{Authority, LabelEvent, LabelEventKind, PromptManager};
 use serde::Serialize;
 
 use super::{Context, when};
@@ -14,7 +15,11 @@ pub(crate) enum LabelCommand {
     /// Point a label at a version: `label set greeting production 1.1.0`.
     Set(SetArgs),
     /// Remove a label.
-    Remove(LabelArgs),
+    Remove(ForceArgs),
+    /// Protect a label: moving, removing or rolling it back then needs --force (or an admin key).
+    Protect(LabelArgs),
+    /// Lift a label's protection (needs --force).
+    Unprotect(ForceArgs),
     /// The labels of a prompt and the versions they point to.
     List(IdArgs),
     /// Where a prompt's labels moved: who, when, from, to.
@@ -30,6 +35,21 @@ pub(crate) struct SetArgs {
     label: String,
     /// The version (`1.1.0`).
     version: String,
+    /// Move it even if it is protected, as an administrator; the audit log records the override.
+    #[arg(long)]
+    force: bool,
+}
+
+/// A prompt and a label, for a change a protection may refuse.
+#[derive(Debug, Args)]
+pub(crate) struct ForceArgs {
+    /// The prompt id.
+    id: String,
+    /// The label.
+    label: String,
+    /// Do it even if the label is protected, as an administrator; the audit log records the override.
+    #[arg(long)]
+    force: bool,
 }
 
 /// A prompt and a label.
@@ -73,6 +93,12 @@ pub(crate) struct MoveOut {
     pub(crate) changed: bool,
     /// `set`, `rollback` or `remove`.
     pub(crate) kind: Option<LabelEventKind>,
+    /// Whether `--force` overrode a protection (recorded in the audit log).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) forced: bool,
+    /// Prompt versions that include this prompt by this label (`a@1.0.0`): what the move changes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) followers: Vec<String>,
 }
 
 impl MoveOut {
@@ -85,6 +111,8 @@ impl MoveOut {
             to: event.to.as_ref().map(ToString::to_string),
             changed: true,
             kind: Some(event.kind),
+            forced: false,
+            followers: Vec::new(),
         }
     }
 
@@ -99,13 +127,24 @@ impl MoveOut {
             Some(LabelEventKind::Remove) => " (removed)",
             Some(LabelEventKind::Set) | None => "",
         };
-        format!(
-            "{} {}: {} → {}{what}\n",
+        let mut text = format!(
+            "{} {}: {} → {}{what}{}\n",
             self.id,
             self.label,
             show(&self.from),
-            show(&self.to)
-        )
+            show(&self.to),
+            if self.forced { " (forced)" } else { "" }
+        );
+        if !self.followers.is_empty() {
+            text.push_str(&format!(
+                "followed by {} (they include {}@{}): {}\n",
+                self.followers.len(),
+                self.id,
+                self.label,
+                self.followers.join(", ")
+            ));
+        }
+        text
     }
 }
 
@@ -114,7 +153,8 @@ pub(crate) async fn run(ctx: &Context, command: LabelCommand) -> anyhow::Result<
     let pm = ctx.pm().await?;
     match command {
         LabelCommand::Set(args) => {
-            let out = match pm.set_label(&args.id, &args.label, &args.version).await? {
+            let writer = authority(pm, args.force);
+            let mut out = match writer.set_label(&args.id, &args.label, &args.version).await? {
                 Some(event) => MoveOut::of(&args.id, &event),
                 None => MoveOut {
                     id: args.id.clone(),
@@ -123,13 +163,45 @@ pub(crate) async fn run(ctx: &Context, command: LabelCommand) -> anyhow::Result<
                     to: Some(args.version.clone()),
                     changed: false,
                     kind: None,
+                    forced: false,
+                    followers: Vec::new(),
                 },
             };
+            out.forced = args.force && out.changed;
+            if out.changed {
+                out.followers = pm
+                    .label_followers(&args.id, &args.label)
+                    .await?
+                    .iter()
+                    .map(|d| format!("{}@{}", d.prompt, d.version))
+                    .collect();
+            }
             ctx.printer.emit(&out, || out.human());
         }
         LabelCommand::Remove(args) => {
-            let event = pm.remove_label(&args.id, &args.label).await?;
-            let out = MoveOut::of(&args.id, &event);
+            let event = authority(pm, args.force).remove_label(&args.id, &args.label).await?;
+            let mut out = MoveOut::of(&args.id, &event);
+            out.forced = args.force;
+            ctx.printer.emit(&out, || out.human());
+        }
+        LabelCommand::Protect(args) => {
+            let changed = pm.protect_label(&args.id, &args.label).await?;
+            let out = ProtectionOut {
+                id: args.id,
+                label: args.label,
+                protected: true,
+                changed,
+            };
+            ctx.printer.emit(&out, || out.human());
+        }
+        LabelCommand::Unprotect(args) => {
+            let changed = authority(pm, args.force).unprotect_label(&args.id, &args.label).await?;
+            let out = ProtectionOut {
+                id: args.id,
+                label: args.label,
+                protected: false,
+                changed,
+            };
             ctx.printer.emit(&out, || out.human());
         }
         LabelCommand::List(args) => {
@@ -170,4 +242,37 @@ pub(crate) async fn run(ctx: &Context, command: LabelCommand) -> anyhow::Result<
         }
     }
     Ok(Outcome::Success)
+}
+
+/// What `label protect` and `label unprotect` print.
+#[derive(Debug, Serialize)]
+struct ProtectionOut {
+    id: String,
+    label: String,
+    protected: bool,
+    changed: bool,
+}
+
+impl ProtectionOut {
+    fn human(&self) -> String {
+        match (self.protected, self.changed) {
+            (true, true) => format!(
+                "{} {}: protected; moving, removing or rolling it back now needs --force\n",
+                self.id, self.label
+            ),
+            (true, false) => format!("{} {}: already protected\n", self.id, self.label),
+            (false, true) => format!("{} {}: no longer protected\n", self.id, self.label),
+            (false, false) => format!("{} {}: was not protected\n", self.id, self.label),
+        }
+    }
+}
+
+/// The manager as the command writes: with `--force`, as an administrator whose override the
+/// audit log records.
+pub(crate) fn authority(pm: &PromptManager, force: bool) -> PromptManager {
+    if force {
+        pm.with_authority(Authority::Forced)
+    } else {
+        pm.clone()
+    }
 }

@@ -1,8 +1,10 @@
 //! The commands, one module each, and what they share: the [`Context`] (printer, config, the
 //! store opened on first use) and the one `match` that dispatches them ([`run`]).
 
+pub(crate) mod audit;
 pub(crate) mod completions;
 pub(crate) mod create;
+pub(crate) mod dependents;
 pub(crate) mod diff;
 pub(crate) mod export;
 pub(crate) mod history;
@@ -53,6 +55,8 @@ pub(crate) async fn run(ctx: &Context, command: Command) -> anyhow::Result<Outco
         Command::Completions(args) => completions::run(ctx, args),
         Command::Serve(args) => serve::run(ctx, args).await,
         Command::Keys(command) => keys::run(ctx, command).await,
+        Command::Audit(args) => audit::run(ctx, args).await,
+        Command::Dependents(args) => dependents::run(ctx, args).await,
     }
 }
 
@@ -153,9 +157,10 @@ impl Context {
         // A one-shot command reads and exits: no change-feed listener (SQLite's poller,
         // PostgreSQL's LISTEN connection). `serve` builds its own manager, which listens.
         let mut builder = prompt_manager::builder().store(store).watch_store(false);
-        if let Some(author) = self.config.as_ref().and_then(|c| c.config.defaults.author.clone()) {
-            builder = builder.actor(author);
-        }
+        // Every write is recorded with who made it (versions, label moves, the audit log):
+        // the configured author, else `$USER@hostname`, never blank.
+        let configured = self.config.as_ref().and_then(|c| c.config.defaults.author.clone());
+        builder = builder.actor(configured.filter(|a| !a.trim().is_empty()).unwrap_or_else(local_actor));
         let pm = builder.build().context("cannot set up the prompt manager")?;
         Ok(self.manager.get_or_init(|| pm))
     }
@@ -269,6 +274,22 @@ pub(crate) fn labels_text<K: std::fmt::Display, V: std::fmt::Display>(
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Who the command line writes as when the configuration names no author: `$USER@hostname`.
+pub(crate) fn local_actor() -> String {
+    let user = ["USER", "USERNAME", "LOGNAME"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned());
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{}@{host}", user.trim())
 }
 
 /// A timestamp as people read it in tables (UTC, to the second).
