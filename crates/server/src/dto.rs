@@ -256,6 +256,12 @@ pub(crate) mod schema {
         version_count: u64,
         /// Labels and the versions they point to.
         labels: BTreeMap<String, String>,
+        /// Labels protected on this prompt (moving them needs an `admin` key; a label may be
+        /// protected before it is set). Absent when none is. The labels the server configuration
+        /// protects (default `production`) are protected on every prompt besides.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        #[schema(value_type = Vec<Label>)]
+        protected: Vec<String>,
         tags: Vec<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         description: Option<String>,
@@ -410,6 +416,12 @@ pub(crate) struct LabelsResponse {
     pub(crate) id: String,
     /// Label → version.
     pub(crate) labels: BTreeMap<String, String>,
+    /// Labels protected on this prompt (moving them needs an `admin` key; a label may be
+    /// protected before it is set). Absent when none is. The labels the server configuration
+    /// protects (default `production`) are protected on every prompt besides.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<schema::Label>)]
+    pub(crate) protected: Vec<String>,
 }
 
 /// Where one label points.

@@ -10,6 +10,9 @@
 //!   percent-encoded in the path), update (a new version, `If-Match` for compare-and-set),
 //!   archive, versions, diffs, labels (set, remove, history, rollback) and renders (`?as=openai`
 //!   and the other frameworks); `/v1/render` renders a batch.
+//! - Governance: protected labels (`/v1/prompts/{id}/labels/{label}/protection`), impact
+//!   analysis (`/v1/prompts/{id}/dependents`) and the hash-chained audit log (`/v1/audit`,
+//!   `/v1/audit/verify`, `admin` keys only).
 //! - `/healthz`, `/readyz`, `/metrics` (Prometheus), `/openapi.json` (generated from the handlers).
 //! - API keys with scopes `read`, `write`, `admin` ([`keys`]); errors are RFC 9457 problems
 //!   ([`Problem`]); exact versions are `immutable` with an ETag.
@@ -53,6 +56,7 @@ mod conn;
 mod dto;
 mod error;
 mod error_log;
+mod governance;
 mod headers;
 pub mod keys;
 mod routes;
@@ -79,6 +83,7 @@ pub use state::{AppOptions, AppState};
         (name = "versions", description = "Version history and diffs"),
         (name = "labels", description = "Named pointers to versions: set, move, roll back"),
         (name = "render", description = "Render prompts with variables"),
+        (name = "governance", description = "Protected labels, the audit log and impact analysis"),
         (name = "operations", description = "Health, readiness and metrics")
     )
 )]
@@ -167,6 +172,11 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let parts = add::<__path_remove_label, _, _>(parts, remove_label);
     let parts = add::<__path_label_history, _, _>(parts, label_history);
     let parts = add::<__path_rollback_label, _, _>(parts, rollback_label);
+    let parts = add::<governance::__path_protect_label, _, _>(parts, governance::protect_label);
+    let parts = add::<governance::__path_unprotect_label, _, _>(parts, governance::unprotect_label);
+    let parts = add::<governance::__path_dependents, _, _>(parts, governance::dependents);
+    let parts = add::<governance::__path_audit, _, _>(parts, governance::audit);
+    let parts = add::<governance::__path_verify_audit, _, _>(parts, governance::verify_audit);
     let parts = add::<__path_render, _, _>(parts, render);
     let parts = add::<__path_render_batch, _, _>(parts, render_batch);
     let parts = add::<__path_healthz, _, _>(parts, healthz);

@@ -668,13 +668,15 @@ pub(crate) async fn get_labels(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<LabelsResponse>, ApiError> {
-    let labels = state.inner.pm.labels(&id).await?;
+    let summary = state.inner.pm.summary(&id).await?;
     Ok(Json(LabelsResponse {
         id,
-        labels: labels
+        labels: summary
+            .labels
             .into_iter()
             .map(|(l, v)| (l.to_string(), v.to_string()))
             .collect::<BTreeMap<_, _>>(),
+        protected: summary.protected.iter().map(ToString::to_string).collect(),
     }))
 }
 

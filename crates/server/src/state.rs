@@ -1,6 +1,7 @@
 //! What every handler shares: the manager, the API keys, the metrics, the options, and a cache
 //! of serialized exact versions (immutable, so never stale).
-//! Request authentication lives here too, as the extractors [`ReadAccess`] and [`WriteAccess`].
+//! Request authentication lives here too, as the extractors [`ReadAccess`], [`WriteAccess`] and
+//! [`AdminAccess`].
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use prompt_manager::observability::{MetricsConfig, MetricsObserver};
-use prompt_manager::{ChangeListener, PromptId, PromptManager};
+use prompt_manager::{Authority, ChangeListener, PromptId, PromptManager};
 
 use crate::error::ApiError;
 use crate::headers;
@@ -138,11 +139,21 @@ impl AppState {
         Ok(AppState { inner })
     }
 
-    /// The manager, recording the caller's key name as author and actor of what it writes.
+    /// The manager, recording the caller's key name as author and actor of what it writes, and
+    /// writing with the caller's authority: [`Authority::Admin`] for an `admin` key and for the
+    /// keyless loopback mode (where every caller may do everything, as for the labels the server
+    /// configuration protects), [`Authority::User`] otherwise — so the store refuses a `write`
+    /// key's move of a label protected per prompt.
     pub(crate) fn writer(&self, caller: &Caller) -> PromptManager {
+        let authority = if caller.scope >= Scope::Admin {
+            Authority::Admin
+        } else {
+            Authority::User
+        };
+        let pm = self.inner.pm.with_authority(authority);
         match &caller.key_name {
-            Some(name) => self.inner.pm.acting_as(name.as_str()),
-            None => self.inner.pm.clone(),
+            Some(name) => pm.acting_as(name.as_str()),
+            None => pm,
         }
     }
 
@@ -265,5 +276,16 @@ impl FromRequestParts<AppState> for WriteAccess {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         authenticate(parts, state, Scope::Write).map(WriteAccess)
+    }
+}
+
+/// A caller with the `admin` scope (or none needed: a server without keys).
+#[derive(Debug)]
+pub(crate) struct AdminAccess;
+
+impl FromRequestParts<AppState> for AdminAccess {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(parts, state, Scope::Admin).map(|_| AdminAccess)
     }
 }

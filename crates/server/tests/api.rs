@@ -746,6 +746,7 @@ fn the_openapi_document_lists_every_name_of_the_core_enums() {
         ("Bump", names(Bump::ALL, Bump::as_str)),
         ("VariableType", names(VariableType::ALL, VariableType::as_str)),
         ("LabelEventKind", names(LabelEventKind::ALL, LabelEventKind::as_str)),
+        ("AuditAction", names(prompt_manager::AuditAction::ALL, |a| a.as_str())),
     ] {
         let documented: BTreeSet<String> = serde_json::from_value(schemas[schema]["enum"].clone())
             .unwrap_or_else(|e| panic!("{schema} has no list of names: {e}: {}", schemas[schema]));

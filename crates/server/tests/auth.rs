@@ -71,6 +71,7 @@ fn write_routes() -> Vec<(Method, &'static str, Option<Value>)> {
         ),
         (Method::POST, "/v1/prompts/greet/labels/staging/rollback", None),
         (Method::DELETE, "/v1/prompts/greet/labels/staging", None),
+        (Method::PUT, "/v1/prompts/greet/labels/staging/protection", None),
     ]
 }
 
@@ -87,6 +88,7 @@ fn read_routes() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::GET, "/v1/prompts/greet/labels", None),
         (Method::GET, "/v1/prompts/greet/labels/staging", None),
         (Method::GET, "/v1/prompts/greet/labels/staging/history", None),
+        (Method::GET, "/v1/prompts/greet/dependents", None),
         (
             Method::POST,
             "/v1/prompts/greet/render",
