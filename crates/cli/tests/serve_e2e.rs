@@ -186,6 +186,27 @@ fn serve_drains_on_sigterm_and_a_restart_finds_every_acknowledged_write() {
     std::thread::sleep(Duration::from_millis(1200));
     assert_eq!(as_reader.send(reqwest::Method::GET, "/v1/prompts", None).0, 401);
 
+    // Keys created and revoked on the command line are in the store's audit log beside the
+    // admin key's writes (never their secrets), and the log's chain verifies.
+    let (status, audit) = client.send(reqwest::Method::GET, "/v1/audit?limit=1000", None);
+    assert_eq!(status, 200, "{audit}");
+    let entries = audit["entries"].as_array().unwrap();
+    let count = |action: &str| entries.iter().filter(|e| e["action"] == action).count();
+    assert_eq!(count("key_created"), 2, "{audit}");
+    assert_eq!(count("key_revoked"), 1, "{audit}");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "label_set" && e["actor"] == "e2e" && e["prompt"] == "e2e/p0"),
+        "{audit}"
+    );
+    assert!(
+        !audit.to_string().contains(&key[16..]),
+        "a key's secret is never logged"
+    );
+    let (status, verified) = client.send(reqwest::Method::GET, "/v1/audit/verify", None);
+    assert_eq!((status, &verified["ok"]), (200, &json!(true)), "{verified}");
+
     // A request in flight when SIGTERM arrives: headers now, the body after the signal.
     let addr = server.url.trim_start_matches("http://").to_owned();
     let mut slow = TcpStream::connect(&addr).unwrap();

@@ -1,6 +1,6 @@
 //! OpenTelemetry export over OTLP/HTTP (protobuf), feature `otlp`: the `tracing` spans as traces
 //! (through `tracing-opentelemetry`) and the [`MetricsObserver`]'s figures as metrics. The Prometheus
-//! text exposition lives in `metrics.rs`; the log lines in `logging.rs`.
+//! text exposition lives in `metrics/`; the log lines in `logging.rs`.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;

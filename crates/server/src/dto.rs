@@ -1,6 +1,10 @@
 //! The JSON bodies of the API: requests and responses the handlers read and write, and
 //! [`schema`], the OpenAPI description of the core types they carry (prompts, versions,
 //! summaries, label events), which `prompt-manager-core` does not derive itself.
+//!
+//! It is one file past 600 lines on purpose: plain declarations only, kept together so that a
+//! body and the schema copy it must match are read side by side (the governance bodies live in
+//! `crate::governance`).
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 //!
 //! The rules themselves live in the manager and the store (protection is enforced atomically with
 //! every write, and every change is audited in the same transaction); this module only maps them
-//! to HTTP. The other routes live in `routes.rs`.
+//! to HTTP. The other routes live in `routes/`.
 
 use axum::extract::State;
 use prompt_manager::{AuditEntry, AuditQuery, Dependent, LabelName, PromptId};

@@ -400,8 +400,22 @@ async fn item_15_every_error_code_the_server_sends_is_documented() {
     // The codes written in the server's source (`ApiError::new(StatusCode::…, "code"`), and the
     // core's error codes that reach a client.
     let mut codes: Vec<String> = Vec::new();
-    for file in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src")).unwrap() {
-        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+    // Every source file, in subfolders too (`routes/`).
+    let mut files = Vec::new();
+    let mut folders = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 10, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap();
         let mut rest = text.as_str();
         while let Some(at) = rest.find("StatusCode::") {
             rest = &rest[at + "StatusCode::".len()..];

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use prompt_manager::{AuditAction, AuditRecord};
 use prompt_manager_server::keys::{self, KeyInfo, Scope};
 use serde::Serialize;
 
@@ -81,6 +82,7 @@ pub(crate) async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<O
             let path = keys_path(ctx, file.keys_file);
             let scope: Scope = scope.parse()?;
             let created = keys::create(&path, &name, scope)?;
+            record_key_change(ctx, AuditAction::KeyCreated, &created.info, &path).await;
             let out = CreatedOut {
                 info: &created.info,
                 key: &created.token,
@@ -118,6 +120,7 @@ pub(crate) async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<O
         KeysCommand::Revoke { key, file } => {
             let path = keys_path(ctx, file.keys_file);
             let revoked = keys::revoke(&path, &key)?;
+            record_key_change(ctx, AuditAction::KeyRevoked, &revoked, &path).await;
             ctx.printer.emit(&revoked, || {
                 format!(
                     "Revoked key `{}` (id {}, scope {}); a running server refuses it within a second.\n",
@@ -127,4 +130,31 @@ pub(crate) async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<O
         }
     }
     Ok(Outcome::Success)
+}
+
+/// Records a key created or revoked in the store's audit log: its id, name and scope (never the
+/// secret), and the keys file. The keys file is not the store, so the two cannot share a
+/// transaction: the key change stands, and when the store cannot be written a warning says the
+/// change is not in the log.
+async fn record_key_change(ctx: &Context, action: AuditAction, key: &KeyInfo, file: &std::path::Path) {
+    let state = serde_json::json!({
+        "id": key.id,
+        "name": key.name,
+        "scope": key.scope.as_str(),
+        "keys_file": file.display().to_string(),
+    });
+    let mut record = AuditRecord::new(action, None);
+    match action {
+        AuditAction::KeyRevoked => record.before = Some(state),
+        _ => record.after = Some(state),
+    }
+    let appended = match ctx.pm().await {
+        Ok(pm) => pm.append_audit(record).await.map_err(anyhow::Error::new),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = appended {
+        ctx.printer.note(&format!(
+            "warning: the key change is done, but it could not be recorded in the store's audit log: {e:#}"
+        ));
+    }
 }
