@@ -181,6 +181,11 @@ impl PromptManager {
     /// Runs one operation inside its span (from [`operation_span!`]) and records its outcome:
     /// the one instrumentation of every public method.
     async fn traced<T>(span: tracing::Span, operation: impl Future<Output = Result<T>>) -> Result<T> {
+        // As `#[tracing::instrument]` does: with no subscriber listening, no span to enter on
+        // every poll and no outcome to record (a registry hit is ~200 ns; this is a fifth of it).
+        if span.is_disabled() {
+            return operation.await;
+        }
         async move {
             let result = operation.await;
             record_outcome(&result);
