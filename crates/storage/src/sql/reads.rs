@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    Error, LabelEvent, LabelName, NotFound, PromptId, PromptRef, PromptSummary, PromptVersion, Resolution, Result,
-    Selector, newest_matching,
+    Error, LabelEvent, LabelName, NotFound, Page, PromptId, PromptRef, PromptSummary, PromptVersion, Resolution,
+    Result, Selector, newest_matching,
 };
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
@@ -372,4 +372,23 @@ where
         run.await
             .map_err(|f| f.into_error(D::BACKEND, format_args!("reading the label history of `{id}`")))
     }
+}
+
+/// A page of summaries from the rows of a listing query that fetched one row more than `limit`:
+/// the extra row only says that a next page exists (its cursor is the last id kept). Both SQL
+/// stores list through it.
+pub(crate) fn summary_page<D: Dialect>(rows: &[<D::Db as Database>::Row], limit: usize) -> Result<Page<PromptSummary>> {
+    let mut items = Vec::with_capacity(rows.len().min(limit));
+    let mut next_cursor = None;
+    for row in rows {
+        if items.len() == limit {
+            next_cursor = items.last().map(|s: &PromptSummary| s.id.to_string());
+            break;
+        }
+        let summary = D::summary_row(row)
+            .map_err(|f| f.into_error(D::BACKEND, "listing prompts"))
+            .and_then(|row| D::DECODE.summary(row))?;
+        items.push(summary);
+    }
+    Ok(Page { items, next_cursor })
 }

@@ -22,7 +22,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolO
 use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
 
 use super::audit::Governance;
-use super::reads::{Dialect, Reads};
+use super::reads::{Dialect, Reads, summary_page};
 use super::writes::{Writes, saving};
 use super::{
     Decoder, EventRow, Failure, Feed, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, in_database,

@@ -270,19 +270,7 @@ impl StorageBackend for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| sql_error(BACKEND, format_args!("listing prompts in {}", self.location), e))?;
-        let mut items = Vec::with_capacity(rows.len().min(limit));
-        let mut next_cursor = None;
-        for row in &rows {
-            if items.len() == limit {
-                next_cursor = items.last().map(|s: &PromptSummary| s.id.to_string());
-                break;
-            }
-            let summary = summary_row(row)
-                .map_err(|f| f.into_error(BACKEND, "listing prompts"))
-                .and_then(|row| DECODE.summary(row))?;
-            items.push(summary);
-        }
-        Ok(Page { items, next_cursor })
+        summary_page::<PostgresDialect>(&rows, limit)
     }
 
     async fn exists(&self, id: &PromptId) -> Result<bool> {

@@ -25,7 +25,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::audit::Governance;
-use super::reads::{Dialect, Reads};
+use super::reads::{Dialect, Reads, summary_page};
 use super::writes::{Writes, saving};
 use super::{
     Decoder, EventRow, Failure, Feed, InfoRow, Migration, SummaryRow, VersionRow, advance, fetch_limit, in_database,
