@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use semver::Version;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditBreak, AuditEntry, AuditQuery, AuditRecord, ChainVerifier, MAX_AUDIT_LIMIT};
 use crate::error::{Error, Result};
@@ -19,7 +19,7 @@ use crate::store::{Authority, ListQuery, ProtectionChange};
 use super::{IntoLabelName, IntoPromptId, PromptManager, operation_span, record_prompt};
 
 /// How an include names the prompt it pulls in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IncludeKind {
     /// `{% include "shared/tone" %}`: whatever is latest.
@@ -32,17 +32,14 @@ pub enum IncludeKind {
     Label,
 }
 
-impl IncludeKind {
-    /// The wire name (`latest`, `exact`, `range`, `label`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IncludeKind::Latest => "latest",
-            IncludeKind::Exact => "exact",
-            IncludeKind::Range => "range",
-            IncludeKind::Label => "label",
-        }
-    }
+crate::model::wire_names!(IncludeKind, "include kind", [
+    Latest => "latest",
+    Exact => "exact",
+    Range => "range",
+    Label => "label",
+]);
 
+impl IncludeKind {
     fn of(selector: &Selector) -> Self {
         match selector {
             Selector::Latest => IncludeKind::Latest,
@@ -291,5 +288,20 @@ impl PromptManager {
                 d.kind == IncludeKind::Label && PromptRef::parse(&d.reference).is_ok_and(|r| r.label() == Some(&label))
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_kinds_have_one_table_of_names() {
+        crate::model::tests::assert_wire_names(IncludeKind::ALL, IncludeKind::as_str);
+        let kind = |r: &str| IncludeKind::of(&PromptRef::parse(r).expect("valid").selector);
+        assert_eq!(kind("shared/tone"), IncludeKind::Latest);
+        assert_eq!(kind("shared/tone@1.2.0"), IncludeKind::Exact);
+        assert_eq!(kind("shared/tone@^1.2"), IncludeKind::Range);
+        assert_eq!(kind("shared/tone@production"), IncludeKind::Label);
     }
 }

@@ -62,6 +62,7 @@ macro_rules! wire_names {
         }
     };
 }
+pub(crate) use wire_names;
 
 mod chat;
 mod output;
@@ -79,7 +80,7 @@ pub use version::{Bump, ContentHash, PromptVersion, VersionInfo};
 
 /// The error of a name that is none of `accepted`: it names the input (escaped, as it may hold
 /// anything) and lists the names that would have been read.
-fn unknown_name(what: &'static str, input: &str, accepted: &[&str]) -> Error {
+pub(crate) fn unknown_name(what: &'static str, input: &str, accepted: &[&str]) -> Error {
     let list = match accepted.split_last() {
         Some((last, init)) if !init.is_empty() => format!("{} or {last}", init.join(", ")),
         Some((only, _)) => (*only).to_owned(),
