@@ -224,16 +224,21 @@ impl<T: Serialize> IntoResponse for Json<T> {
 pub(crate) async fn problem_layer(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let wants_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_problem = response
+    let has_body_of_its_own = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
-    if is_problem {
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes() || v.as_bytes().starts_with(b"text/html"));
+    if has_body_of_its_own {
         return response;
     }
     let (code, detail) = match status {
@@ -266,13 +271,43 @@ pub(crate) async fn problem_layer(request: Request, next: Next) -> Response {
         ),
         _ => ("error", format!("{method} {path} failed")),
     };
-    let mut problem = ApiError::new(status, code, detail).into_response();
+    let mut problem = if wants_html {
+        html_error_page(status, &detail)
+    } else {
+        ApiError::new(status, code, detail).into_response()
+    };
     for name in [header::ALLOW, header::WWW_AUTHENTICATE] {
         if let Some(v) = response.headers().get(&name) {
             problem.headers_mut().insert(name, v.clone());
         }
     }
     problem
+}
+
+/// A short page for a browser that met an error the router or a layer made (no such page, a
+/// body too large): the status and what happened, and a link home. Pages of the web UI render
+/// their own errors.
+fn html_error_page(status: StatusCode, detail: &str) -> Response {
+    let escaped = detail
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"color-scheme\" content=\"light dark\"><title>{code} {reason} · prompt-manager</title></head>\
+         <body style=\"font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem\">\
+         <h1>{code} {reason}</h1><p>{escaped}</p><p><a href=\"/\">Back to the prompts</a></p></body></html>",
+        code = status.as_u16()
+    );
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
 }
 
 #[cfg(test)]

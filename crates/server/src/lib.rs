@@ -192,7 +192,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The API as an axum router with its limits: body size (413), request timeout (408), a
 /// concurrency limit, and problem+json for every error, including the router's own.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// The API with `extra` routes beside it (the web UI), on the same state and behind the same
+/// limits, headers checks, tracing and error pages. Errors the router or a layer makes (404, 413,
+/// 408) are problem+json, or a short HTML page for a browser that asks for HTML.
+pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     let (router, api) = api_router();
+    let router = router.merge(extra);
     let spec = Bytes::from(api.to_pretty_json().unwrap_or_default());
     let options = state.options().clone();
     router

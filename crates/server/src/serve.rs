@@ -136,6 +136,8 @@ pub struct Server {
     local_addr: SocketAddr,
     seeded: bool,
     has_example: bool,
+    /// Routes served beside the API (the web UI) and the path the banner names first.
+    ui: Option<(axum::Router<AppState>, String)>,
 }
 
 impl Server {
@@ -184,7 +186,15 @@ impl Server {
             local_addr,
             seeded,
             has_example,
+            ui: None,
         })
+    }
+
+    /// Serves `routes` beside the API on the same port (the web UI, from `prompt-manager-web`);
+    /// the banner's first line is the URL of `home` (`/ui/`).
+    pub fn with_ui(mut self, routes: axum::Router<AppState>, home: impl Into<String>) -> Server {
+        self.ui = Some((routes, home.into()));
+        self
     }
 
     /// The address the server listens on (the real port when the config said 0).
@@ -201,7 +211,10 @@ impl Server {
     pub fn banner(&self) -> String {
         let url = format!("http://{}", self.local_addr);
         let keys = self.state.keys();
-        let mut out = format!("prompt-manager is serving on {url}\n");
+        let mut out = match &self.ui {
+            Some((_, home)) => format!("Open the web UI: {url}{home}\nprompt-manager is serving on {url}\n"),
+            None => format!("prompt-manager is serving on {url}\n"),
+        };
         out += &format!("  store:   {}", redact(&self.config.store));
         if self.seeded {
             out += &format!(" (empty: seeded the example prompt `{EXAMPLE_PROMPT}`)");
@@ -245,7 +258,8 @@ impl Server {
     /// Serves until `shutdown` completes, then stops accepting connections and waits for the
     /// requests in flight (at most the configured grace period).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
-        let router = crate::app(self.state.clone());
+        let extra = self.ui.map(|(routes, _)| routes).unwrap_or_default();
+        let router = crate::app_with(self.state.clone(), extra);
         let stopping = Arc::new(tokio::sync::Notify::new());
         let notify = stopping.clone();
         let serving =

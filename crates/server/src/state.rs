@@ -144,7 +144,7 @@ impl AppState {
     /// keyless loopback mode (where every caller may do everything, as for the labels the server
     /// configuration protects), [`Authority::User`] otherwise — so the store refuses a `write`
     /// key's move of a label protected per prompt.
-    pub(crate) fn writer(&self, caller: &Caller) -> PromptManager {
+    pub fn writer(&self, caller: &Caller) -> PromptManager {
         let authority = if caller.scope >= Scope::Admin {
             Authority::Admin
         } else {
@@ -172,8 +172,17 @@ impl AppState {
         &self.inner.options
     }
 
-    pub(crate) fn is_protected(&self, label: &str) -> bool {
+    /// Whether the server configuration protects `label` (its moves need an `admin` key).
+    pub fn is_protected(&self, label: &str) -> bool {
         self.inner.options.protected_labels.contains(label)
+    }
+
+    /// Authenticates a request by the rules of the API, for front ends mounted beside it (the web
+    /// UI): `authorization` is the `Authorization` value to check (`Bearer <key>`, or `None`),
+    /// whatever carried it; without keys, only requests addressed to and sent from loopback names
+    /// pass; and the caller must have `needed`.
+    pub fn authorize(&self, parts: &Parts, authorization: Option<&str>, needed: Scope) -> Result<Caller, ApiError> {
+        authorize(parts, self, authorization, needed)
     }
 }
 
@@ -182,6 +191,10 @@ fn authenticate(parts: &Parts, state: &AppState, needed: Scope) -> Result<Caller
         .headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{0}"));
+    authorize(parts, state, header, needed)
+}
+
+fn authorize(parts: &Parts, state: &AppState, header: Option<&str>, needed: Scope) -> Result<Caller, ApiError> {
     let caller = state.inner.keys.authenticate(header).map_err(|failure| {
         let detail = match failure {
             AuthFailure::Missing => "this server requires an API key: send `Authorization: Bearer <key>`",

@@ -148,6 +148,8 @@ pub(crate) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Outcom
                     pm = pm.actor(author);
                 }
                 let server = prompt_manager_server::Server::bind_with(pm.build()?, config).await?;
+                let ui = prompt_manager_web::router(server.state().clone());
+                let server = server.with_ui(ui, prompt_manager_web::HOME);
                 let shutdown = prompt_manager_server::shutdown_signal();
                 if quiet {
                     println!("http://{}", server.local_addr());

@@ -1,0 +1,111 @@
+//! The browse and prompt pages, sign-in and CSRF, through the router without a socket.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{client, client_with, seeded};
+
+#[tokio::test]
+async fn the_root_redirects_to_the_ui_and_browse_lists_every_prompt() {
+    let mut ui = client(seeded().await);
+    let root = ui.get("/").await;
+    assert_eq!(root.status, StatusCode::SEE_OTHER);
+    assert_eq!(root.location.as_deref(), Some("/ui/"));
+    let page = ui.get("/ui/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    page.has("support/triage")
+        .has("chat/helper")
+        .has("2.0.0")
+        .has("production")
+        .has("Sorts support tickets");
+}
+
+#[tokio::test]
+async fn the_prompt_page_shows_the_template_history_and_labels() {
+    let mut ui = client(seeded().await);
+    let page = ui.get("/ui/p/support/triage").await;
+    assert_eq!(page.status, StatusCode::OK);
+    page.has("Version 2.0.0")
+        .has("<span class=\"j-name\">team</span>")
+        .has("route to a team")
+        .has("clearer wording")
+        .has("Label history");
+    let old = ui.get("/ui/p/support/triage?v=1.0.0").await;
+    old.has("Version 1.0.0").has("show latest");
+    let chat = ui.get("/ui/p/chat/helper").await;
+    chat.has("message role-system").has("message role-user");
+}
+
+#[tokio::test]
+async fn unknown_prompts_and_bad_ids_get_an_error_page() {
+    let mut ui = client(seeded().await);
+    let page = ui.get("/ui/p/nope").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    page.has("nope");
+    let bad = ui.get("/ui/p/Bad..Id").await;
+    assert_eq!(bad.status, StatusCode::NOT_FOUND);
+    bad.has("is not a prompt id");
+    let version = ui.get("/ui/p/support/triage?v=9.9.9").await;
+    assert_eq!(version.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_post_without_the_csrf_token_is_refused() {
+    let mut ui = client(seeded().await);
+    ui.get("/ui/").await;
+    let page = ui.post_raw("/ui/logout", &[]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    page.has("security token");
+    let forged = ui.post_raw("/ui/logout", &[("_csrf", "0000")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn with_keys_a_visitor_signs_in_once_and_a_revoked_key_signs_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    let reader =
+        prompt_manager_server::keys::create(&keys, "reader", prompt_manager_server::keys::Scope::Read).unwrap();
+    let options = prompt_manager_server::AppOptions {
+        keys_file: Some(keys.clone()),
+        keys_check_interval: std::time::Duration::ZERO,
+        ..Default::default()
+    };
+    let mut ui = client_with(seeded().await, options);
+    let page = ui.get("/ui/p/support/triage").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/ui/login?next=%2Fui%2Fp%2Fsupport%2Ftriage")
+    );
+    ui.get("/ui/login").await.has("API key");
+    let wrong = ui.post("/ui/login", &[("key", "pm_nope_nope"), ("next", "/ui/")]).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    wrong.has("not valid");
+    let before = ui.cookie.clone();
+    let signed = ui
+        .post("/ui/login", &[("key", &reader.token), ("next", "/ui/p/support/triage")])
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    assert_ne!(ui.cookie, before, "signing in starts a new session");
+    let page = ui.get("/ui/p/support/triage").await;
+    assert_eq!(page.status, StatusCode::OK);
+    page.has("reader").lacks("Edit → new version");
+    prompt_manager_server::keys::revoke(&keys, "reader").unwrap();
+    let after = ui.get("/ui/").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "a revoked key ends the session");
+}
+
+#[tokio::test]
+async fn assets_are_served_with_long_caching_when_the_hash_matches() {
+    let mut ui = client(seeded().await);
+    let page = ui.get("/ui/").await;
+    let start = page.body.find("/ui/assets/app.css?v=").unwrap();
+    let url = page.body[start..].split('"').next().unwrap().to_owned();
+    let css = ui.get(&url).await;
+    assert_eq!(css.status, StatusCode::OK);
+    css.has("prefers-color-scheme: dark");
+    let missing = ui.get("/ui/assets/nope.js").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
