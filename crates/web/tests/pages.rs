@@ -151,3 +151,41 @@ async fn assets_are_served_with_long_caching_when_the_hash_matches() {
     let missing = ui.get("/ui/assets/nope.js").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn without_keys_pages_answer_only_loopback_names() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let mut ui = client(seeded().await);
+    let request = Request::get("/ui/")
+        .header(header::HOST, "evil.example")
+        .header(header::ACCEPT, "text/html")
+        .body(Body::empty())
+        .unwrap();
+    let page = ui.send(request).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    page.has("only answers requests addressed to localhost");
+    let request = Request::post("/ui/logout")
+        .header(header::HOST, "127.0.0.1")
+        .header(header::ORIGIN, "https://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(ui.send(request).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_oversized_form_is_refused_with_a_page_and_unknown_pages_are_html_404s() {
+    let mut ui = client(seeded().await);
+    ui.get("/ui/").await;
+    let big = "x".repeat(2 * 1024 * 1024);
+    let page = ui.post("/ui/logout", &[("filler", &big)]).await;
+    assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(page.body.contains("<html"), "{}", page.body);
+    let missing = ui.get("/ui/no/such/page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(
+        missing.body.contains("<html"),
+        "a browser gets a page: {}",
+        missing.body
+    );
+}
