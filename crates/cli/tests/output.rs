@@ -223,6 +223,13 @@ fn show_list_history() {
         "list_filtered",
         &["list", "--tag", "support", "--status", "draft", "--prefix", "support/"]
     );
+    // The description, in another ASCII case; the tag `support` of support/triage.
+    snap!(f, "list_search", &["list", "--search", "GREETS"]);
+    snap!(f, "list_search_tag", &["list", "--search", "pport", "-o", "json"]);
+    // `%` is a literal character, not a wildcard: nothing holds one.
+    snap!(f, "list_search_literal", &["list", "--search", "%"]);
+    snap!(f, "list_label", &["list", "--label", "production", "--search", "e"]);
+    snap!(f, "list_bad_label", &["list", "--label", "not a label"]);
     snap!(f, "history", &["history", "greeting"]);
     snap!(f, "history_json", &["history", "greeting", "-o", "json"]);
 }

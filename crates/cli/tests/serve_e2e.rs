@@ -41,11 +41,17 @@ fn serve(dir: &Path, extra: &[&str]) -> Served {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let first = lines.next().expect("a banner").unwrap();
-    let url = first
+    let ui = first
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no URL in `{first}`"))
         .to_owned();
+    // The first line is the web UI's URL (or, with --quiet, the bare server URL).
+    let url = ui.trim_end_matches("/ui/").to_owned();
+    assert!(
+        extra.contains(&"--quiet") || (first.starts_with("Open the web UI") && ui.ends_with("/ui/")),
+        "the banner starts with the UI's URL: {first}"
+    );
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     Served { child, url }

@@ -61,8 +61,8 @@ pub use observer::Observer;
 pub use plugin::Plugin;
 pub use reference::{PromptRef, Selector, newest_matching};
 pub use store::{
-    Authority, ChangeListener, DeleteRequest, Expect, LabelChange, ListQuery, MAX_FILTER_TAGS, Page, ProtectionChange,
-    Resolution, SaveRequest, StatusChange, StorageBackend, Store, VersionStore,
+    Authority, ChangeListener, DeleteRequest, Expect, LabelChange, ListQuery, MAX_FILTER_TAGS, MAX_SEARCH_LEN, Page,
+    ProtectionChange, Resolution, SaveRequest, StatusChange, StorageBackend, Store, VersionStore, fold_for_search,
 };
 pub use variables::{Variables, json_type};
 

@@ -21,6 +21,17 @@ use crate::reference::{PromptRef, Selector, newest_matching};
 /// The most distinct tags one [`ListQuery`] may filter by.
 pub const MAX_FILTER_TAGS: usize = 64;
 
+/// The longest [`ListQuery::search`] text, in bytes.
+pub const MAX_SEARCH_LEN: usize = 200;
+
+/// `text` as [`ListQuery::search`] compares it: ASCII letters lowercased, every other character
+/// as it is. Every backend folds both sides with this one rule (the SQL stores with `lower()`
+/// under the `C` collation, which folds ASCII only), so they agree on every input; a Unicode
+/// fold would differ between Rust, SQLite (ASCII only without ICU) and PostgreSQL (by locale).
+pub fn fold_for_search(text: &str) -> String {
+    text.to_ascii_lowercase()
+}
+
 /// Filters and pagination for [`StorageBackend::list`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListQuery {
@@ -30,6 +41,12 @@ pub struct ListQuery {
     pub status: Option<PromptStatus>,
     /// Only ids starting with this string (`support/`).
     pub id_prefix: Option<String>,
+    /// Only prompts whose id, latest description or one of the latest tags contains this text,
+    /// ignoring ASCII case ([`fold_for_search`]); every character, `%` and `_` included, is
+    /// literal. At most [`MAX_SEARCH_LEN`] bytes; empty matches every prompt.
+    pub search: Option<String>,
+    /// Only prompts on which this label is set.
+    pub label: Option<LabelName>,
     /// At most this many items (all when `None`).
     pub limit: Option<usize>,
     /// Continue after this cursor (from [`Page::next_cursor`]).
@@ -39,7 +56,8 @@ pub struct ListQuery {
 impl ListQuery {
     /// Checks that the filters are within bounds: at most [`MAX_FILTER_TAGS`] distinct tags, each
     /// at most [`MAX_TAG_LEN`] bytes (no stored tag is longer), and an id prefix and cursor of at
-    /// most [`MAX_ID_LEN`] bytes (no id is longer). Every backend's
+    /// most [`MAX_ID_LEN`] bytes (no id is longer), and a search text of at most
+    /// [`MAX_SEARCH_LEN`] bytes. Every backend's
     /// [`list`](StorageBackend::list) and `PromptManager::list` call it, so an oversized filter is
     /// [`Error::InvalidQuery`] whichever store is behind, never a failure of the store.
     pub fn validate(&self) -> Result<()> {
@@ -55,6 +73,13 @@ impl ListQuery {
                 "tag `{}` is {} bytes; tags are at most {MAX_TAG_LEN}",
                 truncate_for_message(tag).escape_debug(),
                 tag.len()
+            ));
+        }
+        if let Some(search) = self.search.as_deref().filter(|s| s.len() > MAX_SEARCH_LEN) {
+            return bad(format!(
+                "search `{}` is {} bytes; a search text is at most {MAX_SEARCH_LEN}",
+                truncate_for_message(search).escape_debug(),
+                search.len()
             ));
         }
         for (name, value) in [("prefix", &self.id_prefix), ("cursor", &self.cursor)] {
@@ -75,12 +100,30 @@ impl ListQuery {
         set.into_iter().collect()
     }
 
+    /// The search text folded for comparison ([`fold_for_search`]); `None` when there is no
+    /// search or it is empty (which matches everything).
+    pub fn folded_search(&self) -> Option<String> {
+        self.search.as_deref().filter(|s| !s.is_empty()).map(fold_for_search)
+    }
+
     /// Whether `summary` passes the filters (ignoring pagination). Backends that filter in memory use this.
     pub fn matches(&self, summary: &PromptSummary) -> bool {
         self.status.is_none_or(|s| s == summary.status)
             && self.id_prefix.as_deref().is_none_or(|p| summary.id.starts_with(p))
             && self.tags.iter().all(|t| summary.tags.contains(t))
+            && self.label.as_ref().is_none_or(|l| summary.labels.contains_key(l))
+            && self
+                .folded_search()
+                .is_none_or(|needle| search_matches(summary, &needle))
     }
+}
+
+/// Whether `summary`'s id, description or one of its tags contains `needle` (already folded).
+fn search_matches(summary: &PromptSummary, needle: &str) -> bool {
+    let contains = |text: &str| fold_for_search(text).contains(needle);
+    contains(summary.id.as_str())
+        || summary.description.as_deref().is_some_and(contains)
+        || summary.tags.iter().any(|t| contains(t))
 }
 
 /// One page of results, ordered by id.

@@ -22,6 +22,48 @@ async fn the_root_redirects_to_the_ui_and_browse_lists_every_prompt() {
 }
 
 #[tokio::test]
+async fn browse_searches_and_filters_in_the_store() {
+    let mut ui = client(seeded().await);
+    let page = ui.get("/ui/?q=TICKETS").await;
+    page.has("support/triage").lacks("chat/helper");
+    let page = ui.get("/ui/?label=production").await;
+    page.has("support/triage").lacks("chat/helper");
+    let page = ui.get("/ui/?tag=support&status=deprecated").await;
+    page.has("No prompt matches");
+    let bad = ui.get("/ui/?status=sleepy").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    bad.has("status `sleepy` is not one of");
+    let bad = ui.get("/ui/?label=Not%20A%20Label").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn browse_pages_through_many_prompts_without_repeats() {
+    let pm = prompt_manager::in_memory();
+    for i in 0..120 {
+        pm.create(prompt_manager::Prompt::text(format!("bulk/p{i:03}"), "x").unwrap())
+            .await
+            .unwrap();
+    }
+    let mut ui = client(pm);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut url = "/ui/".to_owned();
+    for _ in 0..5 {
+        let page = ui.get(&url).await;
+        assert_eq!(page.status, StatusCode::OK);
+        for part in page.body.split("class=\"id\" href=\"/ui/p/").skip(1) {
+            let id = part.split('"').next().unwrap().to_owned();
+            assert!(seen.insert(id.clone()), "{id} shown twice");
+        }
+        match page.body.split("rel=\"next\" href=\"").nth(1) {
+            Some(rest) => url = rest.split('"').next().unwrap().replace("&amp;", "&"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 120);
+}
+
+#[tokio::test]
 async fn the_prompt_page_shows_the_template_history_and_labels() {
     let mut ui = client(seeded().await);
     let page = ui.get("/ui/p/support/triage").await;
@@ -108,4 +150,42 @@ async fn assets_are_served_with_long_caching_when_the_hash_matches() {
     css.has("prefers-color-scheme: dark");
     let missing = ui.get("/ui/assets/nope.js").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn without_keys_pages_answer_only_loopback_names() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let mut ui = client(seeded().await);
+    let request = Request::get("/ui/")
+        .header(header::HOST, "evil.example")
+        .header(header::ACCEPT, "text/html")
+        .body(Body::empty())
+        .unwrap();
+    let page = ui.send(request).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    page.has("only answers requests addressed to localhost");
+    let request = Request::post("/ui/logout")
+        .header(header::HOST, "127.0.0.1")
+        .header(header::ORIGIN, "https://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(ui.send(request).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_oversized_form_is_refused_with_a_page_and_unknown_pages_are_html_404s() {
+    let mut ui = client(seeded().await);
+    ui.get("/ui/").await;
+    let big = "x".repeat(2 * 1024 * 1024);
+    let page = ui.post("/ui/logout", &[("filler", &big)]).await;
+    assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(page.body.contains("<html"), "{}", page.body);
+    let missing = ui.get("/ui/no/such/page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(
+        missing.body.contains("<html"),
+        "a browser gets a page: {}",
+        missing.body
+    );
 }

@@ -1,7 +1,8 @@
-//! `prompt-manager list`: the prompts of the store, filtered by tag, status or id prefix.
+//! `prompt-manager list`: the prompts of the store, filtered by tag, status, id prefix, label or
+//! a search text.
 
 use clap::Args;
-use prompt_manager::{ListQuery, PromptStatus};
+use prompt_manager::{LabelName, ListQuery, PromptStatus};
 
 use super::{Context, labels_text, list_all};
 use crate::error::Outcome;
@@ -42,6 +43,13 @@ pub(crate) struct Filters {
     /// Only ids starting with this (`support/`).
     #[arg(long, short = 'p', value_name = "PREFIX")]
     prefix: Option<String>,
+    /// Only prompts whose id, description or a tag contains this text (ASCII case ignored; `%`
+    /// and `_` are literal).
+    #[arg(long, value_name = "TEXT")]
+    search: Option<String>,
+    /// Only prompts on which this label is set.
+    #[arg(long, short = 'l', value_name = "NAME")]
+    label: Option<LabelName>,
 }
 
 impl Filters {
@@ -51,6 +59,8 @@ impl Filters {
             tags: self.tags,
             status: self.status.map(Into::into),
             id_prefix: self.prefix,
+            search: self.search,
+            label: self.label,
             ..ListQuery::default()
         }
     }

@@ -17,6 +17,11 @@ pub(crate) struct ListParams {
     status: Option<String>,
     /// Only ids starting with this (`support/`).
     prefix: Option<String>,
+    /// Only prompts whose id, latest description or one of its tags contains this text, ignoring
+    /// ASCII case; `%` and `_` are literal. At most 200 bytes.
+    q: Option<String>,
+    /// Only prompts on which this label is set.
+    label: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
@@ -55,6 +60,8 @@ pub(crate) async fn list_prompts(
                 )
             }
             "prefix" => query.id_prefix = Some(value),
+            "q" => query.search = Some(value),
+            "label" => query.label = Some(parse_label(&value)?),
             "limit" => {
                 let limit = value.parse::<usize>().ok().filter(|n| (1..=1000).contains(n));
                 query.limit = Some(limit.ok_or_else(|| {
@@ -64,7 +71,7 @@ pub(crate) async fn list_prompts(
             "cursor" => query.cursor = Some(value),
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "unknown query parameter `{other}`; use tag, status, prefix, limit or cursor"
+                    "unknown query parameter `{other}`; use tag, status, prefix, q, label, limit or cursor"
                 )));
             }
         }

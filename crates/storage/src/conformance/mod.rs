@@ -22,8 +22,8 @@
 //! The module is behind the `conformance` feature; it holds only the checks and the small helpers
 //! they share, no backend. The checks are grouped by area, one file each: `saves`, `labels`,
 //! `listing`, `lifecycle` (status and deletion), `integrity` (tampered versions), `audit` (the
-//! audit log and its chain), `protection` (protected labels) and `resolve` (references); all are
-//! re-exported here.
+//! audit log and its chain), `protection` (protected labels), `resolve` (references) and
+//! `search` (the search and label filters of a listing); all are re-exported here.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -47,6 +47,7 @@ mod listing;
 mod protection;
 mod resolve;
 mod saves;
+mod search;
 
 pub use audit::*;
 pub use integrity::*;
@@ -56,6 +57,7 @@ pub use listing::*;
 pub use protection::*;
 pub use resolve::*;
 pub use saves::*;
+pub use search::*;
 
 /// The actor the helpers put on saves, as recorded in label events.
 pub const ACTOR: &str = "conformance";
@@ -85,6 +87,9 @@ pub async fn run_all(store: &dyn Store) {
     protection_survives_reads_and_goes_with_the_prompt(store).await;
     references_resolve_as_the_reads_say(store).await;
     the_audit_chain_verifies(store).await;
+    list_search_and_label_filters(store).await;
+    search_pages_over_many_prompts(store).await;
+    long_search_is_refused(store).await;
 }
 
 // ----- helpers ---------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use prompt_manager::{ListQuery, PromptStatus};
+use prompt_manager::{LabelName, ListQuery, PromptStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::Web;
@@ -58,7 +58,15 @@ pub(crate) async fn page(
     let list = ListQuery {
         tags: some(&query.tag).into_iter().collect(),
         status,
-        id_prefix: some(&query.q), // FILTERS: search + label once ListQuery has them
+        search: some(&query.q),
+        label: match some(&query.label) {
+            Some(label) => Some(
+                LabelName::new(&label)
+                    .map_err(|e| fail(StatusCode::BAD_REQUEST, "Bad search", &format!("label: {e}")))?,
+            ),
+            None => None,
+        },
+        id_prefix: None,
         limit: Some(PAGE_SIZE),
         cursor: some(&query.cursor),
     };

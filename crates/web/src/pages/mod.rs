@@ -7,7 +7,7 @@ pub(crate) mod browse;
 pub(crate) mod prompt;
 
 use axum::http::StatusCode;
-use prompt_manager::{PromptId, PromptStatus};
+use prompt_manager::{InputSchema, PromptId, PromptStatus};
 
 use crate::view::{PageError, fail};
 
@@ -20,6 +20,33 @@ pub(crate) fn prompt_id(raw: &str) -> Result<PromptId, PageError> {
             &format!("`{raw}` is not a prompt id: {e}"),
         )
     })
+}
+
+/// One variable of an input schema, as a page shows it.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct SchemaRow {
+    name: String,
+    kind: &'static str,
+    /// Whether a render without it fails: required and without a default.
+    required: bool,
+    /// The default, as JSON.
+    default: Option<String>,
+    description: Option<String>,
+}
+
+/// The rows of an input schema.
+pub(crate) fn schema_rows(schema: &InputSchema) -> Vec<SchemaRow> {
+    schema
+        .variables
+        .iter()
+        .map(|v| SchemaRow {
+            name: v.name.clone(),
+            kind: v.kind.as_str(),
+            required: v.required && v.default.is_none(),
+            default: v.default.as_ref().map(ToString::to_string),
+            description: v.description.clone(),
+        })
+        .collect()
 }
 
 /// The statuses, for filters and forms.

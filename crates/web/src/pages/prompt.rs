@@ -119,7 +119,7 @@ pub(crate) async fn page(
             text,
             chat => crate::view::data(&chat),
             variables => crate::view::data(&variables),
-            schema => crate::view::data(&prompt.input_schema.variables),
+            schema => crate::view::data(super::schema_rows(&prompt.input_schema)),
             model_config => has_model_config.then(|| crate::view::data(&model_config)),
             tags => crate::view::data(&prompt.metadata.tags),
             description => prompt.metadata.description.as_deref(),

@@ -224,11 +224,15 @@ impl StorageBackend for PostgresStore {
     async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
         query.validate()?;
         let limit = query.limit.unwrap_or(usize::MAX);
-        let nul_in_filter =
-            query.id_prefix.as_deref().is_some_and(|p| p.contains('\0')) || query.tags.iter().any(|t| t.contains('\0'));
+        let nul_in_filter = [query.id_prefix.as_deref(), query.search.as_deref()]
+            .into_iter()
+            .flatten()
+            .chain(query.tags.iter().map(String::as_str))
+            .any(|text| text.contains('\0'));
         if limit == 0 || nul_in_filter {
             // As MemoryStore for a zero limit: no item fits, and no cursor can say "from the
-            // start". No id or tag holds a NUL (which PostgreSQL text cannot even compare).
+            // start". No id, tag or description holds a NUL (which PostgreSQL text cannot even
+            // compare).
             return Ok(Page {
                 items: Vec::new(),
                 next_cursor: None,
@@ -248,6 +252,27 @@ impl StorageBackend for PostgresStore {
         }
         if let Some(status) = query.status {
             sql.push(" AND p.status = ").push_bind(status.as_str());
+        }
+        if let Some(label) = &query.label {
+            // Answered by the primary key (prompt_id, label) of pm_labels.
+            sql.push(" AND EXISTS (SELECT 1 FROM pm_labels l WHERE l.prompt_id = p.id AND l.label = ")
+                .push_bind(label.as_str().to_owned())
+                .push(")");
+        }
+        if let Some(needle) = query.folded_search() {
+            // `lower` under the C collation folds ASCII only, as `fold_for_search` does, whatever
+            // the database's locale; `strpos` has no wildcards, so `%`, `_` and `\` are literal
+            // with nothing to escape.
+            sql.push(" AND (strpos(lower(p.id COLLATE \"C\"), ")
+                .push_bind(needle.clone())
+                .push(") > 0 OR strpos(lower(p.description COLLATE \"C\"), ")
+                .push_bind(needle.clone())
+                .push(
+                    ") > 0 OR EXISTS (SELECT 1 FROM pm_tags t WHERE t.prompt_id = p.id \
+                     AND strpos(lower(t.tag COLLATE \"C\"), ",
+                )
+                .push_bind(needle)
+                .push(") > 0))");
         }
         let tags = query.distinct_tags();
         if !tags.is_empty() {

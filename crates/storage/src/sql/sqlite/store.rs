@@ -290,6 +290,23 @@ impl StorageBackend for SqliteStore {
         if let Some(status) = query.status {
             sql.push(" AND p.status = ").push_bind(status.as_str());
         }
+        if let Some(label) = &query.label {
+            // Answered by the primary key (prompt_id, label) of pm_labels.
+            sql.push(" AND EXISTS (SELECT 1 FROM pm_labels l WHERE l.prompt_id = p.id AND l.label = ")
+                .push_bind(label.as_str().to_owned())
+                .push(")");
+        }
+        if let Some(needle) = query.folded_search() {
+            // SQLite's `lower` (without ICU) folds ASCII only, as `fold_for_search` does; `instr`
+            // has no wildcards, so `%`, `_` and `\` are literal with nothing to escape.
+            sql.push(" AND (instr(lower(p.id), ")
+                .push_bind(needle.clone())
+                .push(") > 0 OR instr(lower(p.description), ")
+                .push_bind(needle.clone())
+                .push(") > 0 OR EXISTS (SELECT 1 FROM pm_tags t WHERE t.prompt_id = p.id AND instr(lower(t.tag), ")
+                .push_bind(needle)
+                .push(") > 0))");
+        }
         let tags = query.distinct_tags();
         if !tags.is_empty() {
             // One subquery for every tag (a JSON array of them), not one per tag: SQLite refuses
