@@ -1,7 +1,8 @@
 //! The web UI's pages against the REST API calls behind them, through the router (no socket) on
 //! a SQLite store holding 10,000 prompts and one prompt with 1,000 versions:
 //! `web/browse_10k` vs `api/list_10k` (`GET /ui/` vs `GET /v1/prompts?limit=50`),
-//! `web/search_10k` (`GET /ui/?q=…`), and `web/prompt_page_1000_versions` vs `api/versions_1000`
+//! `web/search_10k` vs `api/search_10k` (`GET /ui/?q=…` vs `GET /v1/prompts?q=…`; `api/prefix_10k`
+//! for an id prefix instead), and `web/prompt_page_1000_versions` vs `api/versions_1000`
 //! (`GET /ui/p/{id}` vs `GET /v1/prompts/{id}/versions`).
 //!
 //! `cargo bench -p prompt-manager-benches --bench web`
@@ -62,14 +63,24 @@ fn prompt(id: &str, i: usize) -> Prompt {
 /// two batches (one transaction each).
 async fn fill(pm: &PromptManager) {
     let requests = (0..PROMPTS)
-        .map(|i| request(prompt(&format!("p/{i:05}"), i), Version::new(1, 0, 0), None, Expect::Absent))
+        .map(|i| {
+            request(
+                prompt(&format!("p/{i:05}"), i),
+                Version::new(1, 0, 0),
+                None,
+                Expect::Absent,
+            )
+        })
         .collect();
     pm.save_all(requests).await.expect("fill prompts");
     let history = (0..HISTORY)
         .map(|i| {
             let (parent, expected) = match i {
                 0 => (None, Expect::Absent),
-                _ => (Some(Version::new(1, i - 1, 0)), Expect::Version(Version::new(1, i - 1, 0))),
+                _ => (
+                    Some(Version::new(1, i - 1, 0)),
+                    Expect::Version(Version::new(1, i - 1, 0)),
+                ),
             };
             request(prompt(LONG, i as usize), Version::new(1, i, 0), parent, expected)
         })
@@ -95,7 +106,11 @@ async fn get(router: &Router, path: &str, cookie: Option<&str>) -> (usize, Optio
     if let Some(cookie) = cookie {
         builder = builder.header(header::COOKIE, cookie);
     }
-    let response = router.clone().oneshot(builder.body(Body::empty()).unwrap()).await.unwrap();
+    let response = router
+        .clone()
+        .oneshot(builder.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK, "GET {path}");
     let set_cookie = response
         .headers()
@@ -108,7 +123,10 @@ async fn get(router: &Router, path: &str, cookie: Option<&str>) -> (usize, Optio
 }
 
 fn bench_web(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("web.db").display());
     let router = rt.block_on(async {
@@ -131,7 +149,8 @@ fn bench_web(c: &mut Criterion) {
         ("web/browse_10k", "/ui/".to_owned()),
         ("api/list_10k", "/v1/prompts?limit=50".to_owned()),
         ("web/search_10k", "/ui/?q=p/0999".to_owned()),
-        ("api/search_10k", "/v1/prompts?limit=50&prefix=p/0999".to_owned()),
+        ("api/search_10k", "/v1/prompts?limit=50&q=p/0999".to_owned()),
+        ("api/prefix_10k", "/v1/prompts?limit=50&prefix=p/0999".to_owned()),
         ("web/prompt_page_1000_versions", format!("/ui/p/{LONG}")),
         ("api/versions_1000", format!("/v1/prompts/{long}/versions")),
         ("api/latest_1000", format!("/v1/prompts/{long}")),
@@ -142,7 +161,8 @@ fn bench_web(c: &mut Criterion) {
     }
     for (name, path) in &pages {
         c.bench_function(name, |b| {
-            b.to_async(&rt).iter(|| async { black_box(get(&router, path, cookie).await) });
+            b.to_async(&rt)
+                .iter(|| async { black_box(get(&router, path, cookie).await) });
         });
     }
 }
