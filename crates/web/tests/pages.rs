@@ -73,6 +73,11 @@ async fn the_prompt_page_shows_the_template_history_and_labels() {
         .has("route to a team")
         .has("clearer wording")
         .has("Label history");
+    // The timeline is newest first.
+    let timeline = &page.body[page.body.find("id=\"history\"").unwrap()..];
+    let newest = timeline.find("route to a team").unwrap();
+    let oldest = timeline.find("clearer wording").unwrap();
+    assert!(newest < oldest, "the timeline lists 2.0.0 before 1.1.0");
     let old = ui.get("/ui/p/support/triage?v=1.0.0").await;
     old.has("Version 1.0.0").has("show latest");
     let chat = ui.get("/ui/p/chat/helper").await;
