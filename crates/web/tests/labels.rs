@@ -279,7 +279,7 @@ async fn protected_labels_need_an_admin_key() {
     let (mut ui, _dir) = signed_in(pm.clone(), Scope::Write, &["production"]).await;
     let prompt = ui.get("/ui/p/support/triage").await;
     prompt
-        .has("protected: moving it needs an admin key")
+        .has("moving it needs an admin key")
         .lacks("Roll back to")
         .lacks(">Unprotect<");
     for label in ["production", "staging"] {
