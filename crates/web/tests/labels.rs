@@ -280,6 +280,7 @@ async fn protected_labels_need_an_admin_key() {
     let prompt = ui.get("/ui/p/support/triage").await;
     prompt
         .has("moving it needs an admin key")
+        .has("Protected labels (production, staging) need an admin key")
         .lacks("Roll back to")
         .lacks(">Unprotect<");
     for label in ["production", "staging"] {
