@@ -72,7 +72,7 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/ui/p/{*id}", get(pages::prompt::page))
         .route("/ui/diff/{*id}", get(pages::diff::page))
         .route("/ui/labels/{*id}", post(pages::labels::post))
-        .route("/ui/status/{*id}", post(pages::labels::post_status))
+        .route("/ui/status/{*id}", post(pages::status::post))
         .route("/ui/audit/{*id}", get(pages::audit::page))
         .route("/ui/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(web.clone(), session::layer))

@@ -1,11 +1,11 @@
 //! Promote and roll back: the label forms of the prompt page (`POST /ui/labels/{id}`: set a
 //! label to a version, roll it back, remove it, protect or unprotect it) and the status form
-//! (`POST /ui/status/{id}`). Every change goes through a confirmation page (`step=confirm`) that
+//! (`POST /ui/status/{id}`, in `status.rs`). Every change goes through a confirmation page (`step=confirm`) that
 //! says what will change — the label's move, a summary of the diff between its old and new
 //! version with the suggested bump, the prompts whose includes follow the label, whether it is
 //! protected — and carries the label's current version; `step=apply` does it only if the label
 //! is still there (otherwise a stale confirmation, nothing changed), then redirects to the prompt
-//! page with a notice (`?done=…`, see [`notice`]).
+//! page with a notice (`?done=…`, see [`notice`]). The status form's handler lives in `status.rs`.
 //!
 //! Writes need a write key; a protected label (the prompt's own protection, or the server's
 //! configuration) needs an admin key, as in the REST API. The writes go through
@@ -41,19 +41,6 @@ pub(crate) struct LabelForm {
     #[serde(default)]
     version: Option<String>,
     /// Where the label pointed when the confirmation was shown (`""`: unset).
-    #[serde(default)]
-    expected: Option<String>,
-    /// `confirm` (the default) or `apply`.
-    #[serde(default)]
-    step: Option<String>,
-}
-
-/// The status form's fields.
-#[derive(Debug, Deserialize)]
-pub(crate) struct StatusForm {
-    /// The new status.
-    status: String,
-    /// The status when the confirmation was shown.
     #[serde(default)]
     expected: Option<String>,
     /// `confirm` (the default) or `apply`.
@@ -113,7 +100,7 @@ pub(crate) fn writer_caller(viewer: &Viewer) -> Result<Caller, PageError> {
 }
 
 /// A form problem shown on the confirmation page, with a link back to the prompt.
-fn problem(status: StatusCode, viewer: &Viewer, id: &PromptId, title: &str, detail: &str) -> PageError {
+pub(super) fn problem(status: StatusCode, viewer: &Viewer, id: &PromptId, title: &str, detail: &str) -> PageError {
     page(
         status,
         "confirm.html",
@@ -128,7 +115,7 @@ fn problem(status: StatusCode, viewer: &Viewer, id: &PromptId, title: &str, deta
 }
 
 /// The 409 page of a confirmation that no longer describes the state.
-fn stale(viewer: &Viewer, id: &PromptId, detail: &str) -> PageError {
+pub(super) fn stale(viewer: &Viewer, id: &PromptId, detail: &str) -> PageError {
     problem(
         StatusCode::CONFLICT,
         viewer,
@@ -138,11 +125,11 @@ fn stale(viewer: &Viewer, id: &PromptId, detail: &str) -> PageError {
     )
 }
 
-fn bad_form(e: &FormRejection) -> PageError {
+pub(super) fn bad_form(e: &FormRejection) -> PageError {
     fail(StatusCode::BAD_REQUEST, "Bad form", &e.body_text())
 }
 
-fn is_apply(step: Option<&str>) -> bool {
+pub(super) fn is_apply(step: Option<&str>) -> bool {
     step == Some("apply")
 }
 
@@ -467,7 +454,7 @@ async fn apply(
 }
 
 /// The 303 to the prompt page with its notice.
-fn back_to_prompt(id: &PromptId, done: &str) -> Response {
+pub(super) fn back_to_prompt(id: &PromptId, done: &str) -> Response {
     let done = serde_urlencoded::to_string([("done", done)]).unwrap_or_default();
     Redirect::to(&format!("/ui/p/{id}?{done}#labels")).into_response()
 }
@@ -514,74 +501,6 @@ pub(crate) fn controls(web: &Web, history: &[LabelEvent], done: Option<&str>) ->
         config_protected => data(&web.app.options().protected_labels),
         rollback => data(&rollback),
     }
-}
-
-/// `POST /ui/status/{id}`: confirm, then apply, a status change.
-pub(crate) async fn post_status(
-    State(web): State<Web>,
-    viewer: Viewer,
-    Path(raw): Path<String>,
-    form: Result<Form<StatusForm>, FormRejection>,
-) -> PageResult {
-    let caller = writer_caller(&viewer)?;
-    let id = super::prompt_id(&raw)?;
-    let Form(form) = form.map_err(|e| bad_form(&e))?;
-    let pm = web.app.manager();
-    let summary = pm.summary(&id).await.or_page()?;
-    let to = PromptStatus::from_str(form.status.trim()).map_err(|_| {
-        problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &viewer,
-            &id,
-            "Not a status",
-            &format!("`{}` is not a status: {}", form.status, super::statuses().join(", ")),
-        )
-    })?;
-    let from = summary.status;
-    if let Err(reason) = from.check_transition(to) {
-        return Err(problem(
-            StatusCode::CONFLICT,
-            &viewer,
-            &id,
-            "Not allowed",
-            &format!("`{id}` cannot go from {from} to {to}: {reason}"),
-        ));
-    }
-    if is_apply(form.step.as_deref()) {
-        let expected = form.expected.as_deref().map(str::trim);
-        if expected != Some(from.as_str()) {
-            return Err(stale(
-                &viewer,
-                &id,
-                &format!(
-                    "the status of `{id}` changed since you confirmed: it was {} then, it is {from} now.",
-                    expected.unwrap_or("unknown")
-                ),
-            ));
-        }
-        web.app.writer(&caller).set_status(&id, to).await.or_page()?;
-        return Ok(back_to_prompt(&id, &format!("status:{to}")));
-    }
-    // Archiving makes renders fail, includes of the prompt too: show who includes it.
-    let dependents = if to == PromptStatus::Archived {
-        pm.dependents(id.as_str()).await.or_page()?
-    } else {
-        Vec::new()
-    };
-    Ok(page(
-        StatusCode::OK,
-        "confirm.html",
-        minijinja::context! {
-            viewer => viewer.context(),
-            id => id.as_str(),
-            title => "Confirm",
-            kind => "status",
-            from => from.as_str(),
-            to => to.as_str(),
-            labels => data(&summary.labels),
-            dependents => data(&dependents),
-        },
-    ))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub(crate) mod browse;
 pub(crate) mod diff;
 pub(crate) mod labels;
 pub(crate) mod prompt;
+pub(crate) mod status;
 
 use axum::http::StatusCode;
 use prompt_manager::{PromptId, PromptStatus};
