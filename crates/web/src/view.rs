@@ -19,6 +19,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("../templates/login.html")),
     ("browse.html", include_str!("../templates/browse.html")),
     ("prompt.html", include_str!("../templates/prompt.html")),
+    ("diff.html", include_str!("../templates/diff.html")),
+    ("confirm.html", include_str!("../templates/confirm.html")),
+    ("audit.html", include_str!("../templates/audit.html")),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
