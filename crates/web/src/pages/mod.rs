@@ -4,6 +4,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod browse;
+pub(crate) mod playground;
 pub(crate) mod prompt;
 
 use axum::http::StatusCode;
