@@ -126,7 +126,10 @@ async fn ref_options(
             0,
             RefOption {
                 value: current.to_owned(),
-                label: current.rsplit_once('@').map_or("latest", |(_, s)| s).to_owned(),
+                label: match current.rsplit_once('@') {
+                    Some((_, selector)) => selector.to_owned(),
+                    None => format!("latest ({})", summary.latest_version),
+                },
             },
         );
     }
