@@ -13,6 +13,7 @@
   function setupTabs(result) {
     const tabs = [...result.querySelectorAll("[data-tab]")];
     if (!tabs.length) return;
+    result.classList.add("tabbed");
     const names = tabs.map((t) => t.dataset.tab);
     if (!names.includes(selectedTab)) selectedTab = names[0];
     for (const tab of tabs) {

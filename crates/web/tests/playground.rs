@@ -375,3 +375,17 @@ async fn a_read_only_key_may_render() {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert_eq!(element(&page.body, "out-text"), "Hi Di x3 tags= ratio=0.5");
 }
+
+#[tokio::test]
+async fn a_first_visit_hides_missing_variables_but_not_other_refusals() {
+    let pm = store().await;
+    pm.archive("play/thread").await.unwrap();
+    let mut ui = client(pm);
+    let page = ui.get("/ui/play/play/typed").await;
+    page.lacks("problem\" role=\"alert\"").has("Fill in the variables");
+    assert_eq!(field_error(&page.body, "name"), "");
+    let archived = ui.get("/ui/play/play/thread").await;
+    archived
+        .has("problem\" role=\"alert\"")
+        .has("is archived and cannot be rendered");
+}

@@ -54,6 +54,9 @@ struct Payload {
 struct Outcome {
     /// Whether a render ran (a first visit without variables does not show one that failed).
     rendered: bool,
+    /// Whether the render failed only for want of variables (a first visit shows no problems then).
+    #[serde(skip)]
+    only_missing: bool,
     text: Option<String>,
     messages: Option<Vec<ChatMessage>>,
     /// The messages as JSON, for copying.
@@ -165,7 +168,11 @@ async fn run(pm: &PromptManager, reference: &str, vars: &Variables, fields: &mut
                 });
             }
         }
-        Err(e) => outcome.problems.extend(form::place_error(e, fields)),
+        Err(e) => {
+            outcome.only_missing = matches!(&e, prompt_manager::Error::InvalidVariables { problems, .. }
+                if problems.iter().all(|p| matches!(p, prompt_manager::VariableProblem::Missing { .. })));
+            outcome.problems.extend(form::place_error(e, fields));
+        }
     }
     // Field problems found before the render (bad JSON, not a number) win over the render's.
     let mut summary: Vec<String> = fields
@@ -214,7 +221,7 @@ async fn respond(
     } else {
         run(pm, &reference, &vars, &mut fields).await
     };
-    if first_visit && !outcome.problems.is_empty() && outcome.text.is_none() && outcome.messages.is_none() {
+    if first_visit && outcome.only_missing {
         // Nothing typed yet: the form marks what is required; no wall of errors.
         outcome = Outcome::default();
         for f in &mut fields {
