@@ -74,6 +74,10 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/ui/labels/{*id}", post(pages::labels::post))
         .route("/ui/status/{*id}", post(pages::status::post))
         .route("/ui/audit/{*id}", get(pages::audit::page))
+        .route(
+            "/ui/play/{*id}",
+            get(pages::playground::page).post(pages::playground::render),
+        )
         .route("/ui/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(web.clone(), session::layer))
         .with_state(web)

@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("diff.html", include_str!("../templates/diff.html")),
     ("confirm.html", include_str!("../templates/confirm.html")),
     ("audit.html", include_str!("../templates/audit.html")),
+    ("playground.html", include_str!("../templates/playground.html")),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -120,7 +121,6 @@ pub(crate) fn ok(name: &str, ctx: Value) -> Response {
 }
 
 /// Renders one block of template `name` (a fragment a script swaps into the page).
-#[allow(dead_code, reason = "used by the edit and playground pages")]
 pub(crate) fn fragment(name: &str, block: &str, ctx: Value) -> Response {
     let rendered = ENV
         .get_template(name)

@@ -7,6 +7,7 @@ pub(crate) mod auth;
 pub(crate) mod browse;
 pub(crate) mod diff;
 pub(crate) mod labels;
+pub(crate) mod playground;
 pub(crate) mod prompt;
 pub(crate) mod status;
 
