@@ -19,6 +19,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("../templates/login.html")),
     ("browse.html", include_str!("../templates/browse.html")),
     ("prompt.html", include_str!("../templates/prompt.html")),
+    ("prompt_form.html", include_str!("../templates/prompt_form.html")),
+    ("edit.html", include_str!("../templates/edit.html")),
+    ("new.html", include_str!("../templates/new.html")),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

@@ -4,6 +4,9 @@
 
 pub(crate) mod auth;
 pub(crate) mod browse;
+pub(crate) mod create;
+pub(crate) mod edit;
+pub(crate) mod form;
 pub(crate) mod prompt;
 
 use axum::http::StatusCode;

@@ -23,6 +23,8 @@ pub(crate) struct PromptQuery {
     v: Option<String>,
     /// `all` shows every version in the timeline.
     history: Option<String>,
+    /// The version just saved by the edit or create page (a confirmation after its redirect).
+    saved: Option<String>,
 }
 
 /// One message of a chat template, for its card.
@@ -129,6 +131,7 @@ pub(crate) async fn page(
             label_history => crate::view::data(&label_history),
             statuses => super::statuses(),
             archived => summary.status == PromptStatus::Archived,
+            saved => query.saved.as_deref(),
         },
     ))
 }

@@ -1,0 +1,760 @@
+//! The prompt form shared by the edit and create pages: its fields as they come from a browser
+//! (a text template, or chat message cards with role, content and name, placeholders), the
+//! structural actions a submit button asks for without JavaScript (`add_message`, `move_up:N`,
+//! `remove:N`, … applied to the fields and re-rendered, nothing saved), turning the fields into a
+//! [`Prompt`] with every problem found at once (schema and model config as YAML or JSON with the
+//! wrong line named), and the lint of the resulting templates (syntax errors and undefined
+//! variables at their line and column, as `prompt-manager lint` reports them) with the sources
+//! highlighted and the lines at fault marked.
+
+use std::collections::BTreeMap;
+
+use prompt_manager::{
+    ChatItem, ChatMessage, Error, InputSchema, MessagePlaceholder, Metadata, ModelConfig, Prompt, PromptFormat,
+    PromptId, Role, Template, TemplateEngine, ToolCall,
+};
+use serde::Serialize;
+
+use axum::http::StatusCode;
+use prompt_manager_server::keys::Caller;
+
+use crate::highlight;
+use crate::session::Viewer;
+use crate::view::{PageError, data, fail};
+
+/// The most chat entries a form may hold (a bound on what a posted index may allocate).
+pub(crate) const MAX_MESSAGES: usize = 500;
+
+/// One chat entry of the form: a message card or a placeholder card.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub(crate) struct MessageField {
+    /// `message` or `placeholder`.
+    pub(crate) kind: String,
+    pub(crate) role: String,
+    pub(crate) content: String,
+    pub(crate) name: String,
+    /// For a placeholder: the variable holding the messages.
+    pub(crate) variable: String,
+    pub(crate) optional: bool,
+    /// For a tool message: the call it answers (kept as it is).
+    pub(crate) tool_call_id: String,
+    /// For an assistant message: its tool calls as JSON (kept as they are).
+    pub(crate) tool_calls: String,
+    /// How many rows its textarea shows.
+    pub(crate) rows: usize,
+}
+
+impl MessageField {
+    fn message(role: Role, content: &str) -> Self {
+        MessageField {
+            kind: "message".into(),
+            role: role.as_str().into(),
+            content: content.into(),
+            ..Default::default()
+        }
+    }
+
+    fn placeholder() -> Self {
+        MessageField {
+            kind: "placeholder".into(),
+            variable: "history".into(),
+            optional: true,
+            ..Default::default()
+        }
+    }
+
+    fn is_placeholder(&self) -> bool {
+        self.kind == "placeholder"
+    }
+}
+
+/// The fields of the prompt form, as posted (or filled from a stored prompt).
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct PromptForm {
+    /// The id (create only; edit takes it from the path).
+    pub(crate) id: String,
+    /// `chat`, or a text format (`text`, `completion`, `instruction`).
+    pub(crate) format: String,
+    /// The text template.
+    pub(crate) template: String,
+    /// The chat entries.
+    pub(crate) messages: Vec<MessageField>,
+    /// The input schema, YAML or JSON.
+    pub(crate) input_schema: String,
+    /// The model config, YAML or JSON.
+    pub(crate) model_config: String,
+    /// Comma-separated tags.
+    pub(crate) tags: String,
+    pub(crate) description: String,
+    /// Free metadata as JSON (not edited here, carried through).
+    pub(crate) metadata_extra: String,
+    /// Edit: the version the edits started from.
+    pub(crate) base: String,
+    /// The changelog message.
+    pub(crate) changelog: String,
+    /// The changelog draft last filled in (a changelog still equal to it follows the edits).
+    pub(crate) draft: String,
+    /// `suggested`, `major`, `minor` or `patch`.
+    pub(crate) bump: String,
+    /// Save despite lint problems other than syntax errors.
+    pub(crate) ignore_lint: bool,
+    /// Create: `form` or `file` (a pasted prompt file).
+    pub(crate) mode: String,
+    /// Create: the pasted prompt file.
+    pub(crate) file: String,
+    /// The button pressed.
+    #[serde(skip)]
+    pub(crate) action: String,
+    /// How many rows the text template's textarea shows.
+    pub(crate) template_rows: usize,
+}
+
+/// Rows for a textarea holding `text`: its lines and some room, within bounds.
+fn rows(text: &str, least: usize) -> usize {
+    (text.lines().count() + 1).clamp(least, 30)
+}
+
+impl PromptForm {
+    /// The form of a stored prompt.
+    pub(crate) fn from_prompt(prompt: &Prompt) -> Self {
+        let mut form = PromptForm {
+            id: prompt.id.to_string(),
+            format: prompt.format.as_str().into(),
+            input_schema: to_yaml(&prompt.input_schema, prompt.input_schema.is_empty()),
+            model_config: to_yaml(&prompt.model_config, prompt.model_config.is_empty()),
+            tags: prompt.metadata.tags.iter().cloned().collect::<Vec<_>>().join(", "),
+            description: prompt.metadata.description.clone().unwrap_or_default(),
+            metadata_extra: if prompt.metadata.extra.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string(&prompt.metadata.extra).unwrap_or_default()
+            },
+            bump: "suggested".into(),
+            mode: "form".into(),
+            ..Default::default()
+        };
+        match &prompt.template {
+            Template::Text(text) => form.template = text.clone(),
+            Template::Chat(items) => form.messages = items.iter().map(message_field).collect(),
+        }
+        form
+    }
+
+    /// An empty form for a new prompt.
+    pub(crate) fn blank() -> Self {
+        PromptForm {
+            format: "text".into(),
+            bump: "suggested".into(),
+            mode: "form".into(),
+            ..Default::default()
+        }
+    }
+
+    /// The form as posted: `m3.role`-style names for the chat entries, the rest by name.
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut form = PromptForm::blank();
+        for (name, value) in pairs {
+            if let Some((index, field)) = name.strip_prefix('m').and_then(|rest| rest.split_once('.')) {
+                let Ok(index) = index.parse::<usize>() else { continue };
+                if index >= MAX_MESSAGES {
+                    continue;
+                }
+                if form.messages.len() <= index {
+                    form.messages.resize_with(index + 1, MessageField::default);
+                }
+                let m = &mut form.messages[index];
+                match field {
+                    "kind" => m.kind = value,
+                    "role" => m.role = value,
+                    "content" => m.content = value,
+                    "name" => m.name = value,
+                    "variable" => m.variable = value,
+                    "optional" => m.optional = !value.is_empty(),
+                    "tool_call_id" => m.tool_call_id = value,
+                    "tool_calls" => m.tool_calls = value,
+                    _ => {}
+                }
+                continue;
+            }
+            let slot = match name.as_str() {
+                "id" => &mut form.id,
+                "format" => &mut form.format,
+                "template" => &mut form.template,
+                "input_schema" => &mut form.input_schema,
+                "model_config" => &mut form.model_config,
+                "tags" => &mut form.tags,
+                "description" => &mut form.description,
+                "metadata_extra" => &mut form.metadata_extra,
+                "base" => &mut form.base,
+                "changelog" => &mut form.changelog,
+                "draft" => &mut form.draft,
+                "bump" => &mut form.bump,
+                "mode" => &mut form.mode,
+                "file" => &mut form.file,
+                "action" => &mut form.action,
+                "ignore_lint" => {
+                    form.ignore_lint = !value.is_empty();
+                    continue;
+                }
+                _ => continue,
+            };
+            *slot = value;
+        }
+        // Indices a browser skipped (a removed card in the middle) leave empty entries.
+        form.messages.retain(|m| !m.kind.is_empty());
+        form
+    }
+
+    /// Fills in the changelog draft of the latest diff unless the user wrote their own.
+    pub(crate) fn offer_draft(&mut self, draft: String) {
+        if self.changelog.trim().is_empty() || self.changelog == self.draft {
+            self.changelog.clone_from(&draft);
+        }
+        self.draft = draft;
+    }
+
+    /// Whether the form edits a chat template.
+    pub(crate) fn is_chat(&self) -> bool {
+        self.format == "chat"
+    }
+
+    /// Applies a structural action (add, remove, move a card; switch between text and chat) and
+    /// says whether it was one; `preview`, `save` and the like are left to the page.
+    pub(crate) fn apply(&mut self) -> bool {
+        let action = self.action.clone();
+        let (verb, index) = match action.split_once(':') {
+            Some((verb, n)) => (verb, n.parse::<usize>().ok()),
+            None => (action.as_str(), None),
+        };
+        let len = self.messages.len();
+        match (verb, index) {
+            ("add_message", _) if len < MAX_MESSAGES => {
+                let role = if len == 0 { Role::System } else { Role::User };
+                self.messages.push(MessageField::message(role, ""));
+            }
+            ("add_placeholder", _) if len < MAX_MESSAGES => self.messages.push(MessageField::placeholder()),
+            ("add_message" | "add_placeholder", _) => {}
+            ("remove", Some(i)) if i < len => {
+                self.messages.remove(i);
+            }
+            ("move_up", Some(i)) if i > 0 && i < len => self.messages.swap(i - 1, i),
+            ("move_down", Some(i)) if i + 1 < len => self.messages.swap(i, i + 1),
+            ("remove" | "move_up" | "move_down", _) => {}
+            ("to_chat", _) => {
+                if !self.is_chat() {
+                    self.messages = vec![MessageField::message(Role::User, &self.template)];
+                    self.format = "chat".into();
+                }
+            }
+            ("to_text", _) => {
+                if self.is_chat() {
+                    self.template = self
+                        .messages
+                        .iter()
+                        .filter(|m| !m.is_placeholder())
+                        .map(|m| m.content.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n\n");
+                    self.format = "text".into();
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The prompt the fields describe, for `id`, or every problem found.
+    pub(crate) fn to_prompt(&self, id: &str) -> Result<Prompt, Problems> {
+        let mut problems = Problems::default();
+        let id = match PromptId::new(id.trim()) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                problems.id = Some(if id.trim().is_empty() {
+                    "give the prompt an id, such as `support/triage`".into()
+                } else {
+                    format!("`{}` is not a valid id: {e}", id.trim())
+                });
+                None
+            }
+        };
+        let format = match self.format.parse::<PromptFormat>() {
+            Ok(f) => f,
+            Err(_) => {
+                problems.general.push(format!("format `{}` is unknown", self.format));
+                PromptFormat::Text
+            }
+        };
+        let template = if format.is_chat() {
+            let mut items = Vec::new();
+            for (i, m) in self.messages.iter().enumerate() {
+                match message_item(m) {
+                    Ok(item) => items.push(item),
+                    Err(e) => {
+                        problems.messages.insert(i, e);
+                    }
+                }
+            }
+            if self.messages.is_empty() {
+                problems
+                    .general
+                    .push("a chat prompt needs at least one message: press Add message".into());
+            }
+            Template::Chat(items)
+        } else {
+            Template::Text(self.template.clone())
+        };
+        let input_schema = match parse_yaml::<InputSchema>(&self.input_schema, "input schema") {
+            Ok(schema) => schema,
+            Err(e) => {
+                problems.input_schema = Some(e);
+                InputSchema::default()
+            }
+        };
+        let model_config = match parse_yaml::<ModelConfig>(&self.model_config, "model config") {
+            Ok(config) => config,
+            Err(e) => {
+                problems.model_config = Some(e);
+                ModelConfig::default()
+            }
+        };
+        let extra = if self.metadata_extra.trim().is_empty() {
+            BTreeMap::new()
+        } else {
+            serde_json::from_str(&self.metadata_extra).unwrap_or_else(|e| {
+                problems
+                    .general
+                    .push(format!("the free metadata is not valid JSON: {e}"));
+                BTreeMap::new()
+            })
+        };
+        let metadata = Metadata {
+            description: Some(self.description.trim().to_owned()).filter(|d| !d.is_empty()),
+            tags: self
+                .tags
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            extra,
+        };
+        let Some(id) = id else {
+            return Err(problems);
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let prompt = Prompt {
+            id,
+            format,
+            template,
+            metadata,
+            model_config,
+            input_schema,
+        };
+        match prompt.validate() {
+            Ok(()) => Ok(prompt),
+            Err(e) => {
+                problems.general.push(error_text(&e));
+                Err(problems)
+            }
+        }
+    }
+}
+
+/// The card of a chat entry.
+fn message_field(item: &ChatItem) -> MessageField {
+    match item {
+        ChatItem::Message(m) => MessageField {
+            kind: "message".into(),
+            role: m.role.as_str().into(),
+            content: m.content.clone(),
+            name: m.name.clone().unwrap_or_default(),
+            tool_call_id: m.tool_call_id.clone().unwrap_or_default(),
+            tool_calls: if m.tool_calls.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string(&m.tool_calls).unwrap_or_default()
+            },
+            ..Default::default()
+        },
+        ChatItem::Placeholder(p) => MessageField {
+            kind: "placeholder".into(),
+            variable: p.variable.clone(),
+            optional: p.optional,
+            ..Default::default()
+        },
+    }
+}
+
+/// The chat entry of a card.
+fn message_item(m: &MessageField) -> Result<ChatItem, String> {
+    if m.is_placeholder() {
+        let variable = m.variable.trim();
+        if variable.is_empty() {
+            return Err("name the variable that holds the messages".into());
+        }
+        return Ok(ChatItem::Placeholder(MessagePlaceholder {
+            variable: variable.to_owned(),
+            optional: m.optional,
+        }));
+    }
+    let role = m
+        .role
+        .parse::<Role>()
+        .map_err(|_| format!("role `{}` is unknown", m.role))?;
+    let tool_calls: Vec<ToolCall> = if m.tool_calls.trim().is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_str(&m.tool_calls).map_err(|e| format!("the tool calls are not valid JSON: {e}"))?
+    };
+    Ok(ChatItem::Message(ChatMessage {
+        role,
+        content: m.content.clone(),
+        name: Some(m.name.trim().to_owned()).filter(|n| !n.is_empty()),
+        tool_call_id: Some(m.tool_call_id.trim().to_owned()).filter(|n| !n.is_empty()),
+        tool_calls,
+    }))
+}
+
+/// A value as YAML for a textarea (empty when `empty`).
+fn to_yaml<T: Serialize>(value: &T, empty: bool) -> String {
+    if empty {
+        return String::new();
+    }
+    serde_saphyr::to_string(value).unwrap_or_default()
+}
+
+/// A textarea's YAML or JSON (JSON is YAML too), or what is wrong and on which line.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned + Default>(text: &str, what: &str) -> Result<T, String> {
+    if text.trim().is_empty() {
+        return Ok(T::default());
+    }
+    serde_saphyr::from_str::<T>(text).map_err(|e| {
+        let message = e.without_snippet().to_string();
+        let message = message.lines().next().unwrap_or_default().to_owned();
+        match e.location() {
+            Some(at) => format!(
+                "the {what} is wrong at line {}, column {}: {message}",
+                at.line(),
+                at.column()
+            ),
+            None => format!("the {what} is wrong: {message}"),
+        }
+    })
+}
+
+/// A manager error as a sentence for the form.
+pub(crate) fn error_text(error: &Error) -> String {
+    error.to_string()
+}
+
+/// What is wrong with the fields, by field.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Problems {
+    pub(crate) id: Option<String>,
+    pub(crate) input_schema: Option<String>,
+    pub(crate) model_config: Option<String>,
+    /// By card index (0-based).
+    pub(crate) messages: BTreeMap<usize, String>,
+    /// Problems of the whole form.
+    pub(crate) general: Vec<String>,
+}
+
+impl Problems {
+    /// Whether nothing is wrong.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.id.is_none()
+            && self.input_schema.is_none()
+            && self.model_config.is_none()
+            && self.messages.is_empty()
+            && self.general.is_empty()
+    }
+}
+
+/// One lint finding in a template of the form.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Finding {
+    /// The chat card it is in (0-based), or `None` for a text template.
+    pub(crate) part: Option<usize>,
+    /// `template`, or `message 2 (user)`.
+    pub(crate) place: String,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    /// `error` or `warning`.
+    pub(crate) severity: &'static str,
+    /// The lint code: `template_syntax`, `undefined_variable`, `unused_variable`.
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+}
+
+/// A template of the form, highlighted, with the lines of its findings marked.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Source {
+    pub(crate) place: String,
+    /// Highlighted HTML (escaped by the highlighter).
+    pub(crate) html: String,
+}
+
+/// What lint found in a prompt, and its templates highlighted with the lines at fault marked.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Lint {
+    pub(crate) findings: Vec<Finding>,
+    pub(crate) sources: Vec<Source>,
+    /// Whether a template does not parse (nothing can be saved).
+    pub(crate) syntax_error: bool,
+    /// Errors other than syntax (undefined variables).
+    pub(crate) errors: usize,
+    pub(crate) warnings: usize,
+}
+
+/// Lints a prompt's templates as `prompt-manager lint` does for a prompt file, with positions
+/// inside each template: `template_syntax` (the engine's parse), `undefined_variable` (a
+/// variable read but not declared, when a schema is declared) and `unused_variable` (a warning).
+pub(crate) fn lint(engine: &dyn TemplateEngine, prompt: &Prompt) -> Lint {
+    let mut lint = Lint::default();
+    let parts: Vec<(Option<usize>, String, &str)> = match &prompt.template {
+        Template::Text(text) => vec![(None, "template".to_owned(), text.as_str())],
+        Template::Chat(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| match item {
+                ChatItem::Message(m) => Some((Some(i), format!("message {} ({})", i + 1, m.role), m.content.as_str())),
+                ChatItem::Placeholder(_) => None,
+            })
+            .collect(),
+    };
+    let declared: Vec<&str> = prompt.input_schema.variables.iter().map(|v| v.name.as_str()).collect();
+    let mut read: Vec<String> = Vec::new();
+    if let Template::Chat(items) = &prompt.template {
+        for item in items {
+            if let ChatItem::Placeholder(p) = item {
+                read.push(p.variable.clone());
+            }
+        }
+    }
+    for (part, place, source) in &parts {
+        let name = format!("{} {place}", prompt.id);
+        if let Err(e) = engine.validate(&name, source) {
+            lint.syntax_error = true;
+            let (line, column, message) = match e {
+                Error::TemplateSyntax {
+                    message, line, column, ..
+                } => (line, column, format!("template syntax error: {message}")),
+                other => (1, 1, other.to_string()),
+            };
+            lint.findings.push(Finding {
+                part: *part,
+                place: place.clone(),
+                line: line.max(1),
+                column: column.max(1),
+                severity: "error",
+                code: "template_syntax",
+                message,
+            });
+            continue;
+        }
+        let Ok(scan) = engine.scan(&name, source) else { continue };
+        for (variable, position) in scan.variables {
+            let (line, column) = position.map_or((1, 1), |p| (p.line.max(1), p.column.max(1)));
+            if !declared.is_empty() && !declared.contains(&variable.as_str()) {
+                lint.findings.push(Finding {
+                    part: *part,
+                    place: place.clone(),
+                    line,
+                    column,
+                    severity: "error",
+                    code: "undefined_variable",
+                    message: format!("reads variable `{variable}`, which the input schema does not declare"),
+                });
+            }
+            read.push(variable);
+        }
+    }
+    if !lint.syntax_error && scan_includes_nothing(engine, &parts, &prompt.id) {
+        for spec in &prompt.input_schema.variables {
+            if !read.contains(&spec.name) {
+                lint.findings.push(Finding {
+                    part: None,
+                    place: "input schema".into(),
+                    line: 0,
+                    column: 0,
+                    severity: "warning",
+                    code: "unused_variable",
+                    message: format!("the input schema declares `{}`, which no template reads", spec.name),
+                });
+            }
+        }
+    }
+    lint.errors = lint
+        .findings
+        .iter()
+        .filter(|f| f.severity == "error" && f.code != "template_syntax")
+        .count();
+    lint.warnings = lint.findings.iter().filter(|f| f.severity == "warning").count();
+    lint.sources = parts
+        .iter()
+        .map(|(part, place, source)| {
+            let marks: Vec<(usize, &'static str)> = lint
+                .findings
+                .iter()
+                .filter(|f| f.part == *part && f.line > 0)
+                .map(|f| (f.line, f.severity))
+                .collect();
+            Source {
+                place: place.clone(),
+                html: mark_lines(&highlight::jinja_html(source), &marks),
+            }
+        })
+        .collect();
+    lint
+}
+
+/// Whether no template includes another (an included template's variables are not known here,
+/// so unused declarations are only reported without includes).
+fn scan_includes_nothing(engine: &dyn TemplateEngine, parts: &[(Option<usize>, String, &str)], id: &PromptId) -> bool {
+    parts.iter().all(|(_, place, source)| {
+        engine
+            .scan(&format!("{id} {place}"), source)
+            .is_ok_and(|scan| scan.includes.is_empty())
+    })
+}
+
+/// Marks lines (1-based) of highlighted HTML: `<span class="line error">`.
+pub(crate) fn mark_lines(html: &str, marks: &[(usize, &str)]) -> String {
+    if marks.is_empty() {
+        return html.to_owned();
+    }
+    let opening = "<span class=\"line\">";
+    let mut out = String::with_capacity(html.len() + 32 * marks.len());
+    let mut rest = html;
+    let mut line = 0;
+    while let Some(at) = rest.find(opening) {
+        line += 1;
+        out.push_str(&rest[..at]);
+        let severity = marks
+            .iter()
+            .filter(|(l, _)| *l == line)
+            .map(|(_, s)| *s)
+            .min_by_key(|s| if *s == "error" { 0 } else { 1 });
+        match severity {
+            Some(s) => {
+                out.push_str("<span class=\"line ");
+                out.push_str(if s == "error" { "error" } else { "warn" });
+                out.push_str("\" aria-invalid=\"true\">");
+            }
+            None => out.push_str(opening),
+        }
+        rest = &rest[at + opening.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The caller of a write, or the 403 page for a viewer who may only read.
+pub(crate) fn writer_caller(viewer: &Viewer) -> Result<Caller, PageError> {
+    match &viewer.caller {
+        Some(caller) if viewer.can_write() => Ok(caller.clone()),
+        _ => Err(fail(
+            StatusCode::FORBIDDEN,
+            "Read-only access",
+            "creating and editing prompts needs an API key with the write scope; yours may only read. Nothing was changed.",
+        )),
+    }
+}
+
+/// The form's part of a page context: the fields, the problems by field and by card, the lint
+/// findings by card, and the choices the selects offer.
+pub(crate) fn view(form: &PromptForm, problems: &Problems, lint: Option<&Lint>) -> minijinja::Value {
+    let mut form = form.clone();
+    form.template_rows = rows(&form.template, 8);
+    for m in &mut form.messages {
+        m.rows = rows(&m.content, 3);
+    }
+    let form = &form;
+    let card_problems: Vec<Option<&String>> = (0..form.messages.len()).map(|i| problems.messages.get(&i)).collect();
+    let findings = |part: Option<usize>| -> Vec<&Finding> {
+        lint.map(|l| l.findings.iter().filter(|f| f.part == part && f.line > 0).collect())
+            .unwrap_or_default()
+    };
+    let card_findings: Vec<Vec<&Finding>> = (0..form.messages.len()).map(|i| findings(Some(i))).collect();
+    minijinja::context! {
+        form => data(form),
+        problems => data(problems),
+        has_problems => !problems.is_empty(),
+        card_problems => data(&card_problems),
+        card_findings => data(&card_findings),
+        template_findings => data(findings(None)),
+        lint => lint.map(data),
+        roles => roles(),
+        text_formats => ["text", "completion", "instruction"],
+    }
+}
+
+/// The roles a message card offers.
+pub(crate) fn roles() -> Vec<&'static str> {
+    Role::ALL.iter().map(|r| r.as_str()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+    }
+
+    #[test]
+    fn cards_are_read_by_index_and_actions_rearrange_them() {
+        let mut form = PromptForm::from_pairs(pairs(&[
+            ("format", "chat"),
+            ("m0.kind", "message"),
+            ("m0.role", "system"),
+            ("m0.content", "Be {{ tone }}."),
+            ("m1.kind", "placeholder"),
+            ("m1.variable", "history"),
+            ("m2.kind", "message"),
+            ("m2.role", "user"),
+            ("m2.content", "{{ q }}"),
+            ("m99999.kind", "message"),
+            ("action", "move_up:2"),
+        ]));
+        assert_eq!(form.messages.len(), 3);
+        assert!(form.apply());
+        assert_eq!(form.messages[1].content, "{{ q }}");
+        form.action = "remove:0".into();
+        form.apply();
+        assert_eq!(form.messages.len(), 2);
+        form.action = "preview".into();
+        assert!(!form.apply());
+        let prompt = form.to_prompt("chat/x").unwrap();
+        assert!(matches!(&prompt.template, Template::Chat(items) if items.len() == 2));
+    }
+
+    #[test]
+    fn yaml_and_json_parse_and_a_bad_line_is_named() {
+        let yaml: ModelConfig = parse_yaml("model: gpt-4o\ntemperature: 0.2\n", "model config").unwrap();
+        assert_eq!(yaml.model.as_deref(), Some("gpt-4o"));
+        let json: ModelConfig = parse_yaml("{\"temperature\": 0.5}", "model config").unwrap();
+        assert_eq!(json.temperature, Some(0.5));
+        let bad = parse_yaml::<ModelConfig>("model: a\ntemprature: 1\n", "model config").unwrap_err();
+        assert!(bad.contains("line 2"), "{bad}");
+    }
+
+    #[test]
+    fn lint_finds_syntax_errors_and_undefined_variables_at_their_line() {
+        let engine = prompt_manager::MiniJinjaEngine::new();
+        let broken = Prompt::text("a", "Hello\n{{ name }").unwrap();
+        let lint = lint(&engine, &broken);
+        assert!(lint.syntax_error);
+        assert_eq!(lint.findings[0].line, 2);
+        assert!(lint.sources[0].html.contains("line error"));
+        let mut undeclared = Prompt::text("a", "Hi {{ name }}\n{{ other }}").unwrap();
+        undeclared.input_schema = parse_yaml("- name: name\n- name: unused\n", "input schema").unwrap();
+        let lint = super::lint(&engine, &undeclared);
+        assert_eq!(lint.errors, 1);
+        assert_eq!(lint.warnings, 1);
+        let undefined = lint.findings.iter().find(|f| f.code == "undefined_variable").unwrap();
+        assert_eq!((undefined.line, undefined.column), (2, 4));
+    }
+}
