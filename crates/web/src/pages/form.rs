@@ -154,6 +154,12 @@ impl PromptForm {
     pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         let mut form = PromptForm::blank();
         for (name, value) in pairs {
+            // Browsers send a textarea's line breaks as CRLF; the stored text has LF.
+            let value = if value.contains('\r') {
+                value.replace("\r\n", "\n")
+            } else {
+                value
+            };
             if let Some((index, field)) = name.strip_prefix('m').and_then(|rest| rest.split_once('.')) {
                 let Ok(index) = index.parse::<usize>() else { continue };
                 if index >= MAX_MESSAGES {
@@ -620,11 +626,18 @@ fn scan_includes_nothing(engine: &dyn TemplateEngine, parts: &[(Option<usize>, S
     })
 }
 
-/// Marks lines (1-based) of highlighted HTML: `<span class="line error">`.
+/// Marks lines (1-based) of highlighted HTML (`<span class="line error">`), and drops the line
+/// breaks between the line spans, which are blocks already (else a `<pre>` shows each twice).
 pub(crate) fn mark_lines(html: &str, marks: &[(usize, &str)]) -> String {
-    if marks.is_empty() {
-        return html.to_owned();
+    let mut html = html.replace("</span>\n<span class=\"line\">", "</span><span class=\"line\">");
+    // A final line break makes no line of its own.
+    if let Some(kept) = html.strip_suffix("<span class=\"line\"></span>") {
+        html = kept.to_owned();
     }
+    if marks.is_empty() {
+        return html;
+    }
+    let html = html.as_str();
     let opening = "<span class=\"line\">";
     let mut out = String::with_capacity(html.len() + 32 * marks.len());
     let mut rest = html;
@@ -715,13 +728,16 @@ mod tests {
             ("m1.variable", "history"),
             ("m2.kind", "message"),
             ("m2.role", "user"),
-            ("m2.content", "{{ q }}"),
             ("m99999.kind", "message"),
+            ("m2.content", "{{ q }}\r\nline two"),
             ("action", "move_up:2"),
         ]));
         assert_eq!(form.messages.len(), 3);
         assert!(form.apply());
-        assert_eq!(form.messages[1].content, "{{ q }}");
+        assert_eq!(
+            form.messages[1].content, "{{ q }}\nline two",
+            "CRLF from a browser is LF"
+        );
         form.action = "remove:0".into();
         form.apply();
         assert_eq!(form.messages.len(), 2);
