@@ -269,6 +269,42 @@ async fn a_pasted_file_that_does_not_parse_names_its_line_and_stores_nothing() {
 }
 
 #[tokio::test]
+async fn a_pasted_file_is_linted_as_the_cli_lints_it_with_positions_in_the_file() {
+    let pm = seeded().await;
+    let mut ui = opened(&pm).await;
+    let broken = "id: pasted/broken\ntemplate: |\n  Hello\n  {{ name }\n";
+    let page = ui
+        .post("/ui/new", &[("mode", "file"), ("file", broken), ("action", "save")])
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    page.has("template_syntax")
+        .has("line 4, column")
+        .has("class=\"line error\"");
+    let undeclared = "id: pasted/vars\ntemplate: Hi {{ name }} {{ other }}\ninput_schema:\n  - name: name\n";
+    let refused = ui
+        .post("/ui/new", &[("mode", "file"), ("file", undeclared), ("action", "save")])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused
+        .has("undefined_variable")
+        .has("line 2, column 28")
+        .has("lint found 1 problem");
+    assert_eq!(count(&pm).await, 2);
+    let forced = ui
+        .post(
+            "/ui/new",
+            &[
+                ("mode", "file"),
+                ("file", undeclared),
+                ("ignore_lint", "1"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(forced.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
 async fn a_read_only_key_cannot_create() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys.json");

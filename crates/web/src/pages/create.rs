@@ -158,7 +158,12 @@ pub(crate) async fn submit(
             prompt.id
         ));
     }
-    let lint = form::lint(pm.engine().as_ref(), &prompt);
+    let lint = if form.mode == "file" {
+        // The file as `prompt-manager lint` sees it, positions in the file.
+        form::lint_file(pm.engine().as_ref(), &form.file)
+    } else {
+        form::lint(pm.engine().as_ref(), &prompt)
+    };
     let (syntax_error, lint_errors) = (lint.syntax_error, lint.errors);
     shown.lint = Some(lint);
     let exists = shown.problems.id.is_some();

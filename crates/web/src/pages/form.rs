@@ -616,6 +616,44 @@ pub(crate) fn lint(engine: &dyn TemplateEngine, prompt: &Prompt) -> Lint {
     lint
 }
 
+/// Lints a pasted prompt file with `prompt-manager lint` itself (the storage crate's lint over
+/// the text as one file), positions in the file; the file is the one source shown, its lines at
+/// fault marked.
+pub(crate) fn lint_file(engine: &dyn TemplateEngine, text: &str) -> Lint {
+    let file = prompt_manager::lint::SourceFile {
+        display: "the pasted file".into(),
+        relative: "pasted.yaml".into(),
+        text: Ok(text.to_owned()),
+    };
+    let report = prompt_manager::lint::lint_sources(engine, &[file]);
+    let mut lint = Lint::default();
+    for d in report.diagnostics {
+        let severity = d.severity.as_str();
+        if d.code == "template_syntax" || d.code == "yaml" || d.code == "invalid_id" {
+            lint.syntax_error = true;
+        } else if severity == "error" {
+            lint.errors += 1;
+        } else {
+            lint.warnings += 1;
+        }
+        lint.findings.push(Finding {
+            part: None,
+            place: "file".into(),
+            line: d.line,
+            column: d.column,
+            severity: if severity == "error" { "error" } else { "warning" },
+            code: d.code,
+            message: d.message,
+        });
+    }
+    let marks: Vec<(usize, &'static str)> = lint.findings.iter().map(|f| (f.line, f.severity)).collect();
+    lint.sources = vec![Source {
+        place: "the pasted file".into(),
+        html: mark_lines(&highlight::jinja_html(text), &marks),
+    }];
+    lint
+}
+
 /// Whether no template includes another (an included template's variables are not known here,
 /// so unused declarations are only reported without includes).
 fn scan_includes_nothing(engine: &dyn TemplateEngine, parts: &[(Option<usize>, String, &str)], id: &PromptId) -> bool {
