@@ -305,6 +305,18 @@ async fn a_pasted_file_is_linted_as_the_cli_lints_it_with_positions_in_the_file(
 }
 
 #[tokio::test]
+async fn an_oversized_form_creates_nothing() {
+    let pm = seeded().await;
+    let mut ui = opened(&pm).await;
+    let huge = format!("id: big/one\ntemplate: {}\n", "x".repeat(1024 * 1024));
+    let page = ui
+        .post("/ui/new", &[("mode", "file"), ("file", &huge), ("action", "save")])
+        .await;
+    assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(count(&pm).await, 2);
+}
+
+#[tokio::test]
 async fn a_read_only_key_cannot_create() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys.json");

@@ -335,6 +335,24 @@ async fn a_version_saved_meanwhile_is_a_conflict_that_keeps_the_edits() {
 }
 
 #[tokio::test]
+async fn a_save_the_store_refuses_keeps_the_edits() {
+    let pm = seeded().await;
+    let mut ui = opened(&pm).await;
+    let mine = "{{ ticket }} {% include \"missing/part\" %}";
+    let page = ui
+        .post(
+            "/ui/edit/support/triage",
+            &text_form(mine, &[("changelog", "include"), ("action", "save")]),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    page.has("missing/part")
+        .has("Nothing was saved.")
+        .has("{% include &quot;missing/part&quot; %}");
+    assert_eq!(versions(&pm, "support/triage").await, 3);
+}
+
+#[tokio::test]
 async fn an_oversized_form_is_refused_before_anything_is_stored() {
     let pm = seeded().await;
     let mut ui = opened(&pm).await;

@@ -204,10 +204,10 @@ pub(crate) async fn submit(
             shown.notice = Some("nothing was created".into());
             render(&viewer, &form, shown, StatusCode::CONFLICT)
         }
-        Err(e @ (Error::TemplateSyntax { .. } | Error::InvalidPrompt { .. } | Error::NotFound(_))) => {
-            shown.notice = Some(format!("{}; nothing was created", error_text(&e)));
-            render(&viewer, &form, shown, invalid)
+        Err(e) => {
+            let (status, text) = super::form::save_error(e);
+            shown.notice = Some(format!("{text} Nothing was created."));
+            render(&viewer, &form, shown, status)
         }
-        Err(e) => Err(crate::view::error_response(e).into()),
     }
 }

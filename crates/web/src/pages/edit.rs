@@ -229,13 +229,12 @@ pub(crate) async fn submit(
             shown.preview = None;
             render(&viewer, &id, &latest, &form, shown, StatusCode::CONFLICT)
         }
-        Err(e @ (Error::TemplateSyntax { .. } | Error::InvalidPrompt { .. } | Error::NotFound(_))) => refuse(
-            shown,
-            &form,
-            format!("{}; nothing was saved", error_text(&e)),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        Err(e) => Err(crate::view::error_response(e).into()),
+        Err(e) => {
+            // Anything else (an include that does not resolve, a store that failed): the API's
+            // status and message, over the form, so the edits are not lost.
+            let (status, text) = super::form::save_error(e);
+            refuse(shown, &form, format!("{text} Nothing was saved."), status)
+        }
     }
 }
 

@@ -456,6 +456,19 @@ pub(crate) fn error_text(error: &Error) -> String {
     error.to_string()
 }
 
+/// The status and message of a failed save, as the REST API would answer it (a server-side
+/// failure says nothing of its cause; the log does), to show over the form that keeps the edits.
+pub(crate) fn save_error(error: Error) -> (StatusCode, String) {
+    let api = prompt_manager_server::ApiError::from(error);
+    let detail = api.problem().detail.clone();
+    let text = if detail.ends_with('.') {
+        detail
+    } else {
+        format!("{detail}.")
+    };
+    (api.status(), text)
+}
+
 /// What is wrong with the fields, by field.
 #[derive(Debug, Clone, Default, Serialize)]
 pub(crate) struct Problems {
