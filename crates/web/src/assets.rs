@@ -33,6 +33,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../assets/playground.js"),
     },
     Asset {
+        name: "edit.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/edit.js"),
+    },
+    Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
         bytes: include_bytes!("../assets/favicon.svg"),

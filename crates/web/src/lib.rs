@@ -78,6 +78,8 @@ pub fn router(app: AppState) -> Router<AppState> {
             "/ui/play/{*id}",
             get(pages::playground::page).post(pages::playground::render),
         )
+        .route("/ui/edit/{*id}", get(pages::edit::page_get).post(pages::edit::submit))
+        .route("/ui/new", get(pages::create::page_get).post(pages::create::submit))
         .route("/ui/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(web.clone(), session::layer))
         .with_state(web)

@@ -23,6 +23,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("confirm.html", include_str!("../templates/confirm.html")),
     ("audit.html", include_str!("../templates/audit.html")),
     ("playground.html", include_str!("../templates/playground.html")),
+    ("prompt_form.html", include_str!("../templates/prompt_form.html")),
+    ("edit.html", include_str!("../templates/edit.html")),
+    ("new.html", include_str!("../templates/new.html")),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

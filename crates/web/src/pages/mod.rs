@@ -8,6 +8,9 @@ pub(crate) mod browse;
 pub(crate) mod diff;
 pub(crate) mod labels;
 pub(crate) mod playground;
+pub(crate) mod create;
+pub(crate) mod edit;
+pub(crate) mod form;
 pub(crate) mod prompt;
 pub(crate) mod status;
 

@@ -25,6 +25,8 @@ pub(crate) struct PromptQuery {
     history: Option<String>,
     /// What the action that led here did (a notice, see `labels::notice`).
     done: Option<String>,
+    /// The version just saved by the edit or create page (a confirmation after its redirect).
+    saved: Option<String>,
 }
 
 /// One message of a chat template, for its card.
@@ -133,6 +135,7 @@ pub(crate) async fn page(
             label_controls,
             statuses => super::statuses(),
             archived => summary.status == PromptStatus::Archived,
+            saved => query.saved.as_deref(),
         },
     ))
 }
