@@ -5,12 +5,12 @@
 pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod browse;
-pub(crate) mod diff;
-pub(crate) mod labels;
-pub(crate) mod playground;
 pub(crate) mod create;
+pub(crate) mod diff;
 pub(crate) mod edit;
 pub(crate) mod form;
+pub(crate) mod labels;
+pub(crate) mod playground;
 pub(crate) mod prompt;
 pub(crate) mod status;
 

@@ -197,15 +197,9 @@ fn scan_includes_nothing(engine: &dyn TemplateEngine, parts: &[(Option<usize>, S
 /// Marks lines (1-based) of highlighted HTML (`<span class="line error">`), and drops the line
 /// breaks between the line spans, which are blocks already (else a `<pre>` shows each twice).
 pub(crate) fn mark_lines(html: &str, marks: &[(usize, &str)]) -> String {
-    let mut html = html.replace("</span>\n<span class=\"line\">", "</span><span class=\"line\">");
-    // A final line break makes no line of its own.
-    if let Some(kept) = html.strip_suffix("<span class=\"line\"></span>") {
-        html = kept.to_owned();
-    }
     if marks.is_empty() {
-        return html;
+        return html.to_owned();
     }
-    let html = html.as_str();
     let opening = "<span class=\"line\">";
     let mut out = String::with_capacity(html.len() + 32 * marks.len());
     let mut rest = html;
