@@ -90,12 +90,12 @@ pub(crate) async fn page(
     let summary = pm.summary(&id).await.or_page()?;
     let shown = query.v.clone().unwrap_or_else(|| summary.latest_version.to_string());
     let version = pm.get(&format!("{id}@{shown}")).await.or_page()?;
+    // Newest first, as the timeline shows it.
     let mut history = pm.history(&id).await.or_page()?;
     let mut label_history = pm.label_history(&id, None::<&str>).await.or_page()?;
     let label_controls = super::labels::controls(&web, &label_history, query.done.as_deref());
     // A template whose include is gone still shows; its variables are then unknown.
     let variables = pm.variables(&version.reference()).await.ok();
-    history.reverse();
     label_history.reverse();
     let total_versions = history.len();
     if query.history.as_deref() != Some("all") {
