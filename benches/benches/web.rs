@@ -62,14 +62,24 @@ fn prompt(id: &str, i: usize) -> Prompt {
 /// two batches (one transaction each).
 async fn fill(pm: &PromptManager) {
     let requests = (0..PROMPTS)
-        .map(|i| request(prompt(&format!("p/{i:05}"), i), Version::new(1, 0, 0), None, Expect::Absent))
+        .map(|i| {
+            request(
+                prompt(&format!("p/{i:05}"), i),
+                Version::new(1, 0, 0),
+                None,
+                Expect::Absent,
+            )
+        })
         .collect();
     pm.save_all(requests).await.expect("fill prompts");
     let history = (0..HISTORY)
         .map(|i| {
             let (parent, expected) = match i {
                 0 => (None, Expect::Absent),
-                _ => (Some(Version::new(1, i - 1, 0)), Expect::Version(Version::new(1, i - 1, 0))),
+                _ => (
+                    Some(Version::new(1, i - 1, 0)),
+                    Expect::Version(Version::new(1, i - 1, 0)),
+                ),
             };
             request(prompt(LONG, i as usize), Version::new(1, i, 0), parent, expected)
         })
@@ -95,7 +105,11 @@ async fn get(router: &Router, path: &str, cookie: Option<&str>) -> (usize, Optio
     if let Some(cookie) = cookie {
         builder = builder.header(header::COOKIE, cookie);
     }
-    let response = router.clone().oneshot(builder.body(Body::empty()).unwrap()).await.unwrap();
+    let response = router
+        .clone()
+        .oneshot(builder.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK, "GET {path}");
     let set_cookie = response
         .headers()
@@ -108,7 +122,10 @@ async fn get(router: &Router, path: &str, cookie: Option<&str>) -> (usize, Optio
 }
 
 fn bench_web(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("web.db").display());
     let router = rt.block_on(async {
@@ -142,7 +159,8 @@ fn bench_web(c: &mut Criterion) {
     }
     for (name, path) in &pages {
         c.bench_function(name, |b| {
-            b.to_async(&rt).iter(|| async { black_box(get(&router, path, cookie).await) });
+            b.to_async(&rt)
+                .iter(|| async { black_box(get(&router, path, cookie).await) });
         });
     }
 }
