@@ -84,7 +84,11 @@ async function runJourney(browser, journey) {
       if (failure.includes("ERR_BLOCKED_BY_CLIENT")) return; // reported above as another host
       // A response whose body was still loading when its page went away: its status was judged above.
       if (failure.includes("ERR_ABORTED") && (await request.response().catch(() => null))) return;
-      problems.push(`request failed (${failure}): ${request.method()} ${request.url()}`);
+      // A page's icon, style or script the browser stopped fetching because the page was left (a form
+      // submitted at once): cancelled, not failed. A real failure of one is a status >= 400 or another error.
+      const subresource = ["image", "stylesheet", "script", "font", "other"].includes(request.resourceType()); // the icon is "other"
+      if (failure.includes("ERR_ABORTED") && subresource && !request.isNavigationRequest()) return;
+      problems.push(`request failed (${failure}, ${request.resourceType()}): ${request.method()} ${request.url()}`);
     });
     return context;
   }
