@@ -3,7 +3,7 @@
 // HTTP status >= 400 it did not declare expected, or request to another host than the servers.
 // Screenshots of each journey's end (and of each shot() call) go to $PM_SCREENSHOTS.
 // Usage and the seeded data: README.md. Exit status: 0 when every journey passed.
-import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -23,6 +23,10 @@ const allowedOrigins = new Set([new URL(base).origin, ...(keyed ? [new URL(keyed
 
 const shots = env.PM_SCREENSHOTS || mkdtempSync(join(tmpdir(), "pm-screenshots-"));
 mkdirSync(shots, { recursive: true });
+// The folder shows this run only: an earlier run's screenshots (a failure since fixed) would mislead.
+for (const file of readdirSync(shots)) {
+  if (file.endsWith(".png")) rmSync(join(shots, file));
+}
 const only = (env.PM_JOURNEYS || "").split(",").map((s) => s.trim()).filter(Boolean);
 const JOURNEY_TIMEOUT_MS = Number(env.PM_JOURNEY_TIMEOUT_MS || 60_000);
 
