@@ -47,6 +47,10 @@
 
 use std::sync::Arc;
 
+/// Where a rollback of a label goes, from the label's history (what `rollback` does), for front
+/// ends that show it before doing it.
+#[doc(inline)]
+pub use prompt_manager_core::rollback_target;
 #[doc(inline)]
 pub use prompt_manager_core::{
     Bump, CacheStats, ChangeListener, ChatItem, ChatMessage, CompileUnit, CompiledTemplate, ContentHash, CreateOptions,

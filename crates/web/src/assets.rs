@@ -28,6 +28,16 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../assets/app.js"),
     },
     Asset {
+        name: "playground.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/playground.js"),
+    },
+    Asset {
+        name: "edit.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/edit.js"),
+    },
+    Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
         bytes: include_bytes!("../assets/favicon.svg"),
@@ -98,4 +108,39 @@ pub(crate) async fn serve(Path(name): Path<String>, Query(query): Query<AssetQue
         h.insert(header::ETAG, v);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `{` of the stylesheet is closed where it should be: an unclosed `@media` block
+    /// silently swallows every rule after it (a merge once did this).
+    #[test]
+    fn the_stylesheet_has_balanced_blocks() {
+        let css = std::str::from_utf8(ASSETS[0].bytes).unwrap_or_default();
+        assert_eq!(ASSETS[0].name, "app.css");
+        let mut depth = 0i32;
+        for (n, line) in css.lines().enumerate() {
+            depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
+            assert!(depth >= 0, "app.css line {}: a `}}` closes nothing", n + 1);
+            if line.starts_with("/*") {
+                assert_eq!(
+                    depth,
+                    0,
+                    "app.css line {}: a section starts inside an open block",
+                    n + 1
+                );
+            }
+        }
+        assert_eq!(depth, 0, "app.css ends inside an open block");
+    }
+
+    #[test]
+    fn urls_carry_the_content_hash() {
+        let url = url("app.js");
+        assert!(url.starts_with("/ui/assets/app.js?v="), "{url}");
+        assert_eq!(url.len(), "/ui/assets/app.js?v=".len() + 16);
+        assert_eq!(super::url("nope.css"), "/ui/assets/nope.css");
+    }
 }

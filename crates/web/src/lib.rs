@@ -70,6 +70,16 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/ui/login", get(pages::auth::login_page).post(pages::auth::login))
         .route("/ui/logout", post(pages::auth::logout))
         .route("/ui/p/{*id}", get(pages::prompt::page))
+        .route("/ui/diff/{*id}", get(pages::diff::page))
+        .route("/ui/labels/{*id}", post(pages::labels::post))
+        .route("/ui/status/{*id}", post(pages::status::post))
+        .route("/ui/audit/{*id}", get(pages::audit::page))
+        .route(
+            "/ui/play/{*id}",
+            get(pages::playground::page).post(pages::playground::render),
+        )
+        .route("/ui/edit/{*id}", get(pages::edit::page_get).post(pages::edit::submit))
+        .route("/ui/new", get(pages::create::page_get).post(pages::create::submit))
         .route("/ui/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(web.clone(), session::layer))
         .with_state(web)

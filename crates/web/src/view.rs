@@ -19,6 +19,13 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("../templates/login.html")),
     ("browse.html", include_str!("../templates/browse.html")),
     ("prompt.html", include_str!("../templates/prompt.html")),
+    ("diff.html", include_str!("../templates/diff.html")),
+    ("confirm.html", include_str!("../templates/confirm.html")),
+    ("audit.html", include_str!("../templates/audit.html")),
+    ("playground.html", include_str!("../templates/playground.html")),
+    ("prompt_form.html", include_str!("../templates/prompt_form.html")),
+    ("edit.html", include_str!("../templates/edit.html")),
+    ("new.html", include_str!("../templates/new.html")),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -117,7 +124,6 @@ pub(crate) fn ok(name: &str, ctx: Value) -> Response {
 }
 
 /// Renders one block of template `name` (a fragment a script swaps into the page).
-#[allow(dead_code, reason = "used by the edit and playground pages")]
 pub(crate) fn fragment(name: &str, block: &str, ctx: Value) -> Response {
     let rendered = ENV
         .get_template(name)

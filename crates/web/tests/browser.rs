@@ -164,6 +164,8 @@ async fn seed(pm: &PromptManager) {
 async fn start(dir: &Path, name: &str, app: AppOptions, stop: tokio::sync::watch::Receiver<bool>) -> String {
     let url = format!("sqlite://{}", dir.join(format!("{name}.db")).display());
     let pm = prompt_manager::open(&url).await.unwrap();
+    // The example `serve` seeds into an empty store (the playground journey uses it), then ours.
+    prompt_manager_server::seed_example(&pm).await.unwrap();
     seed(&pm).await;
     let config = ServerConfig {
         store: url,

@@ -2,9 +2,17 @@
 //! shows through the manager, shapes it for its template (`templates/*.html`) and renders it;
 //! failures render the error page with the API's status and message.
 
+pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod browse;
+pub(crate) mod create;
+pub(crate) mod diff;
+pub(crate) mod edit;
+pub(crate) mod form;
+pub(crate) mod labels;
+pub(crate) mod playground;
 pub(crate) mod prompt;
+pub(crate) mod status;
 
 use axum::http::StatusCode;
 use prompt_manager::{InputSchema, PromptId, PromptStatus};

@@ -23,6 +23,10 @@ pub(crate) struct PromptQuery {
     v: Option<String>,
     /// `all` shows every version in the timeline.
     history: Option<String>,
+    /// What the action that led here did (a notice, see `labels::notice`).
+    done: Option<String>,
+    /// The version just saved by the edit or create page (a confirmation after its redirect).
+    saved: Option<String>,
 }
 
 /// One message of a chat template, for its card.
@@ -89,6 +93,7 @@ pub(crate) async fn page(
     // Newest first, as the timeline shows it.
     let mut history = pm.history(&id).await.or_page()?;
     let mut label_history = pm.label_history(&id, None::<&str>).await.or_page()?;
+    let label_controls = super::labels::controls(&web, &label_history, query.done.as_deref());
     // A template whose include is gone still shows; its variables are then unknown.
     let variables = pm.variables(&version.reference()).await.ok();
     label_history.reverse();
@@ -127,8 +132,10 @@ pub(crate) async fn page(
             total_versions,
             labels_at => crate::view::data(&labels_at),
             label_history => crate::view::data(&label_history),
+            label_controls,
             statuses => super::statuses(),
             archived => summary.status == PromptStatus::Archived,
+            saved => query.saved.as_deref(),
         },
     ))
 }

@@ -3,7 +3,7 @@
 // HTTP status >= 400 it did not declare expected, or request to another host than the servers.
 // Screenshots of each journey's end (and of each shot() call) go to $PM_SCREENSHOTS.
 // Usage and the seeded data: README.md. Exit status: 0 when every journey passed.
-import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -23,6 +23,10 @@ const allowedOrigins = new Set([new URL(base).origin, ...(keyed ? [new URL(keyed
 
 const shots = env.PM_SCREENSHOTS || mkdtempSync(join(tmpdir(), "pm-screenshots-"));
 mkdirSync(shots, { recursive: true });
+// The folder shows this run only: an earlier run's screenshots (a failure since fixed) would mislead.
+for (const file of readdirSync(shots)) {
+  if (file.endsWith(".png")) rmSync(join(shots, file));
+}
 const only = (env.PM_JOURNEYS || "").split(",").map((s) => s.trim()).filter(Boolean);
 const JOURNEY_TIMEOUT_MS = Number(env.PM_JOURNEY_TIMEOUT_MS || 60_000);
 
@@ -84,7 +88,11 @@ async function runJourney(browser, journey) {
       if (failure.includes("ERR_BLOCKED_BY_CLIENT")) return; // reported above as another host
       // A response whose body was still loading when its page went away: its status was judged above.
       if (failure.includes("ERR_ABORTED") && (await request.response().catch(() => null))) return;
-      problems.push(`request failed (${failure}): ${request.method()} ${request.url()}`);
+      // A page's icon, style or script the browser stopped fetching because the page was left (a form
+      // submitted at once): cancelled, not failed. A real failure of one is a status >= 400 or another error.
+      const subresource = ["image", "stylesheet", "script", "font", "other"].includes(request.resourceType()); // the icon is "other"
+      if (failure.includes("ERR_ABORTED") && subresource && !request.isNavigationRequest()) return;
+      problems.push(`request failed (${failure}, ${request.resourceType()}): ${request.method()} ${request.url()}`);
     });
     return context;
   }

@@ -41,7 +41,7 @@ export async function run({ page, base, shot, expect, ctx }) {
   await Promise.all([page.waitForURL(/cursor=/), page.locator("a[rel=next]").click()]);
   const second = await ids(page);
   expect(second.length > 0 && second.every((id) => !first.includes(id)), `page 2 (${second}) repeats page 1`);
-  expect(first.length + second.length === 59, `59 prompts in all, saw ${first.length} + ${second.length}`);
+  expect(first.length + second.length === 60, `60 prompts in all, saw ${first.length} + ${second.length}`);
 
   // Without JavaScript the search form is a plain GET.
   const plain = await ctx.newPage({ javaScriptEnabled: false });
