@@ -24,20 +24,12 @@ async function notice(page) {
 }
 
 export async function run({ page, base, shot, expect }) {
-  // A prompt with several versions, so the label can move.
-  await page.goto(`${base}/ui/`);
-  let href = null;
-  for (const row of await page.locator('table.prompts tbody tr').all()) {
-    const count = (await row.locator('td[data-label="Latest"] .muted').textContent().catch(() => '')) || '';
-    if (!/\(1 version\)/.test(count)) {
-      href = await row.locator('a.id').getAttribute('href');
-      break;
-    }
-  }
-  expect(href, 'the test store has a prompt with more than one version');
-  await page.goto(base + href);
+  // The seeded support/triage: three versions, `production` on 1.1.0. The journey moves it and
+  // rolls it back, so it ends where it started (journeys after this one read it unchanged).
+  await page.goto(`${base}/ui/p/support/triage`);
   expect(await page.locator('#lf-label').count() === 1, 'the open-mode visitor may move labels');
   const before = await current(page);
+  expect(before, 'production is set on the seeded prompt, so there is something to roll back to');
   const versions = await page.locator('#lf-version option').evaluateAll((os) => os.map((o) => o.value));
   const target = versions.filter((v) => v !== before).pop();
 
