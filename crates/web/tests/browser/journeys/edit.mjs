@@ -45,6 +45,9 @@ export async function run({ page, base, shot, expect, ctx }) {
   await page.fill('#template', 'Summarise {{ text }} in one short line.');
   await page.click('button[value=save]');
   await page.waitForURL(/saved=1\.1\.0/);
+  // The new version heads the history, with its changelog, above the first one.
+  const timeline = await page.locator('ol.timeline li .ver').allTextContents();
+  expect(timeline[0] === '1.1.0' && timeline.includes('1.0.0'), `the history lists 1.1.0 first (${timeline})`);
   await shot('edit-saved');
 
   // Paste a chat prompt file, then move and add cards in place before saving a new version.
