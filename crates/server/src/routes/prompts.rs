@@ -21,6 +21,7 @@ pub(crate) struct ListParams {
     /// ASCII case; `%` and `_` are literal. At most 200 bytes.
     q: Option<String>,
     /// Only prompts on which this label is set.
+    #[param(pattern = r"^[a-z][a-z0-9._-]*$", max_length = 64, example = "production")]
     label: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
