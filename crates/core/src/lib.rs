@@ -37,6 +37,7 @@ mod reference;
 mod registry;
 mod render;
 mod store;
+mod tokens;
 mod variables;
 
 pub use audit::{
@@ -64,6 +65,7 @@ pub use store::{
     Authority, ChangeListener, DeleteRequest, Expect, LabelChange, ListQuery, MAX_FILTER_TAGS, MAX_SEARCH_LEN, Page,
     ProtectionChange, Resolution, SaveRequest, StatusChange, StorageBackend, Store, VersionStore, fold_for_search,
 };
+pub use tokens::{NanoUsd, Price, PriceBook, TokenCount, TokenCounter, TokenMethod};
 pub use variables::{Variables, json_type};
 
 /// Re-exported so implementors of the async traits use the same macro version.

@@ -11,6 +11,7 @@ use crate::observer::Observer;
 use crate::plugin::Plugin;
 use crate::registry::Registry;
 use crate::store::Store;
+use crate::tokens::{PriceBook, TokenCounter};
 
 use super::extensions::{Observers, warm_render_clock};
 use super::{Inner, PromptManager};
@@ -27,6 +28,8 @@ pub struct PromptManagerBuilder {
     plugins: Vec<Arc<dyn Plugin>>,
     /// `None`: the default (watch).
     watch: Option<bool>,
+    tokens: Option<Arc<dyn TokenCounter>>,
+    prices: Option<Arc<dyn PriceBook>>,
 }
 
 impl PromptManagerBuilder {
@@ -45,6 +48,18 @@ impl PromptManagerBuilder {
     /// include) changes the key.
     pub fn render_cache(mut self, config: RenderCacheConfig) -> Self {
         self.render_cache = Some(config);
+        self
+    }
+
+    /// Counts input tokens with this counter (the umbrella crate sets `prompt-manager-cost`'s).
+    pub fn token_counter(mut self, counter: Arc<dyn TokenCounter>) -> Self {
+        self.tokens = Some(counter);
+        self
+    }
+
+    /// Prices tokens with this price book (the umbrella crate sets `prompt-manager-cost`'s).
+    pub fn prices(mut self, prices: Arc<dyn PriceBook>) -> Self {
+        self.prices = Some(prices);
         self
     }
 
@@ -104,6 +119,8 @@ impl PromptManagerBuilder {
                 plugins: RwLock::new(self.plugins.into_iter().map(|p| (p.name().to_owned(), p)).collect()),
                 render_cache: self.render_cache.map(RenderCache::new),
                 watching: std::sync::atomic::AtomicBool::new(false),
+                tokens: self.tokens,
+                prices: self.prices,
             }),
             actor: self.actor.map(Arc::from),
             authority: crate::store::Authority::User,

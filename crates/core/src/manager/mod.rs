@@ -127,6 +127,8 @@ struct Inner {
     render_cache: Option<RenderCache>,
     /// Whether the store reports writes made elsewhere to the registry.
     watching: std::sync::atomic::AtomicBool,
+    tokens: Option<Arc<dyn crate::tokens::TokenCounter>>,
+    prices: Option<Arc<dyn crate::tokens::PriceBook>>,
 }
 
 impl std::fmt::Debug for PromptManager {
@@ -230,5 +232,15 @@ impl PromptManager {
     /// The template engine.
     pub fn engine(&self) -> &Arc<dyn TemplateEngine> {
         &self.inner.engine
+    }
+
+    /// The token counter, when one is configured ([`PromptManagerBuilder::token_counter`]).
+    pub fn token_counter(&self) -> Option<&Arc<dyn crate::tokens::TokenCounter>> {
+        self.inner.tokens.as_ref()
+    }
+
+    /// The price book, when one is configured ([`PromptManagerBuilder::prices`]).
+    pub fn prices(&self) -> Option<&Arc<dyn crate::tokens::PriceBook>> {
+        self.inner.prices.as_ref()
     }
 }
