@@ -221,6 +221,8 @@ mod tests {
             from: None,
             to: Version::parse(to).ok(),
             kind,
+            from_split: None,
+            to_split: None,
             actor: None,
             at: Utc::now(),
         }
