@@ -50,8 +50,8 @@ pub use error::{Error, ErrorKind, HashMismatch, NotFound, Result, VariableProble
 pub use id::{LabelName, MAX_ID_LEN, MAX_LABEL_LEN, PromptId};
 pub use manager::{
     AuditReport, CacheStats, CreateOptions, Dependent, IncludeKind, IntoLabelName, IntoPromptId, IntoVersion,
-    LabelOptions, MAX_INCLUDE_DEPTH, MAX_UPDATE_ATTEMPTS, PromptManager, PromptManagerBuilder, SaveOutcome,
-    UpdateOptions, rollback_target,
+    LabelOptions, MAX_INCLUDE_DEPTH, MAX_UPDATE_ATTEMPTS, PromptManager, PromptManagerBuilder, RenderOptions,
+    SaveOutcome, SplitOptions, UpdateOptions, rollback_assignment, rollback_target,
 };
 pub use model::{
     Bump, ChatItem, ChatMessage, ContentHash, InputSchema, LabelEvent, LabelEventKind, MAX_TAG_LEN, MessagePlaceholder,
