@@ -40,7 +40,6 @@ use axum::routing::{get, post};
 use prompt_manager_server::AppState;
 
 mod assets;
-#[allow(dead_code)] // used by the analytics pages (next commit)
 mod chart;
 mod highlight;
 mod pages;
@@ -76,6 +75,8 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/ui/labels/{*id}", post(pages::labels::post))
         .route("/ui/status/{*id}", post(pages::status::post))
         .route("/ui/audit/{*id}", get(pages::audit::page))
+        .route("/ui/analytics/{*id}", get(pages::analytics::page))
+        .route("/ui/experiment/{*id}", get(pages::analytics::experiment))
         .route(
             "/ui/play/{*id}",
             get(pages::playground::page).post(pages::playground::render),

@@ -26,6 +26,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("prompt_form.html", include_str!("../templates/prompt_form.html")),
     ("edit.html", include_str!("../templates/edit.html")),
     ("new.html", include_str!("../templates/new.html")),
+    ("analytics.html", include_str!("../templates/analytics.html")),
+    ("experiment.html", include_str!("../templates/experiment.html")),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -53,6 +55,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_filter("ago", ago);
     env.add_filter("q", query_value);
     env.add_filter("pretty", pretty_json);
+    env.add_filter("fixed", fixed);
     env.add_function("asset", |name: &str| assets::url(name));
     env
 });
@@ -60,6 +63,14 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
 /// A serializable value for a template's context.
 pub(crate) fn data<T: serde::Serialize>(value: T) -> Value {
     Value::from(minijinja::value::Serde(value))
+}
+
+/// A number with `digits` decimals (`0.0123|fixed(2)` → `0.01`); anything else as it is.
+fn fixed(value: Value, digits: Option<usize>) -> String {
+    match f64::try_from(value.clone()) {
+        Ok(n) => format!("{n:.*}", digits.unwrap_or(2).min(9)),
+        Err(_) => value.to_string(),
+    }
 }
 
 /// `2026-12-04 05:10 UTC` from an RFC 3339 timestamp.

@@ -2,6 +2,7 @@
 //! shows through the manager, shapes it for its template (`templates/*.html`) and renders it;
 //! failures render the error page with the API's status and message.
 
+pub(crate) mod analytics;
 pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod browse;
