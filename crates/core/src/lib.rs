@@ -38,6 +38,7 @@ mod registry;
 mod render;
 mod store;
 mod tokens;
+pub mod usage;
 mod variables;
 
 pub use audit::{
@@ -66,6 +67,10 @@ pub use store::{
     ProtectionChange, Resolution, SaveRequest, StatusChange, StorageBackend, Store, VersionStore, fold_for_search,
 };
 pub use tokens::{NanoUsd, Price, PriceBook, TokenCount, TokenCounter, TokenMethod};
+pub use usage::{
+    Analytics, AnalyticsQuery, Bucket, Feedback, FlushReport, GroupBy, RenderId, UsageConfig, UsageCounts, UsageKey,
+    UsageQuery, UsageReport, UsageRow,
+};
 pub use variables::{Variables, json_type};
 
 /// Re-exported so implementors of the async traits use the same macro version.

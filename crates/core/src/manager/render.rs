@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::error::{Error, NotFound, Result};
 use crate::model::{ChatMessage, PromptExecution, PromptStatus, RenderOutput, RenderedPrompt};
 use crate::render::Resolved;
+use crate::usage::recorder::current_minute;
+use crate::usage::{Recorder, RenderId};
 use crate::variables::Variables;
 
 use super::{PromptManager, operation_span};
@@ -20,7 +22,7 @@ impl PromptManager {
             operation_span!("prompt_manager.render", reference = %reference),
             async move {
                 let output = self
-                    .render_observed(reference, vars, |resolved, vars| {
+                    .render_observed(reference, vars, |resolved, vars, _| {
                         if resolved.version.prompt.format.is_chat() {
                             return Err(Error::Unsupported(format!(
                                 "`{reference}` is a chat prompt; use render_chat to get its messages"
@@ -46,7 +48,7 @@ impl PromptManager {
             operation_span!("prompt_manager.render_chat", reference = %reference),
             async move {
                 match self
-                    .render_observed(reference, vars, |r, v| self.render_output(r, v))
+                    .render_observed(reference, vars, |r, v, _| self.render_output(r, v))
                     .await?
                 {
                     RenderOutput::Messages(messages) => Ok(messages),
@@ -62,9 +64,11 @@ impl PromptManager {
         Self::traced(
             operation_span!("prompt_manager.render_prompt", reference = %reference),
             async move {
-                self.render_observed(reference, vars, |r, v| {
+                self.render_observed(reference, vars, |r, v, minute| {
                     let output = self.render_output(r, v)?;
                     let version = &r.version;
+                    let render_id =
+                        minute.map(|m| RenderId::new(&version.prompt.id, &version.version, r.label.as_ref(), m));
                     Ok(RenderedPrompt {
                         id: version.prompt.id.clone(),
                         version: version.version.clone(),
@@ -72,6 +76,7 @@ impl PromptManager {
                         output,
                         model_config: version.prompt.model_config.clone(),
                         content_hash: version.content_hash.clone(),
+                        render_id,
                     })
                 })
                 .await
@@ -108,20 +113,39 @@ impl PromptManager {
         }
     }
 
+    /// Renders through the observers and the usage recorder when there are any. `render` gets
+    /// the unix minute the render is recorded in (`None` when usage is not recorded).
     async fn render_observed<T: OutputSize>(
         &self,
         reference: &str,
         vars: &Variables,
-        render: impl FnOnce(&Resolved, &Variables) -> Result<T>,
+        render: impl FnOnce(&Resolved, &Variables, Option<u32>) -> Result<T>,
     ) -> Result<T> {
         let observers = &self.inner.observers;
+        let usage = self.inner.usage.as_ref();
         if observers.is_empty() {
-            return self.with_resolved(reference, |r| render(r, vars)).await?;
+            let Some(recorder) = usage else {
+                return self.with_resolved(reference, |r| render(r, vars, None)).await?;
+            };
+            // Recording alone: a clock read, and counters in memory, where the render happens.
+            let minute = current_minute();
+            let started = quanta::Instant::now();
+            return self
+                .with_resolved(reference, |r| {
+                    let result = render(r, vars, Some(minute));
+                    record_usage(recorder, r, minute, started, &result);
+                    result
+                })
+                .await?;
         }
         observers.each(|o| o.on_render_start(reference));
+        let minute = usage.map(|_| current_minute());
         let started = quanta::Instant::now();
         // The observers hear of the render where it happens, so only the result travels back up.
         let notify = |resolved: Option<&Resolved>, result: &Result<T>| {
+            if let (Some(recorder), Some(r), Some(minute)) = (usage, resolved, minute) {
+                record_usage(recorder, r, minute, started, result);
+            }
             let execution = execution_of(reference, resolved, result, started);
             match result {
                 Ok(_) => observers.each(|o| o.on_render_complete(&execution)),
@@ -131,7 +155,7 @@ impl PromptManager {
         // The resolution is borrowed from the registry on a hit, as on the unobserved path.
         let rendered = self
             .with_resolved(reference, |r| {
-                let result = render(r, vars);
+                let result = render(r, vars, minute);
                 notify(Some(r), &result);
                 result
             })
@@ -175,6 +199,24 @@ impl PromptManager {
             self.inner.store.catch_up().await;
         }
     }
+}
+
+/// Adds a render of `resolved` to the usage recorder.
+fn record_usage<T: OutputSize>(
+    recorder: &Recorder,
+    resolved: &Resolved,
+    minute: u32,
+    started: quanta::Instant,
+    result: &Result<T>,
+) {
+    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let outcome = match result {
+        Ok(output) => Ok(output.size()),
+        Err(e) => Err(e.code()),
+    };
+    recorder.record(resolved, minute, nanos, outcome, || {
+        result.as_ref().ok().map(OutputSize::to_output)
+    });
 }
 
 /// Records what a render resolved to on the current span: the GenAI-style prompt attributes.
@@ -236,14 +278,19 @@ fn next_execution_id() -> u64 {
     })
 }
 
-/// The size of a render's output, for the observers.
+/// The size of a render's output, for the observers, and a copy of it for token counting.
 trait OutputSize {
     fn size(&self) -> usize;
+    fn to_output(&self) -> RenderOutput;
 }
 
 impl OutputSize for RenderOutput {
     fn size(&self) -> usize {
         self.len_bytes()
+    }
+
+    fn to_output(&self) -> RenderOutput {
+        self.clone()
     }
 }
 
@@ -251,16 +298,28 @@ impl OutputSize for RenderedPrompt {
     fn size(&self) -> usize {
         self.output.len_bytes()
     }
+
+    fn to_output(&self) -> RenderOutput {
+        self.output.clone()
+    }
 }
 
 impl OutputSize for String {
     fn size(&self) -> usize {
         self.len()
     }
+
+    fn to_output(&self) -> RenderOutput {
+        RenderOutput::Text(self.clone())
+    }
 }
 
 impl OutputSize for Vec<ChatMessage> {
     fn size(&self) -> usize {
         self.iter().map(|m| m.content.len()).sum()
+    }
+
+    fn to_output(&self) -> RenderOutput {
+        RenderOutput::Messages(self.clone())
     }
 }

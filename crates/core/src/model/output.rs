@@ -73,4 +73,8 @@ pub struct RenderedPrompt {
     pub model_config: ModelConfig,
     /// The content hash of the version.
     pub content_hash: ContentHash,
+    /// The id to report usage and feedback of this render with, when the manager records usage
+    /// (`PromptManagerBuilder::usage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render_id: Option<crate::usage::RenderId>,
 }

@@ -23,7 +23,8 @@
 //! they share, no backend. The checks are grouped by area, one file each: `saves`, `labels`,
 //! `listing`, `lifecycle` (status and deletion), `integrity` (tampered versions), `audit` (the
 //! audit log and its chain), `protection` (protected labels), `resolve` (references) and
-//! `search` (the search and label filters of a listing); all are re-exported here.
+//! `search` (the search and label filters of a listing) and `usage` (usage records); all are
+//! re-exported here.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -48,6 +49,7 @@ mod protection;
 mod resolve;
 mod saves;
 mod search;
+mod usage;
 
 pub use audit::*;
 pub use integrity::*;
@@ -58,6 +60,7 @@ pub use protection::*;
 pub use resolve::*;
 pub use saves::*;
 pub use search::*;
+pub use usage::*;
 
 /// The actor the helpers put on saves, as recorded in label events.
 pub const ACTOR: &str = "conformance";
@@ -90,6 +93,7 @@ pub async fn run_all(store: &dyn Store) {
     list_search_and_label_filters(store).await;
     search_pages_over_many_prompts(store).await;
     long_search_is_refused(store).await;
+    usage_rows_add_up(store).await;
 }
 
 // ----- helpers ---------------------------------------------------------------------------------
