@@ -93,6 +93,19 @@ pub mod versioning {
 mod ext;
 pub use ext::VersioningExt;
 
+mod usage;
+pub use usage::UsageFlusher;
+/// Usage records and analytics: what a render records, what callers report after the model
+/// call, and the grouped series read back (`docs/analytics.md`).
+pub mod analytics {
+    #[doc(inline)]
+    pub use prompt_manager_core::usage::*;
+}
+#[doc(inline)]
+pub use prompt_manager_core::{
+    Analytics, AnalyticsQuery, Bucket, Feedback, FlushReport, GroupBy, RenderId, UsageConfig, UsageReport,
+};
+
 #[cfg(feature = "fs")]
 pub mod library;
 /// Checks a folder of prompt files and says what is wrong at `file:line:column` (what

@@ -44,6 +44,9 @@ pub struct UsageConfig {
     pub token_samples: u32,
     /// The most sampled outputs waiting for the flush; more are not sampled. Default 1,024.
     pub max_samples: usize,
+    /// How long minute rows are kept: a flusher deletes older ones about once an hour (hour and
+    /// day rows are kept). `None` keeps them. Default 7 days.
+    pub minute_retention: Option<Duration>,
 }
 
 impl Default for UsageConfig {
@@ -53,6 +56,7 @@ impl Default for UsageConfig {
             max_keys: 16_384,
             token_samples: 2,
             max_samples: 1_024,
+            minute_retention: Some(Duration::from_secs(7 * 86_400)),
         }
     }
 }
