@@ -24,7 +24,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::id::{LabelName, PromptId};
-use crate::tokens::NanoUsd;
+/// Costs in usage records are integer nano-dollars.
+pub use crate::tokens::NanoUsd;
 
 pub use analytics::{
     Analytics, AnalyticsGroup, AnalyticsQuery, GroupBy, MAX_SERIES_POINTS, SeriesPoint, TokenAccuracy, UsageSummary,
