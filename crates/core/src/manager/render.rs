@@ -6,23 +6,30 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, NotFound, Result};
 use crate::model::{ChatMessage, PromptExecution, PromptStatus, RenderOutput, RenderedPrompt};
-use crate::render::Resolved;
+use crate::render::{Picked, Resolved};
 use crate::usage::recorder::current_minute;
 use crate::usage::{Recorder, RenderId};
 use crate::variables::Variables;
 
-use super::{PromptManager, operation_span};
+use super::{PromptManager, RenderOptions, operation_span};
 
 static EXECUTION_IDS: AtomicU64 = AtomicU64::new(1);
 
 impl PromptManager {
     /// Renders a text prompt to a string.
     pub async fn render(&self, reference: &str, vars: &Variables) -> Result<String> {
+        self.render_with(reference, vars, &RenderOptions::default()).await
+    }
+
+    /// [`render`](Self::render) with options: the split key that picks the variant of an A/B
+    /// split label ([`RenderOptions::split_key`]).
+    pub async fn render_with(&self, reference: &str, vars: &Variables, options: &RenderOptions<'_>) -> Result<String> {
         Self::traced(
             operation_span!("prompt_manager.render", reference = %reference),
             async move {
                 let output = self
-                    .render_observed(reference, vars, |resolved, vars, _| {
+                    .render_observed(reference, vars, options, |picked, vars, _| {
+                        let resolved = picked.resolved;
                         if resolved.version.prompt.format.is_chat() {
                             return Err(Error::Unsupported(format!(
                                 "`{reference}` is a chat prompt; use render_chat to get its messages"
@@ -44,11 +51,21 @@ impl PromptManager {
 
     /// Renders a prompt to chat messages. A text prompt becomes one `user` message.
     pub async fn render_chat(&self, reference: &str, vars: &Variables) -> Result<Vec<ChatMessage>> {
+        self.render_chat_with(reference, vars, &RenderOptions::default()).await
+    }
+
+    /// [`render_chat`](Self::render_chat) with options ([`RenderOptions::split_key`]).
+    pub async fn render_chat_with(
+        &self,
+        reference: &str,
+        vars: &Variables,
+        options: &RenderOptions<'_>,
+    ) -> Result<Vec<ChatMessage>> {
         Self::traced(
             operation_span!("prompt_manager.render_chat", reference = %reference),
             async move {
                 match self
-                    .render_observed(reference, vars, |r, v, _| self.render_output(r, v))
+                    .render_observed(reference, vars, options, |p, v, _| self.render_output(p.resolved, v))
                     .await?
                 {
                     RenderOutput::Messages(messages) => Ok(messages),
@@ -61,10 +78,23 @@ impl PromptManager {
 
     /// Renders a prompt and returns the output with its version and model configuration.
     pub async fn render_prompt(&self, reference: &str, vars: &Variables) -> Result<RenderedPrompt> {
+        self.render_prompt_with(reference, vars, &RenderOptions::default())
+            .await
+    }
+
+    /// [`render_prompt`](Self::render_prompt) with options ([`RenderOptions::split_key`]). For
+    /// an A/B split label, [`RenderedPrompt::variant`] says which variant served.
+    pub async fn render_prompt_with(
+        &self,
+        reference: &str,
+        vars: &Variables,
+        options: &RenderOptions<'_>,
+    ) -> Result<RenderedPrompt> {
         Self::traced(
             operation_span!("prompt_manager.render_prompt", reference = %reference),
             async move {
-                self.render_observed(reference, vars, |r, v, minute| {
+                self.render_observed(reference, vars, options, |picked, v, minute| {
+                    let r = picked.resolved;
                     let output = self.render_output(r, v)?;
                     let version = &r.version;
                     let render_id =
@@ -76,6 +106,7 @@ impl PromptManager {
                         output,
                         model_config: version.prompt.model_config.clone(),
                         content_hash: version.content_hash.clone(),
+                        variant: picked.served(),
                         render_id,
                     })
                 })
@@ -87,13 +118,25 @@ impl PromptManager {
 
     /// Renders a prompt into the payload of a registered plugin (`openai`, `anthropic`, …).
     pub async fn render_for(&self, plugin: &str, reference: &str, vars: &Variables) -> Result<serde_json::Value> {
+        self.render_for_with(plugin, reference, vars, &RenderOptions::default())
+            .await
+    }
+
+    /// [`render_for`](Self::render_for) with options ([`RenderOptions::split_key`]).
+    pub async fn render_for_with(
+        &self,
+        plugin: &str,
+        reference: &str,
+        vars: &Variables,
+        options: &RenderOptions<'_>,
+    ) -> Result<serde_json::Value> {
         Self::traced(
             operation_span!("prompt_manager.render_for", reference = %reference, plugin = %plugin),
             async move {
                 let plugin = self
                     .plugin(plugin)
                     .ok_or_else(|| Error::NotFound(NotFound::Plugin(plugin.to_owned())))?;
-                let rendered = self.render_prompt(reference, vars).await?;
+                let rendered = self.render_prompt_with(reference, vars, options).await?;
                 plugin.validate_compatibility(&rendered)?;
                 plugin.render_for_framework(&rendered)
             },
@@ -114,26 +157,32 @@ impl PromptManager {
     }
 
     /// Renders through the observers and the usage recorder when there are any. `render` gets
-    /// the unix minute the render is recorded in (`None` when usage is not recorded).
+    /// the picked variant and the unix minute the render is recorded in (`None` when usage is
+    /// not recorded). A split label's render is its chosen variant's: observers and the recorder
+    /// see that version with the label.
     async fn render_observed<T: OutputSize>(
         &self,
         reference: &str,
         vars: &Variables,
-        render: impl FnOnce(&Resolved, &Variables, Option<u32>) -> Result<T>,
+        options: &RenderOptions<'_>,
+        render: impl FnOnce(Picked<'_>, &Variables, Option<u32>) -> Result<T>,
     ) -> Result<T> {
         let observers = &self.inner.observers;
+        let key = options.split_key;
         let usage = self.inner.usage.as_ref();
         if observers.is_empty() {
             let Some(recorder) = usage else {
-                return self.with_resolved(reference, |r| render(r, vars, None)).await?;
+                return self.with_resolved(reference, |r| render(r.pick(key), vars, None)).await?;
             };
             // Recording alone: a clock read, and counters in memory, where the render happens.
             let minute = current_minute();
             let started = quanta::Instant::now();
             return self
                 .with_resolved(reference, |r| {
-                    let result = render(r, vars, Some(minute));
-                    record_usage(recorder, r, minute, started, &result);
+                    let picked = r.pick(key);
+                    let served = picked.resolved;
+                    let result = render(picked, vars, Some(minute));
+                    record_usage(recorder, served, minute, started, &result);
                     result
                 })
                 .await?;
@@ -155,8 +204,10 @@ impl PromptManager {
         // The resolution is borrowed from the registry on a hit, as on the unobserved path.
         let rendered = self
             .with_resolved(reference, |r| {
-                let result = render(r, vars, minute);
-                notify(Some(r), &result);
+                let picked = r.pick(key);
+                let served = picked.resolved;
+                let result = render(picked, vars, minute);
+                notify(Some(served), &result);
                 result
             })
             .await;

@@ -22,9 +22,9 @@
 //! The module is behind the `conformance` feature; it holds only the checks and the small helpers
 //! they share, no backend. The checks are grouped by area, one file each: `saves`, `labels`,
 //! `listing`, `lifecycle` (status and deletion), `integrity` (tampered versions), `audit` (the
-//! audit log and its chain), `protection` (protected labels), `resolve` (references) and
-//! `search` (the search and label filters of a listing) and `usage` (usage records); all are
-//! re-exported here.
+//! audit log and its chain), `protection` (protected labels), `resolve` (references),
+//! `search` (the search and label filters of a listing), `splits` (A/B splits of labels) and
+//! `usage` (usage records); all are re-exported here.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -49,6 +49,7 @@ mod protection;
 mod resolve;
 mod saves;
 mod search;
+mod splits;
 mod usage;
 
 pub use audit::*;
@@ -60,6 +61,7 @@ pub use protection::*;
 pub use resolve::*;
 pub use saves::*;
 pub use search::*;
+pub use splits::*;
 pub use usage::*;
 
 /// The actor the helpers put on saves, as recorded in label events.
@@ -93,6 +95,8 @@ pub async fn run_all(store: &dyn Store) {
     list_search_and_label_filters(store).await;
     search_pages_over_many_prompts(store).await;
     long_search_is_refused(store).await;
+    splits_are_set_read_and_ended(store).await;
+    refused_splits_change_nothing(store).await;
     usage_rows_add_up(store).await;
 }
 

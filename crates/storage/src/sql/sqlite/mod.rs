@@ -61,6 +61,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/sqlite/0003_governance.sql"),
     },
     Migration {
+        version: 4,
+        name: "splits",
+        sql: include_str!("../../../migrations/sqlite/0004_splits.sql"),
+    },
+    Migration {
         version: 5,
         name: "usage",
         sql: include_str!("../../../migrations/sqlite/0005_usage.sql"),
@@ -83,7 +88,9 @@ macro_rules! summary_select {
          p.created_at, p.updated_at, \
          (SELECT json_group_array(t.tag) FROM pm_tags t WHERE t.prompt_id = p.id) AS tags, \
          (SELECT json_group_object(l.label, l.version) FROM pm_labels l WHERE l.prompt_id = p.id) AS labels, \
-         (SELECT json_group_array(x.label) FROM pm_protected_labels x WHERE x.prompt_id = p.id) AS protected \
+         (SELECT json_group_array(x.label) FROM pm_protected_labels x WHERE x.prompt_id = p.id) AS protected, \
+         (SELECT json_group_object(l.label, json(l.split)) FROM pm_labels l \
+          WHERE l.prompt_id = p.id AND l.split IS NOT NULL) AS splits \
          FROM pm_prompts p"
     };
 }
@@ -516,8 +523,7 @@ mod tests {
             dir.display()
         );
         for (i, m) in MIGRATIONS.iter().enumerate() {
-            // Increasing; 0004 is the split labels' migration, developed beside 0005_usage.
-            assert!(i == 0 || MIGRATIONS[i - 1].version < m.version, "migrations are numbered in increasing order");
+            assert_eq!(m.version, i as i64 + 1, "migrations are numbered 1, 2, …");
             let text = std::fs::read_to_string(dir.join(&listed[i])).unwrap();
             assert_eq!(text, m.sql);
         }
