@@ -196,7 +196,7 @@ proptest! {
             let rendered = RenderedPrompt {
                 id: id.clone(), version: Version::new(1, 0, 0), format: PromptFormat::Chat, output,
                 model_config: ModelConfig { temperature: Some(0.5), ..ModelConfig::default() },
-                content_hash: ContentHash("sha256:00".into()), variant: None,
+                content_hash: ContentHash("sha256:00".into()), variant: None, render_id: None,
             };
             both_ways(&rendered)?;
         }

@@ -110,6 +110,13 @@ pub(crate) enum Command {
     Audit(commands::audit::AuditArgs),
     /// Which prompt versions include a prompt, and how (label, range, exact, latest).
     Dependents(commands::dependents::DependentsArgs),
+    /// Usage analytics of a prompt: renders, errors, latency, tokens, cost and feedback, per
+    /// version, label or variant.
+    Stats(commands::stats::StatsArgs),
+    /// Report what the model call of a render used (output tokens, latency, cost), by its render id.
+    Usage(commands::usage::UsageArgs),
+    /// Report how a render's answer was judged (success or failure, a score), by its render id.
+    Feedback(commands::usage::FeedbackArgs),
 }
 
 #[cfg(test)]

@@ -186,6 +186,8 @@ pub(crate) fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let result = commands::run(&ctx, cli.command).await;
+        // What the command recorded (renders, reports) reaches the store before the exit.
+        ctx.flush_usage().await;
         match result {
             Err(e) => Err(ctx.explain(e).await),
             ok => ok,

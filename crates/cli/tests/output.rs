@@ -106,6 +106,7 @@ impl Fixture {
         );
         settings.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", "YYYY-MM-DD hh:mm:ss");
         settings.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[HASH]");
+        settings.add_filter(r"\br1[A-Za-z0-9_-]{20,}", "[RENDER_ID]");
         settings.set_omit_expression(true);
         settings
     }

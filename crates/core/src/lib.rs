@@ -39,6 +39,7 @@ mod render;
 pub mod stats;
 mod store;
 mod tokens;
+pub mod usage;
 mod variables;
 
 pub use audit::{
@@ -71,6 +72,10 @@ pub use store::{
     Store, VersionStore, fold_for_search,
 };
 pub use tokens::{NanoUsd, Price, PriceBook, TokenCount, TokenCounter, TokenMethod};
+pub use usage::{
+    Analytics, AnalyticsQuery, Bucket, Feedback, FlushReport, GroupBy, RenderId, UsageConfig, UsageCounts, UsageKey,
+    UsageQuery, UsageReport, UsageRow,
+};
 pub use variables::{Variables, json_type};
 
 /// The assignment of renders to the variants of an A/B split, as pure functions: the stable

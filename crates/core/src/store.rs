@@ -20,6 +20,7 @@ use crate::model::{
     VersionInfo,
 };
 use crate::reference::{PromptRef, Selector, newest_matching};
+use crate::usage::{Bucket, UsageQuery, UsageRow, usage_unsupported};
 
 /// The most distinct tags one [`ListQuery`] may filter by.
 pub const MAX_FILTER_TAGS: usize = 64;
@@ -443,6 +444,35 @@ pub trait StorageBackend: Send + Sync + Debug {
     /// as a read of the store. Concurrent calls share one read of the feed. Failures are the
     /// feed's to handle (it reports `lost`); the default does nothing.
     async fn catch_up(&self) {}
+
+    /// Whether this store keeps usage records ([`add_usage`](Self::add_usage),
+    /// [`usage`](Self::usage)); the default does not.
+    fn records_usage(&self) -> bool {
+        false
+    }
+
+    /// Adds `rows` to the usage table *additively*, as one write: a row whose key (prompt,
+    /// version, label, bucket, start) is already stored has every counter increased by the
+    /// row's, so instances flushing to one database add up exactly. The default refuses
+    /// ([`Error::Unsupported`]).
+    async fn add_usage(&self, rows: &[UsageRow]) -> Result<()> {
+        let _ = rows;
+        Err(usage_unsupported(self.backend_name()))
+    }
+
+    /// The usage rows of one prompt and bucket width whose start is in the query's range, in
+    /// no particular order. The default refuses ([`Error::Unsupported`]).
+    async fn usage(&self, query: &UsageQuery) -> Result<Vec<UsageRow>> {
+        let _ = query;
+        Err(usage_unsupported(self.backend_name()))
+    }
+
+    /// Deletes the usage rows of `bucket` width that start before `before` (unix seconds) and
+    /// returns how many; retention is the caller's choice. The default refuses.
+    async fn prune_usage(&self, bucket: Bucket, before: i64) -> Result<u64> {
+        let _ = (bucket, before);
+        Err(usage_unsupported(self.backend_name()))
+    }
 }
 
 /// Hears of changes to a store's data made elsewhere ([`StorageBackend::watch`]). Called from

@@ -349,6 +349,7 @@ pub(crate) mod test_support {
             model_config: ModelConfig::default(),
             content_hash: ContentHash("0".repeat(64)),
             variant: None,
+            render_id: None,
         }
     }
 

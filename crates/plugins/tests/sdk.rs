@@ -103,6 +103,7 @@ fn prompt(id: &str, output: RenderOutput, model_config: ModelConfig) -> Rendered
         model_config,
         content_hash: ContentHash("0".repeat(64)),
         variant: None,
+        render_id: None,
     }
 }
 

@@ -104,6 +104,18 @@ pub use ext::VersioningExt;
 /// interval, Welch's t-test, and [`stats::compare_to_control`] with its plain verdicts.
 #[doc(inline)]
 pub use prompt_manager_core::stats;
+mod usage;
+pub use usage::UsageFlusher;
+/// Usage records and analytics: what a render records, what callers report after the model
+/// call, and the grouped series read back (`docs/analytics.md`).
+pub mod analytics {
+    #[doc(inline)]
+    pub use prompt_manager_core::usage::*;
+}
+#[doc(inline)]
+pub use prompt_manager_core::{
+    Analytics, AnalyticsQuery, Bucket, Feedback, FlushReport, GroupBy, RenderId, UsageConfig, UsageReport,
+};
 
 #[cfg(feature = "fs")]
 pub mod library;

@@ -541,6 +541,11 @@ pub(crate) struct RenderResponse {
     /// The model parameters stored with the version.
     #[schema(value_type = schema::ModelConfig)]
     pub(crate) model_config: prompt_manager::ModelConfig,
+    /// The id to report usage and feedback of this render with
+    /// (`POST /v1/renders/{render_id}/usage`, `…/feedback`); absent when the server records no
+    /// usage (a store without usage records).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) render_id: Option<String>,
 }
 
 /// A render's result: a [`RenderResponse`], or with `as`, the framework's request body.

@@ -62,6 +62,7 @@ pub mod keys;
 mod routes;
 mod serve;
 mod state;
+mod usage;
 
 pub use error::{ApiError, PROBLEM_JSON, Problem};
 pub use serve::{EXAMPLE_PROMPT, ServeError, Server, ServerConfig, init_logging, seed_example, serve, shutdown_signal};
@@ -84,6 +85,7 @@ pub use state::{AppOptions, AppState};
         (name = "labels", description = "Named pointers to versions: set, move, roll back"),
         (name = "render", description = "Render prompts with variables"),
         (name = "governance", description = "Protected labels, the audit log and impact analysis"),
+        (name = "usage", description = "Usage and feedback reported after the model call, and analytics per version, label and variant"),
         (name = "operations", description = "Health, readiness and metrics")
     )
 )]
@@ -179,6 +181,9 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let parts = add::<governance::__path_verify_audit, _, _>(parts, governance::verify_audit);
     let parts = add::<__path_render, _, _>(parts, render);
     let parts = add::<__path_render_batch, _, _>(parts, render_batch);
+    let parts = add::<usage::__path_report_usage, _, _>(parts, usage::report_usage);
+    let parts = add::<usage::__path_report_feedback, _, _>(parts, usage::report_feedback);
+    let parts = add::<usage::__path_analytics, _, _>(parts, usage::analytics);
     let parts = add::<__path_healthz, _, _>(parts, healthz);
     let parts = add::<__path_readyz, _, _>(parts, readyz);
     add::<__path_metrics, _, _>(parts, metrics)

@@ -142,11 +142,16 @@ pub struct Server {
 
 impl Server {
     /// Opens the store, checks the bind address against the keys, seeds the example into an empty
-    /// store and binds the socket.
+    /// store and binds the socket. The manager records usage when the store keeps it (SQLite,
+    /// PostgreSQL), flushed every 10 s.
     pub async fn bind(config: ServerConfig) -> Result<Server, ServeError> {
         config.check_bind()?;
-        let pm = prompt_manager::open(&config.store).await?;
-        Self::bind_with(pm, config).await
+        let store = prompt_manager::open_store(&config.store).await?;
+        let mut pm = prompt_manager::builder().store(store.clone());
+        if store.records_usage() {
+            pm = pm.usage(prompt_manager::UsageConfig::default());
+        }
+        Self::bind_with(pm.build()?, config).await
     }
 
     /// Like [`bind`](Self::bind), with a manager already built (`config.store` only names it).
@@ -256,8 +261,21 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then stops accepting connections and waits for the
-    /// requests in flight (at most the configured grace period).
+    /// requests in flight (at most the configured grace period). When the manager records usage,
+    /// a background task flushes it to the store every flush interval, and once more after the
+    /// last request: a graceful shutdown loses no usage record.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+        let flusher = if self.state.manager().records_usage() {
+            match prompt_manager::UsageFlusher::spawn(self.state.manager()) {
+                Ok(flusher) => Some(flusher),
+                Err(e) => {
+                    tracing::warn!("usage records will not be flushed: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let extra = self.ui.map(|(routes, _)| routes).unwrap_or_default();
         let router = crate::app_with(self.state.clone(), extra);
         let stopping = Arc::new(tokio::sync::Notify::new());
@@ -276,6 +294,12 @@ impl Server {
                 Ok(())
             }
         };
+        if let Some(flusher) = flusher {
+            match flusher.shutdown().await {
+                Ok(report) => tracing::info!(rows = report.rows, renders = report.renders, "flushed the usage records"),
+                Err(e) => tracing::warn!("the last flush of usage records failed: {e}"),
+            }
+        }
         if let Err(e) = self.state.manager().shutdown().await {
             tracing::warn!("a plugin failed to shut down: {e}");
         }

@@ -18,6 +18,7 @@ use prompt_manager_core::{
     LabelName, ListQuery, NotFound, Page, PromptId, PromptStatus, PromptSummary, PromptVersion, ProtectionChange,
     Result, SaveRequest, Split, StatusChange, StorageBackend, VersionInfo, VersionStore, async_trait, seal_all,
 };
+use prompt_manager_core::usage::{Bucket, UsageCounts, UsageKey, UsageQuery, UsageRow};
 
 use crate::rules;
 
@@ -55,6 +56,9 @@ pub struct MemoryStore {
 struct State {
     prompts: BTreeMap<PromptId, Record>,
     audit: Vec<AuditEntry>,
+    /// Usage rows by prompt, bucket width, start, version and label (kept when a prompt is
+    /// deleted, as the SQL stores keep them).
+    usage: BTreeMap<(PromptId, Bucket, i64, Version, Option<LabelName>), UsageCounts>,
 }
 
 impl State {
@@ -343,6 +347,53 @@ impl StorageBackend for MemoryStore {
             .into_iter()
             .next()
             .ok_or_else(|| Error::backend(BACKEND, "appending an audit entry produced none"))
+    }
+
+    fn records_usage(&self) -> bool {
+        true
+    }
+
+    async fn add_usage(&self, rows: &[UsageRow]) -> Result<()> {
+        let mut state = self.write()?;
+        for row in rows {
+            let key = (
+                row.key.prompt_id.clone(),
+                row.bucket,
+                row.start,
+                row.key.version.clone(),
+                row.key.label.clone(),
+            );
+            state.usage.entry(key).or_default().add(&row.counts);
+        }
+        Ok(())
+    }
+
+    async fn usage(&self, query: &UsageQuery) -> Result<Vec<UsageRow>> {
+        let state = self.read()?;
+        Ok(state
+            .usage
+            .iter()
+            .filter(|((id, bucket, start, _, _), _)| {
+                *id == query.prompt_id && *bucket == query.bucket && (query.from..query.to).contains(start)
+            })
+            .map(|((id, bucket, start, version, label), counts)| UsageRow {
+                key: UsageKey {
+                    prompt_id: id.clone(),
+                    version: version.clone(),
+                    label: label.clone(),
+                },
+                bucket: *bucket,
+                start: *start,
+                counts: counts.clone(),
+            })
+            .collect())
+    }
+
+    async fn prune_usage(&self, bucket: Bucket, before: i64) -> Result<u64> {
+        let mut state = self.write()?;
+        let len = state.usage.len();
+        state.usage.retain(|(_, b, start, _, _), _| *b != bucket || *start >= before);
+        Ok((len - state.usage.len()) as u64)
     }
 }
 

@@ -94,7 +94,8 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
             (1, "initial".to_owned()),
             (2, "change_log".to_owned()),
             (3, "governance".to_owned()),
-            (4, "splits".to_owned())
+            (4, "splits".to_owned()),
+            (5, "usage".to_owned())
         ],
         "each migration is recorded once"
     );
@@ -127,7 +128,7 @@ async fn two_stores_opening_a_new_file_at_once_migrate_it_once() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-    assert_eq!((count, distinct), (4, 4), "each of the four migrations is applied once");
+    assert_eq!((count, distinct), (5, 5), "each of the five migrations is applied once");
     a.close().await;
     b.close().await;
 }

@@ -6,6 +6,8 @@
 //! store-worker crash-writer URL ID       create ID if absent, then update it forever
 //! store-worker cas-writer URL ID N TAG   save N versions of ID by the store's compare-and-set, retrying lost races
 //! store-worker split-render URL REF N     render REF with split keys key-0 … key-(N-1), print `key version` lines
+//! store-worker usage-renderer URL REF N   render REF N times with usage recorded and flushed in the
+//!                                         background, report on every render, flush, print `done N`
 //! ```
 //!
 //! After each acknowledged write it prints `ack <version>` and flushes, so that whatever it printed
@@ -23,7 +25,7 @@ use prompt_manager::{
 };
 use prompt_manager_tests::worker::{CRASH_LABEL, ack_line, cas_template, crash_template};
 
-const USAGE: &str = "usage: store-worker crash-writer URL ID | store-worker cas-writer URL ID N TAG | store-worker split-render URL REF N";
+const USAGE: &str = "usage: store-worker crash-writer URL ID | store-worker cas-writer URL ID N TAG | store-worker split-render URL REF N | store-worker usage-renderer URL REF N";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,6 +42,10 @@ fn main() -> anyhow::Result<()> {
         [mode, url, reference, n] if mode == "split-render" => {
             let n = n.parse().with_context(|| format!("N must be a count, not `{n}`"))?;
             runtime.block_on(split_render(url, reference, n))
+        }
+        [mode, url, reference, n] if mode == "usage-renderer" => {
+            let n = n.parse().with_context(|| format!("N must be a count, not `{n}`"))?;
+            runtime.block_on(usage_renderer(url, reference, n))
         }
         _ => bail!("{USAGE}"),
     }
@@ -175,6 +181,50 @@ async fn cas_writer(url: &str, id: &str, n: usize, tag: &str) -> anyhow::Result<
         }
     }
     eprintln!("{tag}: {n} versions written, {lost_races} lost races retried");
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "done {n}")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Renders `reference` `n` times with usage recorded, flushed every 20 ms in the background (so
+/// each process adds many batches), reports usage on every render and feedback on every other
+/// one (success on even renders, score = render number mod 5), then flushes the rest and prints
+/// `done N`. The tests know these figures and check the sums.
+async fn usage_renderer(url: &str, reference: &str, n: usize) -> anyhow::Result<()> {
+    use prompt_manager::{Feedback, UsageConfig, UsageFlusher, UsageReport, Variables};
+    let store = prompt_manager::open_store(url).await.context("opening the store")?;
+    let pm = prompt_manager::builder()
+        .store(store)
+        .usage(UsageConfig::default().with_flush_interval(std::time::Duration::from_millis(20)))
+        .build()?;
+    let flusher = UsageFlusher::spawn(&pm)?;
+    for i in 0..n {
+        let vars = Variables::new().with("name", format!("user {i}"));
+        let rendered = pm.render_prompt(reference, &vars).await?;
+        let id = rendered.render_id.context("a render id")?;
+        let report = UsageReport {
+            output_tokens: Some(10),
+            model_latency_ms: Some(100),
+            actual_cost: None,
+        };
+        pm.report_usage(id.as_str(), &report).await?;
+        if i % 2 == 0 {
+            let feedback = Feedback {
+                success: Some(i % 4 == 0),
+                score: Some((i % 5) as f64),
+            };
+            pm.report_feedback(id.as_str(), &feedback).await?;
+        }
+        if i % 50 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let report = flusher.shutdown().await?;
+    ensure!(
+        report.lost_renders == 0 && report.lost_reports == 0,
+        "records were lost: {report:?}"
+    );
     let mut out = std::io::stdout().lock();
     writeln!(out, "done {n}")?;
     out.flush()?;

@@ -18,8 +18,10 @@ pub(crate) mod render;
 pub(crate) mod rollback;
 pub(crate) mod serve;
 pub(crate) mod show;
+pub(crate) mod stats;
 pub(crate) mod status;
 pub(crate) mod update;
+pub(crate) mod usage;
 pub(crate) mod verify;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +59,9 @@ pub(crate) async fn run(ctx: &Context, command: Command) -> anyhow::Result<Outco
         Command::Keys(command) => keys::run(ctx, command).await,
         Command::Audit(args) => audit::run(ctx, args).await,
         Command::Dependents(args) => dependents::run(ctx, args).await,
+        Command::Stats(args) => stats::run(ctx, args).await,
+        Command::Usage(args) => usage::report_usage(ctx, args).await,
+        Command::Feedback(args) => usage::report_feedback(ctx, args).await,
     }
 }
 
@@ -156,13 +161,27 @@ impl Context {
         })?;
         // A one-shot command reads and exits: no change-feed listener (SQLite's poller,
         // PostgreSQL's LISTEN connection). `serve` builds its own manager, which listens.
+        let records_usage = store.records_usage();
         let mut builder = prompt_manager::builder().store(store).watch_store(false);
+        // Renders are recorded where the store keeps usage (SQLite, PostgreSQL), and flushed
+        // before the command exits (`flush_usage`).
+        if records_usage {
+            builder = builder.usage(prompt_manager::UsageConfig::default());
+        }
         // Every write is recorded with who made it (versions, label moves, the audit log):
         // the configured author, else `$USER@hostname`, never blank.
         let configured = self.config.as_ref().and_then(|c| c.config.defaults.author.clone());
         builder = builder.actor(configured.filter(|a| !a.trim().is_empty()).unwrap_or_else(local_actor));
         let pm = builder.build().context("cannot set up the prompt manager")?;
         Ok(self.manager.get_or_init(|| pm))
+    }
+
+    /// Writes what the command recorded to the store (renders, reports); a failure is a warning.
+    pub(crate) async fn flush_usage(&self) {
+        let Some(pm) = self.manager.get() else { return };
+        if let Err(e) = pm.flush_usage().await {
+            self.printer.note(&format!("warning: the usage records of this command were not saved: {e}"));
+        }
     }
 
     fn source_name(&self) -> String {

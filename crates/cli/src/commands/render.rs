@@ -180,6 +180,13 @@ pub(crate) async fn run(ctx: &Context, args: RenderArgs) -> anyhow::Result<Outco
                     }
                 ));
             }
+            // The id to report usage and feedback with (`prompt-manager usage|feedback ID`); in
+            // the JSON and YAML output as `render_id`, on stderr for people.
+            if let Some(id) = &rendered.render_id
+                && printer.human()
+            {
+                printer.note(&printer.paint_err(&format!("render id: {id}"), Style::Dim));
+            }
             if args.target.is_none() && !printer.human() {
                 // Scripts get the whole render: id, version, format, output, model config.
                 printer.emit(&rendered, String::new);

@@ -12,6 +12,7 @@ use crate::plugin::Plugin;
 use crate::registry::Registry;
 use crate::store::Store;
 use crate::tokens::{PriceBook, TokenCounter};
+use crate::usage::{Recorder, UsageConfig};
 
 use super::extensions::{Observers, warm_render_clock};
 use super::{Inner, PromptManager};
@@ -30,6 +31,7 @@ pub struct PromptManagerBuilder {
     watch: Option<bool>,
     tokens: Option<Arc<dyn TokenCounter>>,
     prices: Option<Arc<dyn PriceBook>>,
+    usage: Option<UsageConfig>,
 }
 
 impl PromptManagerBuilder {
@@ -60,6 +62,17 @@ impl PromptManagerBuilder {
     /// Prices tokens with this price book (the umbrella crate sets `prompt-manager-cost`'s).
     pub fn prices(mut self, prices: Arc<dyn PriceBook>) -> Self {
         self.prices = Some(prices);
+        self
+    }
+
+    /// Records every render into usage aggregates (per prompt, version, label and minute) in
+    /// memory, written to the store by [`PromptManager::flush_usage`] — which a flusher calls
+    /// every [`UsageConfig::flush_interval`] (the umbrella crate's `UsageFlusher`, the server).
+    /// Renders then return a render id ([`RenderedPrompt::render_id`](crate::RenderedPrompt::render_id))
+    /// to report usage and feedback with. Off by default; the store must keep usage records
+    /// ([`StorageBackend::records_usage`](crate::StorageBackend::records_usage)) for flushes to succeed.
+    pub fn usage(mut self, config: UsageConfig) -> Self {
+        self.usage = Some(config);
         self
     }
 
@@ -107,9 +120,10 @@ impl PromptManagerBuilder {
         let engine = self
             .engine
             .ok_or_else(|| Error::Config("no template engine configured; call .engine(…)".into()))?;
-        if !self.observers.is_empty() {
+        if !self.observers.is_empty() || self.usage.is_some() {
             warm_render_clock();
         }
+        let sampling = self.tokens.is_some();
         let manager = PromptManager {
             inner: Arc::new(Inner {
                 store,
@@ -121,6 +135,7 @@ impl PromptManagerBuilder {
                 watching: std::sync::atomic::AtomicBool::new(false),
                 tokens: self.tokens,
                 prices: self.prices,
+                usage: self.usage.map(|config| Recorder::new(config, sampling)),
             }),
             actor: self.actor.map(Arc::from),
             authority: crate::store::Authority::User,

@@ -14,6 +14,7 @@
 //! | `resolve` | references → compiled versions: lookups, compiling, includes |
 //! | `extensions` | observers and plugins |
 //! | `governance` | authority, protected labels, the audit log, impact analysis (dependents) |
+//! | `usage` | flushing usage records, reports and feedback by render id, analytics |
 //!
 //! Every public operation runs inside one tracing span opened by [`operation_span!`] and finished
 //! by [`PromptManager::traced`], which records the prompt attributes and the outcome.
@@ -26,6 +27,7 @@ mod options;
 mod read;
 mod render;
 mod resolve;
+mod usage;
 mod write;
 
 use std::collections::BTreeMap;
@@ -129,6 +131,8 @@ struct Inner {
     watching: std::sync::atomic::AtomicBool,
     tokens: Option<Arc<dyn crate::tokens::TokenCounter>>,
     prices: Option<Arc<dyn crate::tokens::PriceBook>>,
+    /// The usage recorder, when renders are recorded.
+    usage: Option<crate::usage::Recorder>,
 }
 
 impl std::fmt::Debug for PromptManager {

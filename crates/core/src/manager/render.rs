@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::error::{Error, NotFound, Result};
 use crate::model::{ChatMessage, PromptExecution, PromptStatus, RenderOutput, RenderedPrompt};
 use crate::render::{Picked, Resolved};
+use crate::usage::recorder::current_minute;
+use crate::usage::{Recorder, RenderId};
 use crate::variables::Variables;
 
 use super::{PromptManager, RenderOptions, operation_span};
@@ -26,7 +28,7 @@ impl PromptManager {
             operation_span!("prompt_manager.render", reference = %reference),
             async move {
                 let output = self
-                    .render_observed(reference, vars, options, |picked, vars| {
+                    .render_observed(reference, vars, options, |picked, vars, _| {
                         let resolved = picked.resolved;
                         if resolved.version.prompt.format.is_chat() {
                             return Err(Error::Unsupported(format!(
@@ -63,7 +65,7 @@ impl PromptManager {
             operation_span!("prompt_manager.render_chat", reference = %reference),
             async move {
                 match self
-                    .render_observed(reference, vars, options, |p, v| self.render_output(p.resolved, v))
+                    .render_observed(reference, vars, options, |p, v, _| self.render_output(p.resolved, v))
                     .await?
                 {
                     RenderOutput::Messages(messages) => Ok(messages),
@@ -91,10 +93,12 @@ impl PromptManager {
         Self::traced(
             operation_span!("prompt_manager.render_prompt", reference = %reference),
             async move {
-                self.render_observed(reference, vars, options, |picked, v| {
+                self.render_observed(reference, vars, options, |picked, v, minute| {
                     let r = picked.resolved;
                     let output = self.render_output(r, v)?;
                     let version = &r.version;
+                    let render_id =
+                        minute.map(|m| RenderId::new(&version.prompt.id, &version.version, r.label.as_ref(), m));
                     Ok(RenderedPrompt {
                         id: version.prompt.id.clone(),
                         version: version.version.clone(),
@@ -103,6 +107,7 @@ impl PromptManager {
                         model_config: version.prompt.model_config.clone(),
                         content_hash: version.content_hash.clone(),
                         variant: picked.served(),
+                        render_id,
                     })
                 })
                 .await
@@ -151,22 +156,45 @@ impl PromptManager {
         }
     }
 
+    /// Renders through the observers and the usage recorder when there are any. `render` gets
+    /// the picked variant and the unix minute the render is recorded in (`None` when usage is
+    /// not recorded). A split label's render is its chosen variant's: observers and the recorder
+    /// see that version with the label.
     async fn render_observed<T: OutputSize>(
         &self,
         reference: &str,
         vars: &Variables,
         options: &RenderOptions<'_>,
-        render: impl FnOnce(Picked<'_>, &Variables) -> Result<T>,
+        render: impl FnOnce(Picked<'_>, &Variables, Option<u32>) -> Result<T>,
     ) -> Result<T> {
         let observers = &self.inner.observers;
         let key = options.split_key;
+        let usage = self.inner.usage.as_ref();
         if observers.is_empty() {
-            return self.with_resolved(reference, |r| render(r.pick(key), vars)).await?;
+            let Some(recorder) = usage else {
+                return self.with_resolved(reference, |r| render(r.pick(key), vars, None)).await?;
+            };
+            // Recording alone: a clock read, and counters in memory, where the render happens.
+            let minute = current_minute();
+            let started = quanta::Instant::now();
+            return self
+                .with_resolved(reference, |r| {
+                    let picked = r.pick(key);
+                    let served = picked.resolved;
+                    let result = render(picked, vars, Some(minute));
+                    record_usage(recorder, served, minute, started, &result);
+                    result
+                })
+                .await?;
         }
         observers.each(|o| o.on_render_start(reference));
+        let minute = usage.map(|_| current_minute());
         let started = quanta::Instant::now();
         // The observers hear of the render where it happens, so only the result travels back up.
         let notify = |resolved: Option<&Resolved>, result: &Result<T>| {
+            if let (Some(recorder), Some(r), Some(minute)) = (usage, resolved, minute) {
+                record_usage(recorder, r, minute, started, result);
+            }
             let execution = execution_of(reference, resolved, result, started);
             match result {
                 Ok(_) => observers.each(|o| o.on_render_complete(&execution)),
@@ -176,11 +204,9 @@ impl PromptManager {
         // The resolution is borrowed from the registry on a hit, as on the unobserved path.
         let rendered = self
             .with_resolved(reference, |r| {
-                // A split label's render is its chosen variant's: observers see that version
-                // with the label.
                 let picked = r.pick(key);
                 let served = picked.resolved;
-                let result = render(picked, vars);
+                let result = render(picked, vars, minute);
                 notify(Some(served), &result);
                 result
             })
@@ -224,6 +250,24 @@ impl PromptManager {
             self.inner.store.catch_up().await;
         }
     }
+}
+
+/// Adds a render of `resolved` to the usage recorder.
+fn record_usage<T: OutputSize>(
+    recorder: &Recorder,
+    resolved: &Resolved,
+    minute: u32,
+    started: quanta::Instant,
+    result: &Result<T>,
+) {
+    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let outcome = match result {
+        Ok(output) => Ok(output.size()),
+        Err(e) => Err(e.code()),
+    };
+    recorder.record(resolved, minute, nanos, outcome, || {
+        result.as_ref().ok().map(OutputSize::to_output)
+    });
 }
 
 /// Records what a render resolved to on the current span: the GenAI-style prompt attributes.
@@ -285,14 +329,19 @@ fn next_execution_id() -> u64 {
     })
 }
 
-/// The size of a render's output, for the observers.
+/// The size of a render's output, for the observers, and a copy of it for token counting.
 trait OutputSize {
     fn size(&self) -> usize;
+    fn to_output(&self) -> RenderOutput;
 }
 
 impl OutputSize for RenderOutput {
     fn size(&self) -> usize {
         self.len_bytes()
+    }
+
+    fn to_output(&self) -> RenderOutput {
+        self.clone()
     }
 }
 
@@ -300,16 +349,28 @@ impl OutputSize for RenderedPrompt {
     fn size(&self) -> usize {
         self.output.len_bytes()
     }
+
+    fn to_output(&self) -> RenderOutput {
+        self.output.clone()
+    }
 }
 
 impl OutputSize for String {
     fn size(&self) -> usize {
         self.len()
     }
+
+    fn to_output(&self) -> RenderOutput {
+        RenderOutput::Text(self.clone())
+    }
 }
 
 impl OutputSize for Vec<ChatMessage> {
     fn size(&self) -> usize {
         self.iter().map(|m| m.content.len()).sum()
+    }
+
+    fn to_output(&self) -> RenderOutput {
+        RenderOutput::Messages(self.clone())
     }
 }

@@ -76,4 +76,8 @@ pub struct RenderedPrompt {
     /// When the reference named an A/B split label: the variant that served this render.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<super::ServedVariant>,
+    /// The id to report usage and feedback of this render with, when the manager records usage
+    /// (`PromptManagerBuilder::usage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render_id: Option<crate::usage::RenderId>,
 }

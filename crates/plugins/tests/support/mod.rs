@@ -68,6 +68,7 @@ pub fn complex_prompt() -> RenderedPrompt {
         },
         content_hash: ContentHash("0".repeat(64)),
         variant: None,
+        render_id: None,
     }
 }
 

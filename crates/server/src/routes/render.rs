@@ -51,6 +51,7 @@ async fn render_one(
         text,
         messages,
         model_config: rendered.model_config,
+        render_id: rendered.render_id.map(|id| id.to_string()),
     })))
 }
 

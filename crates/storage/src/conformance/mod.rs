@@ -23,8 +23,8 @@
 //! they share, no backend. The checks are grouped by area, one file each: `saves`, `labels`,
 //! `listing`, `lifecycle` (status and deletion), `integrity` (tampered versions), `audit` (the
 //! audit log and its chain), `protection` (protected labels), `resolve` (references),
-//! `search` (the search and label filters of a listing) and `splits` (A/B splits of labels); all
-//! are re-exported here.
+//! `search` (the search and label filters of a listing), `splits` (A/B splits of labels) and
+//! `usage` (usage records); all are re-exported here.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -50,6 +50,7 @@ mod resolve;
 mod saves;
 mod search;
 mod splits;
+mod usage;
 
 pub use audit::*;
 pub use integrity::*;
@@ -61,6 +62,7 @@ pub use resolve::*;
 pub use saves::*;
 pub use search::*;
 pub use splits::*;
+pub use usage::*;
 
 /// The actor the helpers put on saves, as recorded in label events.
 pub const ACTOR: &str = "conformance";
@@ -95,6 +97,7 @@ pub async fn run_all(store: &dyn Store) {
     long_search_is_refused(store).await;
     splits_are_set_read_and_ended(store).await;
     refused_splits_change_nothing(store).await;
+    usage_rows_add_up(store).await;
 }
 
 // ----- helpers ---------------------------------------------------------------------------------

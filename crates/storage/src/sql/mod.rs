@@ -25,6 +25,7 @@ mod postgres;
 mod reads;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+pub(crate) mod usage;
 mod writes;
 
 #[cfg(feature = "postgres")]

@@ -68,6 +68,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "splits",
         sql: include_str!("../../../migrations/postgres/0004_splits.sql"),
     },
+    Migration {
+        version: 5,
+        name: "usage",
+        sql: include_str!("../../../migrations/postgres/0005_usage.sql"),
+    },
 ];
 
 /// The channel the change-feed triggers notify (`migrations/postgres/0002_change_feed.sql`).

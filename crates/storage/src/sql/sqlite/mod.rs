@@ -65,6 +65,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "splits",
         sql: include_str!("../../../migrations/sqlite/0004_splits.sql"),
     },
+    Migration {
+        version: 5,
+        name: "usage",
+        sql: include_str!("../../../migrations/sqlite/0005_usage.sql"),
+    },
 ];
 
 /// How often a watching store reads the change log for other processes' writes in the

@@ -1,0 +1,420 @@
+//! Analytics: a prompt's stored usage rows grouped by version, label or variant, as series over
+//! time buckets and totals, with the derived figures (error rate, latency percentiles from the
+//! histogram, tokens, cost, feedback success rate and mean score).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use semver::Version;
+use serde::Serialize;
+
+use super::{Bucket, DURATION_BUCKETS, UsageCounts, UsageRow, duration_bucket_bounds};
+use crate::error::{Error, Result};
+use crate::id::{LabelName, PromptId};
+use crate::tokens::NanoUsd;
+
+/// The most buckets one analytics query may span (a day of minutes fits).
+pub const MAX_SERIES_POINTS: i64 = 1_500;
+
+/// How analytics groups the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// Per version, whatever label rendered it.
+    #[default]
+    Version,
+    /// Per label (renders without a label form one group).
+    Label,
+    /// Per label and version: the variants of a split label, and of any label over time.
+    Variant,
+}
+
+impl GroupBy {
+    /// Its name in URLs: `version`, `label`, `variant`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Version => "version",
+            GroupBy::Label => "label",
+            GroupBy::Variant => "variant",
+        }
+    }
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "version" => Ok(GroupBy::Version),
+            "label" => Ok(GroupBy::Label),
+            "variant" => Ok(GroupBy::Variant),
+            other => Err(crate::model::unknown_name("by", other, &["version", "label", "variant"])),
+        }
+    }
+}
+
+/// What [`PromptManager::analytics`](crate::PromptManager::analytics) computes: the time range
+/// `[from, to)`, the bucket width of the series and the grouping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnalyticsQuery {
+    /// The start (rounded down to the bucket).
+    pub from: DateTime<Utc>,
+    /// The end, excluded.
+    pub to: DateTime<Utc>,
+    /// The width of a series point.
+    pub bucket: Bucket,
+    /// The grouping.
+    pub by: GroupBy,
+}
+
+impl AnalyticsQuery {
+    /// The last `span` up to now, in `bucket`s, grouped `by`.
+    pub fn last(span: std::time::Duration, bucket: Bucket, by: GroupBy) -> Self {
+        let to = Utc::now();
+        let from = to - chrono::Duration::from_std(span).unwrap_or(chrono::Duration::days(1));
+        Self { from, to, bucket, by }
+    }
+
+    /// Refuses an empty or reversed range, and one of more than [`MAX_SERIES_POINTS`] buckets.
+    pub fn validate(&self) -> Result<()> {
+        if self.from >= self.to {
+            return Err(Error::InvalidQuery {
+                reason: format!("from ({}) must be before to ({})", self.from, self.to),
+            });
+        }
+        let points = (self.to.timestamp() - self.bucket.floor(self.from.timestamp())) / self.bucket.seconds() + 1;
+        if points > MAX_SERIES_POINTS {
+            return Err(Error::InvalidQuery {
+                reason: format!(
+                    "the range spans {points} {} buckets; at most {MAX_SERIES_POINTS}: use a wider bucket or a \
+                     shorter range",
+                    self.bucket
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Whether input token figures are counted, estimated or absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAccuracy {
+    /// Every render's tokens were counted with the model's own tokenizer.
+    Exact,
+    /// Some renders were counted (or the counter itself estimates) and the rest extrapolated
+    /// from the version's tokens per byte.
+    Estimated,
+    /// No token counter was configured when these renders were recorded.
+    None,
+}
+
+/// The figures of one group or one bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageSummary {
+    /// Renders, successful or not.
+    pub renders: u64,
+    /// Failed renders.
+    pub errors: u64,
+    /// `errors / renders` (`None` without renders).
+    pub error_rate: Option<f64>,
+    /// Failed renders per error code.
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Median render time in microseconds, from the histogram.
+    pub latency_p50_us: Option<f64>,
+    /// 95th percentile render time in microseconds, from the histogram.
+    pub latency_p95_us: Option<f64>,
+    /// Mean render time in microseconds.
+    pub latency_mean_us: Option<f64>,
+    /// Bytes of output.
+    pub output_bytes: u64,
+    /// Input tokens (`None` when no token counter was configured).
+    pub input_tokens: Option<u64>,
+    /// Whether `input_tokens` is exact.
+    pub input_tokens_accuracy: TokenAccuracy,
+    /// Output tokens reported after the model calls.
+    pub output_tokens: u64,
+    /// Usage reports received.
+    pub usage_reports: u64,
+    /// Mean model latency reported, in milliseconds.
+    pub model_latency_mean_ms: Option<f64>,
+    /// Estimated input cost (`None`: no price for the model, or no token counter).
+    pub input_cost: Option<NanoUsd>,
+    /// Total cost: actual costs reported, plus estimated output cost of the other reports, plus
+    /// the input estimate of the renders without an actual cost (`None`: nothing priced).
+    pub total_cost: Option<NanoUsd>,
+    /// Feedback reports.
+    pub feedback: u64,
+    /// Successes among the feedback.
+    pub successes: u64,
+    /// Failures among the feedback.
+    pub failures: u64,
+    /// `successes / (successes + failures)`.
+    pub success_rate: Option<f64>,
+    /// Scores received.
+    pub scores: u64,
+    /// Mean score.
+    pub mean_score: Option<f64>,
+    /// Sample standard deviation of the scores (two scores or more).
+    pub score_sd: Option<f64>,
+}
+
+/// `q` (0–1) of the renders in `buckets` took at most this many nanoseconds: the bucket holding
+/// that rank, interpolated geometrically inside it (linearly in the first).
+pub fn percentile_ns(buckets: &[u64; DURATION_BUCKETS], q: f64) -> Option<f64> {
+    let total: u64 = buckets.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = (q.clamp(0.0, 1.0) * total as f64).max(1.0);
+    let mut seen = 0.0;
+    for (i, &n) in buckets.iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        let n = n as f64;
+        if seen + n >= rank {
+            let fraction = (rank - seen) / n;
+            let (lo, hi) = duration_bucket_bounds(i);
+            let (lo, hi) = (lo as f64, hi as f64);
+            return Some(match i {
+                0 => lo + fraction * (hi - lo),
+                i if i == DURATION_BUCKETS - 1 => lo,
+                _ => lo * (hi / lo).powf(fraction),
+            });
+        }
+        seen += n;
+    }
+    None
+}
+
+fn ratio(num: u64, den: u64) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+impl UsageSummary {
+    /// The figures of `c`.
+    pub fn of(c: &UsageCounts) -> Self {
+        let ok = c.renders - c.errors.min(c.renders);
+        let accuracy = if c.input_tokens_renders == 0 {
+            TokenAccuracy::None
+        } else if c.input_tokens_exact_renders >= c.input_tokens_renders {
+            TokenAccuracy::Exact
+        } else {
+            TokenAccuracy::Estimated
+        };
+        let input_cost = (c.priced_renders > 0).then_some(c.input_cost);
+        let priced = c.priced_renders > 0 || c.actual_cost_reports > 0 || c.output_cost.0 > 0;
+        let total_cost = priced.then(|| {
+            let without_actual = ok.saturating_sub(c.actual_cost_reports);
+            let input = if ok == 0 {
+                0
+            } else {
+                (u128::from(c.input_cost.0) * u128::from(without_actual) / u128::from(ok)) as u64
+            };
+            c.actual_cost.saturating_add(c.output_cost).saturating_add(NanoUsd(input))
+        });
+        let judged = c.successes + c.failures;
+        let mean = ratio(0, c.scores).map(|_| c.score_sum / c.scores as f64);
+        let score_sd = (c.scores >= 2).then(|| {
+            let n = c.scores as f64;
+            ((c.score_sum_squares - c.score_sum * c.score_sum / n) / (n - 1.0)).max(0.0).sqrt()
+        });
+        Self {
+            renders: c.renders,
+            errors: c.errors,
+            error_rate: ratio(c.errors, c.renders),
+            errors_by_kind: c.error_kinds.clone(),
+            latency_p50_us: percentile_ns(&c.duration_buckets, 0.5).map(|ns| ns / 1e3),
+            latency_p95_us: percentile_ns(&c.duration_buckets, 0.95).map(|ns| ns / 1e3),
+            latency_mean_us: ratio(c.duration_ns, c.renders).map(|ns| ns / 1e3),
+            output_bytes: c.output_bytes,
+            input_tokens: (c.input_tokens_renders > 0).then_some(c.input_tokens),
+            input_tokens_accuracy: accuracy,
+            output_tokens: c.output_tokens,
+            usage_reports: c.usage_reports,
+            model_latency_mean_ms: ratio(c.model_latency_ms, c.model_latency_reports),
+            input_cost,
+            total_cost,
+            feedback: c.feedback,
+            successes: c.successes,
+            failures: c.failures,
+            success_rate: ratio(c.successes, judged),
+            scores: c.scores,
+            mean_score: mean,
+            score_sd,
+        }
+    }
+}
+
+/// One bucket of a group's series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesPoint {
+    /// The bucket's start.
+    pub start: DateTime<Utc>,
+    /// Its figures.
+    #[serde(flatten)]
+    pub summary: UsageSummary,
+}
+
+/// One group of an [`Analytics`] answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnalyticsGroup {
+    /// The version (grouping by version or variant).
+    pub version: Option<Version>,
+    /// The label (grouping by label or variant; `None` also for renders without a label).
+    pub label: Option<LabelName>,
+    /// The figures over the whole range.
+    pub totals: UsageSummary,
+    /// The figures per bucket, oldest first; buckets without records are left out.
+    pub series: Vec<SeriesPoint>,
+    /// The raw sums over the whole range (for significance tests).
+    #[serde(skip)]
+    pub counts: UsageCounts,
+}
+
+/// A prompt's usage over a time range, grouped.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analytics {
+    /// The prompt.
+    pub prompt_id: PromptId,
+    /// The first bucket's start.
+    pub from: DateTime<Utc>,
+    /// The end of the range, excluded.
+    pub to: DateTime<Utc>,
+    /// The series' bucket width.
+    pub bucket: Bucket,
+    /// The grouping.
+    pub by: GroupBy,
+    /// The groups, ordered by label then version.
+    pub groups: Vec<AnalyticsGroup>,
+}
+
+impl Analytics {
+    /// Groups `rows` (of one prompt and one bucket width) as `query` asks.
+    pub fn from_rows(prompt_id: PromptId, query: &AnalyticsQuery, rows: Vec<UsageRow>) -> Self {
+        type GroupKey = (Option<LabelName>, Option<Version>);
+        let mut groups: BTreeMap<GroupKey, BTreeMap<i64, UsageCounts>> = BTreeMap::new();
+        for row in rows {
+            let key = match query.by {
+                GroupBy::Version => (None, Some(row.key.version)),
+                GroupBy::Label => (row.key.label, None),
+                GroupBy::Variant => (row.key.label, Some(row.key.version)),
+            };
+            groups
+                .entry(key)
+                .or_default()
+                .entry(row.start)
+                .or_default()
+                .add(&row.counts);
+        }
+        let groups = groups
+            .into_iter()
+            .map(|((label, version), series)| {
+                let mut totals = UsageCounts::default();
+                let series = series
+                    .into_iter()
+                    .map(|(start, counts)| {
+                        totals.add(&counts);
+                        SeriesPoint {
+                            start: Utc.timestamp_opt(start, 0).single().unwrap_or_default(),
+                            summary: UsageSummary::of(&counts),
+                        }
+                    })
+                    .collect();
+                AnalyticsGroup {
+                    version,
+                    label,
+                    totals: UsageSummary::of(&totals),
+                    series,
+                    counts: totals,
+                }
+            })
+            .collect();
+        let from = Utc
+            .timestamp_opt(query.bucket.floor(query.from.timestamp()), 0)
+            .single()
+            .unwrap_or(query.from);
+        Analytics {
+            prompt_id,
+            from,
+            to: query.to,
+            bucket: query.bucket,
+            by: query.by,
+            groups,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::duration_bucket;
+
+    #[test]
+    fn percentiles_come_from_the_histogram() {
+        let mut buckets = [0; DURATION_BUCKETS];
+        for ns in [1_000u64; 90].iter().chain(&[100_000u64; 10]) {
+            buckets[duration_bucket(*ns)] += 1;
+        }
+        let p50 = percentile_ns(&buckets, 0.5).unwrap();
+        assert!((512.0..1_024.0).contains(&p50), "{p50}");
+        let p95 = percentile_ns(&buckets, 0.95).unwrap();
+        assert!((65_536.0..131_072.0).contains(&p95), "{p95}");
+        assert_eq!(percentile_ns(&[0; DURATION_BUCKETS], 0.5), None);
+    }
+
+    #[test]
+    fn summaries_derive_rates_and_costs() {
+        let c = UsageCounts {
+            renders: 10,
+            errors: 2,
+            input_tokens: 800,
+            input_tokens_renders: 8,
+            input_tokens_exact_renders: 8,
+            input_cost: NanoUsd(8_000),
+            priced_renders: 8,
+            usage_reports: 4,
+            output_cost: NanoUsd(300),
+            actual_cost: NanoUsd(5_000),
+            actual_cost_reports: 4,
+            successes: 3,
+            failures: 1,
+            feedback: 4,
+            scores: 2,
+            score_sum: 6.0,
+            score_sum_squares: 20.0,
+            ..UsageCounts::default()
+        };
+        let s = UsageSummary::of(&c);
+        assert_eq!(s.error_rate, Some(0.2));
+        assert_eq!(s.input_tokens_accuracy, TokenAccuracy::Exact);
+        // 5000 actual + 300 output + half of the 8000 input estimate (4 of 8 renders have no actual cost).
+        assert_eq!(s.total_cost, Some(NanoUsd(9_300)));
+        assert_eq!(s.success_rate, Some(0.75));
+        assert_eq!(s.mean_score, Some(3.0));
+        assert_eq!(s.score_sd, Some(2f64.sqrt()));
+        let none = UsageSummary::of(&UsageCounts {
+            renders: 1,
+            ..UsageCounts::default()
+        });
+        assert_eq!(none.input_tokens, None);
+        assert_eq!(none.input_tokens_accuracy, TokenAccuracy::None);
+        assert_eq!(none.total_cost, None);
+    }
+
+    #[test]
+    fn queries_are_bounded() {
+        let to = Utc::now();
+        let q = |from, bucket| AnalyticsQuery {
+            from,
+            to,
+            bucket,
+            by: GroupBy::Version,
+        };
+        assert!(q(to - chrono::Duration::hours(24), Bucket::Minute).validate().is_ok());
+        assert!(q(to - chrono::Duration::days(30), Bucket::Minute).validate().is_err());
+        assert!(q(to, Bucket::Hour).validate().is_err());
+        assert!("week".parse::<GroupBy>().is_err());
+    }
+}
