@@ -81,6 +81,34 @@ impl PromptManager {
         .await
     }
 
+    /// Points `label` at `to` — one version, an A/B split, or nothing (`None` removes it) — if it
+    /// points at what `expected` says now (compare-and-set on versions *and* splits: ending a
+    /// test safely is "set to 2.0.0 if it still is the split I looked at"). What
+    /// [`set_label_with`](Self::set_label_with), [`set_split_with`](Self::set_split_with) and
+    /// [`remove_label_with`](Self::remove_label_with) do, for callers that hold a label's whole
+    /// target. Returns `None` when the label already pointed there.
+    pub async fn assign_label_with(
+        &self,
+        id: impl IntoPromptId,
+        label: impl IntoLabelName,
+        to: Option<LabelTarget>,
+        expected: ExpectTarget,
+    ) -> Result<Option<LabelEvent>> {
+        Self::traced(operation_span!("prompt_manager.assign_label"), async move {
+            let (id, label) = label_arguments(id, label)?;
+            let kind = if to.is_some() {
+                LabelEventKind::Set
+            } else {
+                LabelEventKind::Remove
+            };
+            if to.is_none() && !self.summary(&id).await?.labels.contains_key(&label) {
+                return Err(Error::NotFound(NotFound::Label(id, label)));
+            }
+            self.assign(&id, label, to, expected, kind).await
+        })
+        .await
+    }
+
     /// Removes a label. Fails with not found when it is not set.
     pub async fn remove_label(&self, id: impl IntoPromptId, label: impl IntoLabelName) -> Result<LabelEvent> {
         self.remove_label_with(id, label, LabelOptions::default()).await

@@ -15,9 +15,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use minijinja::Value;
+use prompt_manager::analytics::{AnalyticsGroup, UsageSummary};
 use prompt_manager::semver::Version;
 use prompt_manager::stats::{self, VariantSample};
-use prompt_manager::{Analytics, AnalyticsGroup, AnalyticsQuery, Bucket, Error, GroupBy, LabelName, UsageSummary};
+use prompt_manager::{Analytics, AnalyticsQuery, Bucket, Error, GroupBy, LabelName};
 use serde::{Deserialize, Serialize};
 
 use crate::Web;
@@ -100,10 +101,37 @@ fn row(group: &AnalyticsGroup, by: GroupBy) -> Row {
         name: group_name(group, by),
         version: group.version.as_ref().map(Version::to_string),
         label: group.label.as_ref().map(|l| l.as_str().to_owned()),
-        cost_per_1k: t.total_cost.filter(|_| t.renders > 0).map(|c| c.dollars() / renders * 1000.0),
+        cost_per_1k: t
+            .total_cost
+            .filter(|_| t.renders > 0)
+            .map(|c| c.dollars() / renders * 1000.0),
         tokens_per_render: t.input_tokens.filter(|_| t.renders > 0).map(|n| n as f64 / renders),
         totals: t.clone(),
     }
+}
+
+/// The cost column of the prompt page's timeline: each version's renders, tokens and cost over
+/// the last 30 days (nothing when the store keeps no usage).
+pub(crate) async fn by_version(pm: &prompt_manager::PromptManager, id: &prompt_manager::PromptId) -> Value {
+    let query = AnalyticsQuery::last(
+        std::time::Duration::from_secs(30 * 86_400),
+        Bucket::Day,
+        GroupBy::Version,
+    );
+    let rows: BTreeMap<String, Row> = match pm.analytics(id, &query).await {
+        Ok(a) => a
+            .groups
+            .iter()
+            .filter_map(|g| g.version.as_ref().map(|v| (v.to_string(), row(g, GroupBy::Version))))
+            .collect(),
+        Err(e) => {
+            if unsupported(&e).is_none() {
+                tracing::warn!(prompt = %id, "usage for the prompt page: {e}");
+            }
+            BTreeMap::new()
+        }
+    };
+    data(&rows)
 }
 
 /// The charts of an analytics answer: one line per group, a point per bucket of the range.
@@ -111,17 +139,18 @@ fn charts(analytics: &Analytics, groups: &[&AnalyticsGroup], names: &[String]) -
     let step = analytics.bucket.seconds();
     let from = analytics.bucket.floor(analytics.from.timestamp());
     let to = analytics.to.timestamp();
-    let starts: Vec<i64> = (0..)
-        .map(|i| from + i * step)
-        .take_while(|t| *t < to)
-        .collect();
+    let starts: Vec<i64> = (0..).map(|i| from + i * step).take_while(|t| *t < to).collect();
     // Counts are 0 in a bucket without records; rates and times have no value there.
     type Metric = (&'static str, Unit, bool, fn(&UsageSummary) -> Option<f64>);
     let metrics: [Metric; 6] = [
         ("Renders", Unit::Count, true, |s| Some(s.renders as f64)),
         ("Error rate", Unit::Ratio, false, |s| s.error_rate),
-        ("Render time p50", Unit::Millis, false, |s| s.latency_p50_us.map(|us| us / 1000.0)),
-        ("Render time p95", Unit::Millis, false, |s| s.latency_p95_us.map(|us| us / 1000.0)),
+        ("Render time p50", Unit::Millis, false, |s| {
+            s.latency_p50_us.map(|us| us / 1000.0)
+        }),
+        ("Render time p95", Unit::Millis, false, |s| {
+            s.latency_p95_us.map(|us| us / 1000.0)
+        }),
         ("Input tokens", Unit::Count, true, |s| s.input_tokens.map(|n| n as f64)),
         ("Cost", Unit::Dollars, true, |s| s.total_cost.map(|c| c.dollars())),
     ];
@@ -158,10 +187,11 @@ fn charts(analytics: &Analytics, groups: &[&AnalyticsGroup], names: &[String]) -
                 from,
                 to,
             };
+            let (svg, legend) = (chart.svg(), chart.legend());
             minijinja::context! {
                 title,
-                svg => Value::from_safe_string(chart.svg()),
-                legend => Value::from_safe_string(chart.legend()),
+                svg => Value::from_safe_string(svg),
+                legend => Value::from_safe_string(legend),
             }
         })
         .collect()
@@ -202,7 +232,7 @@ pub(crate) async fn page(
         }
         None => (Vec::new(), Vec::new()),
     };
-    let splits: Vec<&str> = summary.splits.keys().map(LabelName::as_str).collect();
+    let splits: Vec<String> = summary.splits.keys().map(|l| l.as_str().to_owned()).collect();
     Ok(ok(
         "analytics.html",
         minijinja::context! {
@@ -288,7 +318,12 @@ pub(crate) async fn experiment(
     // The split's variants oldest first (the oldest is the control), then versions the label
     // served in the range that are not in the split (before the test, or after it ended).
     let mut versions: Vec<(Version, Option<u32>)> = split
-        .map(|s| s.variants().iter().map(|v| (v.version.clone(), Some(v.weight))).collect())
+        .map(|s| {
+            s.variants()
+                .iter()
+                .map(|v| (v.version.clone(), Some(v.weight)))
+                .collect()
+        })
         .unwrap_or_default();
     versions.sort_by(|a, b| a.0.cmp(&b.0));
     for version in groups.keys() {
@@ -313,7 +348,9 @@ pub(crate) async fn experiment(
             VariantView {
                 version: version.to_string(),
                 weight: *weight,
-                share: weight.filter(|_| total_weight > 0).map(|w| w as f64 / total_weight as f64),
+                share: weight
+                    .filter(|_| total_weight > 0)
+                    .map(|w| w as f64 / total_weight as f64),
                 in_split: weight.is_some(),
                 control: i == 0,
                 totals: group.map(|g| g.totals.clone()),
@@ -343,7 +380,7 @@ pub(crate) async fn experiment(
             label => label.as_str(),
             summary => data(&summary),
             split => split.is_some(),
-            since,
+            since => since.map(|t| t.to_rfc3339()),
             ranges => RANGES.iter().map(|r| r.0).collect::<Vec<_>>(),
             range => range_name,
             variants => data(&variants),

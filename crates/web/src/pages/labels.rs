@@ -21,7 +21,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use prompt_manager::semver::Version;
 use prompt_manager::versioning::{changelog_draft, reasons, suggest};
 use prompt_manager::{
-    Error, LabelEvent, LabelName, LabelOptions, PromptId, PromptStatus, PromptSummary, VersioningExt, rollback_target,
+    Error, ExpectTarget, LabelEvent, LabelName, LabelTarget, PromptId, PromptStatus, PromptSummary, Split,
+    VersioningExt, rollback_target,
 };
 use prompt_manager_server::keys::Caller;
 use serde::Deserialize;
@@ -190,6 +191,7 @@ pub(crate) async fn post(
         )
     })?;
     let current = summary.labels.get(&label).cloned();
+    let current_split = summary.splits.get(&label).cloned();
     let store_protected = summary.protected.contains(&label);
     let config_protected = web.app.is_protected(label.as_str());
     if action.moves() && (store_protected || config_protected) && !viewer.can_admin() {
@@ -264,6 +266,7 @@ pub(crate) async fn post(
         label,
         action,
         current,
+        current_split,
         target,
         store_protected,
         config_protected,
@@ -288,8 +291,10 @@ struct Plan {
     id: PromptId,
     label: LabelName,
     action: Action,
-    /// Where the label points now.
+    /// Where the label points now (a split label: its primary version).
     current: Option<Version>,
+    /// The label's A/B split, when it is one.
+    current_split: Option<Split>,
     /// Where it will point (protect/unprotect: where it points).
     target: Option<Version>,
     store_protected: bool,
@@ -298,6 +303,27 @@ struct Plan {
 
 fn text(version: Option<&Version>) -> String {
     version.map(ToString::to_string).unwrap_or_default()
+}
+
+impl Plan {
+    /// What the label points at now, as the confirmation carries it: a version, `split
+    /// 1.2.0=90 1.3.0=10`, or empty when unset.
+    fn expected_text(&self) -> String {
+        match &self.current_split {
+            Some(split) => format!("split {split}"),
+            None => text(self.current.as_ref()),
+        }
+    }
+
+    /// The compare-and-set of the write: the label still points where the confirmation said,
+    /// split included.
+    fn expected_target(&self) -> ExpectTarget {
+        match (&self.current_split, &self.current) {
+            (Some(split), _) => ExpectTarget::Is(LabelTarget::Split(split.clone())),
+            (None, Some(v)) => ExpectTarget::Is(LabelTarget::Version(v.clone())),
+            (None, None) => ExpectTarget::Absent,
+        }
+    }
 }
 
 /// The confirmation page of a label action.
@@ -325,7 +351,7 @@ async fn confirm(web: &Web, viewer: &Viewer, summary: &PromptSummary, plan: &Pla
         Vec::new()
     };
     let unchanged = match plan.action {
-        Action::Set => plan.current == plan.target,
+        Action::Set => plan.current_split.is_none() && plan.current == plan.target,
         Action::Protect => plan.store_protected,
         Action::Unprotect => !plan.store_protected,
         Action::Rollback | Action::Remove => false,
@@ -342,7 +368,8 @@ async fn confirm(web: &Web, viewer: &Viewer, summary: &PromptSummary, plan: &Pla
             label => plan.label.as_str(),
             current => plan.current.as_ref().map(ToString::to_string),
             target => plan.target.as_ref().map(ToString::to_string),
-            expected => text(plan.current.as_ref()),
+            expected => plan.expected_text(),
+            split => plan.current_split.as_ref().map(ToString::to_string),
             version => text(plan.target.as_ref()),
             store_protected => plan.store_protected,
             config_protected => plan.config_protected,
@@ -366,7 +393,7 @@ fn check_fresh(viewer: &Viewer, plan: &Plan, expected: Option<&str>, version: Op
         ));
     };
     let expected = expected.trim();
-    let now = text(plan.current.as_ref());
+    let now = plan.expected_text();
     if expected != now {
         let was = if expected.is_empty() { "unset" } else { expected };
         let is = if now.is_empty() { "unset" } else { now.as_str() };
@@ -414,13 +441,14 @@ async fn apply(
     check_fresh(viewer, plan, expected, version)?;
     let pm = web.app.writer(caller);
     let (id, label) = (&plan.id, &plan.label);
-    let cas = match &plan.current {
-        Some(v) => LabelOptions::expecting(v.clone()),
-        None => LabelOptions::expecting_absent(),
-    };
     let done = match (plan.action, &plan.target) {
         (Action::Set, Some(target)) => {
-            let event = stale_or_page(viewer, plan, pm.set_label_with(id, label, target, cas).await)?;
+            let to = Some(LabelTarget::Version(target.clone()));
+            let event = stale_or_page(
+                viewer,
+                plan,
+                pm.assign_label_with(id, label, to, plan.expected_target()).await,
+            )?;
             match event {
                 Some(_) => format!("set:{label}:{target}"),
                 None => format!("unchanged:{label}:{target}"),
@@ -431,7 +459,11 @@ async fn apply(
             format!("rollback:{label}:{}", text(event.to.as_ref()))
         }
         (Action::Remove, _) => {
-            stale_or_page(viewer, plan, pm.remove_label_with(id, label, cas).await)?;
+            stale_or_page(
+                viewer,
+                plan,
+                pm.assign_label_with(id, label, None, plan.expected_target()).await,
+            )?;
             format!("remove:{label}")
         }
         (Action::Protect, _) => {

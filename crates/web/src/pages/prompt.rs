@@ -104,8 +104,20 @@ pub(crate) async fn page(
     // Which labels point at each version.
     let mut labels_at: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (label, v) in &summary.labels {
-        labels_at.entry(v.to_string()).or_default().push(label.to_string());
+        if !summary.splits.contains_key(label) {
+            labels_at.entry(v.to_string()).or_default().push(label.to_string());
+        }
     }
+    // A split label is at each of its variants, with the variant's share.
+    for (label, split) in &summary.splits {
+        for (variant, share) in split.variants().iter().zip(split.shares()) {
+            labels_at
+                .entry(variant.version.to_string())
+                .or_default()
+                .push(format!("{label} {:.0} %", share * 100.0));
+        }
+    }
+    let usage = super::analytics::by_version(pm, &id).await;
     let prompt = &version.prompt;
     let (text, chat) = match &prompt.template {
         Template::Text(text) => (Some(text.as_str()), None),
@@ -132,6 +144,8 @@ pub(crate) async fn page(
             total_versions,
             labels_at => crate::view::data(&labels_at),
             label_history => crate::view::data(&label_history),
+            usage,
+            splits => crate::view::data(&summary.splits),
             label_controls,
             statuses => super::statuses(),
             archived => summary.status == PromptStatus::Archived,
