@@ -11,10 +11,10 @@ use std::fmt::Write;
 use crate::highlight::escape;
 
 /// The drawing's size in SVG units; the stylesheet scales it to the width of its box.
-const WIDTH: f64 = 640.0;
-const HEIGHT: f64 = 220.0;
+const WIDTH: f64 = 400.0;
+const HEIGHT: f64 = 180.0;
 /// Room for the y axis labels (left), the x axis labels (bottom) and breathing space.
-const LEFT: f64 = 56.0;
+const LEFT: f64 = 52.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 28.0;
@@ -159,19 +159,22 @@ impl Chart<'_> {
                 escape(&self.unit.format(*tick))
             );
         }
-        // Time ticks: start, end and up to three between.
+        // Time ticks at round times (every 15 minutes, 6 hours, a week …) inside the range.
         let span = to - from;
-        for i in 0..=4 {
-            let t = from + span * i / 4;
-            let anchor = match i {
-                0 => "start",
-                4 => "end",
-                _ => "middle",
+        for t in time_ticks(from, to) {
+            let tx = x(t);
+            let anchor = if tx - LEFT < 16.0 {
+                "start"
+            } else if WIDTH - RIGHT - tx < 16.0 {
+                "end"
+            } else {
+                "middle"
             };
             let _ = write!(
                 out,
-                r#"<text class="chart-tick" x="{:.1}" y="{}" text-anchor="{anchor}">{}</text>"#,
-                x(t),
+                r#"<line class="chart-grid" x1="{tx:.1}" x2="{tx:.1}" y1="{}" y2="{}"/><text class="chart-tick" x="{tx:.1}" y="{}" text-anchor="{anchor}">{}</text>"#,
+                TOP + plot_h,
+                TOP + plot_h + 4.0,
                 HEIGHT - 8.0,
                 time_label(t, span)
             );
@@ -254,6 +257,18 @@ fn nice_ticks(min: f64, max: f64, count: usize) -> Vec<f64> {
     (0..=steps).map(|i| lo + step * i as f64).collect()
 }
 
+/// Round times between `from` and `to` (unix seconds), at most six: the smallest step of
+/// 1, 5, 15 or 30 minutes, 1, 3, 6 or 12 hours, 1, 2 or 7 days that keeps them that few.
+fn time_ticks(from: i64, to: i64) -> Vec<i64> {
+    const STEPS: [i64; 13] = [
+        60, 300, 900, 1_800, 3_600, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800, 1_209_600, 2_592_000,
+    ];
+    let span = (to - from).max(1);
+    let step = STEPS.into_iter().find(|s| span / s <= 6).unwrap_or(span);
+    let first = (from + step - 1).div_euclid(step) * step;
+    (0..).map(|i| first + i * step).take_while(|t| *t <= to).collect()
+}
+
 /// A tick's time: the hour and minute within two days, else the month and day.
 fn time_label(t: i64, span: i64) -> String {
     let Some(at) = chrono::DateTime::from_timestamp(t, 0) else {
@@ -322,6 +337,12 @@ mod tests {
         assert!(!svg.contains("<b>"), "names are escaped");
         assert!(!svg.contains("style="), "no inline styles under the CSP");
         assert!(chart.legend().contains("1.3.0 &lt;b&gt;"));
+        // Round time ticks: 0:00, 0:01 and 0:02 for two minutes.
+        assert_eq!(time_ticks(0, 120), vec![0, 60, 120]);
+        assert_eq!(
+            time_ticks(90, 86_400 + 90),
+            (1..=4).map(|i| i * 21_600).collect::<Vec<_>>()
+        );
     }
 
     #[test]

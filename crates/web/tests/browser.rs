@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use prompt_manager::{
-    Bump, ChatItem, ChatMessage, CreateOptions, LabelName, ModelConfig, Prompt, PromptManager, PromptStatus, Role,
-    Template, ToolCall, VariableSpec, VariableType,
+    Bump, ChatItem, ChatMessage, CreateOptions, Feedback, LabelName, ModelConfig, Prompt, PromptManager, PromptStatus,
+    RenderOptions, Role, Split, SplitVariant, Template, ToolCall, UsageConfig, VariableSpec, VariableType, Variables,
 };
 use prompt_manager_server::keys::{self, Scope};
 use prompt_manager_server::{AppOptions, Server, ServerConfig};
@@ -160,6 +160,45 @@ async fn seed(pm: &PromptManager) {
     }
 }
 
+/// An A/B test on support/triage — label `experiment`, 1.1.0 against 2.0.0 — with 300 renders
+/// by split keys and their feedback (2.0.0 succeeds more often), recorded by a second manager on
+/// the same database as another instance would record them, and flushed.
+async fn record_experiment(pm: &PromptManager, url: &str) {
+    let split = Split::new([
+        SplitVariant::new("1.1.0".parse().unwrap(), 50),
+        SplitVariant::new("2.0.0".parse().unwrap(), 50),
+    ])
+    .unwrap();
+    pm.set_split("support/triage", "experiment", split).await.unwrap();
+    let store = prompt_manager::open_store(url).await.unwrap();
+    let instance = prompt_manager::builder()
+        .store(store)
+        .usage(UsageConfig::default())
+        .watch_store(false)
+        .build()
+        .unwrap();
+    let vars = Variables::new().with("ticket", "The app crashes when I log in");
+    let mut served = [0u32; 2];
+    for i in 0..300 {
+        let key = format!("user-{i}");
+        let rendered = instance
+            .render_prompt_with("support/triage@experiment", &vars, &RenderOptions::split_key(&key))
+            .await
+            .unwrap();
+        let newer = usize::from(rendered.version.major == 2);
+        served[newer] += 1;
+        let n = served[newer];
+        let success = if newer == 1 { n % 10 < 9 } else { n % 10 < 6 };
+        let feedback = Feedback {
+            success: Some(success),
+            score: Some(f64::from(n % 5) + if newer == 1 { 1.0 } else { 0.0 }),
+        };
+        let id = rendered.render_id.unwrap();
+        instance.report_feedback(id.as_str(), &feedback).await.unwrap();
+    }
+    instance.flush_usage().await.unwrap();
+}
+
 /// A server on 127.0.0.1:0 over a seeded SQLite store in `dir`, with the UI; returns its URL.
 async fn start(dir: &Path, name: &str, app: AppOptions, stop: tokio::sync::watch::Receiver<bool>) -> String {
     let url = format!("sqlite://{}", dir.join(format!("{name}.db")).display());
@@ -167,6 +206,7 @@ async fn start(dir: &Path, name: &str, app: AppOptions, stop: tokio::sync::watch
     // The example `serve` seeds into an empty store (the playground journey uses it), then ours.
     prompt_manager_server::seed_example(&pm).await.unwrap();
     seed(&pm).await;
+    record_experiment(&pm, &url).await;
     let config = ServerConfig {
         store: url,
         bind: "127.0.0.1:0".parse().unwrap(),

@@ -134,26 +134,37 @@ pub(crate) async fn by_version(pm: &prompt_manager::PromptManager, id: &prompt_m
     data(&rows)
 }
 
+/// A chart's figure: title, unit, whether a bucket without records counts as zero (counts) or
+/// has no value (rates, times), and how to read it from a summary.
+type Metric = (&'static str, Unit, bool, fn(&UsageSummary) -> Option<f64>);
+
+/// The analytics page's charts.
+const PAGE_METRICS: [Metric; 6] = [
+    ("Renders", Unit::Count, true, |s| Some(s.renders as f64)),
+    ("Error rate", Unit::Ratio, false, |s| s.error_rate),
+    ("Render time p50", Unit::Millis, false, |s| {
+        s.latency_p50_us.map(|us| us / 1000.0)
+    }),
+    ("Render time p95", Unit::Millis, false, |s| {
+        s.latency_p95_us.map(|us| us / 1000.0)
+    }),
+    ("Input tokens", Unit::Count, true, |s| s.input_tokens.map(|n| n as f64)),
+    ("Cost", Unit::Dollars, true, |s| s.total_cost.map(|c| c.dollars())),
+];
+
+/// The experiment view's charts.
+const EXPERIMENT_METRICS: [Metric; 3] = [
+    ("Renders", Unit::Count, true, |s| Some(s.renders as f64)),
+    ("Success rate", Unit::Ratio, false, |s| s.success_rate),
+    ("Mean score", Unit::Count, false, |s| s.mean_score),
+];
+
 /// The charts of an analytics answer: one line per group, a point per bucket of the range.
-fn charts(analytics: &Analytics, groups: &[&AnalyticsGroup], names: &[String]) -> Vec<Value> {
+fn charts(analytics: &Analytics, groups: &[&AnalyticsGroup], names: &[String], metrics: &[Metric]) -> Vec<Value> {
     let step = analytics.bucket.seconds();
     let from = analytics.bucket.floor(analytics.from.timestamp());
     let to = analytics.to.timestamp();
     let starts: Vec<i64> = (0..).map(|i| from + i * step).take_while(|t| *t < to).collect();
-    // Counts are 0 in a bucket without records; rates and times have no value there.
-    type Metric = (&'static str, Unit, bool, fn(&UsageSummary) -> Option<f64>);
-    let metrics: [Metric; 6] = [
-        ("Renders", Unit::Count, true, |s| Some(s.renders as f64)),
-        ("Error rate", Unit::Ratio, false, |s| s.error_rate),
-        ("Render time p50", Unit::Millis, false, |s| {
-            s.latency_p50_us.map(|us| us / 1000.0)
-        }),
-        ("Render time p95", Unit::Millis, false, |s| {
-            s.latency_p95_us.map(|us| us / 1000.0)
-        }),
-        ("Input tokens", Unit::Count, true, |s| s.input_tokens.map(|n| n as f64)),
-        ("Cost", Unit::Dollars, true, |s| s.total_cost.map(|c| c.dollars())),
-    ];
     metrics
         .iter()
         .map(|(title, unit, zero_when_empty, value)| {
@@ -163,6 +174,9 @@ fn charts(analytics: &Analytics, groups: &[&AnalyticsGroup], names: &[String]) -
                 .map(|(group, name)| {
                     let by_start: BTreeMap<i64, &UsageSummary> =
                         group.series.iter().map(|p| (p.start.timestamp(), &p.summary)).collect();
+                    // A figure the group never had (tokens without a counter, cost without a
+                    // price) has no points at all, rather than a line at zero.
+                    let zero_when_empty = *zero_when_empty && value(&group.totals).is_some();
                     Series {
                         name: name.clone(),
                         points: starts
@@ -170,7 +184,7 @@ fn charts(analytics: &Analytics, groups: &[&AnalyticsGroup], names: &[String]) -
                             .map(|t| {
                                 let v = match by_start.get(t) {
                                     Some(s) => value(s),
-                                    None if *zero_when_empty => Some(0.0),
+                                    None if zero_when_empty => Some(0.0),
                                     None => None,
                                 };
                                 (*t, v)
@@ -228,7 +242,7 @@ pub(crate) async fn page(
             let groups: Vec<&AnalyticsGroup> = a.groups.iter().collect();
             let names: Vec<String> = groups.iter().map(|g| group_name(g, by)).collect();
             let rows: Vec<Row> = a.groups.iter().map(|g| row(g, by)).collect();
-            (rows, charts(a, &groups, &names))
+            (rows, charts(a, &groups, &names, &PAGE_METRICS))
         }
         None => (Vec::new(), Vec::new()),
     };
@@ -369,7 +383,7 @@ pub(crate) async fn experiment(
         .collect();
     let charts = analytics
         .as_ref()
-        .map(|a| charts(a, &chart_groups, &names))
+        .map(|a| charts(a, &chart_groups, &names, &EXPERIMENT_METRICS))
         .unwrap_or_default();
     let since = split_started(&web, &id, &label).await;
     Ok(ok(
@@ -387,7 +401,7 @@ pub(crate) async fn experiment(
             control => experiment.control,
             min_samples => stats::MIN_SAMPLES,
             min_outcomes => stats::MIN_OUTCOMES,
-            charts => charts.into_iter().take(2).collect::<Vec<_>>(),
+            charts,
             note,
         },
     ))
