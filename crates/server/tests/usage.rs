@@ -227,3 +227,40 @@ async fn a_server_flushes_on_graceful_shutdown() {
     assert_eq!(analytics.groups.len(), 1);
     assert_eq!(analytics.groups[0].totals.renders, 5);
 }
+
+#[tokio::test]
+async fn variants_of_a_label_come_with_their_comparison() {
+    let api = usage_api().await;
+    api.create_text("greet", "Hi {{ name }}").await;
+    api.pm
+        .update(
+            Prompt::text("greet", "Hello {{ name }}").unwrap(),
+            prompt_manager::Bump::Minor,
+            "warmer",
+        )
+        .await
+        .unwrap();
+    for version in ["1.0.0", "1.1.0"] {
+        api.pm.set_label("greet", "production", version).await.unwrap();
+        for _ in 0..3 {
+            let reply = render(&api, "greet@production", Some("Ada")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        }
+    }
+    api.pm.flush_usage().await.unwrap();
+    let a = api
+        .get("/v1/prompts/greet/analytics?by=variant")
+        .send()
+        .await
+        .json();
+    assert_eq!(a["groups"].as_array().unwrap().len(), 2, "{a}");
+    let experiment = &a["experiments"][0];
+    assert_eq!(experiment["label"], "production");
+    assert_eq!(experiment["control"], "1.0.0");
+    let comparison = &experiment["comparisons"][0];
+    assert_eq!(comparison["variant"], "1.1.0");
+    assert_eq!(comparison["verdict"], "not enough data yet");
+    assert_eq!(comparison["success"]["enough_data"], false);
+    let by_version = api.get("/v1/prompts/greet/analytics").send().await.json();
+    assert!(by_version.get("experiments").is_none(), "{by_version}");
+}

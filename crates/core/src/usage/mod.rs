@@ -28,8 +28,8 @@ use crate::id::{LabelName, PromptId};
 pub use crate::tokens::NanoUsd;
 
 pub use analytics::{
-    Analytics, AnalyticsGroup, AnalyticsQuery, GroupBy, MAX_SERIES_POINTS, SeriesPoint, TokenAccuracy, UsageSummary,
-    percentile_ns,
+    Analytics, AnalyticsGroup, AnalyticsQuery, GroupBy, LabelExperiment, MAX_SERIES_POINTS, SeriesPoint, TokenAccuracy,
+    UsageSummary, VariantComparison, percentile_ns, variant_sample,
 };
 pub(crate) use recorder::Recorder;
 pub use recorder::{FlushReport, UsageConfig};
