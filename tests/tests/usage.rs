@@ -88,7 +88,13 @@ async fn renders_and_reports_add_up_in_analytics() {
     let vars = Variables::new().with("name", "Ada");
     let mut ids = Vec::new();
     for _ in 0..3 {
-        ids.push(pm.render_prompt("greeting@production", &vars).await.unwrap().render_id.unwrap());
+        ids.push(
+            pm.render_prompt("greeting@production", &vars)
+                .await
+                .unwrap()
+                .render_id
+                .unwrap(),
+        );
     }
     pm.render("greeting@1.0.0", &vars).await.unwrap();
     // Two failures of one kind: the variable is missing.
@@ -163,10 +169,13 @@ async fn render_ids_are_checked_and_reports_need_a_usage_store() {
     greeting(&pm, None).await;
     for bad in ["", "nonsense", "r1AAAAAAAAAAAAAAAAAAAAAAAA", "r1!!"] {
         let err = pm
-            .report_feedback(bad, &Feedback {
-                success: Some(true),
-                score: None,
-            })
+            .report_feedback(
+                bad,
+                &Feedback {
+                    success: Some(true),
+                    score: None,
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}: {err}");
@@ -180,10 +189,13 @@ async fn render_ids_are_checked_and_reports_need_a_usage_store() {
     let empty = pm.report_usage(id.as_str(), &UsageReport::default()).await.unwrap_err();
     assert_eq!(empty.kind(), ErrorKind::InvalidInput);
     let nan = pm
-        .report_feedback(id.as_str(), &Feedback {
-            success: None,
-            score: Some(f64::INFINITY),
-        })
+        .report_feedback(
+            id.as_str(),
+            &Feedback {
+                success: None,
+                score: Some(f64::INFINITY),
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(nan.kind(), ErrorKind::InvalidInput);
@@ -197,10 +209,13 @@ async fn render_ids_are_checked_and_reports_need_a_usage_store() {
         .unwrap();
     assert_eq!(rendered.render_id, None);
     plain
-        .report_usage(id.as_str(), &UsageReport {
-            output_tokens: Some(5),
-            ..UsageReport::default()
-        })
+        .report_usage(
+            id.as_str(),
+            &UsageReport {
+                output_tokens: Some(5),
+                ..UsageReport::default()
+            },
+        )
         .await
         .unwrap();
     let t = totals(&plain, "greeting", GroupBy::Version).await;
@@ -208,12 +223,17 @@ async fn render_ids_are_checked_and_reports_need_a_usage_store() {
 
     // A folder store keeps no usage and says so.
     let folder = tempfile::tempdir().unwrap();
-    let dir = prompt_manager::open(&format!("dir://{}", folder.path().display())).await.unwrap();
+    let dir = prompt_manager::open(&format!("dir://{}", folder.path().display()))
+        .await
+        .unwrap();
     let err = dir
-        .report_usage(id.as_str(), &UsageReport {
-            output_tokens: Some(5),
-            ..UsageReport::default()
-        })
+        .report_usage(
+            id.as_str(),
+            &UsageReport {
+                output_tokens: Some(5),
+                ..UsageReport::default()
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported);
@@ -246,7 +266,10 @@ async fn tokens_are_estimated_past_the_samples_and_absent_without_a_counter() {
     bare.render("greeting", &vars).await.unwrap();
     bare.flush_usage().await.unwrap();
     let t = &totals(&bare, "greeting", GroupBy::Version).await[0];
-    assert_eq!((t.renders, t.input_tokens, t.input_tokens_accuracy), (1, None, TokenAccuracy::None));
+    assert_eq!(
+        (t.renders, t.input_tokens, t.input_tokens_accuracy),
+        (1, None, TokenAccuracy::None)
+    );
 }
 
 #[tokio::test]
@@ -302,10 +325,13 @@ async fn sqlite_keeps_exact_sums_across_a_restart() {
         pm.render("greeting@production", &vars).await.unwrap();
     }
     // A report on a render of the first process, through the second.
-    pm.report_feedback(last.unwrap().as_str(), &Feedback {
-        success: Some(true),
-        score: None,
-    })
+    pm.report_feedback(
+        last.unwrap().as_str(),
+        &Feedback {
+            success: Some(true),
+            score: None,
+        },
+    )
     .await
     .unwrap();
     pm.flush_usage().await.unwrap();
@@ -318,7 +344,8 @@ struct Run {
 }
 
 fn renderer(url: &str, reference: &str, n: usize) -> Run {
-    let child = prompt_manager_tests::worker::start(WORKER, &["usage-renderer", url, reference, &n.to_string()]).unwrap();
+    let child =
+        prompt_manager_tests::worker::start(WORKER, &["usage-renderer", url, reference, &n.to_string()]).unwrap();
     Run { child }
 }
 
@@ -341,7 +368,10 @@ async fn two_processes_add_up(url: &str) {
         .build()
         .unwrap();
     greeting(&pm, None).await;
-    let runs = [renderer(url, "greeting@production", N), renderer(url, "greeting@production", N)];
+    let runs = [
+        renderer(url, "greeting@production", N),
+        renderer(url, "greeting@production", N),
+    ];
     for run in runs {
         finish(run, N);
     }
@@ -369,7 +399,10 @@ fn two_processes_on_one_postgres_add_up_exactly() {
     let Some(schema) = TestSchema::new("two_processes_on_one_postgres_add_up_exactly") else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(two_processes_add_up(schema.url()));
 }
 
@@ -377,6 +410,71 @@ fn two_processes_on_one_postgres_add_up_exactly() {
 fn two_processes_on_one_sqlite_file_add_up_exactly() {
     let folder = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", folder.path().join("usage.db").display());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(two_processes_add_up(&url));
+}
+
+#[tokio::test]
+async fn split_renders_are_counted_under_their_variant_and_compared() {
+    use prompt_manager::{Bump, RenderOptions, Split};
+    let pm = prompt_manager::builder().usage(UsageConfig::default()).build().unwrap();
+    greeting(&pm, None).await;
+    pm.update(
+        Prompt::text("greeting", "Hi {{ name }}!").unwrap(),
+        Bump::Minor,
+        "shorter",
+    )
+    .await
+    .unwrap();
+    let split: Split = "1.0.0=50 1.1.0=50".parse().unwrap();
+    pm.set_split("greeting", "production", split).await.unwrap();
+    let vars = Variables::new().with("name", "Ada");
+    let mut served = std::collections::BTreeMap::<String, u64>::new();
+    for i in 0..200 {
+        let key = format!("user-{i}");
+        let rendered = pm
+            .render_prompt_with("greeting@production", &vars, &RenderOptions::split_key(&key))
+            .await
+            .unwrap();
+        let id = rendered.render_id.unwrap();
+        let token = prompt_manager::RenderId::parse(id.as_str()).unwrap();
+        assert_eq!(
+            token.key.version, rendered.version,
+            "the token names the variant served"
+        );
+        assert_eq!(token.key.label.as_ref().map(|l| l.as_str()), Some("production"));
+        *served.entry(rendered.version.to_string()).or_default() += 1;
+        pm.report_feedback(
+            id.as_str(),
+            &Feedback {
+                success: Some(i % 3 != 0),
+                score: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    pm.flush_usage().await.unwrap();
+    let query = AnalyticsQuery {
+        by: GroupBy::Variant,
+        ..day()
+    };
+    let analytics = pm.analytics("greeting", &query).await.unwrap();
+    let counted: std::collections::BTreeMap<String, u64> = analytics
+        .groups
+        .iter()
+        .map(|g| (g.version.as_ref().unwrap().to_string(), g.totals.renders))
+        .collect();
+    assert_eq!(counted, served, "each variant counted as served");
+    assert_eq!(analytics.experiments.len(), 1);
+    let experiment = &analytics.experiments[0];
+    assert_eq!(experiment.control, "1.0.0");
+    assert_eq!(experiment.comparisons[0].comparison.variant, "1.1.0");
+    assert_eq!(
+        experiment.control_sample.feedback + experiment.comparisons[0].comparison.sample.feedback,
+        200
+    );
 }

@@ -49,7 +49,16 @@ fn renders_and_reports_from_separate_processes_reach_stats() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (out, _) = ok(&["usage", &id, "--output-tokens", "50", "--latency-ms", "700", "--cost", "0.001"]);
+    let (out, _) = ok(&[
+        "usage",
+        &id,
+        "--output-tokens",
+        "50",
+        "--latency-ms",
+        "700",
+        "--cost",
+        "0.001",
+    ]);
     assert_eq!(out, "recorded usage for greet@1.0.0 via production\n");
     ok(&["feedback", &id, "--success", "--score", "4"]);
     ok(&["feedback", &id, "--failure"]);
@@ -72,7 +81,11 @@ fn renders_and_reports_from_separate_processes_reach_stats() {
     let (code, _, err) = run(dir.path(), store, &["stats", "greet", "--since", "3w"]);
     assert_eq!(code, 2);
     assert!(err.contains("30s, 90m, 24h, 7d"), "{err}");
-    let (code, _, err) = run(dir.path(), store, &["stats", "greet", "--since", "30d", "--bucket", "minute"]);
+    let (code, _, err) = run(
+        dir.path(),
+        store,
+        &["stats", "greet", "--since", "30d", "--bucket", "minute"],
+    );
     assert_eq!(code, 2);
     assert!(err.contains("wider --bucket"), "{err}");
 

@@ -296,7 +296,11 @@ impl Server {
         };
         if let Some(flusher) = flusher {
             match flusher.shutdown().await {
-                Ok(report) => tracing::info!(rows = report.rows, renders = report.renders, "flushed the usage records"),
+                Ok(report) => tracing::info!(
+                    rows = report.rows,
+                    renders = report.renders,
+                    "flushed the usage records"
+                ),
                 Err(e) => tracing::warn!("the last flush of usage records failed: {e}"),
             }
         }

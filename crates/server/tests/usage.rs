@@ -168,7 +168,10 @@ async fn bad_render_ids_reports_and_parameters_are_clear_400s() {
         ("from=yesterday", "from"),
         ("to=2026-13-01T00:00:00Z", "to"),
         ("from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "before"),
-        ("bucket=minute&from=2025-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", "buckets"),
+        (
+            "bucket=minute&from=2025-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            "buckets",
+        ),
         ("colour=blue", "colour"),
     ] {
         let reply = api.get(&format!("/v1/prompts/greet/analytics?{query}")).send().await;
@@ -248,11 +251,7 @@ async fn variants_of_a_label_come_with_their_comparison() {
         }
     }
     api.pm.flush_usage().await.unwrap();
-    let a = api
-        .get("/v1/prompts/greet/analytics?by=variant")
-        .send()
-        .await
-        .json();
+    let a = api.get("/v1/prompts/greet/analytics?by=variant").send().await.json();
     assert_eq!(a["groups"].as_array().unwrap().len(), 2, "{a}");
     let experiment = &a["experiments"][0];
     assert_eq!(experiment["label"], "production");

@@ -13,12 +13,12 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
+use prompt_manager_core::usage::{Bucket, UsageCounts, UsageKey, UsageQuery, UsageRow};
 use prompt_manager_core::{
     AssignmentChange, AuditEntry, AuditQuery, AuditRecord, DeleteRequest, Error, GENESIS_HASH, LabelChange, LabelEvent,
     LabelName, ListQuery, NotFound, Page, PromptId, PromptStatus, PromptSummary, PromptVersion, ProtectionChange,
     Result, SaveRequest, Split, StatusChange, StorageBackend, VersionInfo, VersionStore, async_trait, seal_all,
 };
-use prompt_manager_core::usage::{Bucket, UsageCounts, UsageKey, UsageQuery, UsageRow};
 
 use crate::rules;
 
@@ -392,7 +392,9 @@ impl StorageBackend for MemoryStore {
     async fn prune_usage(&self, bucket: Bucket, before: i64) -> Result<u64> {
         let mut state = self.write()?;
         let len = state.usage.len();
-        state.usage.retain(|(_, b, start, _, _), _| *b != bucket || *start >= before);
+        state
+            .usage
+            .retain(|(_, b, start, _, _), _| *b != bucket || *start >= before);
         Ok((len - state.usage.len()) as u64)
     }
 }

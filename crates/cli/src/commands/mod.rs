@@ -180,7 +180,9 @@ impl Context {
     pub(crate) async fn flush_usage(&self) {
         let Some(pm) = self.manager.get() else { return };
         if let Err(e) = pm.flush_usage().await {
-            self.printer.note(&format!("warning: the usage records of this command were not saved: {e}"));
+            self.printer.note(&format!(
+                "warning: the usage records of this command were not saved: {e}"
+            ));
         }
     }
 

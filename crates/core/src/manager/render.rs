@@ -172,7 +172,9 @@ impl PromptManager {
         let usage = self.inner.usage.as_ref();
         if observers.is_empty() {
             let Some(recorder) = usage else {
-                return self.with_resolved(reference, |r| render(r.pick(key), vars, None)).await?;
+                return self
+                    .with_resolved(reference, |r| render(r.pick(key), vars, None))
+                    .await?;
             };
             // Recording alone: a clock read, and counters in memory, where the render happens.
             let minute = current_minute();

@@ -49,7 +49,11 @@ impl std::str::FromStr for GroupBy {
             "version" => Ok(GroupBy::Version),
             "label" => Ok(GroupBy::Label),
             "variant" => Ok(GroupBy::Variant),
-            other => Err(crate::model::unknown_name("by", other, &["version", "label", "variant"])),
+            other => Err(crate::model::unknown_name(
+                "by",
+                other,
+                &["version", "label", "variant"],
+            )),
         }
     }
 }
@@ -213,13 +217,17 @@ impl UsageSummary {
             } else {
                 (u128::from(c.input_cost.0) * u128::from(without_actual) / u128::from(ok)) as u64
             };
-            c.actual_cost.saturating_add(c.output_cost).saturating_add(NanoUsd(input))
+            c.actual_cost
+                .saturating_add(c.output_cost)
+                .saturating_add(NanoUsd(input))
         });
         let judged = c.successes + c.failures;
         let mean = ratio(0, c.scores).map(|_| c.score_sum / c.scores as f64);
         let score_sd = (c.scores >= 2).then(|| {
             let n = c.scores as f64;
-            ((c.score_sum_squares - c.score_sum * c.score_sum / n) / (n - 1.0)).max(0.0).sqrt()
+            ((c.score_sum_squares - c.score_sum * c.score_sum / n) / (n - 1.0))
+                .max(0.0)
+                .sqrt()
         });
         Self {
             renders: c.renders,
@@ -514,7 +522,10 @@ mod tests {
         assert_eq!(a.experiments.len(), 1);
         let e = &a.experiments[0];
         assert_eq!(e.control, "1.2.0");
-        assert_eq!(e.comparisons[0].verdict, "1.3.0 better than 1.2.0 at 95 % (success rate)");
+        assert_eq!(
+            e.comparisons[0].verdict,
+            "1.3.0 better than 1.2.0 at 95 % (success rate)"
+        );
         assert!(e.comparisons[0].comparison.success.p_value < 0.01);
         let by_version = Analytics::from_rows(
             PromptId::new("support/triage").unwrap(),

@@ -361,8 +361,7 @@ impl Recorder {
                 let mut pending = lock(&self.pending);
                 let room = (self.config.max_keys * 3).saturating_sub(pending.len());
                 if batch.len() > room {
-                    self.lost_rows
-                        .fetch_add((batch.len() - room) as u64, Ordering::Relaxed);
+                    self.lost_rows.fetch_add((batch.len() - room) as u64, Ordering::Relaxed);
                     batch.truncate(room);
                 }
                 pending.extend(batch);

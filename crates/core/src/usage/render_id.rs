@@ -334,7 +334,16 @@ mod tests {
             (&"r1".repeat(600), "too long"),
         ] {
             let err = RenderId::parse(input).unwrap_err();
-            assert!(matches!(err, Error::InvalidArgument { argument: "render id", .. }), "{err:?}");
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidArgument {
+                        argument: "render id",
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
             assert!(err.to_string().contains(expected), "{input}: {err}");
         }
     }

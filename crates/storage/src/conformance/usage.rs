@@ -82,7 +82,10 @@ pub async fn usage_rows_add_up(store: &dyn Store) {
     assert_eq!(production.counts, expected, "minute rows add up field by field");
     assert_eq!(production.counts.error_kinds["invalid_variables"], 2);
     assert_eq!(production.counts.renders, 5);
-    let unlabelled = minutes.iter().find(|r| r.key.label.is_none()).expect("the unlabelled row");
+    let unlabelled = minutes
+        .iter()
+        .find(|r| r.key.label.is_none())
+        .expect("the unlabelled row");
     assert_eq!(unlabelled.counts, counts(2, 0, 1.0));
 
     let only_first = ok(store.usage(&query(Bucket::Minute, t0, t0 + 60)).await, "reading usage");

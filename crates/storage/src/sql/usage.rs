@@ -149,7 +149,10 @@ fn merged(rows: &[UsageRow]) -> BTreeMap<RowKey, UsageCounts> {
             row.bucket.as_str(),
             row.start,
             row.key.version.to_string(),
-            row.key.label.as_ref().map_or_else(String::new, |l| l.as_str().to_owned()),
+            row.key
+                .label
+                .as_ref()
+                .map_or_else(String::new, |l| l.as_str().to_owned()),
         );
         merged.entry(key).or_default().add(&row.counts);
     }
@@ -286,12 +289,8 @@ pub(crate) fn rows_of(
     counts: Vec<CountsRow>,
     errors: Vec<(String, String, i64, String, i64)>,
 ) -> Result<Vec<UsageRow>, Error> {
-    let corrupt = |what: String| {
-        Error::backend(
-            backend,
-            format!("usage of `{}`: {what} (corrupt row)", query.prompt_id),
-        )
-    };
+    let corrupt =
+        |what: String| Error::backend(backend, format!("usage of `{}`: {what} (corrupt row)", query.prompt_id));
     let key = |version: &str, label: &str| -> Result<(Version, Option<LabelName>), Error> {
         let version = version
             .parse::<Version>()
