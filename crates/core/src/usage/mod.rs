@@ -33,6 +33,7 @@ pub use analytics::{
 };
 pub(crate) use recorder::Recorder;
 pub use recorder::{FlushReport, UsageConfig};
+pub(crate) use render_id::KeyPrefix;
 pub use render_id::{Feedback, MAX_SCORE, RenderId, RenderToken, UsageReport};
 
 /// Buckets of the render-duration histogram: bucket 0 holds durations under 128 ns, bucket `i`
