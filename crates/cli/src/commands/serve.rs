@@ -125,6 +125,9 @@ pub(crate) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Outcom
         ));
     }
     let author = ctx.config.as_ref().and_then(|c| c.config.defaults.author.clone());
+    // The shipped prices with the config file's `[prices]` over them; `PUT /v1/prices/{model}`
+    // changes them while the server runs.
+    let prices = ctx.prices()?;
     let quiet = ctx.printer.quiet;
     let threads = args.threads;
     let log_json = args.log_json;
@@ -143,7 +146,7 @@ pub(crate) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Outcom
             prompt_manager_server::init_logging(log_json);
             runtime.block_on(async move {
                 let store = prompt_manager::open_store(&config.store).await?;
-                let mut pm = prompt_manager::builder().store(store);
+                let mut pm = prompt_manager::builder().store(store).prices(prices);
                 if let Some(author) = author {
                     pm = pm.actor(author);
                 }
