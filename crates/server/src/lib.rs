@@ -13,6 +13,8 @@
 //! - Governance: protected labels (`/v1/prompts/{id}/labels/{label}/protection`), impact
 //!   analysis (`/v1/prompts/{id}/dependents`) and the hash-chained audit log (`/v1/audit`,
 //!   `/v1/audit/verify`, `admin` keys only).
+//! - Prices: the price table (`GET /v1/prices`, `GET /v1/prices/{model}`) and runtime changes
+//!   (`PUT /v1/prices/{model}`, `admin` keys only).
 //! - `/healthz`, `/readyz`, `/metrics` (Prometheus), `/openapi.json` (generated from the handlers).
 //! - API keys with scopes `read`, `write`, `admin` ([`keys`]); errors are RFC 9457 problems
 //!   ([`Problem`]); exact versions are `immutable` with an ETag.
@@ -84,6 +86,7 @@ pub use state::{AppOptions, AppState};
         (name = "labels", description = "Named pointers to versions: set, move, roll back"),
         (name = "render", description = "Render prompts with variables"),
         (name = "governance", description = "Protected labels, the audit log and impact analysis"),
+        (name = "prices", description = "The price table: US dollars per million tokens per model"),
         (name = "operations", description = "Health, readiness and metrics")
     )
 )]
@@ -179,6 +182,9 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let parts = add::<governance::__path_verify_audit, _, _>(parts, governance::verify_audit);
     let parts = add::<__path_render, _, _>(parts, render);
     let parts = add::<__path_render_batch, _, _>(parts, render_batch);
+    let parts = add::<__path_list_prices, _, _>(parts, list_prices);
+    let parts = add::<__path_get_price, _, _>(parts, get_price);
+    let parts = add::<__path_set_price, _, _>(parts, set_price);
     let parts = add::<__path_healthz, _, _>(parts, healthz);
     let parts = add::<__path_readyz, _, _>(parts, readyz);
     add::<__path_metrics, _, _>(parts, metrics)

@@ -6,11 +6,13 @@
 
 mod labels;
 mod operations;
+mod prices;
 mod prompts;
 mod render;
 
 pub(crate) use labels::*;
 pub(crate) use operations::*;
+pub(crate) use prices::*;
 pub(crate) use prompts::*;
 pub(crate) use render::*;
 
