@@ -288,3 +288,47 @@ fn a_public_address_without_keys_is_refused_with_a_clear_message() {
     assert!(stderr.contains("keys create"), "{stderr}");
     assert!(!dir.path().join("prompt-manager.db").exists(), "nothing was created");
 }
+
+#[test]
+fn serve_prices_from_the_config_file_and_runtime_changes_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("prompt-manager.toml"),
+        "store = \"sqlite://./pm.db\"\n[prices.\"my-model\"]\ninput = 0.5\noutput = 1.5\n",
+    )
+    .unwrap();
+    let mut served = serve(dir.path(), &["--quiet"]);
+    let client = Client {
+        http: reqwest::blocking::Client::new(),
+        url: served.url.clone(),
+        key: String::new(),
+    };
+    let (status, body) = client.send(reqwest::Method::GET, "/v1/prices/my-model", None);
+    assert_eq!(
+        (status, &body["input"], &body["output"]),
+        (200, &json!(0.5), &json!(1.5)),
+        "{body}"
+    );
+    let (status, body) = client.send(reqwest::Method::GET, "/v1/prices/claude-haiku-4-5-20251001", None);
+    assert_eq!((status, &body["input"]), (200, &json!(1.0)), "{body}");
+    let (status, body) = client.send(reqwest::Method::GET, "/v1/prices/other-model", None);
+    assert_eq!((status, &body["code"]), (404, &json!("no_price")), "{body}");
+    let (status, body) = client.send(
+        reqwest::Method::PUT,
+        "/v1/prices/other-model",
+        Some(json!({"input": 3.0, "output": 9.0})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = client.send(reqwest::Method::GET, "/v1/prices", None);
+    let listed = body["prices"].as_array().unwrap();
+    assert!(
+        listed.iter().any(|p| p["model"] == "other-model" && p["output"] == 9.0),
+        "{body}"
+    );
+    assert!(
+        listed.iter().any(|p| p["model"] == "my-model" && p["input"] == 0.5),
+        "{body}"
+    );
+    sigterm(&served.child);
+    assert!(wait_exit(&mut served.child, Duration::from_secs(10)).success());
+}
