@@ -65,6 +65,13 @@ pub use prompt_manager_core::{
     Store, Template, TemplateEngine, ToolCall, UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables,
     VersionInfo, VersionStore, async_trait, semver,
 };
+// A/B splits: a label over several weighted versions, renders that pick a variant, and the
+// assignment's pure functions.
+#[doc(inline)]
+pub use prompt_manager_core::{
+    AssignmentChange, ExpectTarget, LabelTarget, MAX_SPLIT_VARIANTS, MAX_SPLIT_WEIGHT, MIN_SPLIT_VARIANTS,
+    RenderOptions, ServedVariant, Split, SplitOptions, SplitVariant, rollback_assignment, split,
+};
 // Governance: the store's requests for protected labels, and the audit log.
 #[doc(inline)]
 pub use prompt_manager_core::{
@@ -98,6 +105,11 @@ pub mod versioning {
 
 mod ext;
 pub use ext::VersioningExt;
+
+/// Significance tests for comparing versions and A/B variants: two-proportion z-test, Wilson
+/// interval, Welch's t-test, and [`stats::compare_to_control`] with its plain verdicts.
+#[doc(inline)]
+pub use prompt_manager_core::stats;
 
 #[cfg(feature = "fs")]
 pub mod library;
