@@ -33,5 +33,9 @@ fn main() {
     let worst = "a".repeat(100_000);
     let start = Instant::now();
     let tokens = counter.count_text(Some("gpt-4o"), &worst).tokens;
-    println!("gpt-4o: 100,000 × 'a' → {tokens} tokens in {:?} (estimate {})", start.elapsed(), estimate_text(&worst));
+    println!(
+        "gpt-4o: 100,000 × 'a' → {tokens} tokens in {:?} (estimate {})",
+        start.elapsed(),
+        estimate_text(&worst)
+    );
 }
