@@ -29,11 +29,26 @@ async fn a_split_is_set_rendered_sticky_guarded_ended_and_rolled_back() {
     // Bad splits are refused, and nothing is written.
     for (body, status) in [
         (json!({"variants": [{"version": "1.0.0", "weight": 100}]}), 400),
-        (json!({"variants": [{"version": "1.0.0", "weight": 0}, {"version": "1.1.0", "weight": 1}]}), 400),
-        (json!({"variants": [{"version": "1.0.0", "weight": 1}, {"version": "1.0.0", "weight": 1}]}), 400),
-        (json!({"variants": [{"version": "1.0.0", "weight": 1}, {"version": "x", "weight": 1}]}), 400),
-        (json!({"variants": [{"version": "1.0.0", "weight": 1}, {"version": "9.0.0", "weight": 1}]}), 404),
-        (json!({"variants": [{"version": "1.0.0", "weight": -1}, {"version": "1.1.0", "weight": 1}]}), 422),
+        (
+            json!({"variants": [{"version": "1.0.0", "weight": 0}, {"version": "1.1.0", "weight": 1}]}),
+            400,
+        ),
+        (
+            json!({"variants": [{"version": "1.0.0", "weight": 1}, {"version": "1.0.0", "weight": 1}]}),
+            400,
+        ),
+        (
+            json!({"variants": [{"version": "1.0.0", "weight": 1}, {"version": "x", "weight": 1}]}),
+            400,
+        ),
+        (
+            json!({"variants": [{"version": "1.0.0", "weight": 1}, {"version": "9.0.0", "weight": 1}]}),
+            404,
+        ),
+        (
+            json!({"variants": [{"version": "1.0.0", "weight": -1}, {"version": "1.1.0", "weight": 1}]}),
+            422,
+        ),
         (json!({"variants": [], "extra": 1}), 422),
     ] {
         api.put("/v1/prompts/greet/labels/canary/split", body.clone())
@@ -56,8 +71,15 @@ async fn a_split_is_set_rendered_sticky_guarded_ended_and_rolled_back() {
     assert_eq!(moved["event"]["to_split"][0]["weight"], 50, "{moved}");
     let split_tag = reply.header("etag").to_owned();
     assert!(split_tag.starts_with("\"split-"), "{split_tag}");
-    let again = api.put("/v1/prompts/greet/labels/canary/split", split.clone()).send().await;
-    assert!(again.json().get("event").is_none(), "the same split records nothing: {}", again.text);
+    let again = api
+        .put("/v1/prompts/greet/labels/canary/split", split.clone())
+        .send()
+        .await;
+    assert!(
+        again.json().get("event").is_none(),
+        "the same split records nothing: {}",
+        again.text
+    );
 
     let label = api.get("/v1/prompts/greet/labels/canary").send().await;
     assert_eq!(label.header("etag"), split_tag);
@@ -135,7 +157,10 @@ async fn a_split_is_set_rendered_sticky_guarded_ended_and_rolled_back() {
     assert_eq!(ended.json()["event"]["from_split"][0]["version"], "1.0.0");
     assert!(ended.json().get("split").is_none());
     let plain = api
-        .post("/v1/prompts/greet@canary/render", json!({"variables": {"name": "Ada"}, "split_key": "u"}))
+        .post(
+            "/v1/prompts/greet@canary/render",
+            json!({"variables": {"name": "Ada"}, "split_key": "u"}),
+        )
         .send()
         .await
         .json();

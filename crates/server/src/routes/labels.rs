@@ -39,7 +39,10 @@ pub(crate) async fn get_labels(
 /// The ETag of an A/B split as a label target: `"split-"` and the XXH64 of its text
 /// (`1.2.0=90 1.3.0=10`), so it changes with any version or weight.
 fn split_etag(split: &prompt_manager::Split) -> String {
-    format!("\"split-{:016x}\"", prompt_manager::split::xxh64(split.to_string().as_bytes(), 0))
+    format!(
+        "\"split-{:016x}\"",
+        prompt_manager::split::xxh64(split.to_string().as_bytes(), 0)
+    )
 }
 
 /// The ETag of a label target: its version's, or its split's.
@@ -77,7 +80,12 @@ pub(crate) async fn get_label(
             version: version.to_string(),
             split: Some(split.clone()),
         };
-        return Ok(cacheable(&split_etag(split), to_json_bytes(&body)?, REVALIDATE, &headers));
+        return Ok(cacheable(
+            &split_etag(split),
+            to_json_bytes(&body)?,
+            REVALIDATE,
+            &headers,
+        ));
     }
     let v = state.inner.pm.get(&format!("{id}@{label}")).await?;
     let body = LabelResponse {
@@ -145,7 +153,10 @@ pub(crate) async fn set_label(
     let pm = state.writer(&caller);
     let target = LabelTarget::Version(version.clone());
     let event = match label_if_match(&state, &headers, &id, &label).await? {
-        Some(current) => stale_as_412(pm.assign_label_with(&id, &label, Some(target.clone()), expecting(current)).await)?,
+        Some(current) => stale_as_412(
+            pm.assign_label_with(&id, &label, Some(target.clone()), expecting(current))
+                .await,
+        )?,
         None => pm.set_label(&id, &label, &version).await?,
     };
     label_move_response(&state, &id, &label, Some(target), event).await
@@ -200,7 +211,10 @@ pub(crate) async fn set_split(
     let pm = state.writer(&caller);
     let target = LabelTarget::Split(split.clone());
     let event = match label_if_match(&state, &headers, &id, &label).await? {
-        Some(current) => stale_as_412(pm.assign_label_with(&id, &label, Some(target.clone()), expecting(current)).await)?,
+        Some(current) => stale_as_412(
+            pm.assign_label_with(&id, &label, Some(target.clone()), expecting(current))
+                .await,
+        )?,
         None => pm.set_split(&id, &label, split).await?,
     };
     label_move_response(&state, &id, &label, Some(target), event).await

@@ -95,8 +95,8 @@ pub(crate) async fn render(
         params.framework.as_deref(),
         request.split_key.as_deref(),
     )
-        .await
-        .map(Json)
+    .await
+    .map(Json)
 }
 
 /// Render many prompts in one request (at most 100). Each item succeeds or fails on its own.
