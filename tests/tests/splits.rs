@@ -246,8 +246,11 @@ fn a_weight_change_moves_only_the_keys_that_must_move() {
     assert!((fraction - 0.2).abs() < 0.006, "moved {fraction}");
 }
 
+/// What an observer heard of one render: the reference, the version and the label.
+type Heard = (String, Option<String>, Option<String>);
+
 #[derive(Default)]
-struct Executions(Mutex<Vec<(String, Option<String>, Option<String>)>>);
+struct Executions(Mutex<Vec<Heard>>);
 
 impl Observer for Executions {
     fn on_render_complete(&self, execution: &PromptExecution<'_>) {

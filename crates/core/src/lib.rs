@@ -36,6 +36,7 @@ mod plugin;
 mod reference;
 mod registry;
 mod render;
+pub mod stats;
 mod store;
 mod tokens;
 mod variables;

@@ -100,6 +100,11 @@ pub mod versioning {
 mod ext;
 pub use ext::VersioningExt;
 
+/// Significance tests for comparing versions and A/B variants: two-proportion z-test, Wilson
+/// interval, Welch's t-test, and [`stats::compare_to_control`] with its plain verdicts.
+#[doc(inline)]
+pub use prompt_manager_core::stats;
+
 #[cfg(feature = "fs")]
 pub mod library;
 /// Checks a folder of prompt files and says what is wrong at `file:line:column` (what
