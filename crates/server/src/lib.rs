@@ -172,6 +172,7 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let parts = add::<__path_get_labels, _, _>(parts, get_labels);
     let parts = add::<__path_get_label, _, _>(parts, get_label);
     let parts = add::<__path_set_label, _, _>(parts, set_label);
+    let parts = add::<__path_set_split, _, _>(parts, set_split);
     let parts = add::<__path_remove_label, _, _>(parts, remove_label);
     let parts = add::<__path_label_history, _, _>(parts, label_history);
     let parts = add::<__path_rollback_label, _, _>(parts, rollback_label);
