@@ -164,12 +164,15 @@ proptest! {
     fn label_events_and_summaries_round_trip(id in id(), from in proptest::option::of(version()), to in proptest::option::of(version()), at in time(), count in 1u64..1000) {
         let label = LabelName::new("production").expect("valid");
         for kind in [LabelEventKind::Set, LabelEventKind::Rollback, LabelEventKind::Remove] {
-            both_ways(&LabelEvent { label: label.clone(), from: from.clone(), to: to.clone(), kind, actor: None, at })?;
+            both_ways(&LabelEvent { label: label.clone(), from: from.clone(), to: to.clone(), kind, from_split: None, to_split: None, actor: None, at })?;
+            let split: prompt_manager::Split = "1.0.0=90 1.1.0=10".parse().expect("valid split");
+            both_ways(&LabelEvent { label: label.clone(), from: from.clone(), to: to.clone(), kind, from_split: Some(split.clone()), to_split: Some(split), actor: None, at })?;
         }
         for status in [PromptStatus::Draft, PromptStatus::Active, PromptStatus::Deprecated, PromptStatus::Archived] {
             let summary = PromptSummary {
                 id: id.clone(), status, format: PromptFormat::Chat, latest_version: Version::new(1, 2, 3), version_count: count,
-                labels: BTreeMap::from([(label.clone(), Version::new(1, 0, 0))]), protected: BTreeSet::from([label.clone()]), tags: BTreeSet::from(["x".to_string()]),
+                labels: BTreeMap::from([(label.clone(), Version::new(1, 0, 0))]),
+                splits: BTreeMap::from([(label.clone(), "1.0.0=90 1.1.0=10".parse().expect("valid split"))]), protected: BTreeSet::from([label.clone()]), tags: BTreeSet::from(["x".to_string()]),
                 description: None, created_at: at, updated_at: at,
             };
             both_ways(&summary)?;
@@ -193,7 +196,7 @@ proptest! {
             let rendered = RenderedPrompt {
                 id: id.clone(), version: Version::new(1, 0, 0), format: PromptFormat::Chat, output,
                 model_config: ModelConfig { temperature: Some(0.5), ..ModelConfig::default() },
-                content_hash: ContentHash("sha256:00".into()),
+                content_hash: ContentHash("sha256:00".into()), variant: None,
             };
             both_ways(&rendered)?;
         }

@@ -1072,3 +1072,87 @@ fn protected_labels_need_force_and_every_change_is_in_a_verifiable_audit_log() {
     let broken = p.expect(1, &["--store", "dir://./prompts", "audit", "verify"]);
     assert!(broken.contains("audit entry 3 was edited"), "{broken}");
 }
+
+#[test]
+fn an_ab_split_is_set_rendered_sticky_listed_ended_and_rolled_back() {
+    let p = Project::new();
+    p.ok(&["init"]);
+    p.ok(&["create", "prompts/greeting.yaml"]);
+    let file = std::fs::read_to_string(p.path().join("prompts/greeting.yaml")).unwrap();
+    p.write(
+        "prompts/greeting.yaml",
+        &file.replace("Hello {{ name }}!", "Hi {{ name }}!"),
+    );
+    p.ok(&["update", "prompts/greeting.yaml"]);
+    p.ok(&["label", "set", "greeting", "production", "1.0.0"]);
+
+    let split = p.ok(&["label", "split", "greeting", "production", "1.0.0=50", "1.1.0=50"]);
+    assert!(split.contains("1.0.0 → split 1.0.0=50 1.1.0=50"), "{split}");
+    let listed = p.ok(&["label", "list", "greeting"]);
+    assert!(listed.contains("split 1.0.0=50 1.1.0=50"), "{listed}");
+    let listed = p.json(&["label", "list", "greeting"]);
+    assert_eq!(listed["production"][1]["weight"], 50, "{listed}");
+    let shown = p.json(&["show", "greeting@1.0.0"]);
+    assert_eq!(shown["splits"]["production"][0]["version"], "1.0.0", "{shown}");
+
+    // The same key gets the same variant every time (each run is a new process), and stderr
+    // names it; JSON output carries it as `variant`.
+    let render = |key: &str| {
+        let output = p.run(&["render", "greeting@production", "-v", "name=Ada", "--split-key", key]);
+        assert!(output.status.success());
+        (
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    let mut texts = std::collections::BTreeSet::new();
+    for i in 0..12 {
+        let key = format!("user-{i}");
+        let (text, note) = render(&key);
+        assert_eq!(render(&key).0, text, "sticky for {key}");
+        assert!(note.contains("split production: variant 1."), "{note}");
+        assert!(note.contains("sticky"), "{note}");
+        let json = p.json(&["render", "greeting@production", "-v", "name=Ada", "--split-key", &key]);
+        assert_eq!(json["variant"]["label"], "production");
+        let served = json["variant"]["version"].as_str().unwrap().to_owned();
+        assert_eq!(text.starts_with("Hi Ada!"), served == "1.1.0", "{text} from {served}");
+        texts.insert(text);
+    }
+    assert_eq!(texts.len(), 2, "both variants serve some of 12 keys: {texts:?}");
+
+    // Bad input is refused, nothing is stored.
+    let err = p.stderr(2, &["label", "split", "greeting", "production", "1.0.0=0", "1.1.0=1"]);
+    assert!(err.contains("weight"), "{err}");
+    let err = p.stderr(2, &["label", "split", "greeting", "production", "1.0.0=1", "9.0.0=1"]);
+    assert!(err.contains("9.0.0"), "{err}");
+
+    // Ending the test, then rolling the end back, then the history.
+    assert!(
+        p.ok(&["label", "set", "greeting", "production", "1.1.0"])
+            .contains("split 1.0.0=50 1.1.0=50 → 1.1.0")
+    );
+    assert!(
+        p.ok(&["rollback", "greeting", "production"])
+            .contains("→ split 1.0.0=50 1.1.0=50 (rollback)")
+    );
+    let history = p.ok(&["label", "history", "greeting"]);
+    assert_eq!(history.matches("split 1.0.0=50 1.1.0=50").count(), 3, "{history}");
+    let history = p.json(&["label", "history", "greeting"]);
+    assert_eq!(history[1]["to_split"][1]["version"], "1.1.0", "{history}");
+
+    // A protected label needs --force for a split too.
+    p.ok(&["label", "protect", "greeting", "production"]);
+    p.stderr(2, &["label", "split", "greeting", "production", "1.0.0=1", "1.1.0=3"]);
+    assert!(
+        p.ok(&[
+            "label",
+            "split",
+            "--force",
+            "greeting",
+            "production",
+            "1.0.0=1",
+            "1.1.0=3"
+        ])
+        .contains("(forced)")
+    );
+}

@@ -46,11 +46,17 @@ pub enum AuditAction {
     /// A version was saved. `before`: `{"version"}` of the previous latest (none for a new
     /// prompt); `after`: `{"version", "content_hash"}`.
     VersionCreated,
-    /// A label was set or moved. `before` / `after`: `{"version"}` (none when it was unset).
+    /// A label was set or moved to one version. `before` / `after`: `{"version"}` (none when it
+    /// was unset); `before` also has `"split"` when it was a split (ending an A/B test).
     LabelSet,
-    /// A label was removed. `before`: `{"version"}`.
+    /// A label was removed. `before`: `{"version"}` (or `{"version", "split"}`).
     LabelRemoved,
-    /// A label was moved back. `before` / `after`: `{"version"}`.
+    /// A label was made an A/B split, or its split changed. `before`: `{"version"}` or
+    /// `{"version", "split"}` (none when it was unset); `after`: `{"version", "split"}`, where
+    /// `version` is the split's primary and `split` its `[{"version", "weight"}]`.
+    LabelSplit,
+    /// A label was moved back. `before` / `after`: `{"version"}`, with `"split"` on a side that
+    /// is a split.
     LabelRolledBack,
     /// The status changed. `before` / `after`: `{"status"}`.
     StatusChanged,
@@ -74,6 +80,7 @@ impl AuditAction {
         AuditAction::VersionCreated,
         AuditAction::LabelSet,
         AuditAction::LabelRemoved,
+        AuditAction::LabelSplit,
         AuditAction::LabelRolledBack,
         AuditAction::StatusChanged,
         AuditAction::PromptDeleted,
@@ -89,6 +96,7 @@ impl AuditAction {
             AuditAction::VersionCreated => "version_created",
             AuditAction::LabelSet => "label_set",
             AuditAction::LabelRemoved => "label_removed",
+            AuditAction::LabelSplit => "label_split",
             AuditAction::LabelRolledBack => "label_rolled_back",
             AuditAction::StatusChanged => "status_changed",
             AuditAction::PromptDeleted => "prompt_deleted",

@@ -51,23 +51,34 @@ pub use error::{Error, ErrorKind, HashMismatch, NotFound, Result, VariableProble
 pub use id::{LabelName, MAX_ID_LEN, MAX_LABEL_LEN, PromptId};
 pub use manager::{
     AuditReport, CacheStats, CreateOptions, Dependent, IncludeKind, IntoLabelName, IntoPromptId, IntoVersion,
-    LabelOptions, MAX_INCLUDE_DEPTH, MAX_UPDATE_ATTEMPTS, PromptManager, PromptManagerBuilder, SaveOutcome,
-    UpdateOptions, rollback_target,
+    LabelOptions, MAX_INCLUDE_DEPTH, MAX_UPDATE_ATTEMPTS, PromptManager, PromptManagerBuilder, RenderOptions,
+    SaveOutcome, SplitOptions, UpdateOptions, rollback_assignment, rollback_target,
 };
 pub use model::{
     Bump, ChatItem, ChatMessage, ContentHash, InputSchema, LabelEvent, LabelEventKind, MAX_TAG_LEN, MessagePlaceholder,
     Metadata, ModelConfig, Prompt, PromptExecution, PromptFormat, PromptStatus, PromptSummary, PromptVersion,
     RenderOutput, RenderedPrompt, Role, Template, ToolCall, VariableSpec, VariableType, VersionInfo,
 };
+pub use model::{
+    LabelTarget, MAX_SPLIT_VARIANTS, MAX_SPLIT_WEIGHT, MIN_SPLIT_VARIANTS, ServedVariant, Split, SplitVariant,
+};
 pub use observer::Observer;
 pub use plugin::Plugin;
 pub use reference::{PromptRef, Selector, newest_matching};
 pub use store::{
-    Authority, ChangeListener, DeleteRequest, Expect, LabelChange, ListQuery, MAX_FILTER_TAGS, MAX_SEARCH_LEN, Page,
-    ProtectionChange, Resolution, SaveRequest, StatusChange, StorageBackend, Store, VersionStore, fold_for_search,
+    AssignmentChange, Authority, ChangeListener, DeleteRequest, Expect, ExpectTarget, LabelChange, ListQuery,
+    MAX_FILTER_TAGS, MAX_SEARCH_LEN, Page, ProtectionChange, Resolution, SaveRequest, StatusChange, StorageBackend,
+    Store, VersionStore, fold_for_search,
 };
 pub use tokens::{NanoUsd, Price, PriceBook, TokenCount, TokenCounter, TokenMethod};
 pub use variables::{Variables, json_type};
+
+/// The assignment of renders to the variants of an A/B split, as pure functions: the stable
+/// hash (XXH64), the key and version hashes, and the weighted rendezvous pick. See
+/// [`Split`] for the algorithm.
+pub mod split {
+    pub use crate::model::{context_seed, mix64, pick_at_random, pick_by_key, split_key_hash, version_hash, xxh64};
+}
 
 /// Re-exported so implementors of the async traits use the same macro version.
 pub use async_trait::async_trait;

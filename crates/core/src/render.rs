@@ -30,9 +30,91 @@ pub(crate) struct Resolved {
     pub(crate) name: String,
     /// The label the reference named, if any.
     pub(crate) label: Option<crate::id::LabelName>,
+    /// When the label is an A/B split: its variants, compiled, and what picking one needs.
+    pub(crate) split: Option<Box<CompiledSplit>>,
+    /// When this is one variant of a split: which, for the render result.
+    pub(crate) variant: Option<VariantInfo>,
+}
+
+/// A split label's variants as the registry caches them: each variant a resolution of its own
+/// (label set, so observers see the label and the chosen version), and the hashes the
+/// assignment needs, computed once.
+#[derive(Debug)]
+pub(crate) struct CompiledSplit {
+    /// `context_seed(id, label)`.
+    pub(crate) seed: u64,
+    /// `version_hash` of each variant, in version order.
+    pub(crate) version_hashes: Vec<u64>,
+    /// The weights, in version order.
+    pub(crate) weights: Vec<u32>,
+    /// Their sum.
+    pub(crate) total: u64,
+    /// The variants' resolutions, in version order.
+    pub(crate) variants: Vec<Arc<Resolved>>,
+}
+
+/// Which variant of which split a resolution is.
+#[derive(Debug, Clone)]
+pub(crate) struct VariantInfo {
+    pub(crate) label: crate::id::LabelName,
+    pub(crate) weight: u32,
+    pub(crate) total: u64,
+}
+
+/// A resolution picked for a render: the variant that serves it, and whether a key chose it.
+pub(crate) struct Picked<'a> {
+    pub(crate) resolved: &'a Resolved,
+    pub(crate) sticky: bool,
+}
+
+impl Picked<'_> {
+    /// The served variant, for the render result (`None` for a plain reference).
+    pub(crate) fn served(&self) -> Option<crate::model::ServedVariant> {
+        let info = self.resolved.variant.as_ref()?;
+        Some(crate::model::ServedVariant {
+            label: info.label.clone(),
+            version: self.resolved.version.version.clone(),
+            weight: info.weight,
+            total_weight: info.total,
+            sticky: self.sticky,
+        })
+    }
 }
 
 impl Resolved {
+    /// The resolution that serves a render with `split_key`: this one, or for a split label the
+    /// variant the key is assigned to (weighted random without a key). The key is hashed once.
+    pub(crate) fn pick(&self, split_key: Option<&str>) -> Picked<'_> {
+        let Some(split) = &self.split else {
+            return Picked {
+                resolved: self,
+                sticky: false,
+            };
+        };
+        let (index, sticky) = match split_key {
+            Some(key) => (
+                crate::model::pick_by_key(
+                    crate::model::split_key_hash(split.seed, key),
+                    &split.version_hashes,
+                    &split.weights,
+                ),
+                true,
+            ),
+            None => (crate::model::pick_at_random(&split.weights, split.total), false),
+        };
+        match split.variants.get(index) {
+            Some(variant) => Picked {
+                resolved: variant,
+                sticky,
+            },
+            // The pick is an index into the same variants; keep serving the primary if not.
+            None => Picked {
+                resolved: self,
+                sticky: false,
+            },
+        }
+    }
+
     pub(crate) fn render(&self, vars: &Variables) -> Result<RenderOutput> {
         if self.status == PromptStatus::Archived {
             return Err(Error::Archived {

@@ -15,7 +15,10 @@ use semver::Version;
 use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
 use crate::error::{Error, NotFound, Result};
 use crate::id::{LabelName, MAX_ID_LEN, PromptId, truncate_for_message};
-use crate::model::{LabelEvent, LabelEventKind, MAX_TAG_LEN, PromptStatus, PromptSummary, PromptVersion, VersionInfo};
+use crate::model::{
+    LabelEvent, LabelEventKind, LabelTarget, MAX_TAG_LEN, PromptStatus, PromptSummary, PromptVersion, Split,
+    VersionInfo,
+};
 use crate::reference::{PromptRef, Selector, newest_matching};
 
 /// The most distinct tags one [`ListQuery`] may filter by.
@@ -229,6 +232,71 @@ pub struct LabelChange {
     pub authority: Authority,
 }
 
+/// What a label must point at now, for [`AssignmentChange`] (compare-and-set).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ExpectTarget {
+    /// No check.
+    #[default]
+    Any,
+    /// The label must be unset.
+    Absent,
+    /// The label must point at exactly this version or this split (a split label never
+    /// matches a version, even its primary).
+    Is(LabelTarget),
+}
+
+impl ExpectTarget {
+    /// Whether `current` satisfies the expectation.
+    pub fn accepts(&self, current: Option<&LabelTarget>) -> bool {
+        match self {
+            ExpectTarget::Any => true,
+            ExpectTarget::Absent => current.is_none(),
+            ExpectTarget::Is(target) => current == Some(target),
+        }
+    }
+}
+
+impl From<Expect> for ExpectTarget {
+    fn from(expect: Expect) -> Self {
+        match expect {
+            Expect::Any => ExpectTarget::Any,
+            Expect::Absent => ExpectTarget::Absent,
+            Expect::Version(v) => ExpectTarget::Is(LabelTarget::Version(v)),
+        }
+    }
+}
+
+/// A label change in general ([`VersionStore::assign_label`]): point a label at one version or
+/// at an A/B split, or remove it. [`LabelChange`] is its one-version special case.
+#[derive(Debug, Clone)]
+pub struct AssignmentChange {
+    /// The label.
+    pub label: LabelName,
+    /// The new target; `None` removes the label.
+    pub to: Option<LabelTarget>,
+    /// What the label must point at now (compare-and-set).
+    pub expected: ExpectTarget,
+    /// Set, rollback or remove.
+    pub kind: LabelEventKind,
+    /// Who changes it.
+    pub actor: Option<String>,
+    /// Whether a protected label may be changed.
+    pub authority: Authority,
+}
+
+impl From<LabelChange> for AssignmentChange {
+    fn from(change: LabelChange) -> Self {
+        Self {
+            label: change.label,
+            to: change.to.map(LabelTarget::Version),
+            expected: change.expected.into(),
+            kind: change.kind,
+            actor: change.actor,
+            authority: change.authority,
+        }
+    }
+}
+
 /// A status change ([`StorageBackend::set_status`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
@@ -421,6 +489,39 @@ pub trait VersionStore: StorageBackend {
     /// recorded, whoever asked).
     async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>>;
 
+    /// [`set_label`](Self::set_label) in general: points a label at one version or at an A/B
+    /// split ([`LabelTarget`]), or removes it, recording the event (with
+    /// [`from_split`](LabelEvent::from_split) / [`to_split`](LabelEvent::to_split)) and its audit
+    /// entry (`label_split` for a split set, else as `set_label`) in the same transaction. Every
+    /// variant's version must exist; a protected label needs an administrator; a split label
+    /// matches only [`ExpectTarget::Is`] of the same split. Returns `None` when the label already
+    /// pointed there.
+    ///
+    /// The default handles one-version targets through [`set_label`](Self::set_label) and refuses
+    /// splits with [`Error::Unsupported`]; the backends of prompt-manager support splits.
+    async fn assign_label(&self, id: &PromptId, change: AssignmentChange) -> Result<Option<LabelEvent>> {
+        let expected = match change.expected {
+            ExpectTarget::Any => Expect::Any,
+            ExpectTarget::Absent => Expect::Absent,
+            ExpectTarget::Is(LabelTarget::Version(v)) => Expect::Version(v),
+            ExpectTarget::Is(LabelTarget::Split(_)) => return Err(splits_unsupported(self.backend_name())),
+        };
+        let to = match change.to {
+            None => None,
+            Some(LabelTarget::Version(v)) => Some(v),
+            Some(LabelTarget::Split(_)) => return Err(splits_unsupported(self.backend_name())),
+        };
+        let change = LabelChange {
+            label: change.label,
+            to,
+            expected,
+            kind: change.kind,
+            actor: change.actor,
+            authority: change.authority,
+        };
+        self.set_label(id, change).await
+    }
+
     /// Protects a label of an existing prompt or lifts its protection, appending a
     /// `label_protected` / `label_unprotected` entry in the same transaction. Lifting needs an
     /// administrator ([`Error::LabelProtected`] otherwise). Returns whether anything changed
@@ -443,6 +544,7 @@ pub trait VersionStore: StorageBackend {
                 return Ok(Resolution {
                     version: self.load(id, None).await?,
                     status: summary.status,
+                    split: None,
                 });
             }
             Selector::Exact(v) => v.clone(),
@@ -462,6 +564,7 @@ pub trait VersionStore: StorageBackend {
             Ok(version) => Ok(Resolution {
                 version,
                 status: summary.status,
+                split: reference.label().and_then(|l| summary.splits.get(l).cloned()),
             }),
             Err(Error::NotFound(NotFound::Version(..))) if reference.label().is_some() => match reference.label() {
                 Some(label) => Err(Error::NotFound(NotFound::LabelTarget(
@@ -482,10 +585,16 @@ pub trait VersionStore: StorageBackend {
 /// What [`VersionStore::resolve`] finds: the version a reference names, and the prompt's status.
 #[derive(Debug, Clone)]
 pub struct Resolution {
-    /// The version.
+    /// The version (for a split label, its [`primary`](Split::primary)).
     pub version: Arc<PromptVersion>,
     /// The prompt's lifecycle status.
     pub status: PromptStatus,
+    /// The label's split, when the reference names a label that is one.
+    pub split: Option<Split>,
+}
+
+fn splits_unsupported(backend: &str) -> Error {
+    Error::Unsupported(format!("the {backend} store does not support A/B splits of labels"))
 }
 
 /// A complete backend: prompts, versions and labels. Implemented for every type that has both traits.

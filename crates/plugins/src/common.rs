@@ -348,6 +348,7 @@ pub(crate) mod test_support {
             output: RenderOutput::Messages(messages.iter().map(|(r, c)| ChatMessage::new(*r, *c)).collect()),
             model_config: ModelConfig::default(),
             content_hash: ContentHash("0".repeat(64)),
+            variant: None,
         }
     }
 

@@ -38,6 +38,7 @@
 //!     ]),
 //!     model_config: ModelConfig { model: Some("gpt-4o".into()), max_tokens: Some(300), ..Default::default() },
 //!     content_hash: ContentHash(String::new()),
+//!     variant: None,
 //! };
 //! let plugin = OpenAiPlugin::new();
 //! plugin.validate_compatibility(&prompt)?;

@@ -102,6 +102,7 @@ fn prompt(id: &str, output: RenderOutput, model_config: ModelConfig) -> Rendered
         output,
         model_config,
         content_hash: ContentHash("0".repeat(64)),
+        variant: None,
     }
 }
 

@@ -62,6 +62,13 @@ pub use prompt_manager_core::{
     Store, Template, TemplateEngine, ToolCall, UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables,
     VersionInfo, VersionStore, async_trait, semver,
 };
+// A/B splits: a label over several weighted versions, renders that pick a variant, and the
+// assignment's pure functions.
+#[doc(inline)]
+pub use prompt_manager_core::{
+    AssignmentChange, ExpectTarget, LabelTarget, MAX_SPLIT_VARIANTS, MAX_SPLIT_WEIGHT, MIN_SPLIT_VARIANTS,
+    RenderOptions, ServedVariant, Split, SplitOptions, SplitVariant, rollback_assignment, split,
+};
 // Governance: the store's requests for protected labels, and the audit log.
 #[doc(inline)]
 pub use prompt_manager_core::{

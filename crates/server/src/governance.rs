@@ -44,6 +44,7 @@ pub(crate) enum AuditAction {
     VersionCreated,
     LabelSet,
     LabelRemoved,
+    LabelSplit,
     LabelRolledBack,
     StatusChanged,
     PromptDeleted,

@@ -14,9 +14,9 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    AuditEntry, AuditQuery, AuditRecord, DeleteRequest, Error, GENESIS_HASH, LabelChange, LabelEvent, LabelName,
-    ListQuery, NotFound, Page, PromptId, PromptStatus, PromptSummary, PromptVersion, ProtectionChange, Result,
-    SaveRequest, StatusChange, StorageBackend, VersionInfo, VersionStore, async_trait, seal_all,
+    AssignmentChange, AuditEntry, AuditQuery, AuditRecord, DeleteRequest, Error, GENESIS_HASH, LabelChange, LabelEvent,
+    LabelName, ListQuery, NotFound, Page, PromptId, PromptStatus, PromptSummary, PromptVersion, ProtectionChange,
+    Result, SaveRequest, Split, StatusChange, StorageBackend, VersionInfo, VersionStore, async_trait, seal_all,
 };
 
 use crate::rules;
@@ -79,6 +79,7 @@ struct Record {
     updated_at: DateTime<Utc>,
     versions: BTreeMap<Version, Arc<PromptVersion>>,
     labels: BTreeMap<LabelName, Version>,
+    splits: BTreeMap<LabelName, Split>,
     protected: BTreeSet<LabelName>,
     history: Vec<LabelEvent>,
 }
@@ -101,6 +102,7 @@ impl Record {
             latest_version: latest.version.clone(),
             version_count: self.versions.len() as u64,
             labels: self.labels.clone(),
+            splits: self.splits.clone(),
             protected: self.protected.clone(),
             tags: metadata.tags.clone(),
             description: metadata.description.clone(),
@@ -154,12 +156,12 @@ impl MemoryStore {
         Ok(events)
     }
 
-    fn set_label_now(&self, id: &PromptId, change: LabelChange, now: DateTime<Utc>) -> Result<Option<LabelEvent>> {
+    fn set_label_now(&self, id: &PromptId, change: AssignmentChange, now: DateTime<Utc>) -> Result<Option<LabelEvent>> {
         let mut state = self.write()?;
         let record = state.prompts.get_mut(id).ok_or_else(|| Error::prompt_not_found(id))?;
-        let current = record.labels.get(&change.label);
+        let current = rules::current_target(&record.labels, &record.splits, &change.label);
         let authority = change.authority;
-        let event = rules::check_label_change(
+        let event = rules::check_assignment(
             id,
             change,
             current,
@@ -168,7 +170,7 @@ impl MemoryStore {
             now,
         )?;
         if let Some(event) = &event {
-            rules::apply_label_event(&mut record.labels, event);
+            rules::apply_label_event(&mut record.labels, &mut record.splits, event);
             record.history.push(event.clone());
             record.updated_at = now;
             state.append(vec![rules::label_record(id, event, authority)], now);
@@ -215,7 +217,8 @@ fn apply_save(
 
     // Compute the label events against the current state before touching it.
     let mut targets = current.map(|r| r.labels.clone()).unwrap_or_default();
-    let events = rules::move_labels(&mut targets, &request, now);
+    let mut splits = current.map(|r| r.splits.clone()).unwrap_or_default();
+    let events = rules::move_labels(&mut targets, &mut splits, &request, now);
     let records = rules::save_records(&request, latest.as_ref(), &events);
 
     let record = prompts.entry(id).or_insert_with(|| Record {
@@ -224,6 +227,7 @@ fn apply_save(
         updated_at: now,
         versions: BTreeMap::new(),
         labels: BTreeMap::new(),
+        splits: BTreeMap::new(),
         protected: BTreeSet::new(),
         history: Vec::new(),
     });
@@ -231,6 +235,7 @@ fn apply_save(
         .versions
         .insert(request.version.version.clone(), Arc::new(request.version));
     record.labels = targets;
+    record.splits = splits;
     record.history.extend(events.iter().cloned());
     record.updated_at = now;
     Ok((events, records))
@@ -350,6 +355,10 @@ impl VersionStore for MemoryStore {
     }
 
     async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
+        self.set_label_now(id, change.into(), Utc::now())
+    }
+
+    async fn assign_label(&self, id: &PromptId, change: AssignmentChange) -> Result<Option<LabelEvent>> {
         self.set_label_now(id, change, Utc::now())
     }
 

@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    AuditAction, AuditRecord, Authority, Error, Expect, LabelChange, LabelEvent, LabelEventKind, LabelName, ListQuery,
-    NotFound, Page, PromptId, PromptStatus, PromptSummary, ProtectionChange, Result, SaveRequest, StatusChange,
+    AssignmentChange, AuditAction, AuditRecord, Authority, Error, Expect, ExpectTarget, LabelEvent, LabelEventKind,
+    LabelName, LabelTarget, ListQuery, NotFound, Page, PromptId, PromptStatus, PromptSummary, ProtectionChange, Result,
+    SaveRequest, Split, StatusChange,
 };
 use serde_json::json;
 
@@ -51,10 +52,12 @@ pub fn check_save(request: &SaveRequest, latest: Option<&Version>) -> Result<()>
     }
 }
 
-/// Points the request's labels at its version: updates `labels` and returns the events to
-/// record (none for a label named twice, or already there).
+/// Points the request's labels at its version: updates `labels` (and drops the split of a split
+/// label, which a save makes a one-version label) and returns the events to record (none for a
+/// label named twice, or already there).
 pub fn move_labels(
     labels: &mut BTreeMap<LabelName, Version>,
+    splits: &mut BTreeMap<LabelName, Split>,
     request: &SaveRequest,
     now: DateTime<Utc>,
 ) -> Vec<LabelEvent> {
@@ -62,7 +65,8 @@ pub fn move_labels(
     let mut events = Vec::with_capacity(request.labels.len());
     for label in &request.labels {
         let from = labels.insert(label.clone(), number.clone());
-        if from.as_ref() == Some(number) {
+        let from_split = splits.remove(label);
+        if from.as_ref() == Some(number) && from_split.is_none() {
             continue;
         }
         events.push(LabelEvent {
@@ -70,6 +74,8 @@ pub fn move_labels(
             from,
             to: Some(number.clone()),
             kind: LabelEventKind::Set,
+            from_split,
+            to_split: None,
             actor: request.actor.clone(),
             at: now,
         });
@@ -103,18 +109,31 @@ pub fn check_save_protection(request: &SaveRequest, protected: &BTreeSet<LabelNa
         .try_for_each(|label| check_protected(id, protected, label, request.authority))
 }
 
-/// Checks a label move against the label's current target, the prompt's versions and its
-/// protected labels, and returns the event to record, or `None` when the label already points
-/// there (which needs no authority: nothing changes).
-pub fn check_label_change(
+/// Where `label` points in a prompt's `labels` and `splits`.
+pub fn current_target(
+    labels: &BTreeMap<LabelName, Version>,
+    splits: &BTreeMap<LabelName, Split>,
+    label: &LabelName,
+) -> Option<LabelTarget> {
+    labels
+        .get(label)
+        .map(|v| LabelTarget::from_parts(v.clone(), splits.get(label).cloned()))
+}
+
+/// Checks a label change (one version, a split, or a removal) against the label's current
+/// target, the prompt's versions and its protected labels, and returns the event to record, or
+/// `None` when the label already points there (which needs no authority: nothing changes).
+/// Problems are reported in this order: a missing version, an unset label to remove, a
+/// compare-and-set mismatch, a protected label.
+pub fn check_assignment(
     id: &PromptId,
-    change: LabelChange,
-    current: Option<&Version>,
+    change: AssignmentChange,
+    current: Option<LabelTarget>,
     protected: &BTreeSet<LabelName>,
-    version_exists: impl FnOnce(&Version) -> bool,
+    version_exists: impl Fn(&Version) -> bool,
     now: DateTime<Utc>,
 ) -> Result<Option<LabelEvent>> {
-    let LabelChange {
+    let AssignmentChange {
         label,
         to,
         expected,
@@ -123,32 +142,69 @@ pub fn check_label_change(
         authority,
     } = change;
     match &to {
-        Some(target) if !version_exists(target) => {
+        Some(LabelTarget::Version(target)) if !version_exists(target) => {
             return Err(Error::NotFound(NotFound::Version(id.clone(), target.clone())));
+        }
+        Some(LabelTarget::Split(split)) => {
+            if let Some(missing) = split.variants().iter().find(|v| !version_exists(&v.version)) {
+                return Err(Error::NotFound(NotFound::Version(id.clone(), missing.version.clone())));
+            }
         }
         None if current.is_none() => return Err(Error::NotFound(NotFound::Label(id.clone(), label))),
         _ => {}
     }
-    if !expected.accepts(current) {
+    if !expected.accepts(current.as_ref()) {
+        let split_involved = matches!(&expected, ExpectTarget::Is(LabelTarget::Split(_)))
+            || current.as_ref().is_some_and(|c| c.split().is_some());
+        let what = if split_involved {
+            let shown = |t: Option<&LabelTarget>| t.map_or_else(|| "unset".to_owned(), ToString::to_string);
+            let wanted = match &expected {
+                ExpectTarget::Is(t) => shown(Some(t)),
+                ExpectTarget::Absent => "unset".to_owned(),
+                ExpectTarget::Any => "anything".to_owned(),
+            };
+            format!(
+                "label {label} (expected {wanted}, found {}; shown below by primary version)",
+                shown(current.as_ref())
+            )
+        } else {
+            format!("label {label}")
+        };
         return Err(Error::VersionConflict {
             id: id.clone(),
-            what: format!("label {label}"),
-            expected: expected.version(),
-            actual: current.cloned(),
+            what,
+            expected: match &expected {
+                ExpectTarget::Is(t) => Some(t.version().clone()),
+                _ => None,
+            },
+            actual: current.as_ref().map(|c| c.version().clone()),
         });
     }
-    if current == to.as_ref() {
+    if current == to {
         return Ok(None);
     }
     check_protected(id, protected, &label, authority)?;
+    let (from, from_split) = split_parts(current);
+    let (to, to_split) = split_parts(to);
     Ok(Some(LabelEvent {
         label,
-        from: current.cloned(),
+        from,
         to,
         kind,
+        from_split,
+        to_split,
         actor,
         at: now,
     }))
+}
+
+/// A target as the version and split that events and summaries keep.
+fn split_parts(target: Option<LabelTarget>) -> (Option<Version>, Option<Split>) {
+    match target {
+        None => (None, None),
+        Some(LabelTarget::Version(v)) => (Some(v), None),
+        Some(LabelTarget::Split(s)) => (Some(s.primary().clone()), Some(s)),
+    }
 }
 
 /// Checks a status change: the status must still be `expected` (compare-and-set).
@@ -218,6 +274,14 @@ fn version_state(version: Option<&Version>) -> Option<serde_json::Value> {
     version.map(|v| json!({ "version": v.to_string() }))
 }
 
+/// `{"version"}`, with `"split"` when the label is (or was) a split.
+fn target_state(version: Option<&Version>, split: Option<&Split>) -> Option<serde_json::Value> {
+    match (version, split) {
+        (Some(v), Some(split)) => Some(json!({ "version": v.to_string(), "split": split })),
+        (version, _) => version_state(version),
+    }
+}
+
 /// The audit records of a save: `version_created`, then a `label_set` per label event. `latest`
 /// is the latest version before the save (`None` when the save creates the prompt).
 pub fn save_records(request: &SaveRequest, latest: Option<&Version>, events: &[LabelEvent]) -> Vec<AuditRecord> {
@@ -242,6 +306,7 @@ pub fn save_records(request: &SaveRequest, latest: Option<&Version>, events: &[L
 /// The audit record of a label event.
 pub fn label_record(id: &PromptId, event: &LabelEvent, authority: Authority) -> AuditRecord {
     let action = match event.kind {
+        LabelEventKind::Set if event.to_split.is_some() => AuditAction::LabelSplit,
         LabelEventKind::Set => AuditAction::LabelSet,
         LabelEventKind::Rollback => AuditAction::LabelRolledBack,
         LabelEventKind::Remove => AuditAction::LabelRemoved,
@@ -249,8 +314,8 @@ pub fn label_record(id: &PromptId, event: &LabelEvent, authority: Authority) -> 
     AuditRecord {
         prompt: Some(id.clone()),
         label: Some(event.label.clone()),
-        before: version_state(event.from.as_ref()),
-        after: version_state(event.to.as_ref()),
+        before: target_state(event.from.as_ref(), event.from_split.as_ref()),
+        after: target_state(event.to.as_ref(), event.to_split.as_ref()),
         forced: authority.is_forced(),
         ..AuditRecord::new(action, event.actor.clone())
     }
@@ -315,10 +380,18 @@ pub fn page(
     Ok(Page { items, next_cursor })
 }
 
-/// Applies a checked label event to a label map.
-pub fn apply_label_event(labels: &mut BTreeMap<LabelName, Version>, event: &LabelEvent) {
+/// Applies a checked label event to a prompt's labels and splits.
+pub fn apply_label_event(
+    labels: &mut BTreeMap<LabelName, Version>,
+    splits: &mut BTreeMap<LabelName, Split>,
+    event: &LabelEvent,
+) {
     match &event.to {
         Some(target) => labels.insert(event.label.clone(), target.clone()),
         None => labels.remove(&event.label),
+    };
+    match &event.to_split {
+        Some(split) => splits.insert(event.label.clone(), split.clone()),
+        None => splits.remove(&event.label),
     };
 }

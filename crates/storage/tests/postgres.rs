@@ -201,7 +201,8 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
             [
                 (1, "initial".to_owned()),
                 (2, "change_feed".to_owned()),
-                (3, "governance".to_owned())
+                (3, "governance".to_owned()),
+                (4, "splits".to_owned())
             ],
             "each migration is recorded once"
         );

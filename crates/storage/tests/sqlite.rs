@@ -93,7 +93,8 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         [
             (1, "initial".to_owned()),
             (2, "change_log".to_owned()),
-            (3, "governance".to_owned())
+            (3, "governance".to_owned()),
+            (4, "splits".to_owned())
         ],
         "each migration is recorded once"
     );
@@ -126,11 +127,7 @@ async fn two_stores_opening_a_new_file_at_once_migrate_it_once() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-    assert_eq!(
-        (count, distinct),
-        (3, 3),
-        "each of the three migrations is applied once"
-    );
+    assert_eq!((count, distinct), (4, 4), "each of the four migrations is applied once");
     a.close().await;
     b.close().await;
 }
@@ -382,4 +379,109 @@ async fn a_database_from_before_governance_gains_it_when_opened() {
     assert_eq!(log[0].seq, 1);
     assert_eq!(prompt_manager_core::verify_chain(&log), Ok(1));
     store.close().await;
+}
+
+#[tokio::test]
+async fn a_database_from_before_splits_gains_them_when_opened() {
+    // A file at schema version 3 (before A/B splits), with a labelled prompt and its history.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prompts.db");
+    std::fs::File::create(&path).unwrap();
+    let mut conn = raw(&path).await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(
+        "CREATE TABLE pm_schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, \
+         applied_at TEXT NOT NULL)"
+            .to_owned(),
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    for (n, name) in [(1, "initial"), (2, "change_log"), (3, "governance")] {
+        let sql = std::fs::read_to_string(root.join(format!("{n:04}_{name}.sql"))).unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO pm_schema_migrations VALUES ($1, $2, '2025-01-01T00:00:00.000000Z')")
+            .bind(n)
+            .bind(name)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let mut statements = vec![
+        "INSERT INTO pm_prompts VALUES ('legacy/greeting', 'active', 'text', NULL, '1.1.0', 2, \
+         '2025-01-01T00:00:00.000000Z', '2025-01-01T00:00:00.000000Z')"
+            .to_owned(),
+        "INSERT INTO pm_labels VALUES ('legacy/greeting', 'production', '1.0.0')".to_owned(),
+        "INSERT INTO pm_label_events (prompt_id, label, from_version, to_version, kind, actor, at) \
+         VALUES ('legacy/greeting', 'production', NULL, '1.0.0', 'set', 'old', '2025-01-01T00:00:00.000000Z')"
+            .to_owned(),
+    ];
+    for (number, text) in [("1.0.0", "Hello"), ("1.1.0", "Hi")] {
+        let old = conformance::text_version("legacy/greeting", number, text);
+        statements.insert(
+            1,
+            format!(
+                "INSERT INTO pm_versions VALUES ('legacy/greeting', '{number}', '{}', '', NULL, \
+                 '2025-01-01T00:00:00.000000Z', NULL, '{}')",
+                serde_json::to_string(&old.prompt).unwrap().replace('\'', "''"),
+                old.content_hash.0
+            ),
+        );
+    }
+    for sql in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let pid = id("legacy/greeting");
+    let summary = store.summary(&pid).await.unwrap();
+    assert!(summary.splits.is_empty(), "old labels are one-version labels");
+    assert_eq!(
+        summary
+            .labels
+            .get(&prompt_manager_core::LabelName::new("production").unwrap()),
+        Some(&v("1.0.0"))
+    );
+    let history = store.label_history(&pid, None).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        (history[0].from_split.as_ref(), history[0].to_split.as_ref()),
+        (None, None)
+    );
+    let split: prompt_manager_core::Split = "1.0.0=90 1.1.0=10".parse().unwrap();
+    store
+        .assign_label(
+            &pid,
+            prompt_manager_core::AssignmentChange {
+                label: prompt_manager_core::LabelName::new("production").unwrap(),
+                to: Some(prompt_manager_core::LabelTarget::Split(split.clone())),
+                expected: prompt_manager_core::ExpectTarget::Is(prompt_manager_core::LabelTarget::Version(v("1.0.0"))),
+                kind: prompt_manager_core::LabelEventKind::Set,
+                actor: None,
+                authority: prompt_manager_core::Authority::User,
+            },
+        )
+        .await
+        .unwrap()
+        .expect("the label changed");
+    store.close().await;
+    let reopened = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        reopened
+            .summary(&pid)
+            .await
+            .unwrap()
+            .splits
+            .get(&prompt_manager_core::LabelName::new("production").unwrap()),
+        Some(&split),
+        "the split survives reopening"
+    );
+    reopened.close().await;
 }

@@ -5,6 +5,7 @@
 //! ```text
 //! store-worker crash-writer URL ID       create ID if absent, then update it forever
 //! store-worker cas-writer URL ID N TAG   save N versions of ID by the store's compare-and-set, retrying lost races
+//! store-worker split-render URL REF N     render REF with split keys key-0 … key-(N-1), print `key version` lines
 //! ```
 //!
 //! After each acknowledged write it prints `ack <version>` and flushes, so that whatever it printed
@@ -22,7 +23,7 @@ use prompt_manager::{
 };
 use prompt_manager_tests::worker::{CRASH_LABEL, ack_line, cas_template, crash_template};
 
-const USAGE: &str = "usage: store-worker crash-writer URL ID | store-worker cas-writer URL ID N TAG";
+const USAGE: &str = "usage: store-worker crash-writer URL ID | store-worker cas-writer URL ID N TAG | store-worker split-render URL REF N";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,8 +37,30 @@ fn main() -> anyhow::Result<()> {
             let n = n.parse().with_context(|| format!("N must be a count, not `{n}`"))?;
             runtime.block_on(cas_writer(url, id, n, tag))
         }
+        [mode, url, reference, n] if mode == "split-render" => {
+            let n = n.parse().with_context(|| format!("N must be a count, not `{n}`"))?;
+            runtime.block_on(split_render(url, reference, n))
+        }
         _ => bail!("{USAGE}"),
     }
+}
+
+/// Renders `reference` (an A/B split label) once per split key `key-0` … and prints which
+/// version served each: what another process on the same store must agree with.
+async fn split_render(url: &str, reference: &str, n: usize) -> anyhow::Result<()> {
+    let pm = open(url).await?;
+    // The split tests' templates read `name`.
+    let vars = prompt_manager::Variables::new().with("name", "x");
+    let mut out = std::io::stdout().lock();
+    for i in 0..n {
+        let key = format!("key-{i}");
+        let rendered = pm
+            .render_prompt_with(reference, &vars, &prompt_manager::RenderOptions::split_key(&key))
+            .await?;
+        writeln!(out, "{key} {}", rendered.version)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 async fn open(url: &str) -> anyhow::Result<PromptManager> {

@@ -1,9 +1,9 @@
-//! `prompt-manager label set|remove|list|history|protect|unprotect`: labels are named pointers
-//! to versions (`production`, `staging`); every move is recorded in the label's history and the
-//! audit log. A protected label moves only with `--force`, which the audit log records.
+//! `prompt-manager label set|split|remove|list|history|protect|unprotect`: labels are named
+//! pointers to versions (`production`, `staging`), or A/B splits over several weighted versions;
+//! every move is recorded in the label's history and the audit log. A protected label moves only with `--force`, which the audit log records.
 
 use clap::{Args, Subcommand};
-use prompt_manager::{Authority, LabelEvent, LabelEventKind, PromptManager};
+use prompt_manager::{Authority, LabelEvent, LabelEventKind, PromptManager, Split};
 use serde::Serialize;
 
 use super::{Context, when};
@@ -12,8 +12,12 @@ use crate::error::Outcome;
 /// The label commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum LabelCommand {
-    /// Point a label at a version: `label set greeting production 1.1.0`.
+    /// Point a label at a version: `label set greeting production 1.1.0`. On an A/B split label
+    /// this ends the test: the label serves that one version.
     Set(SetArgs),
+    /// Make a label an A/B split of weighted versions: `label split greeting production
+    /// 1.2.0=90 1.3.0=10`. Renders by the label then pick a variant (sticky per --split-key).
+    Split(SplitArgs),
     /// Remove a label.
     Remove(ForceArgs),
     /// Protect a label: moving, removing or rolling it back then needs --force (or an admin key).
@@ -36,6 +40,22 @@ pub(crate) struct SetArgs {
     /// The version (`1.1.0`).
     version: String,
     /// Move it even if it is protected, as an administrator; the audit log records the override.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Arguments of `label split`.
+#[derive(Debug, Args)]
+pub(crate) struct SplitArgs {
+    /// The prompt id.
+    id: String,
+    /// The label.
+    label: String,
+    /// The variants, `VERSION=WEIGHT` each (2 to 10 distinct versions, whole weights from 1):
+    /// `1.2.0=90 1.3.0=10`. A version's share is its weight over the sum of the weights.
+    #[arg(value_name = "VERSION=WEIGHT", required = true, num_args = 1..)]
+    variants: Vec<String>,
+    /// Change it even if it is protected, as an administrator; the audit log records the override.
     #[arg(long)]
     force: bool,
 }
@@ -87,8 +107,14 @@ pub(crate) struct MoveOut {
     pub(crate) label: String,
     /// Where it pointed before.
     pub(crate) from: Option<String>,
-    /// Where it points now (`null` when removed).
+    /// Where it points now (`null` when removed); the primary version of a split.
     pub(crate) to: Option<String>,
+    /// The split it was, when it was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) from_split: Option<Split>,
+    /// The split it is now, when it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) to_split: Option<Split>,
     /// Whether it moved (`false`: it already pointed there).
     pub(crate) changed: bool,
     /// `set`, `rollback` or `remove`.
@@ -109,6 +135,8 @@ impl MoveOut {
             label: event.label.to_string(),
             from: event.from.as_ref().map(ToString::to_string),
             to: event.to.as_ref().map(ToString::to_string),
+            from_split: event.from_split.clone(),
+            to_split: event.to_split.clone(),
             changed: true,
             kind: Some(event.kind),
             forced: false,
@@ -116,11 +144,19 @@ impl MoveOut {
         }
     }
 
-    /// `production: 1.0.0 → 1.1.0`.
+    /// `production: 1.0.0 → 1.1.0`, `production: 1.0.0 → split 1.0.0=90 1.1.0=10`.
     pub(crate) fn human(&self) -> String {
-        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".to_owned());
+        let show = |v: &Option<String>, split: &Option<Split>| match split {
+            Some(split) => format!("split {split}"),
+            None => v.clone().unwrap_or_else(|| "(none)".to_owned()),
+        };
         if !self.changed {
-            return format!("{} {}: already at {}\n", self.id, self.label, show(&self.to));
+            return format!(
+                "{} {}: already at {}\n",
+                self.id,
+                self.label,
+                show(&self.to, &self.to_split)
+            );
         }
         let what = match self.kind {
             Some(LabelEventKind::Rollback) => " (rollback)",
@@ -131,8 +167,8 @@ impl MoveOut {
             "{} {}: {} → {}{what}{}\n",
             self.id,
             self.label,
-            show(&self.from),
-            show(&self.to),
+            show(&self.from, &self.from_split),
+            show(&self.to, &self.to_split),
             if self.forced { " (forced)" } else { "" }
         );
         if !self.followers.is_empty() {
@@ -161,6 +197,8 @@ pub(crate) async fn run(ctx: &Context, command: LabelCommand) -> anyhow::Result<
                     label: args.label.clone(),
                     from: Some(args.version.clone()),
                     to: Some(args.version.clone()),
+                    from_split: None,
+                    to_split: None,
                     changed: false,
                     kind: None,
                     forced: false,
@@ -176,6 +214,29 @@ pub(crate) async fn run(ctx: &Context, command: LabelCommand) -> anyhow::Result<
                     .map(|d| format!("{}@{}", d.prompt, d.version))
                     .collect();
             }
+            ctx.printer.emit(&out, || out.human());
+        }
+        LabelCommand::Split(args) => {
+            let split: Split = args.variants.join(" ").parse()?;
+            let writer = authority(pm, args.force);
+            let out = match writer.set_split(&args.id, &args.label, split.clone()).await? {
+                Some(event) => MoveOut {
+                    forced: args.force,
+                    ..MoveOut::of(&args.id, &event)
+                },
+                None => MoveOut {
+                    id: args.id.clone(),
+                    label: args.label.clone(),
+                    from: Some(split.primary().to_string()),
+                    to: Some(split.primary().to_string()),
+                    from_split: Some(split.clone()),
+                    to_split: Some(split),
+                    changed: false,
+                    kind: None,
+                    forced: false,
+                    followers: Vec::new(),
+                },
+            };
             ctx.printer.emit(&out, || out.human());
         }
         LabelCommand::Remove(args) => {
@@ -205,12 +266,36 @@ pub(crate) async fn run(ctx: &Context, command: LabelCommand) -> anyhow::Result<
             ctx.printer.emit(&out, || out.human());
         }
         LabelCommand::List(args) => {
-            let labels = pm.labels(&args.id).await?;
-            ctx.printer.emit(&labels, || {
+            let summary = pm.summary(&args.id).await?;
+            let labels = &summary.labels;
+            // JSON stays `{label: version}` (a split label's primary version) when no label is a
+            // split; with splits, each split label's value is its variants.
+            let json: serde_json::Value = if summary.splits.is_empty() {
+                serde_json::to_value(labels)?
+            } else {
+                labels
+                    .iter()
+                    .map(|(l, v)| {
+                        let value = match summary.splits.get(l) {
+                            Some(split) => serde_json::to_value(split),
+                            None => serde_json::to_value(v),
+                        };
+                        value.map(|value| (l.to_string(), value))
+                    })
+                    .collect::<Result<serde_json::Map<_, _>, _>>()?
+                    .into()
+            };
+            ctx.printer.emit(&json, || {
                 if labels.is_empty() {
                     return format!("{} has no labels; set one with `prompt-manager label set`\n", args.id);
                 }
-                let rows = labels.iter().map(|(l, v)| vec![l.to_string(), v.to_string()]).collect();
+                let rows = labels
+                    .iter()
+                    .map(|(l, v)| match summary.splits.get(l) {
+                        Some(split) => vec![l.to_string(), format!("split {split}")],
+                        None => vec![l.to_string(), v.to_string()],
+                    })
+                    .collect();
                 ctx.printer.table(&["LABEL", "VERSION"], rows)
             });
         }
@@ -220,8 +305,8 @@ pub(crate) async fn run(ctx: &Context, command: LabelCommand) -> anyhow::Result<
                 if events.is_empty() {
                     return format!("{} has no label moves yet\n", args.id);
                 }
-                let show = |v: &Option<prompt_manager::semver::Version>| {
-                    v.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string)
+                let show = |target: Option<prompt_manager::LabelTarget>| {
+                    target.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string)
                 };
                 let rows = events
                     .iter()
@@ -230,8 +315,8 @@ pub(crate) async fn run(ctx: &Context, command: LabelCommand) -> anyhow::Result<
                             when(&e.at),
                             e.label.to_string(),
                             e.kind.to_string(),
-                            show(&e.from),
-                            show(&e.to),
+                            show(e.from_target()),
+                            show(e.to_target()),
                             e.actor.clone().unwrap_or_default(),
                         ]
                     })

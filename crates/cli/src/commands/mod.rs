@@ -276,6 +276,18 @@ pub(crate) fn labels_text<K: std::fmt::Display, V: std::fmt::Display>(
         .join(", ")
 }
 
+/// A prompt's labels as `production=1.1.0, canary=[1.1.0=90 1.2.0=10]`: a split label shows its
+/// variants and weights.
+pub(crate) fn summary_labels_text(summary: &prompt_manager::PromptSummary) -> String {
+    labels_text(summary.labels.iter().map(|(label, version)| {
+        let target = match summary.splits.get(label) {
+            Some(split) => format!("[{split}]"),
+            None => version.to_string(),
+        };
+        (label, target)
+    }))
+}
+
 /// Who the command line writes as when the configuration names no author: `$USER@hostname`.
 pub(crate) fn local_actor() -> String {
     let user = ["USER", "USERNAME", "LOGNAME"]

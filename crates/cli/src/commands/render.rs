@@ -52,6 +52,11 @@ pub(crate) struct RenderArgs {
     /// What to render: `id`, `id@1.2.0`, `id@^1`, `id@production`.
     #[arg(value_name = "REF")]
     reference: String,
+    /// The split key of a render by an A/B split label (a user or session id): the same key
+    /// always gets the same variant. Without it a split label picks a variant at random. Which
+    /// variant served is printed on stderr (and is `variant` in JSON output).
+    #[arg(long = "split-key", value_name = "KEY")]
+    split_key: Option<String>,
     /// A variable: `key=value` (a string) or `key:=json` (`count:=3`, `tags:=["a","b"]`). Repeatable.
     #[arg(long = "var", short = 'v', value_name = "KEY=VALUE")]
     vars: Vec<String>,
@@ -140,9 +145,14 @@ pub(crate) async fn run(ctx: &Context, args: RenderArgs) -> anyhow::Result<Outco
             reference.id
         ));
     }
+    let mut options = prompt_manager::RenderOptions::default();
+    options.split_key = args.split_key.as_deref();
     let result = match args.target.and_then(Target::plugin) {
         Some(plugin) => {
-            let body = pm.render_for(plugin, &args.reference, &vars).await.map_err(explain)?;
+            let body = pm
+                .render_for_with(plugin, &args.reference, &vars, &options)
+                .await
+                .map_err(explain)?;
             let format = match printer.format {
                 OutputFormat::Table => OutputFormat::Json,
                 other => other,
@@ -151,7 +161,25 @@ pub(crate) async fn run(ctx: &Context, args: RenderArgs) -> anyhow::Result<Outco
             Ok(())
         }
         None => {
-            let rendered = pm.render_prompt(&args.reference, &vars).await.map_err(explain)?;
+            let rendered = pm
+                .render_prompt_with(&args.reference, &vars, &options)
+                .await
+                .map_err(explain)?;
+            if let Some(variant) = &rendered.variant {
+                printer.note(&format!(
+                    "{} split {}: variant {} (weight {} of {}, {})",
+                    printer.paint_err("served by", Style::Info),
+                    variant.label,
+                    variant.version,
+                    variant.weight,
+                    variant.total_weight,
+                    if variant.sticky {
+                        "sticky for this split key"
+                    } else {
+                        "random: no --split-key"
+                    }
+                ));
+            }
             if args.target.is_none() && !printer.human() {
                 // Scripts get the whole render: id, version, format, output, model config.
                 printer.emit(&rendered, String::new);

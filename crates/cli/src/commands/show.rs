@@ -7,7 +7,7 @@ use prompt_manager::semver::Version;
 use prompt_manager::{ChatItem, ChatMessage, LabelName, Prompt, PromptStatus, PromptVersion, Template};
 use serde::Serialize;
 
-use super::{Context, labels_text, when};
+use super::{Context, summary_labels_text, when};
 use crate::error::Outcome;
 use crate::output::Style;
 
@@ -25,6 +25,9 @@ struct ShowOut<'a> {
     version: &'a Version,
     status: PromptStatus,
     labels: &'a BTreeMap<LabelName, Version>,
+    /// The labels that are A/B splits, with their variants.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    splits: &'a BTreeMap<LabelName, prompt_manager::Split>,
     changelog: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     author: Option<&'a str>,
@@ -45,6 +48,7 @@ pub(crate) async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<Outcome
         version: &version.version,
         status: summary.status,
         labels: &summary.labels,
+        splits: &summary.splits,
         changelog: &version.changelog,
         author: version.author.as_deref(),
         created_at: &version.created_at,
@@ -52,17 +56,13 @@ pub(crate) async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<Outcome
         content_hash: &version.content_hash.0,
         prompt: &version.prompt,
     };
-    ctx.printer
-        .emit(&out, || human(ctx, &version, summary.status, &summary.labels));
+    ctx.printer.emit(&out, || {
+        human(ctx, &version, summary.status, &summary_labels_text(&summary))
+    });
     Ok(Outcome::Success)
 }
 
-fn human(
-    ctx: &Context,
-    version: &PromptVersion,
-    status: PromptStatus,
-    labels: &BTreeMap<LabelName, Version>,
-) -> String {
+fn human(ctx: &Context, version: &PromptVersion, status: PromptStatus, labels: &str) -> String {
     let p = ctx.printer.clone();
     let prompt = &version.prompt;
     let mut text = format!(
@@ -77,7 +77,7 @@ fn human(
     };
     field("status", status.to_string());
     field("format", prompt.format.to_string());
-    field("labels", labels_text(labels));
+    field("labels", labels.to_owned());
     field("description", prompt.metadata.description.clone().unwrap_or_default());
     field(
         "tags",

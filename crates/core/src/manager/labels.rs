@@ -5,10 +5,12 @@ use semver::Version;
 
 use crate::error::{Error, NotFound, Result};
 use crate::id::{LabelName, PromptId};
-use crate::model::{LabelEvent, LabelEventKind, PromptStatus, PromptSummary};
-use crate::store::{DeleteRequest, Expect, LabelChange, StatusChange};
+use crate::model::{LabelEvent, LabelEventKind, LabelTarget, PromptStatus, PromptSummary, Split};
+use crate::store::{AssignmentChange, DeleteRequest, Expect, ExpectTarget, LabelChange, StatusChange};
 
-use super::{IntoLabelName, IntoPromptId, IntoVersion, LabelOptions, PromptManager, operation_span, record_prompt};
+use super::{
+    IntoLabelName, IntoPromptId, IntoVersion, LabelOptions, PromptManager, SplitOptions, operation_span, record_prompt,
+};
 
 impl PromptManager {
     /// Points `label` at `version` (an exact version number), recording the move. Returns the
@@ -41,6 +43,44 @@ impl PromptManager {
         .await
     }
 
+    /// Makes `label` an A/B split of several versions with weights (`1.2.0=90 1.3.0=10`),
+    /// recording the change in the label's history and the audit log (`label_split`). Renders by
+    /// the label then pick a variant per render ([`RenderOptions::split_key`](super::RenderOptions)).
+    /// Every version must exist (not found otherwise); a protected label needs an
+    /// administrator. Setting the label to one version ([`set_label`](Self::set_label)) ends
+    /// the test. Returns `None` when the label already was this split.
+    pub async fn set_split(
+        &self,
+        id: impl IntoPromptId,
+        label: impl IntoLabelName,
+        split: Split,
+    ) -> Result<Option<LabelEvent>> {
+        self.set_split_with(id, label, split, SplitOptions::default()).await
+    }
+
+    /// [`set_split`](Self::set_split) with options: compare-and-set on where the label points
+    /// now ([`SplitOptions::expected`]).
+    pub async fn set_split_with(
+        &self,
+        id: impl IntoPromptId,
+        label: impl IntoLabelName,
+        split: Split,
+        options: SplitOptions,
+    ) -> Result<Option<LabelEvent>> {
+        Self::traced(operation_span!("prompt_manager.set_split"), async move {
+            let (id, label) = label_arguments(id, label)?;
+            self.assign(
+                &id,
+                label,
+                Some(LabelTarget::Split(split)),
+                options.expected,
+                LabelEventKind::Set,
+            )
+            .await
+        })
+        .await
+    }
+
     /// Removes a label. Fails with not found when it is not set.
     pub async fn remove_label(&self, id: impl IntoPromptId, label: impl IntoLabelName) -> Result<LabelEvent> {
         self.remove_label_with(id, label, LabelOptions::default()).await
@@ -63,22 +103,23 @@ impl PromptManager {
         .await
     }
 
-    /// Moves `label` back to the version it pointed to before its current assignment.
-    /// Repeated rollbacks keep going back; a rollback is undone by setting the label again.
+    /// Moves `label` back to what it pointed to before its current assignment: a version or an
+    /// A/B split. Repeated rollbacks keep going back; a rollback is undone by setting the label
+    /// again.
     pub async fn rollback(&self, id: impl IntoPromptId, label: impl IntoLabelName) -> Result<LabelEvent> {
         Self::traced(operation_span!("prompt_manager.rollback"), async move {
             let (id, label) = label_arguments(id, label)?;
             let history = self.inner.store.label_history(&id, Some(&label)).await?;
-            let (current, target) = rollback_target(&history).ok_or_else(|| {
+            let (current, target) = rollback_assignment(&history).ok_or_else(|| {
                 Error::Unsupported(format!(
                     "label `{label}` of `{id}` has no earlier version to roll back to; set it explicitly with set_label"
                 ))
             })?;
-            self.move_label(
+            self.assign(
                 &id,
                 label.clone(),
                 Some(target),
-                Expect::Version(current),
+                ExpectTarget::Is(current),
                 LabelEventKind::Rollback,
             )
             .await?
@@ -89,6 +130,38 @@ impl PromptManager {
             })
         })
         .await
+    }
+
+    /// A label change in general (a split, or a rollback to either kind), through the store's
+    /// `assign_label`.
+    async fn assign(
+        &self,
+        id: &PromptId,
+        label: LabelName,
+        to: Option<LabelTarget>,
+        expected: ExpectTarget,
+        kind: LabelEventKind,
+    ) -> Result<Option<LabelEvent>> {
+        let event = self
+            .inner
+            .store
+            .assign_label(
+                id,
+                AssignmentChange {
+                    label,
+                    to,
+                    expected,
+                    kind,
+                    actor: self.actor_name(),
+                    authority: self.authority,
+                },
+            )
+            .await?;
+        self.inner.registry.invalidate(id);
+        if let Some(event) = &event {
+            self.each_observer(|o| o.on_label_moved(id, event));
+        }
+        Ok(event)
     }
 
     pub(super) async fn move_label(
@@ -181,27 +254,36 @@ fn label_arguments(id: impl IntoPromptId, label: impl IntoLabelName) -> Result<(
     Ok((id, label))
 }
 
-/// From a label's history, the current target and the one a rollback returns to.
+/// From a label's history, the current version and the one a rollback returns to (for a split,
+/// its primary version: [`rollback_assignment`] gives the splits).
 ///
 /// Replays the events as a stack: a set pushes, a rollback pops, a removal clears.
 pub fn rollback_target(history: &[LabelEvent]) -> Option<(Version, Version)> {
-    let mut stack: Vec<Version> = Vec::new();
+    rollback_assignment(history).map(|(current, target)| (current.version().clone(), target.version().clone()))
+}
+
+/// From a label's history, the current assignment (a version or an A/B split) and the one a
+/// rollback returns to.
+///
+/// Replays the events as a stack: a set pushes, a rollback pops, a removal clears.
+pub fn rollback_assignment(history: &[LabelEvent]) -> Option<(LabelTarget, LabelTarget)> {
+    let mut stack: Vec<LabelTarget> = Vec::new();
     for event in history {
-        match (event.kind, &event.to) {
+        match (event.kind, event.to_target()) {
             (LabelEventKind::Remove, _) | (_, None) => stack.clear(),
             (LabelEventKind::Set, Some(to)) => {
-                if stack.last() != Some(to) {
-                    stack.push(to.clone());
+                if stack.last() != Some(&to) {
+                    stack.push(to);
                 }
             }
             (LabelEventKind::Rollback, Some(to)) => {
                 // Back to where the label pointed before; if the history does not say so (a
                 // hand-made rollback), pop until it does, or start over from `to`.
-                while stack.last().is_some_and(|top| top != to) {
+                while stack.last().is_some_and(|top| *top != to) {
                     stack.pop();
                 }
                 if stack.is_empty() {
-                    stack.push(to.clone());
+                    stack.push(to);
                 }
             }
         }
@@ -221,6 +303,8 @@ mod tests {
             from: None,
             to: Version::parse(to).ok(),
             kind,
+            from_split: None,
+            to_split: None,
             actor: None,
             at: Utc::now(),
         }

@@ -46,10 +46,10 @@ use crate::store::Store;
 pub use builder::PromptManagerBuilder;
 use extensions::Observers;
 pub use governance::{AuditReport, Dependent, IncludeKind};
-pub use labels::rollback_target;
+pub use labels::{rollback_assignment, rollback_target};
 pub use options::{
     CreateOptions, IntoLabelName, IntoPromptId, IntoVersion, LabelOptions, MAX_INCLUDE_DEPTH, MAX_UPDATE_ATTEMPTS,
-    UpdateOptions,
+    RenderOptions, SplitOptions, UpdateOptions,
 };
 
 /// Opens the span of one manager operation, at INFO: its name, the fields given, and the fields

@@ -9,7 +9,7 @@ use semver::Version;
 use crate::error::{Error, Result};
 use crate::id::{LabelName, PromptId};
 use crate::model::{Bump, PromptStatus};
-use crate::store::Expect;
+use crate::store::{Expect, ExpectTarget};
 
 /// How deep includes may nest.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
@@ -61,6 +61,35 @@ impl UpdateOptions {
             labels: Vec::new(),
         }
     }
+}
+
+/// Options of a render ([`render_with`](super::PromptManager::render_with),
+/// [`render_prompt_with`](super::PromptManager::render_prompt_with), …); the default is what
+/// the methods without `_with` do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RenderOptions<'a> {
+    /// The split key of a render by an A/B split label (a user id, a session id): the same key
+    /// always gets the same variant, on every instance and after restarts, and a change of
+    /// weights moves as few keys as it must. Without one, the variant is picked at random in
+    /// proportion to the weights. Ignored when the reference names no split.
+    pub split_key: Option<&'a str>,
+}
+
+impl<'a> RenderOptions<'a> {
+    /// Options with `key` as the split key.
+    pub fn split_key(key: &'a str) -> Self {
+        Self { split_key: Some(key) }
+    }
+}
+
+/// Options of an A/B split ([`set_split_with`](super::PromptManager::set_split_with)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SplitOptions {
+    /// Compare-and-set on where the label points now: [`ExpectTarget::Is`] a version or a split,
+    /// [`ExpectTarget::Absent`], or [`ExpectTarget::Any`] (the default). When the label is
+    /// elsewhere the change fails with a version conflict and nothing is recorded.
+    pub expected: ExpectTarget,
 }
 
 /// Options of the label moves: [`set_label_with`](super::PromptManager::set_label_with) and

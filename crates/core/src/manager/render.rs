@@ -6,21 +6,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, NotFound, Result};
 use crate::model::{ChatMessage, PromptExecution, PromptStatus, RenderOutput, RenderedPrompt};
-use crate::render::Resolved;
+use crate::render::{Picked, Resolved};
 use crate::variables::Variables;
 
-use super::{PromptManager, operation_span};
+use super::{PromptManager, RenderOptions, operation_span};
 
 static EXECUTION_IDS: AtomicU64 = AtomicU64::new(1);
 
 impl PromptManager {
     /// Renders a text prompt to a string.
     pub async fn render(&self, reference: &str, vars: &Variables) -> Result<String> {
+        self.render_with(reference, vars, &RenderOptions::default()).await
+    }
+
+    /// [`render`](Self::render) with options: the split key that picks the variant of an A/B
+    /// split label ([`RenderOptions::split_key`]).
+    pub async fn render_with(&self, reference: &str, vars: &Variables, options: &RenderOptions<'_>) -> Result<String> {
         Self::traced(
             operation_span!("prompt_manager.render", reference = %reference),
             async move {
                 let output = self
-                    .render_observed(reference, vars, |resolved, vars| {
+                    .render_observed(reference, vars, options, |picked, vars| {
+                        let resolved = picked.resolved;
                         if resolved.version.prompt.format.is_chat() {
                             return Err(Error::Unsupported(format!(
                                 "`{reference}` is a chat prompt; use render_chat to get its messages"
@@ -42,11 +49,21 @@ impl PromptManager {
 
     /// Renders a prompt to chat messages. A text prompt becomes one `user` message.
     pub async fn render_chat(&self, reference: &str, vars: &Variables) -> Result<Vec<ChatMessage>> {
+        self.render_chat_with(reference, vars, &RenderOptions::default()).await
+    }
+
+    /// [`render_chat`](Self::render_chat) with options ([`RenderOptions::split_key`]).
+    pub async fn render_chat_with(
+        &self,
+        reference: &str,
+        vars: &Variables,
+        options: &RenderOptions<'_>,
+    ) -> Result<Vec<ChatMessage>> {
         Self::traced(
             operation_span!("prompt_manager.render_chat", reference = %reference),
             async move {
                 match self
-                    .render_observed(reference, vars, |r, v| self.render_output(r, v))
+                    .render_observed(reference, vars, options, |p, v| self.render_output(p.resolved, v))
                     .await?
                 {
                     RenderOutput::Messages(messages) => Ok(messages),
@@ -59,10 +76,23 @@ impl PromptManager {
 
     /// Renders a prompt and returns the output with its version and model configuration.
     pub async fn render_prompt(&self, reference: &str, vars: &Variables) -> Result<RenderedPrompt> {
+        self.render_prompt_with(reference, vars, &RenderOptions::default())
+            .await
+    }
+
+    /// [`render_prompt`](Self::render_prompt) with options ([`RenderOptions::split_key`]). For
+    /// an A/B split label, [`RenderedPrompt::variant`] says which variant served.
+    pub async fn render_prompt_with(
+        &self,
+        reference: &str,
+        vars: &Variables,
+        options: &RenderOptions<'_>,
+    ) -> Result<RenderedPrompt> {
         Self::traced(
             operation_span!("prompt_manager.render_prompt", reference = %reference),
             async move {
-                self.render_observed(reference, vars, |r, v| {
+                self.render_observed(reference, vars, options, |picked, v| {
+                    let r = picked.resolved;
                     let output = self.render_output(r, v)?;
                     let version = &r.version;
                     Ok(RenderedPrompt {
@@ -72,6 +102,7 @@ impl PromptManager {
                         output,
                         model_config: version.prompt.model_config.clone(),
                         content_hash: version.content_hash.clone(),
+                        variant: picked.served(),
                     })
                 })
                 .await
@@ -82,13 +113,25 @@ impl PromptManager {
 
     /// Renders a prompt into the payload of a registered plugin (`openai`, `anthropic`, …).
     pub async fn render_for(&self, plugin: &str, reference: &str, vars: &Variables) -> Result<serde_json::Value> {
+        self.render_for_with(plugin, reference, vars, &RenderOptions::default())
+            .await
+    }
+
+    /// [`render_for`](Self::render_for) with options ([`RenderOptions::split_key`]).
+    pub async fn render_for_with(
+        &self,
+        plugin: &str,
+        reference: &str,
+        vars: &Variables,
+        options: &RenderOptions<'_>,
+    ) -> Result<serde_json::Value> {
         Self::traced(
             operation_span!("prompt_manager.render_for", reference = %reference, plugin = %plugin),
             async move {
                 let plugin = self
                     .plugin(plugin)
                     .ok_or_else(|| Error::NotFound(NotFound::Plugin(plugin.to_owned())))?;
-                let rendered = self.render_prompt(reference, vars).await?;
+                let rendered = self.render_prompt_with(reference, vars, options).await?;
                 plugin.validate_compatibility(&rendered)?;
                 plugin.render_for_framework(&rendered)
             },
@@ -112,11 +155,13 @@ impl PromptManager {
         &self,
         reference: &str,
         vars: &Variables,
-        render: impl FnOnce(&Resolved, &Variables) -> Result<T>,
+        options: &RenderOptions<'_>,
+        render: impl FnOnce(Picked<'_>, &Variables) -> Result<T>,
     ) -> Result<T> {
         let observers = &self.inner.observers;
+        let key = options.split_key;
         if observers.is_empty() {
-            return self.with_resolved(reference, |r| render(r, vars)).await?;
+            return self.with_resolved(reference, |r| render(r.pick(key), vars)).await?;
         }
         observers.each(|o| o.on_render_start(reference));
         let started = quanta::Instant::now();
@@ -131,8 +176,12 @@ impl PromptManager {
         // The resolution is borrowed from the registry on a hit, as on the unobserved path.
         let rendered = self
             .with_resolved(reference, |r| {
-                let result = render(r, vars);
-                notify(Some(r), &result);
+                // A split label's render is its chosen variant's: observers see that version
+                // with the label.
+                let picked = r.pick(key);
+                let served = picked.resolved;
+                let result = render(picked, vars);
+                notify(Some(served), &result);
                 result
             })
             .await;

@@ -12,10 +12,10 @@ use semver::Version;
 
 use crate::engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine};
 use crate::error::{Error, Result};
-use crate::id::PromptId;
-use crate::model::{ContentHash, Prompt, PromptStatus, PromptVersion, Template};
+use crate::id::{LabelName, PromptId};
+use crate::model::{ContentHash, Prompt, PromptStatus, PromptVersion, Split, Template, context_seed, version_hash};
 use crate::reference::PromptRef;
-use crate::render::Resolved;
+use crate::render::{CompiledSplit, Resolved, VariantInfo};
 
 use super::{MAX_INCLUDE_DEPTH, PromptManager};
 
@@ -43,17 +43,27 @@ impl PromptManager {
         // Taken before reading the store: a write that lands meanwhile invalidates this entry,
         // and the registry then refuses to cache what was read.
         let entry = registry.entry(&parsed.id);
-        let loaded = match self.lookup(&parsed).await {
-            Ok(found) => self.compile_version(&found.0).await.map(|compiled| (found, compiled)),
+        let loaded = match self.inner.store.resolve(&parsed).await {
+            Ok(found) => match self.compile_version(&found.version).await {
+                Ok(compiled) => match (&found.split, parsed.label()) {
+                    (Some(split), Some(label)) => self
+                        .compile_split(&found, split, label, &compiled)
+                        .await
+                        .map(|split| (found, compiled, Some(split))),
+                    _ => Ok((found, compiled, None)),
+                },
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
-        let ((version, status), (compiled, deps)) = match loaded {
+        let (found, (compiled, mut deps), split) = match loaded {
             Ok(done) => done,
             Err(e) => {
                 registry.forget_if_unused(&parsed.id, &entry);
                 return Err(e);
             }
         };
+        let (version, status) = (found.version, found.status);
         if status == PromptStatus::Deprecated {
             tracing::warn!(
                 prompt = %version.prompt.id,
@@ -61,6 +71,16 @@ impl PromptManager {
                 "prompt `{}` is deprecated; move callers to its replacement",
                 version.prompt.id
             );
+        }
+        if let Some(split) = &split {
+            // A variant's includes are the split's: the registry re-resolves the label when one moves.
+            for variant in &split.variants {
+                for dep in &variant.deps {
+                    if !deps.contains(dep) {
+                        deps.push(dep.clone());
+                    }
+                }
+            }
         }
         let resolved = Arc::new(Resolved {
             id: RESOLUTION_IDS.fetch_add(1, Ordering::Relaxed),
@@ -70,9 +90,65 @@ impl PromptManager {
             status,
             compiled,
             deps,
+            split,
+            variant: None,
         });
         registry.insert(&entry, reference, resolved.clone());
         Ok(resolved)
+    }
+
+    /// Loads and compiles every variant of a split label (the primary's compiled template is
+    /// `primary`), each as a resolution carrying the label, for the registry to cache with it.
+    async fn compile_split(
+        &self,
+        found: &crate::store::Resolution,
+        split: &Split,
+        label: &LabelName,
+        primary: &(Arc<dyn CompiledTemplate>, Vec<(PromptId, u64)>),
+    ) -> Result<Box<CompiledSplit>> {
+        let id = &found.version.prompt.id;
+        let total = split.total_weight();
+        let mut variants = Vec::with_capacity(split.variants().len());
+        for variant in split.variants() {
+            let (version, (compiled, deps)) = if variant.version == found.version.version {
+                (found.version.clone(), primary.clone())
+            } else {
+                let version = match self.inner.store.load(id, Some(&variant.version)).await {
+                    Err(Error::NotFound(crate::error::NotFound::Version(..))) => {
+                        return Err(Error::NotFound(crate::error::NotFound::LabelTarget(
+                            id.clone(),
+                            label.clone(),
+                            variant.version.clone(),
+                        )));
+                    }
+                    other => other?,
+                };
+                let compiled = self.compile_version(&version).await?;
+                (version, compiled)
+            };
+            variants.push(Arc::new(Resolved {
+                id: RESOLUTION_IDS.fetch_add(1, Ordering::Relaxed),
+                name: version.reference(),
+                label: Some(label.clone()),
+                version,
+                status: found.status,
+                compiled,
+                deps,
+                split: None,
+                variant: Some(VariantInfo {
+                    label: label.clone(),
+                    weight: variant.weight,
+                    total,
+                }),
+            }));
+        }
+        Ok(Box::new(CompiledSplit {
+            seed: context_seed(id.as_str(), label.as_str()),
+            version_hashes: split.variants().iter().map(|v| version_hash(&v.version)).collect(),
+            weights: split.variants().iter().map(|v| v.weight).collect(),
+            total,
+            variants,
+        }))
     }
 
     /// Finds the version a reference names, and the prompt's status: one call to the store

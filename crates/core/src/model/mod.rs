@@ -11,7 +11,8 @@
 //! - [`schema`]: declared variables and their types;
 //! - [`version`]: versions, content hashes and bumps;
 //! - [`state`]: status, label moves and the summary a store keeps;
-//! - [`output`]: what a render produces and reports.
+//! - [`output`]: what a render produces and reports;
+//! - [`split`]: A/B splits of a label and how a render is assigned a variant.
 //!
 //! Storage, rendering and the manager that use these types live elsewhere.
 //!
@@ -68,6 +69,7 @@ mod chat;
 mod output;
 mod prompt;
 mod schema;
+mod split;
 mod state;
 mod version;
 
@@ -75,6 +77,10 @@ pub use chat::{ChatItem, ChatMessage, MessagePlaceholder, Role, Template, ToolCa
 pub use output::{PromptExecution, RenderOutput, RenderedPrompt};
 pub use prompt::{MAX_TAG_LEN, Metadata, ModelConfig, Prompt, PromptFormat};
 pub use schema::{InputSchema, VariableSpec, VariableType};
+pub use split::{
+    LabelTarget, MAX_SPLIT_VARIANTS, MAX_SPLIT_WEIGHT, MIN_SPLIT_VARIANTS, ServedVariant, Split, SplitVariant,
+    context_seed, mix64, pick_at_random, pick_by_key, split_key_hash, version_hash, xxh64,
+};
 pub use state::{LabelEvent, LabelEventKind, PromptStatus, PromptSummary};
 pub use version::{Bump, ContentHash, PromptVersion, VersionInfo};
 

@@ -73,4 +73,7 @@ pub struct RenderedPrompt {
     pub model_config: ModelConfig,
     /// The content hash of the version.
     pub content_hash: ContentHash,
+    /// When the reference named an A/B split label: the variant that served this render.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<super::ServedVariant>,
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
-use super::PromptFormat;
+use super::{LabelTarget, PromptFormat, Split};
 use crate::id::{LabelName, PromptId};
 
 /// The lifecycle of a prompt: `draft → active → deprecated → archived`.
@@ -90,11 +90,33 @@ pub struct LabelEvent {
     pub to: Option<Version>,
     /// Set, rollback or remove.
     pub kind: LabelEventKind,
+    /// The split the label was before, when it was one (`from` is then its primary version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_split: Option<Split>,
+    /// The split the label is now, when it is one (`to` is then its primary version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_split: Option<Split>,
     /// Who moved it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
     /// When.
     pub at: DateTime<Utc>,
+}
+
+impl LabelEvent {
+    /// Where the label pointed before: a version or a split (none when new).
+    pub fn from_target(&self) -> Option<LabelTarget> {
+        self.from
+            .clone()
+            .map(|v| LabelTarget::from_parts(v, self.from_split.clone()))
+    }
+
+    /// Where the label points now: a version or a split (none when removed).
+    pub fn to_target(&self) -> Option<LabelTarget> {
+        self.to
+            .clone()
+            .map(|v| LabelTarget::from_parts(v, self.to_split.clone()))
+    }
 }
 
 /// What a store knows about a prompt without loading its content.
@@ -110,8 +132,12 @@ pub struct PromptSummary {
     pub latest_version: Version,
     /// How many versions exist.
     pub version_count: u64,
-    /// Labels and the versions they point to.
+    /// Labels and the versions they point to; a split label points to its
+    /// [`primary`](Split::primary) version here and has its split in [`splits`](Self::splits).
     pub labels: BTreeMap<LabelName, Version>,
+    /// The labels that are A/B splits, with their variants.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub splits: BTreeMap<LabelName, Split>,
     /// Protected labels: moving, removing or rolling them back needs the admin role (a label may
     /// be protected before it is set).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]

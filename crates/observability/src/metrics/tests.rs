@@ -56,6 +56,8 @@ fn label_event(kind: LabelEventKind) -> LabelEvent {
         from: None,
         to: Some(Version::new(1, 0, 0)),
         kind,
+        from_split: None,
+        to_split: None,
         actor: None,
         at: Utc::now(),
     }

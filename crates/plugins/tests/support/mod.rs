@@ -67,6 +67,7 @@ pub fn complex_prompt() -> RenderedPrompt {
             ..ModelConfig::default()
         },
         content_hash: ContentHash("0".repeat(64)),
+        variant: None,
     }
 }
 

@@ -22,8 +22,9 @@
 //! The module is behind the `conformance` feature; it holds only the checks and the small helpers
 //! they share, no backend. The checks are grouped by area, one file each: `saves`, `labels`,
 //! `listing`, `lifecycle` (status and deletion), `integrity` (tampered versions), `audit` (the
-//! audit log and its chain), `protection` (protected labels), `resolve` (references) and
-//! `search` (the search and label filters of a listing); all are re-exported here.
+//! audit log and its chain), `protection` (protected labels), `resolve` (references),
+//! `search` (the search and label filters of a listing) and `splits` (A/B splits of labels); all
+//! are re-exported here.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -48,6 +49,7 @@ mod protection;
 mod resolve;
 mod saves;
 mod search;
+mod splits;
 
 pub use audit::*;
 pub use integrity::*;
@@ -58,6 +60,7 @@ pub use protection::*;
 pub use resolve::*;
 pub use saves::*;
 pub use search::*;
+pub use splits::*;
 
 /// The actor the helpers put on saves, as recorded in label events.
 pub const ACTOR: &str = "conformance";
@@ -90,6 +93,8 @@ pub async fn run_all(store: &dyn Store) {
     list_search_and_label_filters(store).await;
     search_pages_over_many_prompts(store).await;
     long_search_is_refused(store).await;
+    splits_are_set_read_and_ended(store).await;
+    refused_splits_change_nothing(store).await;
 }
 
 // ----- helpers ---------------------------------------------------------------------------------

@@ -153,6 +153,10 @@ struct LabelsFile {
     updated_at: DateTime<Utc>,
     #[serde(default)]
     labels: BTreeMap<LabelName, Version>,
+    /// The labels that are A/B splits: their variants (`- version: 1.2.0` / `weight: 90`); the
+    /// label's entry in `labels` is the split's primary version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    splits: BTreeMap<LabelName, prompt_manager_core::Split>,
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     protected: BTreeSet<LabelName>,
     #[serde(default)]
@@ -391,6 +395,7 @@ impl DirStore {
                     created_at: self.load_version(id, first_p, first_v)?.version.created_at,
                     updated_at: self.load_version(id, last_p, last_v)?.version.created_at,
                     labels: BTreeMap::new(),
+                    splits: BTreeMap::new(),
                     protected: BTreeSet::new(),
                     history: Vec::new(),
                 }))
@@ -417,6 +422,7 @@ impl DirStore {
             latest_version: latest.version.clone(),
             version_count: folder.versions.len() as u64,
             labels: labels.labels.clone(),
+            splits: labels.splits.clone(),
             protected: labels.protected.clone(),
             tags: metadata.tags.clone(),
             description: metadata.description.clone(),
@@ -466,11 +472,12 @@ impl DirStore {
                     created_at: now,
                     updated_at: now,
                     labels: BTreeMap::new(),
+                    splits: BTreeMap::new(),
                     protected: BTreeSet::new(),
                     history: Vec::new(),
                 },
             });
-            let new_events = rules::move_labels(&mut state.labels.labels, &request, now);
+            let new_events = rules::move_labels(&mut state.labels.labels, &mut state.labels.splits, &request, now);
             records.extend(rules::save_records(&request, latest.as_ref(), &new_events));
             state.labels.history.extend(new_events.iter().cloned());
             state.labels.updated_at = now;
@@ -765,11 +772,19 @@ impl VersionStore for DirStore {
     }
 
     async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
+        self.assign_label(id, change.into()).await
+    }
+
+    async fn assign_label(
+        &self,
+        id: &PromptId,
+        change: prompt_manager_core::AssignmentChange,
+    ) -> Result<Option<LabelEvent>> {
         let now = Utc::now();
         self.update_labels(id, now, |folder, labels| {
-            let current = labels.labels.get(&change.label);
+            let current = rules::current_target(&labels.labels, &labels.splits, &change.label);
             let authority = change.authority;
-            let Some(event) = rules::check_label_change(
+            let Some(event) = rules::check_assignment(
                 id,
                 change,
                 current,
@@ -780,7 +795,7 @@ impl VersionStore for DirStore {
             else {
                 return Ok(None);
             };
-            rules::apply_label_event(&mut labels.labels, &event);
+            rules::apply_label_event(&mut labels.labels, &mut labels.splits, &event);
             labels.history.push(event.clone());
             labels.updated_at = now;
             let record = rules::label_record(id, &event, authority);

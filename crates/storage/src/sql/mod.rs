@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
     ChangeListener, ContentHash, Error, LabelEvent, LabelEventKind, LabelName, Prompt, PromptFormat, PromptId,
-    PromptStatus, PromptSummary, PromptVersion, VersionInfo,
+    PromptStatus, PromptSummary, PromptVersion, Split, VersionInfo,
 };
 
 mod audit;
@@ -370,12 +370,23 @@ impl Decoder {
         Ok(infos)
     }
 
+    /// A stored split (JSON text), checked as [`Split::new`] checks a new one.
+    pub(crate) fn optional_split(&self, id: &str, what: &str, text: Option<&str>) -> Result<Option<Split>, Error> {
+        text.map(|json| {
+            serde_json::from_str::<Split>(json)
+                .map_err(|e| self.corrupt(id, format_args!("the stored {what} is not a valid split: {e}")))
+        })
+        .transpose()
+    }
+
     pub(crate) fn event(&self, id: &str, row: EventRow) -> Result<LabelEvent, Error> {
         Ok(LabelEvent {
             label: self.label(id, &row.label)?,
             from: self.optional_version(id, "label event `from`", row.from_version.as_deref())?,
             to: self.optional_version(id, "label event `to`", row.to_version.as_deref())?,
             kind: self.kind(id, &row.kind)?,
+            from_split: self.optional_split(id, "label event `from_split`", row.from_split.as_deref())?,
+            to_split: self.optional_split(id, "label event `to_split`", row.to_split.as_deref())?,
             actor: row.actor,
             at: row.at,
         })
@@ -412,12 +423,22 @@ impl Decoder {
             .iter()
             .map(|label| self.label(&raw_id, label))
             .collect::<Result<_, Error>>()?;
+        let raw_splits: BTreeMap<String, Split> = match row.splits_json.as_deref() {
+            None => BTreeMap::new(),
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| self.corrupt(&raw_id, format_args!("the stored splits are not valid: {e}")))?,
+        };
+        let splits = raw_splits
+            .into_iter()
+            .map(|(label, split): (String, Split)| Ok((self.label(&raw_id, &label)?, split)))
+            .collect::<Result<_, Error>>()?;
         Ok(PromptSummary {
             status: self.status(&raw_id, &row.status)?,
             format: self.format(&raw_id, &row.format)?,
             latest_version: self.version(&raw_id, "latest version", &row.latest_version)?,
             version_count: self.count(&raw_id, row.version_count)?,
             labels,
+            splits,
             protected,
             tags,
             description: row.description,
@@ -454,6 +475,8 @@ pub(crate) struct EventRow {
     pub(crate) label: String,
     pub(crate) from_version: Option<String>,
     pub(crate) to_version: Option<String>,
+    pub(crate) from_split: Option<String>,
+    pub(crate) to_split: Option<String>,
     pub(crate) kind: String,
     pub(crate) actor: Option<String>,
     pub(crate) at: DateTime<Utc>,
@@ -472,6 +495,7 @@ pub(crate) struct SummaryRow {
     pub(crate) tags_json: Option<String>,
     pub(crate) labels_json: Option<String>,
     pub(crate) protected_json: Option<String>,
+    pub(crate) splits_json: Option<String>,
 }
 
 /// The number of rows to ask for so that one more than `limit` tells whether a next page exists.

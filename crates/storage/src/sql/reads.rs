@@ -9,7 +9,7 @@ use std::sync::Arc;
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
     Error, LabelEvent, LabelName, NotFound, Page, PromptId, PromptRef, PromptSummary, PromptVersion, Resolution,
-    Result, Selector, newest_matching,
+    Result, Selector, Split, newest_matching,
 };
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
@@ -112,6 +112,30 @@ where
         Ok(labels)
     }
 
+    /// The labels of a prompt known to exist and the splits among them, inside a write's
+    /// transaction.
+    pub(crate) async fn targets_in(
+        conn: &mut <D::Db as Database>::Connection,
+        id: &PromptId,
+    ) -> Result<(BTreeMap<LabelName, Version>, BTreeMap<LabelName, Split>), Failure> {
+        let rows = sqlx::query("SELECT label, version, split FROM pm_labels WHERE prompt_id = $1")
+            .bind(id.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut labels = BTreeMap::new();
+        let mut splits = BTreeMap::new();
+        for row in rows {
+            let label = D::DECODE.label(id, &row.try_get::<String, _>("label")?)?;
+            let version = D::DECODE.version(id, "label target", &row.try_get::<String, _>("version")?)?;
+            let split = row.try_get::<Option<String>, _>("split")?;
+            if let Some(split) = D::DECODE.optional_split(id, "label split", split.as_deref())? {
+                splits.insert(label.clone(), split);
+            }
+            labels.insert(label, version);
+        }
+        Ok((labels, splits))
+    }
+
     /// `StorageBackend::load`.
     pub(crate) async fn load(&self, id: &PromptId, version: Option<&Version>) -> Result<Arc<PromptVersion>> {
         let run = async {
@@ -159,6 +183,7 @@ where
     pub(crate) async fn resolve(&self, reference: &PromptRef) -> Result<Resolution> {
         let id = &reference.id;
         let run = async {
+            let mut split = None;
             let (number, row) = match &reference.selector {
                 Selector::Latest => {
                     let row = sqlx::query(concat!(
@@ -173,7 +198,7 @@ where
                 Selector::Exact(v) => (Some(v.clone()), self.exact(id, v).await?),
                 Selector::Label(label) => {
                     let row = sqlx::query(
-                        "SELECT p.status, l.version AS target, v.version, v.prompt, v.changelog, v.author, \
+                        "SELECT p.status, l.version AS target, l.split, v.version, v.prompt, v.changelog, v.author, \
                          v.created_at, v.parent, v.content_hash FROM pm_prompts p \
                          LEFT JOIN pm_labels l ON l.prompt_id = p.id AND l.label = $2 \
                          LEFT JOIN pm_versions v ON v.prompt_id = p.id AND v.version = l.version WHERE p.id = $1",
@@ -186,7 +211,11 @@ where
                         None => None,
                         Some(row) => match row.try_get::<Option<String>, _>("target")? {
                             None => return Err(Error::NotFound(NotFound::Label(id.clone(), label.clone())).into()),
-                            Some(target) => Some(D::DECODE.version(id, "label target", &target)?),
+                            Some(target) => {
+                                let text = row.try_get::<Option<String>, _>("split")?;
+                                split = D::DECODE.optional_split(id, "label split", text.as_deref())?;
+                                Some(D::DECODE.version(id, "label target", &target)?)
+                            }
                         },
                     };
                     (target, row)
@@ -232,6 +261,7 @@ where
             Ok::<_, Failure>(Resolution {
                 version: Arc::new(D::DECODE.prompt_version(id, version)?),
                 status,
+                split,
             })
         };
         run.await
@@ -334,29 +364,26 @@ where
     /// `VersionStore::label_history`.
     pub(crate) async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>> {
         let run = async {
-            let rows = match label {
-                None => {
-                    sqlx::query(
-                        "SELECT e.label, e.from_version, e.to_version, e.kind, e.actor, e.at \
+            let rows =
+                match label {
+                    None => sqlx::query(
+                        "SELECT e.label, e.from_version, e.to_version, e.from_split, e.to_split, e.kind, e.actor, e.at \
                          FROM pm_prompts p LEFT JOIN pm_label_events e ON e.prompt_id = p.id \
                          WHERE p.id = $1 ORDER BY e.seq",
                     )
                     .bind(id.as_str())
                     .fetch_all(self.pool)
-                    .await?
-                }
-                Some(label) => {
-                    sqlx::query(
-                        "SELECT e.label, e.from_version, e.to_version, e.kind, e.actor, e.at \
+                    .await?,
+                    Some(label) => sqlx::query(
+                        "SELECT e.label, e.from_version, e.to_version, e.from_split, e.to_split, e.kind, e.actor, e.at \
                          FROM pm_prompts p LEFT JOIN pm_label_events e ON e.prompt_id = p.id AND e.label = $2 \
                          WHERE p.id = $1 ORDER BY e.seq",
                     )
                     .bind(id.as_str())
                     .bind(label.as_str())
                     .fetch_all(self.pool)
-                    .await?
-                }
-            };
+                    .await?,
+                };
             if rows.is_empty() {
                 return Err(Error::prompt_not_found(id).into());
             }

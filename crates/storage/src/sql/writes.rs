@@ -4,13 +4,21 @@
 //! ([`Dialect::LOCK_PROMPT`]), and appending its audit entries last. Saves stay in each backend
 //! (PostgreSQL creates the row first to serialise concurrent creates; SQLite needs not).
 
+use std::collections::BTreeSet;
 use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    DeleteRequest, Error, LabelChange, LabelEvent, PromptId, ProtectionChange, SaveRequest, StatusChange,
+    AssignmentChange, DeleteRequest, Error, LabelEvent, LabelTarget, PromptId, ProtectionChange, SaveRequest, Split,
+    StatusChange,
 };
+
+/// A split as the `split` columns keep it: JSON text, `NULL` for none.
+fn split_json(split: Option<&Split>) -> Option<String> {
+    // A split is a list of versions and numbers: serialising it cannot fail.
+    split.and_then(|s| serde_json::to_string(s).ok())
+}
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use super::audit::Governance;
@@ -90,12 +98,13 @@ where
         match &event.to {
             Some(to) => {
                 sqlx::query(
-                    "INSERT INTO pm_labels (prompt_id, label, version) VALUES ($1, $2, $3) \
-                     ON CONFLICT (prompt_id, label) DO UPDATE SET version = excluded.version",
+                    "INSERT INTO pm_labels (prompt_id, label, version, split) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (prompt_id, label) DO UPDATE SET version = excluded.version, split = excluded.split",
                 )
                 .bind(id.as_str())
                 .bind(event.label.as_str())
                 .bind(to.to_string())
+                .bind(split_json(event.to_split.as_ref()))
                 .execute(&mut *conn)
                 .await?;
             }
@@ -108,8 +117,9 @@ where
             }
         }
         sqlx::query(
-            "INSERT INTO pm_label_events (prompt_id, label, from_version, to_version, kind, actor, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO pm_label_events \
+             (prompt_id, label, from_version, to_version, kind, actor, at, from_split, to_split) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(id.as_str())
         .bind(event.label.as_str())
@@ -118,40 +128,55 @@ where
         .bind(kind_name(event.kind))
         .bind(event.actor.clone())
         .bind(D::time(event.at))
+        .bind(split_json(event.from_split.as_ref()))
+        .bind(split_json(event.to_split.as_ref()))
         .execute(&mut *conn)
         .await?;
         Ok(())
     }
 
-    /// `VersionStore::set_label` inside the caller's transaction.
+    /// `VersionStore::assign_label` (and `set_label`) inside the caller's transaction.
     pub(crate) async fn set_label_in(
         conn: &mut <D::Db as Database>::Connection,
         id: &PromptId,
-        change: &LabelChange,
+        change: &AssignmentChange,
         now: DateTime<Utc>,
     ) -> Result<Option<LabelEvent>, Failure> {
         D::check_text(id, "actor", change.actor.as_deref())?;
         let current = Self::current(conn, id).await?;
-        let from = sqlx::query("SELECT version FROM pm_labels WHERE prompt_id = $1 AND label = $2")
+        let row = sqlx::query("SELECT version, split FROM pm_labels WHERE prompt_id = $1 AND label = $2")
             .bind(id.as_str())
             .bind(change.label.as_str())
             .fetch_optional(&mut *conn)
-            .await?
-            .map(|row| row.try_get::<String, _>("version"))
-            .transpose()?;
-        let from = D::DECODE.optional_version(id, "label target", from.as_deref())?;
-        let target_exists = match &change.to {
-            None => true,
-            Some(target) => sqlx::query("SELECT 1 FROM pm_versions WHERE prompt_id = $1 AND version = $2")
+            .await?;
+        let from = match row {
+            None => None,
+            Some(row) => {
+                let version = D::DECODE.version(id, "label target", &row.try_get::<String, _>("version")?)?;
+                let split = row.try_get::<Option<String>, _>("split")?;
+                let split = D::DECODE.optional_split(id, "label split", split.as_deref())?;
+                Some(LabelTarget::from_parts(version, split))
+            }
+        };
+        let wanted: Vec<Version> = match &change.to {
+            None => Vec::new(),
+            Some(LabelTarget::Version(v)) => vec![v.clone()],
+            Some(LabelTarget::Split(split)) => split.variants().iter().map(|v| v.version.clone()).collect(),
+        };
+        let mut missing = BTreeSet::new();
+        for version in wanted {
+            let found = sqlx::query("SELECT 1 FROM pm_versions WHERE prompt_id = $1 AND version = $2")
                 .bind(id.as_str())
-                .bind(target.to_string())
+                .bind(version.to_string())
                 .fetch_optional(&mut *conn)
                 .await?
-                .is_some(),
-        };
+                .is_some();
+            if !found {
+                missing.insert(version);
+            }
+        }
         let protected = Governance::<D>::protected_in(conn, id).await?;
-        let Some(event) =
-            rules::check_label_change(id, change.clone(), from.as_ref(), &protected, |_| target_exists, now)?
+        let Some(event) = rules::check_assignment(id, change.clone(), from, &protected, |v| !missing.contains(v), now)?
         else {
             return Ok(None);
         };

@@ -63,6 +63,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "governance",
         sql: include_str!("../../../migrations/postgres/0003_governance.sql"),
     },
+    Migration {
+        version: 4,
+        name: "splits",
+        sql: include_str!("../../../migrations/postgres/0004_splits.sql"),
+    },
 ];
 
 /// The channel the change-feed triggers notify (`migrations/postgres/0002_change_feed.sql`).
@@ -78,7 +83,9 @@ macro_rules! summary_select {
          p.created_at, p.updated_at, \
          p.tags, \
          (SELECT json_object_agg(l.label, l.version) FROM pm_labels l WHERE l.prompt_id = p.id)::text AS labels, \
-         (SELECT json_agg(x.label) FROM pm_protected_labels x WHERE x.prompt_id = p.id)::text AS protected \
+         (SELECT json_agg(x.label) FROM pm_protected_labels x WHERE x.prompt_id = p.id)::text AS protected, \
+         (SELECT json_object_agg(l.label, l.split::json) FROM pm_labels l \
+          WHERE l.prompt_id = p.id AND l.split IS NOT NULL)::text AS splits \
          FROM pm_prompts p"
     };
 }
@@ -500,6 +507,7 @@ fn summary_row(row: &PgRow) -> Result<SummaryRow, Failure> {
         tags_json: row.try_get("tags")?,
         labels_json: row.try_get("labels")?,
         protected_json: row.try_get("protected")?,
+        splits_json: row.try_get("splits")?,
     })
 }
 
@@ -508,6 +516,8 @@ fn event_row(row: &PgRow) -> Result<EventRow, Failure> {
         label: row.try_get("label")?,
         from_version: row.try_get("from_version")?,
         to_version: row.try_get("to_version")?,
+        from_split: row.try_get("from_split")?,
+        to_split: row.try_get("to_split")?,
         kind: row.try_get("kind")?,
         actor: row.try_get("actor")?,
         at: row.try_get("at")?,

@@ -86,6 +86,7 @@ async fn save_in(
     let metadata = &version.prompt.metadata;
 
     let mut labels = BTreeMap::new();
+    let mut splits = BTreeMap::new();
     let mut previous = None;
     match lock_or_create(conn, request, now).await? {
         Base::Created => {}
@@ -93,7 +94,7 @@ async fn save_in(
             previous = Some(latest);
             if !request.labels.is_empty() {
                 rules::check_save_protection(request, &Gov::protected_in(conn, id).await?)?;
-                labels = Reads::<PostgresDialect>::labels_in(conn, id).await?;
+                (labels, splits) = Reads::<PostgresDialect>::targets_in(conn, id).await?;
             }
             sqlx::query(
                 "UPDATE pm_prompts SET format = $2, description = $3, latest_version = $4, \
@@ -113,7 +114,7 @@ async fn save_in(
                 .await?;
         }
     }
-    let events = rules::move_labels(&mut labels, request, now);
+    let events = rules::move_labels(&mut labels, &mut splits, request, now);
     let records = rules::save_records(request, previous.as_ref(), &events);
     sqlx::query(
         "INSERT INTO pm_versions (prompt_id, version, prompt, changelog, author, created_at, parent, content_hash) \
@@ -401,6 +402,14 @@ impl VersionStore for PostgresStore {
     }
 
     async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
+        self.assign_label(id, change.into()).await
+    }
+
+    async fn assign_label(
+        &self,
+        id: &PromptId,
+        change: prompt_manager_core::AssignmentChange,
+    ) -> Result<Option<LabelEvent>> {
         let now = Utc::now();
         let result = retrying!(async {
             let mut tx = self.pool.begin().await?;

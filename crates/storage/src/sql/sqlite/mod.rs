@@ -60,6 +60,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "governance",
         sql: include_str!("../../../migrations/sqlite/0003_governance.sql"),
     },
+    Migration {
+        version: 4,
+        name: "splits",
+        sql: include_str!("../../../migrations/sqlite/0004_splits.sql"),
+    },
 ];
 
 /// How often a watching store reads the change log for other processes' writes in the
@@ -78,7 +83,9 @@ macro_rules! summary_select {
          p.created_at, p.updated_at, \
          (SELECT json_group_array(t.tag) FROM pm_tags t WHERE t.prompt_id = p.id) AS tags, \
          (SELECT json_group_object(l.label, l.version) FROM pm_labels l WHERE l.prompt_id = p.id) AS labels, \
-         (SELECT json_group_array(x.label) FROM pm_protected_labels x WHERE x.prompt_id = p.id) AS protected \
+         (SELECT json_group_array(x.label) FROM pm_protected_labels x WHERE x.prompt_id = p.id) AS protected, \
+         (SELECT json_group_object(l.label, json(l.split)) FROM pm_labels l \
+          WHERE l.prompt_id = p.id AND l.split IS NOT NULL) AS splits \
          FROM pm_prompts p"
     };
 }

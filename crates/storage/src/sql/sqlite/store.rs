@@ -77,6 +77,7 @@ fn summary_row(row: &SqliteRow) -> Result<SummaryRow, Failure> {
         tags_json: row.try_get("tags")?,
         labels_json: row.try_get("labels")?,
         protected_json: row.try_get("protected")?,
+        splits_json: row.try_get("splits")?,
         id,
     })
 }
@@ -86,6 +87,8 @@ fn event_row(id: &str, row: &SqliteRow) -> Result<EventRow, Failure> {
         label: row.try_get("label")?,
         from_version: row.try_get("from_version")?,
         to_version: row.try_get("to_version")?,
+        from_split: row.try_get("from_split")?,
+        to_split: row.try_get("to_split")?,
         kind: row.try_get("kind")?,
         actor: row.try_get("actor")?,
         at: parse_timestamp(id, "at", &row.try_get::<String, _>("at")?)?,
@@ -126,11 +129,11 @@ async fn save_in(
     if current.is_some() && !request.labels.is_empty() {
         rules::check_save_protection(request, &Gov::protected_in(conn, id).await?)?;
     }
-    let mut labels = match (&current, request.labels.is_empty()) {
-        (Some(_), false) => Reads::<SqliteDialect>::labels_in(conn, id).await?,
-        _ => BTreeMap::new(),
+    let (mut labels, mut splits) = match (&current, request.labels.is_empty()) {
+        (Some(_), false) => Reads::<SqliteDialect>::targets_in(conn, id).await?,
+        _ => (BTreeMap::new(), BTreeMap::new()),
     };
-    let events = rules::move_labels(&mut labels, request, now);
+    let events = rules::move_labels(&mut labels, &mut splits, request, now);
     let records = rules::save_records(request, latest, &events);
     let metadata = &version.prompt.metadata;
 
@@ -450,6 +453,14 @@ impl VersionStore for SqliteStore {
     }
 
     async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
+        self.assign_label(id, change.into()).await
+    }
+
+    async fn assign_label(
+        &self,
+        id: &PromptId,
+        change: prompt_manager_core::AssignmentChange,
+    ) -> Result<Option<LabelEvent>> {
         let now = Utc::now();
         let run = async {
             let mut tx = self.begin_write().await?;
