@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use prompt_manager::observability::{LoggingObserver, MetricsConfig, MetricsObserver};
-use prompt_manager::{Bump, Observer, Prompt, PromptExecution, Variables};
+use prompt_manager::{Bump, Observer, Prompt, PromptExecution, RenderOptions, Split, Variables};
 
 struct Panics;
 
@@ -135,4 +135,39 @@ async fn renders_by_version_and_label_with_a_bounded_number_of_series() {
         ),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn a_split_labels_each_render_with_the_variant_that_served_it() {
+    let metrics = MetricsObserver::new(MetricsConfig::default());
+    let pm = prompt_manager::builder()
+        .observer(Arc::new(metrics.clone()))
+        .build()
+        .unwrap();
+    pm.create(Prompt::text("ab", "A {{ name }}").unwrap()).await.unwrap();
+    pm.update(Prompt::text("ab", "B {{ name }}").unwrap(), Bump::Minor, "b")
+        .await
+        .unwrap();
+    pm.set_split("ab", "production", "1.0.0=50 1.1.0=50".parse::<Split>().unwrap())
+        .await
+        .unwrap();
+    let vars = Variables::new().with("name", "x");
+    let mut served = std::collections::BTreeMap::<String, f64>::new();
+    for i in 0..200 {
+        let key = format!("user-{i}");
+        let rendered = pm
+            .render_prompt_with("ab@production", &vars, &RenderOptions::split_key(&key))
+            .await
+            .unwrap();
+        *served.entry(rendered.version.to_string()).or_default() += 1.0;
+    }
+    assert_eq!(served.len(), 2, "both variants served: {served:?}");
+    let series = renders_by_series(&metrics.render_prometheus());
+    for (version, n) in &served {
+        assert_eq!(
+            series.get(&("ab".to_owned(), version.clone(), "production".to_owned())),
+            Some(n),
+            "{series:?}"
+        );
+    }
 }
