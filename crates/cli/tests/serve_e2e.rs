@@ -331,6 +331,9 @@ fn serve_prices_from_the_config_file_and_runtime_changes_over_http() {
     );
     sigterm(&served.child);
     assert!(wait_exit(&mut served.child, Duration::from_secs(10)).success());
+}
+
+#[test]
 fn two_servers_on_one_sqlite_file_serve_each_split_key_the_same_variant() {
     let dir = tempfile::tempdir().unwrap();
     let created = cli(dir.path(), &["keys", "create", "e2e", "--scope", "admin", "-o", "json"]);
