@@ -261,7 +261,13 @@ async fn tokens_are_estimated_past_the_samples_and_absent_without_a_counter() {
     assert_eq!(t.input_cost, None, "an unpriced model has no cost, not a zero one");
     assert_eq!(t.total_cost, None);
 
-    let bare = prompt_manager::builder().usage(UsageConfig::default()).build().unwrap();
+    // The core builder: no token counter (the umbrella's `builder()` sets one).
+    let bare = PromptManager::builder()
+        .engine(Arc::new(prompt_manager::MiniJinjaEngine::new()))
+        .store(Arc::new(prompt_manager::MemoryStore::new()))
+        .usage(UsageConfig::default())
+        .build()
+        .unwrap();
     greeting(&bare, Some("test-model")).await;
     bare.render("greeting", &vars).await.unwrap();
     bare.flush_usage().await.unwrap();

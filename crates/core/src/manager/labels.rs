@@ -81,6 +81,29 @@ impl PromptManager {
         .await
     }
 
+    /// A label change in general, with compare-and-set on a version or a split
+    /// ([`SplitOptions::expected`]): `Some` target sets the label to one version or a split,
+    /// `None` removes it. For HTTP `If-Match` on labels that may be splits; the other methods
+    /// are its special cases. Returns `None` when nothing changed.
+    pub async fn assign_label_with(
+        &self,
+        id: impl IntoPromptId,
+        label: impl IntoLabelName,
+        target: Option<LabelTarget>,
+        options: SplitOptions,
+    ) -> Result<Option<LabelEvent>> {
+        Self::traced(operation_span!("prompt_manager.assign_label"), async move {
+            let (id, label) = label_arguments(id, label)?;
+            let kind = if target.is_some() {
+                LabelEventKind::Set
+            } else {
+                LabelEventKind::Remove
+            };
+            self.assign(&id, label, target, options.expected, kind).await
+        })
+        .await
+    }
+
     /// Removes a label. Fails with not found when it is not set.
     pub async fn remove_label(&self, id: impl IntoPromptId, label: impl IntoLabelName) -> Result<LabelEvent> {
         self.remove_label_with(id, label, LabelOptions::default()).await

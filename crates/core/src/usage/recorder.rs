@@ -68,6 +68,14 @@ impl UsageConfig {
         self
     }
 
+    /// The defaults with another number of renders sampled for token counting per aggregate,
+    /// minute and shard; 0 samples none, and every render's tokens are estimated (about four
+    /// bytes a token) — for one-shot processes, which should not load a tokenizer to exit.
+    pub fn with_token_samples(mut self, samples: u32) -> Self {
+        self.token_samples = samples;
+        self
+    }
+
     /// The defaults with another bound on the aggregates kept in memory.
     pub fn with_max_keys(mut self, max_keys: usize) -> Self {
         self.max_keys = max_keys.max(1);
