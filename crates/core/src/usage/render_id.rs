@@ -288,7 +288,9 @@ fn next_nonce() -> u32 {
             start
         }
     });
-    seq ^ std::process::id().rotate_left(16)
+    // The process id once: `getpid` is a system call.
+    static PROCESS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    seq ^ PROCESS.get_or_init(|| std::process::id().rotate_left(16))
 }
 
 fn encode(bytes: &[u8], out: &mut String) {
