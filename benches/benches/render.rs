@@ -219,5 +219,83 @@ fn bench_observers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_simple, bench_complex, bench_cache_hit, bench_observers);
+/// The metrics observer's own share of a render: recording one (the prompt id, then its version
+/// and label looked up, the latency histogram bumped), without the render around it.
+fn bench_metrics_record(c: &mut Criterion) {
+    use prompt_manager::observability::{MetricsConfig, MetricsObserver};
+    use prompt_manager::{LabelName, Observer, PromptExecution, PromptId};
+    let metrics = MetricsObserver::new(MetricsConfig::default());
+    let id = PromptId::new("bench/simple").expect("id");
+    let version = prompt_manager::semver::Version::new(1, 2, 0);
+    let label = LabelName::new("production").expect("label");
+    let execution = PromptExecution {
+        id: 1,
+        reference: "bench/simple@production",
+        prompt_id: Some(&id),
+        version: Some(&version),
+        label: Some(&label),
+        duration: std::time::Duration::from_micros(3),
+        error: None,
+        output_bytes: 10,
+        token_estimate: 3,
+    };
+    c.bench_function("render/observers/metrics_record", |b| {
+        b.iter(|| metrics.on_render_complete(black_box(&execution)))
+    });
+}
+
+/// The cost of usage recording on the render path: the same renders with recording off and on
+/// (no flush during the measurement: flushing is a background task, off the render path).
+/// `render_prompt` also builds the render id.
+fn bench_usage(c: &mut Criterion) {
+    let off = manager();
+    let on = fill(
+        prompt_manager::builder()
+            .usage(prompt_manager::UsageConfig::default())
+            .build()
+            .expect("manager"),
+    );
+    let simple = Variables::try_from(data("simple")).expect("object");
+    let complex = Variables::try_from(data("complex")).expect("object");
+    let mut group = c.benchmark_group("render/usage");
+    for (name, pm) in [("off", &off), ("on", &on)] {
+        group.bench_function(format!("simple_text/{name}"), |b| {
+            b.to_async(FuturesExecutor).iter(|| async {
+                pm.render(black_box("bench/simple@production"), black_box(&simple))
+                    .await
+                    .expect("renders")
+            })
+        });
+    }
+    for (name, pm) in [("off", &off), ("on", &on)] {
+        group.bench_function(format!("simple_render_prompt/{name}"), |b| {
+            b.to_async(FuturesExecutor).iter(|| async {
+                pm.render_prompt(black_box("bench/simple@production"), black_box(&simple))
+                    .await
+                    .expect("renders")
+            })
+        });
+    }
+    for (name, pm) in [("off", &off), ("on", &on)] {
+        group.bench_function(format!("complex_chat/{name}"), |b| {
+            b.to_async(FuturesExecutor).iter(|| async {
+                pm.render_chat(black_box("bench/complex@production"), black_box(&complex))
+                    .await
+                    .expect("renders")
+            })
+        });
+    }
+    group.finish();
+    assert!(on.usage_keys_in_memory() > 0, "the recording manager recorded");
+}
+
+criterion_group!(
+    benches,
+    bench_simple,
+    bench_complex,
+    bench_cache_hit,
+    bench_observers,
+    bench_metrics_record,
+    bench_usage
+);
 criterion_main!(benches);

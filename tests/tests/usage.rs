@@ -261,7 +261,13 @@ async fn tokens_are_estimated_past_the_samples_and_absent_without_a_counter() {
     assert_eq!(t.input_cost, None, "an unpriced model has no cost, not a zero one");
     assert_eq!(t.total_cost, None);
 
-    let bare = prompt_manager::builder().usage(UsageConfig::default()).build().unwrap();
+    // The core builder: no token counter (the umbrella's `builder()` sets one).
+    let bare = PromptManager::builder()
+        .engine(Arc::new(prompt_manager::MiniJinjaEngine::new()))
+        .store(Arc::new(prompt_manager::MemoryStore::new()))
+        .usage(UsageConfig::default())
+        .build()
+        .unwrap();
     greeting(&bare, Some("test-model")).await;
     bare.render("greeting", &vars).await.unwrap();
     bare.flush_usage().await.unwrap();
@@ -415,4 +421,66 @@ fn two_processes_on_one_sqlite_file_add_up_exactly() {
         .build()
         .unwrap();
     runtime.block_on(two_processes_add_up(&url));
+}
+
+#[tokio::test]
+async fn split_renders_are_counted_under_their_variant_and_compared() {
+    use prompt_manager::{Bump, RenderOptions, Split};
+    let pm = prompt_manager::builder().usage(UsageConfig::default()).build().unwrap();
+    greeting(&pm, None).await;
+    pm.update(
+        Prompt::text("greeting", "Hi {{ name }}!").unwrap(),
+        Bump::Minor,
+        "shorter",
+    )
+    .await
+    .unwrap();
+    let split: Split = "1.0.0=50 1.1.0=50".parse().unwrap();
+    pm.set_split("greeting", "production", split).await.unwrap();
+    let vars = Variables::new().with("name", "Ada");
+    let mut served = std::collections::BTreeMap::<String, u64>::new();
+    for i in 0..200 {
+        let key = format!("user-{i}");
+        let rendered = pm
+            .render_prompt_with("greeting@production", &vars, &RenderOptions::split_key(&key))
+            .await
+            .unwrap();
+        let id = rendered.render_id.unwrap();
+        let token = prompt_manager::RenderId::parse(id.as_str()).unwrap();
+        assert_eq!(
+            token.key.version, rendered.version,
+            "the token names the variant served"
+        );
+        assert_eq!(token.key.label.as_ref().map(|l| l.as_str()), Some("production"));
+        *served.entry(rendered.version.to_string()).or_default() += 1;
+        pm.report_feedback(
+            id.as_str(),
+            &Feedback {
+                success: Some(i % 3 != 0),
+                score: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    pm.flush_usage().await.unwrap();
+    let query = AnalyticsQuery {
+        by: GroupBy::Variant,
+        ..day()
+    };
+    let analytics = pm.analytics("greeting", &query).await.unwrap();
+    let counted: std::collections::BTreeMap<String, u64> = analytics
+        .groups
+        .iter()
+        .map(|g| (g.version.as_ref().unwrap().to_string(), g.totals.renders))
+        .collect();
+    assert_eq!(counted, served, "each variant counted as served");
+    assert_eq!(analytics.experiments.len(), 1);
+    let experiment = &analytics.experiments[0];
+    assert_eq!(experiment.control, "1.0.0");
+    assert_eq!(experiment.comparisons[0].comparison.variant, "1.1.0");
+    assert_eq!(
+        experiment.control_sample.feedback + experiment.comparisons[0].comparison.sample.feedback,
+        200
+    );
 }

@@ -91,6 +91,9 @@ pub(crate) enum Command {
     Status(commands::status::StatusArgs),
     /// Render a prompt with variables, as text, messages or a framework's request body.
     Render(commands::render::RenderArgs),
+    /// Estimate what one render costs: input tokens (exact for OpenAI models, else estimated),
+    /// input cost, and with --output-tokens the output and total cost.
+    Cost(commands::cost::CostArgs),
     /// Check a folder of prompt files like a compiler: YAML, templates, variables, includes, ids.
     Lint(commands::lint::LintArgs),
     /// Check a whole store: every version still matches its content hash, every label its version.

@@ -11,10 +11,17 @@
 //! prompts = "prompts"     # the folder `lint` checks when no path is given
 //!
 //! [server]                # read by `prompt-manager serve`
+//!
+//! [prices."my-model"]     # US dollars per million tokens, over the shipped price table
+//! input = 0.5
+//! output = 1.5
+//! cached_input = 0.05     # optional
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use prompt_manager::Price;
 use serde::{Deserialize, Serialize};
 
 use crate::output::OutputFormat;
@@ -37,6 +44,9 @@ pub(crate) struct Config {
     /// Settings of `prompt-manager serve` (read by the server command).
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
     pub(crate) server: toml::Table,
+    /// Prices per model (USD per million tokens), over the shipped price table.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) prices: BTreeMap<String, Price>,
     /// Any other table, kept for other tools.
     #[serde(flatten)]
     pub(crate) other: toml::Table,
@@ -177,6 +187,17 @@ mod tests {
         assert_eq!(config.store.as_deref(), Some("memory://"));
         assert_eq!(config.server["bind"].as_str(), Some("127.0.0.1:8080"));
         assert!(config.other.contains_key("other"));
+    }
+
+    #[test]
+    fn prices_are_read_and_checked_for_unknown_fields() {
+        let config: Config =
+            toml::from_str("[prices.\"my-model\"]\ninput = 0.5\noutput = 1.5\n[prices.\"gpt-4o\"]\ninput = 2\noutput = 8\ncached_input = 1\n")
+                .unwrap();
+        assert_eq!(config.prices["my-model"].output, 1.5);
+        assert_eq!(config.prices["gpt-4o"].cached_input, Some(1.0));
+        assert!(toml::from_str::<Config>("[prices.m]\ninput = 1\n").is_err());
+        assert!(toml::from_str::<Config>("[prices.m]\ninput = 1\noutput = 2\ncache = 3\n").is_err());
     }
 
     #[test]

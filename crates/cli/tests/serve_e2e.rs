@@ -288,3 +288,139 @@ fn a_public_address_without_keys_is_refused_with_a_clear_message() {
     assert!(stderr.contains("keys create"), "{stderr}");
     assert!(!dir.path().join("prompt-manager.db").exists(), "nothing was created");
 }
+
+#[test]
+fn serve_prices_from_the_config_file_and_runtime_changes_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("prompt-manager.toml"),
+        "store = \"sqlite://./pm.db\"\n[prices.\"my-model\"]\ninput = 0.5\noutput = 1.5\n",
+    )
+    .unwrap();
+    let mut served = serve(dir.path(), &["--quiet"]);
+    let client = Client {
+        http: reqwest::blocking::Client::new(),
+        url: served.url.clone(),
+        key: String::new(),
+    };
+    let (status, body) = client.send(reqwest::Method::GET, "/v1/prices/my-model", None);
+    assert_eq!(
+        (status, &body["input"], &body["output"]),
+        (200, &json!(0.5), &json!(1.5)),
+        "{body}"
+    );
+    let (status, body) = client.send(reqwest::Method::GET, "/v1/prices/claude-haiku-4-5-20251001", None);
+    assert_eq!((status, &body["input"]), (200, &json!(1.0)), "{body}");
+    let (status, body) = client.send(reqwest::Method::GET, "/v1/prices/other-model", None);
+    assert_eq!((status, &body["code"]), (404, &json!("no_price")), "{body}");
+    let (status, body) = client.send(
+        reqwest::Method::PUT,
+        "/v1/prices/other-model",
+        Some(json!({"input": 3.0, "output": 9.0})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = client.send(reqwest::Method::GET, "/v1/prices", None);
+    let listed = body["prices"].as_array().unwrap();
+    assert!(
+        listed.iter().any(|p| p["model"] == "other-model" && p["output"] == 9.0),
+        "{body}"
+    );
+    assert!(
+        listed.iter().any(|p| p["model"] == "my-model" && p["input"] == 0.5),
+        "{body}"
+    );
+    sigterm(&served.child);
+    assert!(wait_exit(&mut served.child, Duration::from_secs(10)).success());
+}
+
+#[test]
+fn two_servers_on_one_sqlite_file_serve_each_split_key_the_same_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = cli(dir.path(), &["keys", "create", "e2e", "--scope", "admin", "-o", "json"]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = serve(dir.path(), &["--quiet"]);
+    let client = |url: &str| Client {
+        http: reqwest::blocking::Client::new(),
+        url: url.to_owned(),
+        key: key.clone(),
+    };
+    let first = client(&a.url);
+    let id = "e2e%2Fsplit";
+    let (status, body) = first.send(
+        reqwest::Method::POST,
+        "/v1/prompts",
+        Some(json!({"prompt": {"id": "e2e/split", "template": "A {{ x }}"}})),
+    );
+    assert_eq!(status, 201, "{body}");
+    for template in ["B {{ x }}", "C {{ x }}"] {
+        let (status, body) = first.send(
+            reqwest::Method::PUT,
+            &format!("/v1/prompts/{id}"),
+            Some(json!({"prompt": {"id": "e2e/split", "template": template}, "bump": "minor", "changelog": "next"})),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = first.send(
+        reqwest::Method::PUT,
+        &format!("/v1/prompts/{id}/labels/production/split"),
+        Some(json!({"variants": [
+            {"version": "1.0.0", "weight": 60}, {"version": "1.1.0", "weight": 30}, {"version": "1.2.0", "weight": 10}
+        ]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let b = serve(dir.path(), &["--quiet"]);
+    let second = client(&b.url);
+    let variant = |c: &Client, key: &str| {
+        let (status, body) = c.send(
+            reqwest::Method::POST,
+            &format!("/v1/prompts/{id}%40production/render"),
+            Some(json!({"variables": {"x": "1"}, "split_key": key})),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["variant"]["version"].as_str().unwrap().to_owned()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..30 {
+        let key = format!("user-{i}");
+        let on_a = variant(&first, &key);
+        assert_eq!(variant(&second, &key), on_a, "{key}: both servers agree");
+        // And the command line, a third process, agrees too.
+        let out = cli(
+            dir.path(),
+            &[
+                "render",
+                "e2e/split@production",
+                "-v",
+                "x=1",
+                "--split-key",
+                &key,
+                "-o",
+                "json",
+            ],
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let rendered: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rendered["variant"]["version"], on_a.as_str());
+        seen.insert(on_a);
+    }
+    assert!(seen.len() >= 2, "30 keys spread over the variants: {seen:?}");
+    // Ending the test through one server is what the other serves next.
+    let (status, body) = first.send(
+        reqwest::Method::PUT,
+        &format!("/v1/prompts/{id}/labels/production"),
+        Some(json!({"version": "1.2.0"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = second.send(
+        reqwest::Method::POST,
+        &format!("/v1/prompts/{id}%40production/render"),
+        Some(json!({"variables": {"x": "1"}, "split_key": "user-1"})),
+    );
+    assert_eq!((status, body["version"].as_str()), (200, Some("1.2.0")), "{body}");
+    assert!(body.get("variant").is_none(), "{body}");
+    drop((a, b));
+}

@@ -34,6 +34,8 @@ pub(crate) struct Resolved {
     pub(crate) split: Option<Box<CompiledSplit>>,
     /// When this is one variant of a split: which, for the render result.
     pub(crate) variant: Option<VariantInfo>,
+    /// The key part of this resolution's render ids, made on its first recorded `render_prompt`.
+    pub(crate) render_key: std::sync::OnceLock<crate::usage::KeyPrefix>,
 }
 
 /// A split label's variants as the registry caches them: each variant a resolution of its own

@@ -124,6 +124,22 @@ fn per_million(usd_per_million: f64, tokens: u64) -> NanoUsd {
 pub trait PriceBook: Send + Sync + Debug {
     /// The price of `model` (a provider's model name, `gpt-4o-mini`, `claude-sonnet-4-5`).
     fn price(&self, model: &str) -> Option<Price>;
+
+    /// Every model the book prices by name, sorted by name, for listing (`GET /v1/prices`). The
+    /// default lists none.
+    fn entries(&self) -> Vec<(String, Price)> {
+        Vec::new()
+    }
+
+    /// Adds or replaces the price of `model` while the process runs. The default refuses: the
+    /// book cannot change. An implementation refuses a price that is negative or not finite with
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument), changing nothing.
+    fn set_price(&self, model: &str, price: Price) -> crate::Result<()> {
+        let _ = price;
+        Err(crate::Error::Unsupported(format!(
+            "this price book cannot change: the price of `{model}` was not set"
+        )))
+    }
 }
 
 #[cfg(test)]

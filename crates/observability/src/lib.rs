@@ -4,8 +4,9 @@
 //!
 //! - [`init_logging`]: human-readable or JSON log lines on stderr with a `RUST_LOG`-style filter.
 //! - [`MetricsObserver`]: renders, render errors by code and kind, a latency histogram, versions
-//!   created, label moves and render-cache counters, labelled by prompt id with bounded cardinality
-//!   ([`MetricsConfig`]), in the Prometheus text format ([`MetricsObserver::render_prometheus`]).
+//!   created, label moves and render-cache counters, labelled by prompt id — and the render figures
+//!   by version and label too — with bounded cardinality ([`MetricsConfig`]), in the Prometheus
+//!   text format ([`MetricsObserver::render_prometheus`]).
 //! - [`LoggingObserver`]: render errors at `warn`, versions and label moves at `info`.
 //! - `init_telemetry` (feature `otlp`): the above plus OTLP/HTTP export of the `tracing` spans and
 //!   of the metrics when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
@@ -33,8 +34,8 @@ mod metrics;
 
 pub use logging::{EVENTS_TARGET, InitError, LogFormat, LoggingObserver, filter_from_env, init_logging};
 pub use metrics::{
-    DEFAULT_LATENCY_BUCKETS, DEFAULT_MAX_PROMPT_IDS, MetricsConfig, MetricsObserver, OTHER_PROMPT, PromptIdLabels,
-    UNRESOLVED_PROMPT,
+    DEFAULT_LATENCY_BUCKETS, DEFAULT_MAX_PROMPT_IDS, DEFAULT_MAX_RENDER_SERIES, MetricsConfig, MetricsObserver,
+    OTHER_LABEL, OTHER_PROMPT, OTHER_VERSION, PromptIdLabels, UNRESOLVED_PROMPT,
 };
 #[cfg(feature = "otlp")]
 mod otlp;

@@ -322,7 +322,8 @@ impl MetricsObserver {
     ///
     /// Instruments: `prompt_manager.renders`, `prompt_manager.render.errors` (with `error.type` = code
     /// and `prompt_manager.error.kind`), `prompt_manager.render.duration` (histogram, seconds, the
-    /// same buckets as the Prometheus one), `prompt_manager.versions.created`,
+    /// same buckets as the Prometheus one) — these three also with `gen_ai.prompt.version` and
+    /// `gen_ai.prompt.label`, bounded as the Prometheus series are — `prompt_manager.versions.created`,
     /// `prompt_manager.label.moves` (with `prompt_manager.label.move`),
     /// `prompt_manager.render_cache.hits` / `.misses` (counters) and `.entries` / `.bytes` (gauges).
     pub fn export_to(&self, meter: &Meter) {
@@ -347,7 +348,15 @@ fn instruments(meter: &Meter, inner: &Arc<Inner>) -> OtelInstruments {
                 inner,
                 |inner, observe| {
                     for m in inner.all() {
-                        observe(m.latency.count(), &m.otel_attributes);
+                        let series = m.render_series();
+                        let only_folded = series.len() == 1;
+                        for s in series {
+                            // An id without renders is still exported, at 0, under its folded series.
+                            let n = s.latency.count();
+                            if n > 0 || only_folded {
+                                observe(n, &s.otel_attributes);
+                            }
+                        }
                     }
                 },
             ),
@@ -358,13 +367,18 @@ fn instruments(meter: &Meter, inner: &Arc<Inner>) -> OtelInstruments {
                 inner,
                 |inner, observe| {
                     for m in inner.all() {
-                        for (code, kind, n) in m.errors() {
-                            let attributes = [
-                                m.otel_attributes[0].clone(),
-                                KeyValue::new(ERROR_TYPE, code),
-                                KeyValue::new(PROMPT_MANAGER_ERROR_KIND, kind),
-                            ];
-                            observe(n, &attributes);
+                        for s in m.render_series() {
+                            for (code, kind, n) in s.errors() {
+                                let [name, version, label] = s.otel_attributes.clone();
+                                let attributes = [
+                                    name,
+                                    version,
+                                    label,
+                                    KeyValue::new(ERROR_TYPE, code),
+                                    KeyValue::new(PROMPT_MANAGER_ERROR_KIND, kind),
+                                ];
+                                observe(n, &attributes);
+                            }
                         }
                     }
                 },

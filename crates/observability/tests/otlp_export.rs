@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
-use prompt_manager_core::{Error, NotFound, Observer, PromptExecution, PromptId};
+use prompt_manager_core::{Error, LabelName, NotFound, Observer, PromptExecution, PromptId};
 use prompt_manager_observability::attributes::{
     GEN_AI_PROMPT_CONTENT_HASH, GEN_AI_PROMPT_LABEL, GEN_AI_PROMPT_NAME, GEN_AI_PROMPT_VERSION, RENDER_SPAN_NAME,
 };
@@ -141,12 +141,13 @@ fn spans_and_metrics_reach_a_real_otlp_http_receiver() {
     }
     let triage = PromptId::new("support/triage").unwrap();
     let v120 = semver::Version::new(1, 2, 0);
+    let production = LabelName::new("production").unwrap();
     let execution = |micros: u64, error: Option<&'static str>| PromptExecution {
         id: 1,
         reference: "support/triage@production",
         prompt_id: Some(&triage),
         version: Some(&v120),
-        label: None,
+        label: Some(&production),
         duration: Duration::from_micros(micros),
         error: error.map(Cow::Borrowed),
         output_bytes: 12,
@@ -224,6 +225,9 @@ fn spans_and_metrics_reach_a_real_otlp_http_receiver() {
         .find(|p| string_attr(&p.attributes, GEN_AI_PROMPT_NAME) == Some("support/triage"))
         .unwrap();
     assert_eq!(point.value, Some(number_data_point::Value::AsInt(3)));
+    // Renders carry the version and label, as the Prometheus series do.
+    assert_eq!(string_attr(&point.attributes, GEN_AI_PROMPT_VERSION), Some("1.2.0"));
+    assert_eq!(string_attr(&point.attributes, GEN_AI_PROMPT_LABEL), Some("production"));
 
     let Some(metric::Data::Sum(errors)) = &metric("prompt_manager.render.errors").data else {
         panic!("errors is a sum");

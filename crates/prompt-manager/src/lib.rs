@@ -43,6 +43,9 @@
 //!   payloads through `pm.render_for("openai", "support/triage@production", &vars)`.
 //! - `observability` (and `otlp`): logging setup, Prometheus metrics, OpenTelemetry export, and
 //!   the logging and metrics observers.
+//! - `cost` (default): the token counter and price table of [`cost`], set on the manager by
+//!   [`builder()`]; `openai-tokens` (default) counts OpenAI models with their own BPE encodings
+//!   instead of the estimate.
 //! - `full`: everything (for CI and docs).
 
 use std::sync::Arc;
@@ -75,6 +78,9 @@ pub use prompt_manager_core::{
     AuditAction, AuditBreak, AuditEntry, AuditQuery, AuditRecord, AuditReport, Authority, ChainVerifier, DeleteRequest,
     Dependent, IncludeKind, ProtectionChange, StatusChange, verify_chain,
 };
+// Tokens and prices: core's contracts, which the `cost` module implements.
+#[doc(inline)]
+pub use prompt_manager_core::{NanoUsd, Price, PriceBook, TokenCount, TokenCounter, TokenMethod};
 #[cfg(feature = "fs")]
 #[doc(inline)]
 pub use prompt_manager_storage::DirStore;
@@ -138,13 +144,19 @@ pub mod lint {
     pub use prompt_manager_storage::lint::*;
 }
 
-/// A manager builder with the defaults filled in: the minijinja engine, an in-memory store, and
-/// the framework plugins this build enables (features `openai`, `anthropic`, `gemini`,
-/// `langchain`, `litellm`). Replace the store or engine with `.store(…)` / `.engine(…)`.
+/// A manager builder with the defaults filled in: the minijinja engine, an in-memory store, the
+/// framework plugins this build enables (features `openai`, `anthropic`, `gemini`, `langchain`,
+/// `litellm`), and with feature `cost` the token counter ([`cost::Counter`]) and the shipped
+/// price table ([`cost::PriceTable::shipped`]). Replace any of them with `.store(…)`,
+/// `.engine(…)`, `.token_counter(…)`, `.prices(…)`.
 pub fn builder() -> PromptManagerBuilder {
     let builder = PromptManager::builder()
         .engine(Arc::new(MiniJinjaEngine::new()))
         .store(Arc::new(MemoryStore::new()));
+    #[cfg(feature = "cost")]
+    let builder = builder
+        .token_counter(Arc::new(cost::Counter::new()))
+        .prices(Arc::new(cost::PriceTable::shipped()));
     #[cfg(any(
         feature = "openai",
         feature = "anthropic",
@@ -156,6 +168,30 @@ pub fn builder() -> PromptManagerBuilder {
         .into_iter()
         .fold(builder, PromptManagerBuilder::plugin);
     builder
+}
+
+/// Tokens and cost: OpenAI's BPE encodings (feature `openai-tokens`), a documented estimate for
+/// other models, and the price table shipped as data (`prompt-manager-cost`).
+///
+/// ```
+/// use prompt_manager::{PriceBook, Prompt, Variables};
+/// use prompt_manager::cost::PriceTable;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> prompt_manager::Result<()> {
+/// let pm = prompt_manager::in_memory();
+/// pm.create(Prompt::text("greeting", "Hello {{ name }}!")?).await?;
+/// let rendered = pm.render_prompt("greeting", &Variables::new().with("name", "Ada")).await?;
+/// let count = pm.token_counter().expect("set by builder()").count(Some("gpt-4o"), &rendered.output);
+/// let price = pm.prices().expect("set by builder()").price("gpt-4o").expect("priced");
+/// assert!(count.tokens > 0 && price.input_cost(count.tokens).0 > 0);
+/// assert_eq!(PriceTable::shipped().price("no-such-model"), None);
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "cost")]
+pub mod cost {
+    #[doc(inline)]
+    pub use prompt_manager_cost::*;
 }
 
 /// Logging setup, metrics (Prometheus text, OTLP) and the logging and metrics observers.

@@ -258,8 +258,12 @@ pub(crate) mod schema {
         format: Format,
         latest_version: String,
         version_count: u64,
-        /// Labels and the versions they point to.
+        /// Labels and the versions they point to (an A/B split label: its primary version, the
+        /// one with the largest weight).
         labels: BTreeMap<String, String>,
+        /// The labels that are A/B splits, with their variants. Absent when none is.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        splits: BTreeMap<String, Vec<SplitVariant>>,
         /// Labels protected on this prompt (moving them needs an `admin` key; a label may be
         /// protected before it is set). Absent when none is. The labels the server configuration
         /// protects (default `production`) are protected on every prompt besides.
@@ -328,15 +332,52 @@ pub(crate) mod schema {
         r"(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$"
     );
 
+    /// One variant of an A/B split: a version and its whole weight (its share is the weight
+    /// over the sum of the split's weights).
+    #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct SplitVariant {
+        #[schema(value_type = Version)]
+        pub(crate) version: String,
+        /// From 1 to 1000000.
+        #[schema(minimum = 1, maximum = 1_000_000)]
+        pub(crate) weight: u32,
+    }
+
+    /// Which variant of an A/B split served a render.
+    #[derive(Serialize, ToSchema)]
+    pub(crate) struct ServedVariant {
+        /// The split label.
+        #[schema(value_type = Label)]
+        label: String,
+        /// The version that served.
+        #[schema(value_type = Version)]
+        version: String,
+        /// Its weight.
+        weight: u32,
+        /// The sum of the split's weights.
+        total_weight: u64,
+        /// Whether the split key chose it (the same key always gets it); `false`: at random.
+        sticky: bool,
+    }
+
     /// One recorded move of a label.
     #[derive(Serialize, ToSchema)]
     pub(crate) struct LabelEvent {
         label: String,
+        /// Where it pointed before (a split's primary version).
         #[serde(skip_serializing_if = "Option::is_none")]
         from: Option<String>,
+        /// Where it points now (a split's primary version).
         #[serde(skip_serializing_if = "Option::is_none")]
         to: Option<String>,
         kind: LabelEventKind,
+        /// The A/B split it was, when it was one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from_split: Option<Vec<SplitVariant>>,
+        /// The A/B split it is now, when it is one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to_split: Option<Vec<SplitVariant>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         actor: Option<String>,
         at: chrono::DateTime<chrono::Utc>,
@@ -418,8 +459,12 @@ pub(crate) struct PromptPage {
 pub(crate) struct LabelsResponse {
     /// The prompt.
     pub(crate) id: String,
-    /// Label → version.
+    /// Label → version (an A/B split label: its primary version).
     pub(crate) labels: BTreeMap<String, String>,
+    /// The labels that are A/B splits, with their variants. Absent when none is.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = BTreeMap<String, Vec<schema::SplitVariant>>)]
+    pub(crate) splits: BTreeMap<String, prompt_manager::Split>,
     /// Labels protected on this prompt (moving them needs an `admin` key; a label may be
     /// protected before it is set). Absent when none is. The labels the server configuration
     /// protects (default `production`) are protected on every prompt besides.
@@ -435,8 +480,12 @@ pub(crate) struct LabelResponse {
     pub(crate) id: String,
     /// The label.
     pub(crate) label: String,
-    /// The version it points to.
+    /// The version it points to (an A/B split: its primary version).
     pub(crate) version: String,
+    /// When the label is an A/B split: its variants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<schema::SplitVariant>>)]
+    pub(crate) split: Option<prompt_manager::Split>,
 }
 
 /// `PUT /v1/prompts/{id}/labels/{label}`.
@@ -448,6 +497,14 @@ pub(crate) struct SetLabelRequest {
     pub(crate) version: String,
 }
 
+/// `PUT /v1/prompts/{id}/labels/{label}/split`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetSplitRequest {
+    /// 2 to 10 distinct existing versions, each with a weight from 1.
+    pub(crate) variants: Vec<schema::SplitVariant>,
+}
+
 /// The result of a label move.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct LabelMoveResponse {
@@ -455,9 +512,13 @@ pub(crate) struct LabelMoveResponse {
     pub(crate) id: String,
     /// The label.
     pub(crate) label: String,
-    /// Where it points now (absent once removed).
+    /// Where it points now (absent once removed; an A/B split: its primary version).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) version: Option<String>,
+    /// When the label is now an A/B split: its variants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<schema::SplitVariant>>)]
+    pub(crate) split: Option<prompt_manager::Split>,
     /// The recorded move; absent when the label already pointed there.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<schema::LabelEvent>)]
@@ -517,6 +578,12 @@ pub(crate) struct RenderRequest {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub(crate) variables: Variables,
+    /// The split key of a render by an A/B split label (a user or session id): the same key
+    /// always gets the same variant, on every instance. Without it the variant is random, in
+    /// proportion to the weights. Ignored for references that name no split.
+    #[serde(default)]
+    #[schema(max_length = 1024)]
+    pub(crate) split_key: Option<String>,
 }
 
 /// A rendered prompt: `text` for text prompts, `messages` for chat prompts.
@@ -541,6 +608,10 @@ pub(crate) struct RenderResponse {
     /// The model parameters stored with the version.
     #[schema(value_type = schema::ModelConfig)]
     pub(crate) model_config: prompt_manager::ModelConfig,
+    /// When the reference named an A/B split label: the variant that served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schema::ServedVariant>)]
+    pub(crate) variant: Option<prompt_manager::ServedVariant>,
     /// The id to report usage and feedback of this render with
     /// (`POST /v1/renders/{render_id}/usage`, `…/feedback`); absent when the server records no
     /// usage (a store without usage records).
@@ -593,6 +664,10 @@ pub(crate) struct BatchItem {
     /// A framework to render for (`openai`, `anthropic`, `gemini`, `langchain`, `litellm`).
     #[serde(default, rename = "as")]
     pub(crate) framework: Option<String>,
+    /// The split key of a render by an A/B split label (see the single render).
+    #[serde(default)]
+    #[schema(max_length = 1024)]
+    pub(crate) split_key: Option<String>,
 }
 
 /// `POST /v1/render`: many renders in one request.

@@ -13,6 +13,8 @@
 //! - Governance: protected labels (`/v1/prompts/{id}/labels/{label}/protection`), impact
 //!   analysis (`/v1/prompts/{id}/dependents`) and the hash-chained audit log (`/v1/audit`,
 //!   `/v1/audit/verify`, `admin` keys only).
+//! - Prices: the price table (`GET /v1/prices`, `GET /v1/prices/{model}`) and runtime changes
+//!   (`PUT /v1/prices/{model}`, `admin` keys only).
 //! - `/healthz`, `/readyz`, `/metrics` (Prometheus), `/openapi.json` (generated from the handlers).
 //! - API keys with scopes `read`, `write`, `admin` ([`keys`]); errors are RFC 9457 problems
 //!   ([`Problem`]); exact versions are `immutable` with an ETag.
@@ -85,6 +87,7 @@ pub use state::{AppOptions, AppState};
         (name = "labels", description = "Named pointers to versions: set, move, roll back"),
         (name = "render", description = "Render prompts with variables"),
         (name = "governance", description = "Protected labels, the audit log and impact analysis"),
+        (name = "prices", description = "The price table: US dollars per million tokens per model"),
         (name = "usage", description = "Usage and feedback reported after the model call, and analytics per version, label and variant"),
         (name = "operations", description = "Health, readiness and metrics")
     )
@@ -171,6 +174,7 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let parts = add::<__path_get_labels, _, _>(parts, get_labels);
     let parts = add::<__path_get_label, _, _>(parts, get_label);
     let parts = add::<__path_set_label, _, _>(parts, set_label);
+    let parts = add::<__path_set_split, _, _>(parts, set_split);
     let parts = add::<__path_remove_label, _, _>(parts, remove_label);
     let parts = add::<__path_label_history, _, _>(parts, label_history);
     let parts = add::<__path_rollback_label, _, _>(parts, rollback_label);
@@ -181,6 +185,9 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let parts = add::<governance::__path_verify_audit, _, _>(parts, governance::verify_audit);
     let parts = add::<__path_render, _, _>(parts, render);
     let parts = add::<__path_render_batch, _, _>(parts, render_batch);
+    let parts = add::<__path_list_prices, _, _>(parts, list_prices);
+    let parts = add::<__path_get_price, _, _>(parts, get_price);
+    let parts = add::<__path_set_price, _, _>(parts, set_price);
     let parts = add::<usage::__path_report_usage, _, _>(parts, usage::report_usage);
     let parts = add::<usage::__path_report_feedback, _, _>(parts, usage::report_feedback);
     let parts = add::<usage::__path_analytics, _, _>(parts, usage::analytics);

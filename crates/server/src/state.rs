@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use prompt_manager::observability::{MetricsConfig, MetricsObserver};
+use prompt_manager::observability::{DEFAULT_MAX_RENDER_SERIES, MetricsConfig, MetricsObserver};
 use prompt_manager::{Authority, ChangeListener, PromptId, PromptManager};
 
 use crate::error::ApiError;
@@ -36,6 +36,9 @@ pub struct AppOptions {
     pub concurrency_limit: usize,
     /// The most renders in one batch (default 100).
     pub max_batch: usize,
+    /// The most distinct (prompt id, version, label) render series `/metrics` keeps (default
+    /// 1000); renders past it are counted under `version="_other", label="_other"`.
+    pub metrics_max_series: usize,
 }
 
 impl Default for AppOptions {
@@ -48,6 +51,7 @@ impl Default for AppOptions {
             request_timeout: Duration::from_secs(30),
             concurrency_limit: 512,
             max_batch: 100,
+            metrics_max_series: DEFAULT_MAX_RENDER_SERIES,
         }
     }
 }
@@ -122,7 +126,8 @@ impl AppState {
     /// The state for a manager: loads the keys file and registers a metrics observer on `pm`.
     pub fn new(pm: PromptManager, options: AppOptions) -> Result<Self, KeyError> {
         let keys = KeyRing::open(options.keys_file.clone(), options.keys_check_interval)?;
-        let metrics = MetricsObserver::new(MetricsConfig::first_seen(200));
+        let metrics =
+            MetricsObserver::new(MetricsConfig::first_seen(200).with_max_render_series(options.metrics_max_series));
         pm.add_observer(Arc::new(metrics.clone()));
         let inner = Arc::new(Inner {
             pm,

@@ -295,6 +295,29 @@ pub(crate) struct AnalyticsSchema {
     by: GroupBySchema,
     /// The groups, by label then version.
     groups: Vec<AnalyticsGroupSchema>,
+    /// With `by=variant`: per label rendered at two versions or more, each other version
+    /// compared with the lowest (the control). Absent otherwise.
+    #[schema(nullable = false)]
+    experiments: Option<Vec<LabelExperimentSchema>>,
+}
+
+/// The variants of one label compared with its control (the lowest version rendered under it).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation only: the handler serializes the manager's `LabelExperiment`
+pub(crate) struct LabelExperimentSchema {
+    /// The label.
+    label: String,
+    /// The control's version.
+    control: String,
+    /// The control's counts (renders, errors, feedback, successes, scores, score_sum, score_sum_sq).
+    #[schema(value_type = Object)]
+    control_sample: serde_json::Value,
+    /// One per other version: `variant`, `control`, `sample`, the tests `success` and `errors`
+    /// (two-proportion z-test: p_a, p_b, diff, ci_low, ci_high, z, p_value, enough_data) and
+    /// `score` (Welch's t-test: mean_a, mean_b, diff, ci_low, ci_high, t, df, p_value,
+    /// enough_data), a verdict per metric, and `verdict` in plain words.
+    #[schema(value_type = Vec<Object>)]
+    comparisons: Vec<serde_json::Value>,
 }
 
 fn time(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {

@@ -101,8 +101,12 @@ async fn renders_report_and_read_back_over_http() {
         assert_eq!(t["feedback"], 3);
         assert_eq!(t["success_rate"], json!(2.0 / 3.0));
         assert_eq!(t["mean_score"], 1.0);
-        assert_eq!(t["input_tokens"], Value::Null);
-        assert_eq!(t["input_tokens_accuracy"], "none");
+        // The umbrella's builder counts tokens (prompt-manager-cost): exact or estimated, never absent.
+        assert!(t["input_tokens"].as_u64().unwrap() > 0, "{t}");
+        assert!(
+            matches!(t["input_tokens_accuracy"].as_str(), Some("exact" | "estimated")),
+            "{t}"
+        );
         assert!(t["latency_p95_us"].as_f64().unwrap() > 0.0);
         let series = groups[0]["series"].as_array().unwrap();
         assert!(!series.is_empty());
@@ -229,4 +233,37 @@ async fn a_server_flushes_on_graceful_shutdown() {
     let analytics = pm.analytics("greet", &query).await.unwrap();
     assert_eq!(analytics.groups.len(), 1);
     assert_eq!(analytics.groups[0].totals.renders, 5);
+}
+
+#[tokio::test]
+async fn variants_of_a_label_come_with_their_comparison() {
+    let api = usage_api().await;
+    api.create_text("greet", "Hi {{ name }}").await;
+    api.pm
+        .update(
+            Prompt::text("greet", "Hello {{ name }}").unwrap(),
+            prompt_manager::Bump::Minor,
+            "warmer",
+        )
+        .await
+        .unwrap();
+    for version in ["1.0.0", "1.1.0"] {
+        api.pm.set_label("greet", "production", version).await.unwrap();
+        for _ in 0..3 {
+            let reply = render(&api, "greet@production", Some("Ada")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        }
+    }
+    api.pm.flush_usage().await.unwrap();
+    let a = api.get("/v1/prompts/greet/analytics?by=variant").send().await.json();
+    assert_eq!(a["groups"].as_array().unwrap().len(), 2, "{a}");
+    let experiment = &a["experiments"][0];
+    assert_eq!(experiment["label"], "production");
+    assert_eq!(experiment["control"], "1.0.0");
+    let comparison = &experiment["comparisons"][0];
+    assert_eq!(comparison["variant"], "1.1.0");
+    assert_eq!(comparison["verdict"], "not enough data yet");
+    assert_eq!(comparison["success"]["enough_data"], false);
+    let by_version = api.get("/v1/prompts/greet/analytics").send().await.json();
+    assert!(by_version.get("experiments").is_none(), "{by_version}");
 }

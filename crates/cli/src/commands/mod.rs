@@ -3,6 +3,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod completions;
+pub(crate) mod cost;
 pub(crate) mod create;
 pub(crate) mod dependents;
 pub(crate) mod diff;
@@ -25,9 +26,10 @@ pub(crate) mod usage;
 pub(crate) mod verify;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
+use prompt_manager::cost::{PriceSource, PriceTable};
 use prompt_manager::{Error, ListQuery, PromptManager, library, redact_url};
 
 use crate::cli::{Cli, Command};
@@ -50,6 +52,7 @@ pub(crate) async fn run(ctx: &Context, command: Command) -> anyhow::Result<Outco
         Command::Archive(args) => status::archive(ctx, args).await,
         Command::Status(args) => status::run(ctx, args).await,
         Command::Render(args) => render::run(ctx, args).await,
+        Command::Cost(args) => cost::run(ctx, args).await,
         Command::Lint(args) => lint::run(ctx, args).await,
         Command::Verify(args) => verify::run(ctx, args).await,
         Command::Import(args) => import::run(ctx, args).await,
@@ -89,6 +92,8 @@ pub(crate) struct Context {
     pub(crate) store_source: StoreSource,
     /// The manager, opened on first use.
     manager: OnceLock<PromptManager>,
+    /// The price table: shipped, with the config file's `[prices]` over it.
+    prices: OnceLock<Arc<PriceTable>>,
 }
 
 impl Context {
@@ -131,7 +136,26 @@ impl Context {
             store_url,
             store_source,
             manager: OnceLock::new(),
+            prices: OnceLock::new(),
         })
+    }
+
+    /// The price table the manager uses: the shipped one, with the config file's `[prices]`
+    /// over it (a refused price names the file and the model).
+    pub(crate) fn prices(&self) -> anyhow::Result<Arc<PriceTable>> {
+        if let Some(prices) = self.prices.get() {
+            return Ok(prices.clone());
+        }
+        let table = PriceTable::shipped();
+        if let Some(config) = &self.config {
+            table.apply(&config.config.prices, PriceSource::Config).map_err(|e| {
+                hinted(
+                    anyhow::anyhow!("{}: [prices]: {e}", config.path.display()),
+                    "prices are US dollars per million tokens: [prices.\"model\"] input = 2.5, output = 10.0",
+                )
+            })?;
+        }
+        Ok(self.prices.get_or_init(|| Arc::new(table)).clone())
     }
 
     /// The manager on the store, opened on first use.
@@ -162,11 +186,15 @@ impl Context {
         // A one-shot command reads and exits: no change-feed listener (SQLite's poller,
         // PostgreSQL's LISTEN connection). `serve` builds its own manager, which listens.
         let records_usage = store.records_usage();
-        let mut builder = prompt_manager::builder().store(store).watch_store(false);
+        let mut builder = prompt_manager::builder()
+            .store(store)
+            .watch_store(false)
+            .prices(self.prices()?);
         // Renders are recorded where the store keeps usage (SQLite, PostgreSQL), and flushed
-        // before the command exits (`flush_usage`).
+        // before the command exits (`flush_usage`). A command renders a few times and exits: its
+        // renders' tokens are estimated, rather than loading a tokenizer (a second) to exit.
         if records_usage {
-            builder = builder.usage(prompt_manager::UsageConfig::default());
+            builder = builder.usage(prompt_manager::UsageConfig::default().with_token_samples(0));
         }
         // Every write is recorded with who made it (versions, label moves, the audit log):
         // the configured author, else `$USER@hostname`, never blank.

@@ -71,11 +71,17 @@ pub(crate) struct RenderArgs {
 
 /// Parses the variables of a render.
 fn variables(args: &RenderArgs) -> anyhow::Result<Variables> {
+    parse_variables(&args.vars, args.vars_file.as_deref())
+}
+
+/// Variables from a file (`--vars`), then `-v key=value` and `-v key:=json` items over them
+/// (`render`, `cost` and `diff` take them alike).
+pub(crate) fn parse_variables(vars: &[String], vars_file: Option<&Path>) -> anyhow::Result<Variables> {
     let mut map = Map::new();
-    if let Some(path) = &args.vars_file {
+    if let Some(path) = vars_file {
         map = read_vars_file(path)?;
     }
-    for item in &args.vars {
+    for item in vars {
         if let Some((key, json)) = item.split_once(":=")
             && !key.contains('=')
         {
@@ -260,7 +266,7 @@ pub(crate) async fn run(ctx: &Context, args: RenderArgs) -> anyhow::Result<Outco
 }
 
 /// Adds what to do to render errors.
-fn explain(error: Error) -> anyhow::Error {
+pub(crate) fn explain(error: Error) -> anyhow::Error {
     match &error {
         Error::InvalidVariables { problems, .. } => {
             let mistyped: Vec<&str> = problems

@@ -12,6 +12,7 @@
 //! concurrency_limit = 512
 //! shutdown_grace_secs = 30
 //! seed_example = true               # create examples/greeting in an empty store
+//! metrics_max_series = 1000         # (prompt, version, label) series on /metrics; more fold into "_other"
 //! ```
 //!
 //! The server runs on its own multi-threaded runtime (the command line's is single-threaded).
@@ -64,6 +65,7 @@ struct ServerTable {
     concurrency_limit: Option<usize>,
     shutdown_grace_secs: Option<u64>,
     seed_example: Option<bool>,
+    metrics_max_series: Option<usize>,
 }
 
 fn server_table(ctx: &Context) -> anyhow::Result<ServerTable> {
@@ -107,6 +109,7 @@ pub(crate) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Outcom
             .request_timeout_secs
             .map_or(defaults.app.request_timeout, Duration::from_secs),
         concurrency_limit: table.concurrency_limit.unwrap_or(defaults.app.concurrency_limit),
+        metrics_max_series: table.metrics_max_series.unwrap_or(defaults.app.metrics_max_series),
         ..defaults.app.clone()
     };
     let config = ServerConfig {
@@ -125,6 +128,9 @@ pub(crate) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Outcom
         ));
     }
     let author = ctx.config.as_ref().and_then(|c| c.config.defaults.author.clone());
+    // The shipped prices with the config file's `[prices]` over them; `PUT /v1/prices/{model}`
+    // changes them while the server runs.
+    let prices = ctx.prices()?;
     let quiet = ctx.printer.quiet;
     let threads = args.threads;
     let log_json = args.log_json;
@@ -143,7 +149,13 @@ pub(crate) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Outcom
             prompt_manager_server::init_logging(log_json);
             runtime.block_on(async move {
                 let store = prompt_manager::open_store(&config.store).await?;
-                let mut pm = prompt_manager::builder().store(store);
+                // Usage is recorded where the store keeps it (SQLite, PostgreSQL); the server
+                // flushes it every 10 s and on shutdown.
+                let records_usage = store.records_usage();
+                let mut pm = prompt_manager::builder().store(store).prices(prices);
+                if records_usage {
+                    pm = pm.usage(prompt_manager::UsageConfig::default());
+                }
                 if let Some(author) = author {
                     pm = pm.actor(author);
                 }

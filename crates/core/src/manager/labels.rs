@@ -81,30 +81,25 @@ impl PromptManager {
         .await
     }
 
-    /// Points `label` at `to` — one version, an A/B split, or nothing (`None` removes it) — if it
-    /// points at what `expected` says now (compare-and-set on versions *and* splits: ending a
-    /// test safely is "set to 2.0.0 if it still is the split I looked at"). What
-    /// [`set_label_with`](Self::set_label_with), [`set_split_with`](Self::set_split_with) and
-    /// [`remove_label_with`](Self::remove_label_with) do, for callers that hold a label's whole
-    /// target. Returns `None` when the label already pointed there.
+    /// A label change in general, with compare-and-set on a version or a split
+    /// ([`SplitOptions::expected`]): `Some` target sets the label to one version or a split,
+    /// `None` removes it. For HTTP `If-Match` on labels that may be splits; the other methods
+    /// are its special cases. Returns `None` when nothing changed.
     pub async fn assign_label_with(
         &self,
         id: impl IntoPromptId,
         label: impl IntoLabelName,
-        to: Option<LabelTarget>,
-        expected: ExpectTarget,
+        target: Option<LabelTarget>,
+        options: SplitOptions,
     ) -> Result<Option<LabelEvent>> {
         Self::traced(operation_span!("prompt_manager.assign_label"), async move {
             let (id, label) = label_arguments(id, label)?;
-            let kind = if to.is_some() {
+            let kind = if target.is_some() {
                 LabelEventKind::Set
             } else {
                 LabelEventKind::Remove
             };
-            if to.is_none() && !self.summary(&id).await?.labels.contains_key(&label) {
-                return Err(Error::NotFound(NotFound::Label(id, label)));
-            }
-            self.assign(&id, label, to, expected, kind).await
+            self.assign(&id, label, target, options.expected, kind).await
         })
         .await
     }

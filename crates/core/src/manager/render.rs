@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::error::{Error, NotFound, Result};
 use crate::model::{ChatMessage, PromptExecution, PromptStatus, RenderOutput, RenderedPrompt};
 use crate::render::{Picked, Resolved};
-use crate::usage::recorder::current_minute;
-use crate::usage::{Recorder, RenderId};
+use crate::usage::{KeyPrefix, Recorder, RenderId};
 use crate::variables::Variables;
 
 use super::{PromptManager, RenderOptions, operation_span};
@@ -97,8 +96,12 @@ impl PromptManager {
                     let r = picked.resolved;
                     let output = self.render_output(r, v)?;
                     let version = &r.version;
-                    let render_id =
-                        minute.map(|m| RenderId::new(&version.prompt.id, &version.version, r.label.as_ref(), m));
+                    let render_id = minute.map(|m| {
+                        let prefix = r
+                            .render_key
+                            .get_or_init(|| KeyPrefix::new(&version.prompt.id, &version.version, r.label.as_ref()));
+                        RenderId::with_prefix(prefix, m)
+                    });
                     Ok(RenderedPrompt {
                         id: version.prompt.id.clone(),
                         version: version.version.clone(),
@@ -177,8 +180,8 @@ impl PromptManager {
                     .await?;
             };
             // Recording alone: a clock read, and counters in memory, where the render happens.
-            let minute = current_minute();
             let started = quanta::Instant::now();
+            let minute = recorder.minute_at(started);
             return self
                 .with_resolved(reference, |r| {
                     let picked = r.pick(key);
@@ -190,8 +193,8 @@ impl PromptManager {
                 .await?;
         }
         observers.each(|o| o.on_render_start(reference));
-        let minute = usage.map(|_| current_minute());
         let started = quanta::Instant::now();
+        let minute = usage.map(|recorder| recorder.minute_at(started));
         // The observers hear of the render where it happens, so only the result travels back up.
         let notify = |resolved: Option<&Resolved>, result: &Result<T>| {
             if let (Some(recorder), Some(r), Some(minute)) = (usage, resolved, minute) {

@@ -92,6 +92,7 @@ impl PromptManager {
             deps,
             split,
             variant: None,
+            render_key: Default::default(),
         });
         registry.insert(&entry, reference, resolved.clone());
         Ok(resolved)
@@ -140,6 +141,7 @@ impl PromptManager {
                     weight: variant.weight,
                     total,
                 }),
+                render_key: Default::default(),
             }));
         }
         Ok(Box::new(CompiledSplit {

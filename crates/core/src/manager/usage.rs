@@ -55,7 +55,7 @@ impl PromptManager {
     /// Adds what the model call of a render used (output tokens, latency, actual cost) to the
     /// render's aggregate. The output cost is estimated from the price book when no actual cost
     /// is given. `render_id` is the token the render returned; anything else is refused with
-    /// [`Error::InvalidArgument`]. Returns what the token said.
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument). Returns what the token said.
     pub async fn report_usage(&self, render_id: &str, report: &UsageReport) -> Result<RenderToken> {
         Self::traced(operation_span!("prompt_manager.report_usage"), async move {
             let token = RenderId::parse(render_id)?;
@@ -89,7 +89,7 @@ impl PromptManager {
 
     /// Adds a judgement of a render's answer (success and/or a score) to the render's aggregate.
     /// `render_id` is the token the render returned; anything else is refused with
-    /// [`Error::InvalidArgument`]. Returns what the token said.
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument). Returns what the token said.
     pub async fn report_feedback(&self, render_id: &str, feedback: &Feedback) -> Result<RenderToken> {
         Self::traced(operation_span!("prompt_manager.report_feedback"), async move {
             let token = RenderId::parse(render_id)?;

@@ -9,10 +9,10 @@
 //! Precision: about 1e-14 relative over the range the tests use (checked against SciPy in
 //! `crates/core/tests/stats_reference.rs`), except for Student's t with a very large `df`: the
 //! continued fraction then cancels in its first terms and keeps about `1e-17 · df` relative
-//! (1e-10 at df = 1e7, 1e-8 at df = 1e9); above df = 1e10 the normal distribution is used. The log-beta avoids the cancellation of
-//! `ln Γ(a) − ln Γ(a + b)` for a large `a` (a t-test with millions of scores has `df/2` in the
-//! millions), and the t distribution's tails are computed from `ln(1 + t²/df)`, not from
-//! `df / (df + t²)`, for the same reason.
+//! (1e-10 at df = 1e7, 1e-8 at df = 1e9); above df = 1e10 the normal distribution is used. The
+//! log-beta avoids the cancellation of `ln Γ(a) − ln Γ(a + b)` for a large `a` (a t-test with
+//! millions of scores has `df/2` in the millions), and the t distribution's tails are computed
+//! from `ln(1 + t²/df)`, not from `df / (df + t²)`, for the same reason.
 
 /// `ln √(2π)`.
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::{Bucket, DURATION_BUCKETS, UsageCounts, UsageRow, duration_bucket_bounds};
 use crate::error::{Error, Result};
 use crate::id::{LabelName, PromptId};
+use crate::stats::{Comparison, VariantSample, compare_to_control};
 use crate::tokens::NanoUsd;
 
 /// The most buckets one analytics query may span (a day of minutes fits).
@@ -296,6 +297,81 @@ pub struct Analytics {
     pub by: GroupBy,
     /// The groups, ordered by label then version.
     pub groups: Vec<AnalyticsGroup>,
+    /// With [`GroupBy::Variant`]: per label rendered at two versions or more, every other
+    /// version compared with the lowest (the control) — success rate, error rate, mean score —
+    /// with significance tests from [`crate::stats`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub experiments: Vec<LabelExperiment>,
+}
+
+/// The variants of one label compared with its control (the lowest version rendered under it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelExperiment {
+    /// The label.
+    pub label: LabelName,
+    /// The control's version.
+    pub control: String,
+    /// The control's counts.
+    pub control_sample: VariantSample,
+    /// One comparison per other version.
+    pub comparisons: Vec<VariantComparison>,
+}
+
+/// One variant compared with the control, and what it shows in plain words.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariantComparison {
+    /// The tests.
+    #[serde(flatten)]
+    pub comparison: Comparison,
+    /// `"1.3.0 better than 1.2.0 at 95 % (success rate)"`, `"no significant difference"` or
+    /// `"not enough data yet"`.
+    pub verdict: String,
+}
+
+/// What the significance tests need of a group's counts.
+pub fn variant_sample(c: &UsageCounts) -> VariantSample {
+    VariantSample {
+        renders: c.renders,
+        errors: c.errors,
+        feedback: c.successes + c.failures,
+        successes: c.successes,
+        scores: c.scores,
+        score_sum: c.score_sum,
+        score_sum_sq: c.score_sum_squares,
+    }
+}
+
+/// The experiments of variant groups: per label with two versions or more.
+fn experiments(groups: &[AnalyticsGroup]) -> Vec<LabelExperiment> {
+    let mut by_label: BTreeMap<&LabelName, Vec<(String, VariantSample)>> = BTreeMap::new();
+    for group in groups {
+        if let (Some(label), Some(version)) = (&group.label, &group.version) {
+            by_label
+                .entry(label)
+                .or_default()
+                .push((version.to_string(), variant_sample(&group.counts)));
+        }
+    }
+    by_label
+        .into_iter()
+        .filter(|(_, variants)| variants.len() >= 2)
+        .map(|(label, variants)| {
+            let experiment = compare_to_control(variants.iter().map(|(name, sample)| (name.as_str(), sample)));
+            LabelExperiment {
+                label: label.clone(),
+                control: experiment.control,
+                control_sample: experiment.control_sample,
+                comparisons: experiment
+                    .comparisons
+                    .into_iter()
+                    .map(|comparison| VariantComparison {
+                        verdict: comparison.verdict(),
+                        comparison,
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 impl Analytics {
@@ -316,7 +392,7 @@ impl Analytics {
                 .or_default()
                 .add(&row.counts);
         }
-        let groups = groups
+        let groups: Vec<AnalyticsGroup> = groups
             .into_iter()
             .map(|((label, version), series)| {
                 let mut totals = UsageCounts::default();
@@ -343,6 +419,10 @@ impl Analytics {
             .timestamp_opt(query.bucket.floor(query.from.timestamp()), 0)
             .single()
             .unwrap_or(query.from);
+        let experiments = match query.by {
+            GroupBy::Variant => experiments(&groups),
+            _ => Vec::new(),
+        };
         Analytics {
             prompt_id,
             from,
@@ -350,6 +430,7 @@ impl Analytics {
             bucket: query.bucket,
             by: query.by,
             groups,
+            experiments,
         }
     }
 }
@@ -409,6 +490,52 @@ mod tests {
         assert_eq!(none.input_tokens, None);
         assert_eq!(none.input_tokens_accuracy, TokenAccuracy::None);
         assert_eq!(none.total_cost, None);
+    }
+
+    #[test]
+    fn variants_of_a_label_are_compared_with_the_lowest_version() {
+        use crate::usage::UsageKey;
+        let row = |version: &str, successes: u64, failures: u64| UsageRow {
+            key: UsageKey {
+                prompt_id: PromptId::new("support/triage").unwrap(),
+                version: Version::parse(version).unwrap(),
+                label: Some(LabelName::new("production").unwrap()),
+            },
+            bucket: super::super::Bucket::Hour,
+            start: 3_600,
+            counts: UsageCounts {
+                renders: successes + failures,
+                feedback: successes + failures,
+                successes,
+                failures,
+                ..UsageCounts::default()
+            },
+        };
+        let query = AnalyticsQuery {
+            from: Utc.timestamp_opt(0, 0).unwrap(),
+            to: Utc.timestamp_opt(7_200, 0).unwrap(),
+            bucket: Bucket::Hour,
+            by: GroupBy::Variant,
+        };
+        let rows = vec![row("1.3.0", 560, 440), row("1.2.0", 500, 500)];
+        let a = Analytics::from_rows(PromptId::new("support/triage").unwrap(), &query, rows.clone());
+        assert_eq!(a.experiments.len(), 1);
+        let e = &a.experiments[0];
+        assert_eq!(e.control, "1.2.0");
+        assert_eq!(
+            e.comparisons[0].verdict,
+            "1.3.0 better than 1.2.0 at 95 % (success rate)"
+        );
+        assert!(e.comparisons[0].comparison.success.p_value < 0.01);
+        let by_version = Analytics::from_rows(
+            PromptId::new("support/triage").unwrap(),
+            &AnalyticsQuery {
+                by: GroupBy::Version,
+                ..query
+            },
+            rows,
+        );
+        assert!(by_version.experiments.is_empty());
     }
 
     #[test]

@@ -28,11 +28,12 @@ use crate::id::{LabelName, PromptId};
 pub use crate::tokens::NanoUsd;
 
 pub use analytics::{
-    Analytics, AnalyticsGroup, AnalyticsQuery, GroupBy, MAX_SERIES_POINTS, SeriesPoint, TokenAccuracy, UsageSummary,
-    percentile_ns,
+    Analytics, AnalyticsGroup, AnalyticsQuery, GroupBy, LabelExperiment, MAX_SERIES_POINTS, SeriesPoint, TokenAccuracy,
+    UsageSummary, VariantComparison, percentile_ns, variant_sample,
 };
 pub(crate) use recorder::Recorder;
 pub use recorder::{FlushReport, UsageConfig};
+pub(crate) use render_id::KeyPrefix;
 pub use render_id::{Feedback, MAX_SCORE, RenderId, RenderToken, UsageReport};
 
 /// Buckets of the render-duration histogram: bucket 0 holds durations under 128 ns, bucket `i`

@@ -68,6 +68,14 @@ impl UsageConfig {
         self
     }
 
+    /// The defaults with another number of renders sampled for token counting per aggregate,
+    /// minute and shard; 0 samples none, and every render's tokens are estimated (about four
+    /// bytes a token) — for one-shot processes, which should not load a tokenizer to exit.
+    pub fn with_token_samples(mut self, samples: u32) -> Self {
+        self.token_samples = samples;
+        self
+    }
+
     /// The defaults with another bound on the aggregates kept in memory.
     pub fn with_max_keys(mut self, max_keys: usize) -> Self {
         self.max_keys = max_keys.max(1);
@@ -111,6 +119,7 @@ pub(crate) struct Recorder {
     lost_reports: AtomicU64,
     lost_rows: AtomicU64,
     pressure: AtomicBool,
+    clock: WallClock,
 }
 
 #[derive(Default)]
@@ -154,9 +163,42 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
-/// The current unix minute (a coarse clock read: a few nanoseconds).
-pub(crate) fn current_minute() -> u32 {
-    (coarsetime::Clock::now_since_epoch().as_secs() / 60) as u32
+/// The wall clock of the render path: the unix time of an instant read from quanta's TSC clock
+/// (which the render reads anyway for its duration), so a render's minute costs no system call.
+/// The offset to the system clock is measured again at every flush, so the two never drift apart
+/// by more than one flush interval's worth of clock slew.
+struct WallClock {
+    base: quanta::Instant,
+    base_unix: i64,
+    correction: std::sync::atomic::AtomicI64,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl WallClock {
+    fn new() -> Self {
+        Self {
+            base: quanta::Instant::now(),
+            base_unix: unix_now(),
+            correction: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
+
+    fn unix_at(&self, at: quanta::Instant) -> i64 {
+        let since = i64::try_from(at.saturating_duration_since(self.base).as_secs()).unwrap_or(i64::MAX);
+        self.base_unix
+            .saturating_add(since)
+            .saturating_add(self.correction.load(Ordering::Relaxed))
+    }
+
+    fn resync(&self) {
+        let estimate = self.unix_at(quanta::Instant::now()) - self.correction.load(Ordering::Relaxed);
+        self.correction.store(unix_now() - estimate, Ordering::Relaxed);
+    }
 }
 
 impl Recorder {
@@ -178,7 +220,13 @@ impl Recorder {
             lost_reports: AtomicU64::new(0),
             lost_rows: AtomicU64::new(0),
             pressure: AtomicBool::new(false),
+            clock: WallClock::new(),
         }
+    }
+
+    /// The unix minute of `at` (an instant of the render).
+    pub(crate) fn minute_at(&self, at: quanta::Instant) -> u32 {
+        u32::try_from(self.clock.unix_at(at).max(0) / 60).unwrap_or(u32::MAX)
     }
 
     pub(crate) fn config(&self) -> &UsageConfig {
@@ -294,6 +342,7 @@ impl Recorder {
         prices: Option<&Arc<dyn PriceBook>>,
     ) -> Result<FlushReport> {
         self.pressure.store(false, Ordering::Relaxed);
+        self.clock.resync();
         let mut minutes: FastMap<(UsageKey, u32), (UsageCounts, Option<String>)> = FastMap::default();
         for shard in self.shards.iter() {
             let drained = std::mem::take(&mut lock(shard).map);
@@ -424,5 +473,21 @@ impl Recorder {
                 counts.priced_renders = ok;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_render_clock_tells_the_unix_minute() {
+        let recorder = Recorder::new(UsageConfig::default(), false);
+        let minute = i64::from(recorder.minute_at(quanta::Instant::now()));
+        let expected = unix_now() / 60;
+        assert!((minute - expected).abs() <= 1, "{minute} vs {expected}");
+        recorder.clock.resync();
+        let again = i64::from(recorder.minute_at(quanta::Instant::now()));
+        assert!((again - unix_now() / 60).abs() <= 1);
     }
 }

@@ -4,10 +4,12 @@
 //! The token is self-describing: it carries the aggregate key (prompt, version, label) and the
 //! minute of the render, so a report is added to the same aggregate as the render without any
 //! per-render state on a server. Its layout (after the `r1` prefix, base64url without padding):
-//! the unix minute (u32, big-endian), a 32-bit nonce that tells renders apart, the prompt id, the
-//! version and the label (each length-prefixed), and an FNV-1a checksum of all of it, which
-//! refuses mistyped and truncated tokens. It is not signed: a caller allowed to report can
-//! attribute a report to any key, as it could by rendering.
+//! the prompt id, the version and the label (each length-prefixed, padded with zero bytes to a
+//! multiple of three), then the unix minute (u32, big-endian), a 32-bit nonce that tells renders
+//! apart, and an FNV-1a checksum of all of it, which refuses mistyped and truncated tokens. The
+//! key part comes first and fills whole base64 quanta, so its text is computed once per
+//! resolution ([`KeyPrefix`]) and a render only encodes its last twelve bytes. It is not signed: a
+//! caller allowed to report can attribute a report to any key, as it could by rendering.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -33,23 +35,52 @@ const MAX_VERSION_LEN: usize = 255;
 #[serde(transparent)]
 pub struct RenderId(String);
 
-impl RenderId {
-    /// The token of a render of `key` in unix minute `minute`.
-    pub fn new(key_prompt: &PromptId, version: &Version, label: Option<&LabelName>, minute: u32) -> Self {
+/// The key part of the render ids of one (prompt, version, label): its text and the checksum
+/// state after it, computed once per resolution and kept with it.
+#[derive(Debug)]
+pub(crate) struct KeyPrefix {
+    text: Box<str>,
+    fnv: u32,
+}
+
+impl KeyPrefix {
+    pub(crate) fn new(prompt: &PromptId, version: &Version, label: Option<&LabelName>) -> Self {
         let mut bytes = Vec::with_capacity(64);
-        bytes.extend_from_slice(&minute.to_be_bytes());
-        bytes.extend_from_slice(&next_nonce().to_be_bytes());
-        push_str(&mut bytes, key_prompt.as_str());
+        push_str(&mut bytes, prompt.as_str());
         // A version string over the limit cannot come from a stored version in practice; it is
         // cut, and such a token then fails to parse (a clear error, never a wrong key).
         let version = version.to_string();
         push_str(&mut bytes, &version[..version.len().min(MAX_VERSION_LEN)]);
         push_str(&mut bytes, label.map_or("", LabelName::as_str));
-        let sum = fnv1a(&bytes);
-        bytes.extend_from_slice(&sum.to_be_bytes());
-        let mut token = String::with_capacity(PREFIX.len() + bytes.len().div_ceil(3) * 4);
-        token.push_str(PREFIX);
-        encode(&bytes, &mut token);
+        while !bytes.len().is_multiple_of(3) {
+            bytes.push(0);
+        }
+        let mut text = String::with_capacity(PREFIX.len() + bytes.len() / 3 * 4);
+        text.push_str(PREFIX);
+        encode(&bytes, &mut text);
+        Self {
+            text: text.into_boxed_str(),
+            fnv: fnv1a_from(FNV_OFFSET, &bytes),
+        }
+    }
+}
+
+impl RenderId {
+    /// The token of a render of (`prompt`, `version`, `label`) in unix minute `minute`.
+    pub fn new(prompt: &PromptId, version: &Version, label: Option<&LabelName>, minute: u32) -> Self {
+        Self::with_prefix(&KeyPrefix::new(prompt, version, label), minute)
+    }
+
+    /// The token of a render in `minute` from the key part of its resolution.
+    pub(crate) fn with_prefix(prefix: &KeyPrefix, minute: u32) -> Self {
+        let mut tail = [0u8; 12];
+        tail[..4].copy_from_slice(&minute.to_be_bytes());
+        tail[4..8].copy_from_slice(&next_nonce().to_be_bytes());
+        let sum = fnv1a_from(prefix.fnv, &tail[..8]);
+        tail[8..].copy_from_slice(&sum.to_be_bytes());
+        let mut token = String::with_capacity(prefix.text.len() + 16);
+        token.push_str(&prefix.text);
+        encode(&tail, &mut token);
         RenderId(token)
     }
 
@@ -75,16 +106,17 @@ impl RenderId {
             .strip_prefix(PREFIX)
             .ok_or_else(|| bad("a render id starts with `r1`"))?;
         let bytes = decode(body).ok_or_else(|| bad("not base64url"))?;
-        if bytes.len() < 4 + 4 + 3 + 4 {
+        if bytes.len() < 3 + 12 {
             return Err(bad("too short to be a render id"));
         }
         let (content, sum) = bytes.split_at(bytes.len() - 4);
-        if fnv1a(content).to_be_bytes() != sum {
+        if fnv1a_from(FNV_OFFSET, content).to_be_bytes() != sum {
             return Err(bad("its checksum does not match (mistyped or cut?)"));
         }
-        let minute = u32::from_be_bytes([content[0], content[1], content[2], content[3]]);
-        let nonce = u32::from_be_bytes([content[4], content[5], content[6], content[7]]);
-        let mut rest = &content[8..];
+        let (key, tail) = content.split_at(content.len() - 8);
+        let minute = u32::from_be_bytes([tail[0], tail[1], tail[2], tail[3]]);
+        let nonce = u32::from_be_bytes([tail[4], tail[5], tail[6], tail[7]]);
+        let mut rest = key;
         let mut field = |what: &str| -> Result<&str> {
             let (&len, tail) = rest.split_first().ok_or_else(|| bad(&format!("no {what}")))?;
             let len = usize::from(len);
@@ -98,7 +130,7 @@ impl RenderId {
         let prompt_id = field("prompt id")?;
         let version = field("version")?;
         let label = field("label")?;
-        if !rest.is_empty() {
+        if rest.len() > 2 || rest.iter().any(|&b| b != 0) {
             return Err(bad("trailing bytes"));
         }
         let prompt_id = PromptId::new(prompt_id).map_err(|_| bad("its prompt id is invalid"))?;
@@ -227,8 +259,10 @@ fn push_str(bytes: &mut Vec<u8>, s: &str) {
     bytes.extend_from_slice(&s.as_bytes()[..len]);
 }
 
-fn fnv1a(bytes: &[u8]) -> u32 {
-    let mut hash: u32 = 0x811c_9dc5;
+const FNV_OFFSET: u32 = 0x811c_9dc5;
+
+/// FNV-1a of `bytes`, continued from `hash` (start from [`FNV_OFFSET`]).
+fn fnv1a_from(mut hash: u32, bytes: &[u8]) -> u32 {
     for &b in bytes {
         hash ^= u32::from(b);
         hash = hash.wrapping_mul(0x0100_0193);
@@ -254,7 +288,9 @@ fn next_nonce() -> u32 {
             start
         }
     });
-    seq ^ std::process::id().rotate_left(16)
+    // The process id once: `getpid` is a system call.
+    static PROCESS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    seq ^ PROCESS.get_or_init(|| std::process::id().rotate_left(16))
 }
 
 fn encode(bytes: &[u8], out: &mut String) {

@@ -9,6 +9,9 @@ use prompt_manager_core::PromptId;
 /// How many distinct prompt ids get their own label by default.
 pub const DEFAULT_MAX_PROMPT_IDS: usize = 100;
 
+/// How many distinct (prompt id, version, label) render series an observer keeps by default.
+pub const DEFAULT_MAX_RENDER_SERIES: usize = 1000;
+
 /// The default latency buckets: 1 µs to 1 s, since a warm render takes microseconds and a cold one
 /// (load + compile) milliseconds.
 pub const DEFAULT_LATENCY_BUCKETS: [Duration; 19] = [
@@ -57,6 +60,11 @@ pub struct MetricsConfig {
     pub prompt_ids: PromptIdLabels,
     /// Upper bounds of the latency histogram's buckets, ascending; `+Inf` is implicit.
     pub latency_buckets: Vec<Duration>,
+    /// The most distinct (prompt id, version, label) render series kept (default
+    /// [`DEFAULT_MAX_RENDER_SERIES`]); later combinations are counted under the prompt id's
+    /// `version="_other", label="_other"` series. Each series is a renders counter, a latency
+    /// histogram (one sample per bucket, plus sum and count) and its error counters.
+    pub max_render_series: usize,
 }
 
 impl Default for MetricsConfig {
@@ -64,6 +72,7 @@ impl Default for MetricsConfig {
         MetricsConfig {
             prompt_ids: PromptIdLabels::default(),
             latency_buckets: DEFAULT_LATENCY_BUCKETS.to_vec(),
+            max_render_series: DEFAULT_MAX_RENDER_SERIES,
         }
     }
 }
@@ -83,6 +92,12 @@ impl MetricsConfig {
             prompt_ids: PromptIdLabels::FirstSeen(n),
             ..MetricsConfig::default()
         }
+    }
+
+    /// The same configuration with another bound on the (prompt id, version, label) render series.
+    pub fn with_max_render_series(mut self, n: usize) -> Self {
+        self.max_render_series = n;
+        self
     }
 
     /// The same configuration with other latency buckets (sorted and deduplicated here).

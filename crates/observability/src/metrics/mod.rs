@@ -7,13 +7,21 @@
 //! not resolve to a prompt are counted under [`UNRESOLVED_PROMPT`]. Both values start with `_`, which a
 //! [`PromptId`] never does, so they can never collide with a real prompt.
 //!
+//! The render series (renders, errors, latency) are also labelled by `version` (the exact version
+//! rendered; for a split label, the variant chosen) and `label` (the label the reference named, or
+//! empty). Their number is bounded too: at most [`MetricsConfig::max_render_series`] distinct
+//! (prompt id, version, label) series per observer (default [`DEFAULT_MAX_RENDER_SERIES`]); a
+//! render that would need one more is counted in its prompt id's [`OTHER_VERSION`] /
+//! [`OTHER_LABEL`] series and in `prompt_manager_render_series_overflow_total`. Neither a semver
+//! version nor a label name can start with `_`, so these values never collide with real ones.
+//!
 //! Here: [`MetricsObserver`], what it hears from the manager and its constructor. Elsewhere in this
 //! folder: the configuration (`config.rs`), one id's series (`series.rs`), the bounded id map
 //! (`registry.rs`) and the text format (`prometheus.rs`). Errors are labelled by core's tables
 //! (`Error::CODES`, `ErrorKind::as_str`), never by a copy of them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use prompt_manager_core::{CacheStats, Error, LabelEvent, Observer, PromptExecution, PromptId, PromptVersion};
@@ -25,7 +33,9 @@ mod series;
 #[cfg(test)]
 mod tests;
 
-pub use config::{DEFAULT_LATENCY_BUCKETS, DEFAULT_MAX_PROMPT_IDS, MetricsConfig, PromptIdLabels};
+pub use config::{
+    DEFAULT_LATENCY_BUCKETS, DEFAULT_MAX_PROMPT_IDS, DEFAULT_MAX_RENDER_SERIES, MetricsConfig, PromptIdLabels,
+};
 pub(crate) use registry::Inner;
 use series::{CacheFigures, IdMetrics, label_move_index};
 
@@ -33,13 +43,20 @@ use series::{CacheFigures, IdMetrics, label_move_index};
 pub const OTHER_PROMPT: &str = "_other";
 /// The label value of renders whose reference resolved to no prompt (not found, invalid reference).
 pub const UNRESOLVED_PROMPT: &str = "_unresolved";
+/// The `version` label value of renders past the render-series bound, and of every render
+/// counted under [`OTHER_PROMPT`].
+pub const OTHER_VERSION: &str = "_other";
+/// The `label` label value of renders past the render-series bound, and of every render counted
+/// under [`OTHER_PROMPT`].
+pub const OTHER_LABEL: &str = "_other";
 
 /// An [`Observer`] that counts renders, render errors (by error code and kind), versions created and
 /// label moves, keeps a render-latency histogram, and renders it all in the Prometheus text format.
 ///
 /// Cheap to clone; clones share the figures, so one clone goes to the manager and another serves
-/// `/metrics`. Recording a render costs a few relaxed atomic adds and one lookup in a concurrent map,
-/// without allocating (except the first time an id is admitted).
+/// `/metrics`. Recording a render costs a few relaxed atomic adds and two lookups in concurrent
+/// maps (the prompt id, then its version and label), without allocating (except the first time an
+/// id or a series is admitted).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -61,6 +78,8 @@ impl std::fmt::Debug for MetricsObserver {
         f.debug_struct("MetricsObserver")
             .field("labelled_ids", &self.inner.ids.len())
             .field("first_seen_limit", &self.inner.first_seen_limit)
+            .field("render_series", &self.inner.series_admitted.load(Ordering::Relaxed))
+            .field("max_render_series", &self.inner.series_limit)
             .finish_non_exhaustive()
     }
 }
@@ -100,8 +119,11 @@ impl MetricsObserver {
                 ids,
                 first_seen_limit,
                 admitted: AtomicUsize::new(0),
-                other: Arc::new(IdMetrics::new(OTHER_PROMPT, n)),
-                unresolved: Arc::new(IdMetrics::new(UNRESOLVED_PROMPT, n)),
+                series_limit: config.max_render_series,
+                series_admitted: AtomicUsize::new(0),
+                series_overflow: AtomicU64::new(0),
+                other: Arc::new(IdMetrics::folded_only(OTHER_PROMPT, OTHER_VERSION, OTHER_LABEL, n)),
+                unresolved: Arc::new(IdMetrics::folded_only(UNRESOLVED_PROMPT, "", "", n)),
                 bounds_nanos,
                 bounds_seconds,
                 cache: CacheFigures::default(),

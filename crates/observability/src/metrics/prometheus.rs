@@ -3,12 +3,13 @@
 //! values. What is recorded, and how, lives in `series.rs` and `registry.rs`; OTLP export in
 //! `otlp.rs`.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::registry::Inner;
-use super::series::IdMetrics;
+use super::series::{IdMetrics, RenderSeries};
 use super::{MetricsObserver, OTHER_PROMPT, UNRESOLVED_PROMPT};
 
 impl MetricsObserver {
@@ -20,16 +21,22 @@ impl MetricsObserver {
         let mut out = String::with_capacity(1024 + all.len() * 256);
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
 
+        // The render families, one series per (prompt id, version, label).
+        let series: Vec<(&IdMetrics, Vec<Arc<RenderSeries>>)> = all.iter().map(|m| (&**m, m.render_series())).collect();
         family(
             &mut out,
             "prompt_manager_renders_total",
             "counter",
-            "Renders, successful or not, by prompt id.",
+            "Renders, successful or not, by prompt id, version rendered and label named.",
         );
-        for m in &all {
-            let n = m.latency.count();
-            if n > 0 || is_allow_listed(inner, m) {
-                let _ = writeln!(out, "prompt_manager_renders_total{{prompt_id=\"{}\"}} {n}", m.label);
+        for (m, list) in &series {
+            let listed = is_allow_listed(inner, m);
+            for s in list {
+                let n = s.latency.count();
+                // An allow-listed id is exported from the start, at 0, under its folded series.
+                if n > 0 || (listed && Arc::ptr_eq(s, &m.folded) && m.renders() == 0) {
+                    let _ = writeln!(out, "prompt_manager_renders_total{{{}}} {n}", Labels(m, s));
+                }
             }
         }
 
@@ -37,15 +44,17 @@ impl MetricsObserver {
             &mut out,
             "prompt_manager_render_errors_total",
             "counter",
-            "Failed renders by prompt id, error code and error kind.",
+            "Failed renders by prompt id, version, label, error code and error kind.",
         );
-        for m in &all {
-            for (code, kind, n) in m.errors() {
-                let _ = writeln!(
-                    out,
-                    "prompt_manager_render_errors_total{{prompt_id=\"{}\",code=\"{code}\",kind=\"{kind}\"}} {n}",
-                    m.label
-                );
+        for (m, list) in &series {
+            for s in list {
+                for (code, kind, n) in s.errors() {
+                    let _ = writeln!(
+                        out,
+                        "prompt_manager_render_errors_total{{{},code=\"{code}\",kind=\"{kind}\"}} {n}",
+                        Labels(m, s)
+                    );
+                }
             }
         }
 
@@ -53,38 +62,61 @@ impl MetricsObserver {
             &mut out,
             "prompt_manager_render_duration_seconds",
             "histogram",
-            "Render latency by prompt id, from resolution to output.",
+            "Render latency by prompt id, version and label, from resolution to output.",
         );
-        for m in &all {
-            let (cumulative, sum_nanos) = m.latency.snapshot();
-            let count = cumulative.last().copied().unwrap_or(0);
-            if count == 0 {
-                continue;
-            }
-            for (bound, n) in inner.bounds_seconds.iter().zip(&cumulative) {
+        for (m, list) in &series {
+            for s in list {
+                let (cumulative, sum_nanos) = s.latency.snapshot();
+                let count = cumulative.last().copied().unwrap_or(0);
+                if count == 0 {
+                    continue;
+                }
+                let labels = Labels(m, s);
+                for (bound, n) in inner.bounds_seconds.iter().zip(&cumulative) {
+                    let _ = writeln!(
+                        out,
+                        "prompt_manager_render_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
+                    );
+                }
                 let _ = writeln!(
                     out,
-                    "prompt_manager_render_duration_seconds_bucket{{prompt_id=\"{}\",le=\"{bound}\"}} {n}",
-                    m.label
+                    "prompt_manager_render_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
                 );
+                let sum = Duration::from_nanos(sum_nanos).as_secs_f64();
+                let _ = writeln!(out, "prompt_manager_render_duration_seconds_sum{{{labels}}} {sum}");
+                let _ = writeln!(out, "prompt_manager_render_duration_seconds_count{{{labels}}} {count}");
             }
-            let _ = writeln!(
-                out,
-                "prompt_manager_render_duration_seconds_bucket{{prompt_id=\"{}\",le=\"+Inf\"}} {count}",
-                m.label
-            );
-            let sum = Duration::from_nanos(sum_nanos).as_secs_f64();
-            let _ = writeln!(
-                out,
-                "prompt_manager_render_duration_seconds_sum{{prompt_id=\"{}\"}} {sum}",
-                m.label
-            );
-            let _ = writeln!(
-                out,
-                "prompt_manager_render_duration_seconds_count{{prompt_id=\"{}\"}} {count}",
-                m.label
-            );
         }
+
+        family(
+            &mut out,
+            "prompt_manager_render_series",
+            "gauge",
+            "Distinct (prompt id, version, label) render series kept; at most prompt_manager_render_series_limit.",
+        );
+        let _ = writeln!(
+            out,
+            "prompt_manager_render_series {}",
+            inner.series_admitted.load(Ordering::Relaxed)
+        );
+        family(
+            &mut out,
+            "prompt_manager_render_series_limit",
+            "gauge",
+            "The bound on distinct (prompt id, version, label) render series.",
+        );
+        let _ = writeln!(out, "prompt_manager_render_series_limit {}", inner.series_limit);
+        family(
+            &mut out,
+            "prompt_manager_render_series_overflow_total",
+            "counter",
+            "Renders counted under version=\"_other\", label=\"_other\" because the render-series bound was reached.",
+        );
+        let _ = writeln!(
+            out,
+            "prompt_manager_render_series_overflow_total {}",
+            inner.series_overflow.load(Ordering::Relaxed)
+        );
 
         family(
             &mut out,
@@ -167,6 +199,20 @@ impl MetricsObserver {
 
 fn is_allow_listed(inner: &Inner, m: &IdMetrics) -> bool {
     inner.first_seen_limit.is_none() && &*m.label != OTHER_PROMPT && &*m.label != UNRESOLVED_PROMPT
+}
+
+/// The `prompt_id`, `version` and `label` labels of a render series, as written in the text format.
+struct Labels<'a>(&'a IdMetrics, &'a RenderSeries);
+
+impl fmt::Display for Labels<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Labels(m, s) = self;
+        write!(
+            f,
+            "prompt_id=\"{}\",version=\"{}\",label=\"{}\"",
+            m.label, s.version, s.label
+        )
+    }
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -1,13 +1,16 @@
-//! The figures of one prompt-id label value ([`IdMetrics`]): error counters by code and kind, the
-//! latency [`Histogram`], versions created and label moves; and the render-cache figures
+//! The figures of one prompt-id label value ([`IdMetrics`]): its render series, one per version
+//! rendered and label named ([`RenderSeries`]: error counters by code and kind and the latency
+//! [`Histogram`]), versions created and label moves; and the render-cache figures
 //! ([`CacheFigures`]). All atomics, so recording never locks. Error codes come from core's
 //! `Error::CODES` and kind labels from `ErrorKind::as_str` (core's one table), so a code or kind
-//! added to core gets its own counter without a change here. Which id a render is counted under
-//! is decided in `registry.rs`; the text format is written in `prometheus.rs`.
+//! added to core gets its own counter without a change here. Which id and which series a render is
+//! counted under is decided in `registry.rs`; the text format is written in `prometheus.rs`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use prompt_manager_core::{Error, ErrorKind, LabelEventKind};
+use prompt_manager_core::semver::Version;
+use prompt_manager_core::{Error, ErrorKind, LabelEventKind, LabelName};
 
 use super::prometheus::escape_label_value;
 
@@ -90,35 +93,68 @@ struct ErrorSlot {
     kind: AtomicU8,
 }
 
-/// The series of one prompt-id label value.
-pub(crate) struct IdMetrics {
-    /// The label value, already escaped for the text format.
+/// Which render series of a prompt id a render belongs to: the version rendered and the label the
+/// reference named (`None` when it named none, or did not resolve).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct SeriesKey {
+    version: Option<Version>,
+    label: Option<LabelName>,
+}
+
+/// A [`SeriesKey`] borrowed from a render, to look its series up without allocating. Hashes as the
+/// owned key does (a reference hashes as what it points to).
+#[derive(Hash)]
+pub(crate) struct SeriesQuery<'a> {
+    pub(crate) version: Option<&'a Version>,
+    pub(crate) label: Option<&'a LabelName>,
+}
+
+impl SeriesQuery<'_> {
+    pub(crate) fn to_key(&self) -> SeriesKey {
+        SeriesKey {
+            version: self.version.cloned(),
+            label: self.label.cloned(),
+        }
+    }
+}
+
+impl papaya::Equivalent<SeriesKey> for SeriesQuery<'_> {
+    fn equivalent(&self, key: &SeriesKey) -> bool {
+        self.version == key.version.as_ref() && self.label == key.label.as_ref()
+    }
+}
+
+/// The render figures of one (prompt id, version, label) series.
+pub(crate) struct RenderSeries {
+    /// The `version` label value, already escaped for the text format.
+    pub(crate) version: Box<str>,
+    /// The `label` label value, already escaped for the text format.
     pub(crate) label: Box<str>,
     errors: [ErrorSlot; ERROR_SLOTS],
     pub(crate) latency: Histogram,
-    pub(crate) versions_created: AtomicU64,
-    pub(crate) label_moves: [AtomicU64; LABEL_MOVE_SLOTS],
-    /// The attribute set this id is exported with over OTLP, built once.
+    /// The attribute set this series is exported with over OTLP, built once.
     #[cfg(feature = "otlp")]
-    pub(crate) otel_attributes: [opentelemetry::KeyValue; 1],
+    pub(crate) otel_attributes: [opentelemetry::KeyValue; 3],
 }
 
-impl IdMetrics {
-    pub(crate) fn new(label: &str, bounds: usize) -> Self {
-        IdMetrics {
+impl RenderSeries {
+    pub(crate) fn new(prompt: &str, version: &str, label: &str, bounds: usize) -> Self {
+        #[cfg(not(feature = "otlp"))]
+        let _ = prompt;
+        RenderSeries {
+            version: escape_label_value(version).into_boxed_str(),
             label: escape_label_value(label).into_boxed_str(),
             errors: std::array::from_fn(|_| ErrorSlot {
                 count: AtomicU64::new(0),
                 kind: AtomicU8::new(0),
             }),
             latency: Histogram::new(bounds),
-            versions_created: AtomicU64::new(0),
-            label_moves: std::array::from_fn(|_| AtomicU64::new(0)),
             #[cfg(feature = "otlp")]
-            otel_attributes: [opentelemetry::KeyValue::new(
-                crate::attributes::GEN_AI_PROMPT_NAME,
-                label.to_owned(),
-            )],
+            otel_attributes: [
+                opentelemetry::KeyValue::new(crate::attributes::GEN_AI_PROMPT_NAME, prompt.to_owned()),
+                opentelemetry::KeyValue::new(crate::attributes::GEN_AI_PROMPT_VERSION, version.to_owned()),
+                opentelemetry::KeyValue::new(crate::attributes::GEN_AI_PROMPT_LABEL, label.to_owned()),
+            ],
         }
     }
 
@@ -131,9 +167,78 @@ impl IdMetrics {
             (count > 0).then_some((code, kind, count))
         })
     }
+
+    /// Counts one error under its code and kind.
+    pub(crate) fn count_error(&self, error: &Error) {
+        let code = error.code();
+        let slot = KNOWN_CODES.iter().position(|c| *c == code).unwrap_or(KNOWN_CODES.len());
+        if let Some(slot) = self.errors.get(slot) {
+            slot.count.fetch_add(1, Ordering::Relaxed);
+            slot.kind.store(kind_index(error.kind()), Ordering::Relaxed);
+        }
+    }
+}
+
+/// The series of one prompt-id label value.
+pub(crate) struct IdMetrics {
+    /// The label value, already escaped for the text format.
+    pub(crate) label: Box<str>,
+    /// The render series by version and label, admitted against the observer's series bound
+    /// (`registry.rs`). Empty for the `_other` and `_unresolved` ids, which use `folded` only.
+    pub(crate) series: papaya::HashMap<SeriesKey, Arc<RenderSeries>, foldhash::fast::RandomState>,
+    /// Renders past the series bound (`version="_other", label="_other"`), or every render of an
+    /// id that is not split by version.
+    pub(crate) folded: Arc<RenderSeries>,
+    /// Whether renders get a series per version and label.
+    pub(crate) by_version: bool,
+    pub(crate) versions_created: AtomicU64,
+    pub(crate) label_moves: [AtomicU64; LABEL_MOVE_SLOTS],
+    /// The attribute set this id is exported with over OTLP, built once.
+    #[cfg(feature = "otlp")]
+    pub(crate) otel_attributes: [opentelemetry::KeyValue; 1],
 }
 
 impl IdMetrics {
+    /// The figures of a prompt id whose renders get a series per version and label.
+    pub(crate) fn new(label: &str, bounds: usize) -> Self {
+        Self::with_folded(label, super::OTHER_VERSION, super::OTHER_LABEL, true, bounds)
+    }
+
+    /// The figures of a pseudo-id (`_other`, `_unresolved`) whose renders all go to one series
+    /// with these `version` and `label` values.
+    pub(crate) fn folded_only(label: &str, version: &str, label_value: &str, bounds: usize) -> Self {
+        Self::with_folded(label, version, label_value, false, bounds)
+    }
+
+    fn with_folded(label: &str, version: &str, label_value: &str, by_version: bool, bounds: usize) -> Self {
+        IdMetrics {
+            label: escape_label_value(label).into_boxed_str(),
+            series: papaya::HashMap::with_hasher(foldhash::fast::RandomState::default()),
+            folded: Arc::new(RenderSeries::new(label, version, label_value, bounds)),
+            by_version,
+            versions_created: AtomicU64::new(0),
+            label_moves: std::array::from_fn(|_| AtomicU64::new(0)),
+            #[cfg(feature = "otlp")]
+            otel_attributes: [opentelemetry::KeyValue::new(
+                crate::attributes::GEN_AI_PROMPT_NAME,
+                label.to_owned(),
+            )],
+        }
+    }
+
+    /// Every render series of this id, sorted by version and label, the folded one last.
+    pub(crate) fn render_series(&self) -> Vec<Arc<RenderSeries>> {
+        let mut all: Vec<Arc<RenderSeries>> = self.series.pin().values().cloned().collect();
+        all.sort_by(|a, b| (&a.version, &a.label).cmp(&(&b.version, &b.label)));
+        all.push(Arc::clone(&self.folded));
+        all
+    }
+
+    /// Renders of this id, over all its series.
+    pub(crate) fn renders(&self) -> u64 {
+        self.series.pin().values().map(|s| s.latency.count()).sum::<u64>() + self.folded.latency.count()
+    }
+
     /// `(kind, count)` of every label-move counter that is not zero.
     pub(crate) fn label_moves(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         LabelEventKind::ALL
@@ -155,16 +260,4 @@ pub(crate) struct CacheFigures {
     pub(crate) bytes: AtomicU64,
     pub(crate) references: AtomicU64,
     pub(crate) prompts: AtomicU64,
-}
-
-impl IdMetrics {
-    /// Counts one error under its code and kind.
-    pub(crate) fn count_error(&self, error: &Error) {
-        let code = error.code();
-        let slot = KNOWN_CODES.iter().position(|c| *c == code).unwrap_or(KNOWN_CODES.len());
-        if let Some(slot) = self.errors.get(slot) {
-            slot.count.fetch_add(1, Ordering::Relaxed);
-            slot.kind.store(kind_index(error.kind()), Ordering::Relaxed);
-        }
-    }
 }

@@ -1,5 +1,6 @@
-//! Tests of the metrics observer: what is counted under which labels, the bound on prompt-id
-//! labels, the histogram and the text format (read back with an independent parser).
+//! Tests of the metrics observer: what is counted under which labels, the bounds on prompt-id
+//! labels and on (prompt id, version, label) render series, the histogram and the text format
+//! (read back with an independent parser).
 
 use std::borrow::Cow;
 
@@ -13,7 +14,7 @@ use prompt_manager_core::{
 use semver::Version;
 
 use super::prometheus::escape_label_value;
-use super::{MetricsConfig, MetricsObserver, OTHER_PROMPT, UNRESOLVED_PROMPT};
+use super::{MetricsConfig, MetricsObserver, OTHER_LABEL, OTHER_PROMPT, OTHER_VERSION, UNRESOLVED_PROMPT};
 
 fn id(s: &str) -> PromptId {
     PromptId::new(s).unwrap()
@@ -90,14 +91,38 @@ fn samples(text: &str) -> Vec<(String, std::collections::BTreeMap<String, String
         .collect()
 }
 
+/// The sum of the samples of `metric` whose labels include `labels`; `None` when there is none.
 fn value(text: &str, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    samples(text).into_iter().find_map(|(m, l, v)| {
-        let matches = m == metric
-            && labels
-                .iter()
-                .all(|(k, want)| l.get(*k).map(String::as_str) == Some(*want));
-        matches.then_some(v)
-    })
+    samples(text)
+        .into_iter()
+        .filter(|(m, l, _)| {
+            m == metric
+                && labels
+                    .iter()
+                    .all(|(k, want)| l.get(*k).map(String::as_str) == Some(*want))
+        })
+        .map(|(_, _, v)| v)
+        .reduce(|a, b| a + b)
+}
+
+/// A render of `prompt` at `version` through `label`.
+fn versioned(prompt: &str, version: &str, label: Option<&str>) -> PromptExecution<'static> {
+    let version: &'static Version = Box::leak(Box::new(Version::parse(version).unwrap()));
+    let label: Option<&'static LabelName> = label.map(|l| &*Box::leak(Box::new(LabelName::new(l).unwrap())));
+    PromptExecution {
+        version: Some(version),
+        label,
+        ..execution(Some(prompt), 2, None)
+    }
+}
+
+/// The distinct `(prompt_id, version, label)` of the renders counter.
+fn render_series(text: &str) -> std::collections::BTreeSet<(String, String, String)> {
+    samples(text)
+        .into_iter()
+        .filter(|(m, _, _)| m == "prompt_manager_renders_total")
+        .map(|(_, l, _)| (l["prompt_id"].clone(), l["version"].clone(), l["label"].clone()))
+        .collect()
 }
 
 #[test]
@@ -260,7 +285,7 @@ fn histogram_buckets_are_cumulative_and_consistent() {
         text.lines()
             .find(|l| {
                 l.starts_with(&format!(
-                    "prompt_manager_render_duration_seconds_bucket{{prompt_id=\"h/x\",le=\"{le}\"}}"
+                    "prompt_manager_render_duration_seconds_bucket{{prompt_id=\"h/x\",version=\"1.0.0\",label=\"\",le=\"{le}\"}}"
                 ))
             })
             .and_then(|l| l.rsplit(' ').next())
@@ -271,7 +296,11 @@ fn histogram_buckets_are_cumulative_and_consistent() {
     assert_eq!(bucket("0.00001"), Some(4));
     assert_eq!(bucket("0.0001"), Some(6));
     assert_eq!(bucket("+Inf"), Some(7));
-    assert!(text.contains("prompt_manager_render_duration_seconds_count{prompt_id=\"h/x\"} 7\n"));
+    assert!(
+        text.contains(
+            "prompt_manager_render_duration_seconds_count{prompt_id=\"h/x\",version=\"1.0.0\",label=\"\"} 7\n"
+        )
+    );
     let sum = value(
         &text,
         "prompt_manager_render_duration_seconds_sum",
@@ -396,5 +425,163 @@ fn errors_are_labelled_by_cores_tables() {
     assert!(
         !text.contains("code=\"other\"") && !text.contains("kind=\"other\""),
         "{text}"
+    );
+}
+
+#[test]
+fn renders_are_labelled_by_version_and_label() {
+    let m = MetricsObserver::default();
+    for _ in 0..3 {
+        m.on_render_complete(&versioned("s/a", "1.2.0", Some("production")));
+    }
+    m.on_render_complete(&versioned("s/a", "1.3.0", Some("production")));
+    m.on_render_complete(&versioned("s/a", "1.3.0", None));
+    let err = Error::Internal("boom".into());
+    m.on_render_error(&versioned("s/a", "1.3.0", Some("production")), &err);
+    m.on_render_error(
+        &execution(None, 1, Some("not_found")),
+        &Error::NotFound(NotFound::Prompt(id("s/zz"))),
+    );
+    let text = m.render_prometheus();
+    let renders = |labels: &[(&str, &str)]| value(&text, "prompt_manager_renders_total", labels);
+    let one = |v, l| [("prompt_id", "s/a"), ("version", v), ("label", l)];
+    assert_eq!(renders(&one("1.2.0", "production")), Some(3.0));
+    assert_eq!(renders(&one("1.3.0", "production")), Some(2.0));
+    assert_eq!(renders(&one("1.3.0", "")), Some(1.0), "no label named: an empty label");
+    assert_eq!(
+        renders(&[("prompt_id", "s/a")]),
+        Some(6.0),
+        "the id's total sums its series"
+    );
+    assert_eq!(
+        renders(&[("prompt_id", UNRESOLVED_PROMPT), ("version", ""), ("label", "")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            "prompt_manager_render_errors_total",
+            &[
+                ("prompt_id", "s/a"),
+                ("version", "1.3.0"),
+                ("label", "production"),
+                ("code", "internal")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            "prompt_manager_render_duration_seconds_count",
+            &one("1.2.0", "production")
+        ),
+        Some(3.0)
+    );
+    assert_eq!(value(&text, "prompt_manager_render_series", &[]), Some(3.0));
+    assert_eq!(
+        value(&text, "prompt_manager_render_series_overflow_total", &[]),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn render_series_beyond_the_bound_are_folded_and_counted() {
+    let m = MetricsObserver::new(MetricsConfig::first_seen(10).with_max_render_series(3));
+    // Three series are admitted in order of first sighting…
+    m.on_render_complete(&versioned("b/one", "1.0.0", Some("production")));
+    m.on_render_complete(&versioned("b/one", "1.1.0", Some("staging")));
+    m.on_render_complete(&versioned("b/two", "2.0.0", None));
+    // …the rest fold into their id's `_other` series, and count as overflow.
+    m.on_render_complete(&versioned("b/one", "1.2.0", Some("production")));
+    m.on_render_complete(&versioned("b/one", "1.2.0", Some("canary")));
+    m.on_render_complete(&versioned("b/two", "2.1.0", None));
+    // Admitted series keep counting.
+    m.on_render_complete(&versioned("b/one", "1.0.0", Some("production")));
+    let text = m.render_prometheus();
+    let own: Vec<_> = render_series(&text)
+        .into_iter()
+        .filter(|(_, v, _)| v != OTHER_VERSION)
+        .collect();
+    assert_eq!(own.len(), 3, "{own:?}");
+    let renders = |labels: &[(&str, &str)]| value(&text, "prompt_manager_renders_total", labels);
+    assert_eq!(
+        renders(&[("prompt_id", "b/one"), ("version", "1.0.0"), ("label", "production")]),
+        Some(2.0)
+    );
+    assert_eq!(
+        renders(&[
+            ("prompt_id", "b/one"),
+            ("version", OTHER_VERSION),
+            ("label", OTHER_LABEL)
+        ]),
+        Some(2.0)
+    );
+    assert_eq!(
+        renders(&[
+            ("prompt_id", "b/two"),
+            ("version", OTHER_VERSION),
+            ("label", OTHER_LABEL)
+        ]),
+        Some(1.0)
+    );
+    assert_eq!(renders(&[]), Some(7.0), "no render is lost");
+    assert_eq!(
+        value(&text, "prompt_manager_render_series_overflow_total", &[]),
+        Some(3.0)
+    );
+    assert_eq!(value(&text, "prompt_manager_render_series", &[]), Some(3.0));
+    assert_eq!(value(&text, "prompt_manager_render_series_limit", &[]), Some(3.0));
+}
+
+#[test]
+fn other_prompt_ids_are_not_split_by_version() {
+    let m = MetricsObserver::new(MetricsConfig::first_seen(1));
+    m.on_render_complete(&versioned("o/a", "1.0.0", None));
+    m.on_render_complete(&versioned("o/b", "1.0.0", None));
+    m.on_render_complete(&versioned("o/c", "3.0.0", Some("production")));
+    let text = m.render_prometheus();
+    let series = render_series(&text);
+    assert!(
+        series.contains(&("o/a".into(), "1.0.0".into(), String::new())),
+        "{series:?}"
+    );
+    assert!(
+        series.contains(&(OTHER_PROMPT.into(), OTHER_VERSION.into(), OTHER_LABEL.into())),
+        "{series:?}"
+    );
+    assert_eq!(series.len(), 2, "{series:?}");
+    assert_eq!(
+        value(&text, "prompt_manager_render_series_overflow_total", &[]),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn the_series_bound_holds_under_concurrent_first_sightings() {
+    let m = MetricsObserver::new(MetricsConfig::first_seen(100).with_max_render_series(7));
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let m = m.clone();
+            s.spawn(move || {
+                for i in 0..60 {
+                    let version = format!("1.{}.0", (i * 5 + t) % 12);
+                    m.on_render_complete(&versioned("c/x", &version, Some("production")));
+                }
+            });
+        }
+    });
+    let text = m.render_prometheus();
+    let own = render_series(&text)
+        .into_iter()
+        .filter(|(_, v, _)| v != OTHER_VERSION)
+        .count();
+    assert_eq!(own, 7);
+    let total = value(&text, "prompt_manager_renders_total", &[]).unwrap();
+    let folded = value(&text, "prompt_manager_renders_total", &[("version", OTHER_VERSION)]).unwrap();
+    assert_eq!(total, 240.0, "no render is lost, whichever series it lands on");
+    assert_eq!(
+        value(&text, "prompt_manager_render_series_overflow_total", &[]),
+        Some(folded)
     );
 }

@@ -6,11 +6,13 @@
 
 mod labels;
 mod operations;
+mod prices;
 mod prompts;
 mod render;
 
 pub(crate) use labels::*;
 pub(crate) use operations::*;
+pub(crate) use prices::*;
 pub(crate) use prompts::*;
 pub(crate) use render::*;
 
@@ -26,8 +28,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use prompt_manager::semver::Version;
 use prompt_manager::versioning::{changelog_draft, suggest};
 use prompt_manager::{
-    CreateOptions, Error, LabelName, LabelOptions, ListQuery, PromptId, PromptRef, PromptStatus, PromptVersion,
-    RenderOutput, Selector, UpdateOptions, Variables,
+    CreateOptions, Error, LabelName, ListQuery, PromptId, PromptRef, PromptStatus, PromptVersion, RenderOutput,
+    Selector, UpdateOptions, Variables,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;

@@ -15,13 +15,25 @@ pub(crate) struct RenderParams {
     framework: Option<String>,
 }
 
+/// The longest split key a render takes, in bytes.
+const MAX_SPLIT_KEY: usize = 1024;
+
 async fn render_one(
     state: &AppState,
     reference: &str,
     variables: &Variables,
     framework: Option<&str>,
+    split_key: Option<&str>,
 ) -> Result<RenderResult, ApiError> {
     let pm = &state.inner.pm;
+    if let Some(key) = split_key.filter(|k| k.len() > MAX_SPLIT_KEY) {
+        return Err(ApiError::bad_request(format!(
+            "split_key: {} bytes; a split key is at most {MAX_SPLIT_KEY}",
+            key.len()
+        )));
+    }
+    let mut options = prompt_manager::RenderOptions::default();
+    options.split_key = split_key;
     if let Some(framework) = framework {
         if pm.plugin(framework).is_none() {
             let known = pm.plugin_names();
@@ -35,10 +47,10 @@ async fn render_one(
             )));
         }
         return Ok(RenderResult::Payload(
-            pm.render_for(framework, reference, variables).await?,
+            pm.render_for_with(framework, reference, variables, &options).await?,
         ));
     }
-    let rendered = pm.render_prompt(reference, variables).await?;
+    let rendered = pm.render_prompt_with(reference, variables, &options).await?;
     let (text, messages) = match rendered.output {
         RenderOutput::Text(t) => (Some(t), None),
         RenderOutput::Messages(m) => (None, Some(m)),
@@ -51,12 +63,14 @@ async fn render_one(
         text,
         messages,
         model_config: rendered.model_config,
+        variant: rendered.variant,
         render_id: rendered.render_id.map(|id| id.to_string()),
     })))
 }
 
 /// Render a prompt with variables: text for text prompts, messages for chat prompts, or with
-/// `as` the request body a framework takes.
+/// `as` the request body a framework takes. By an A/B split label, `split_key` picks the variant
+/// (sticky), and `variant` says which served.
 #[utoipa::path(post, path = "/v1/prompts/{id}/render", tag = "render", request_body = RenderRequest,
     params(ReferencePath, RenderParams),
     responses((status = 200, description = "The rendered prompt", body = RenderResult),
@@ -75,9 +89,15 @@ pub(crate) async fn render(
     Query(params): Query<RenderParams>,
     JsonBody(request): JsonBody<RenderRequest>,
 ) -> Result<Json<RenderResult>, ApiError> {
-    render_one(&state, &reference, &request.variables, params.framework.as_deref())
-        .await
-        .map(Json)
+    render_one(
+        &state,
+        &reference,
+        &request.variables,
+        params.framework.as_deref(),
+        request.split_key.as_deref(),
+    )
+    .await
+    .map(Json)
 }
 
 /// Render many prompts in one request (at most 100). Each item succeeds or fails on its own.
@@ -106,7 +126,15 @@ pub(crate) async fn render_batch(
     let mut failures = Vec::new();
     for item in &request.requests {
         results.push(
-            match render_one(&state, &item.reference, &item.variables, item.framework.as_deref()).await {
+            match render_one(
+                &state,
+                &item.reference,
+                &item.variables,
+                item.framework.as_deref(),
+                item.split_key.as_deref(),
+            )
+            .await
+            {
                 Ok(result) => BatchOutcome {
                     ok: true,
                     result: Some(result),

@@ -22,7 +22,7 @@ use prompt_manager::semver::Version;
 use prompt_manager::versioning::{changelog_draft, reasons, suggest};
 use prompt_manager::{
     Error, ExpectTarget, LabelEvent, LabelName, LabelTarget, PromptId, PromptStatus, PromptSummary, Split,
-    VersioningExt, rollback_target,
+    SplitOptions, VersioningExt, rollback_target,
 };
 use prompt_manager_server::keys::Caller;
 use serde::Deserialize;
@@ -317,12 +317,13 @@ impl Plan {
 
     /// The compare-and-set of the write: the label still points where the confirmation said,
     /// split included.
-    fn expected_target(&self) -> ExpectTarget {
-        match (&self.current_split, &self.current) {
+    fn split_options(&self) -> SplitOptions {
+        let expected = match (&self.current_split, &self.current) {
             (Some(split), _) => ExpectTarget::Is(LabelTarget::Split(split.clone())),
             (None, Some(v)) => ExpectTarget::Is(LabelTarget::Version(v.clone())),
             (None, None) => ExpectTarget::Absent,
-        }
+        };
+        SplitOptions { expected }
     }
 }
 
@@ -447,7 +448,7 @@ async fn apply(
             let event = stale_or_page(
                 viewer,
                 plan,
-                pm.assign_label_with(id, label, to, plan.expected_target()).await,
+                pm.assign_label_with(id, label, to, plan.split_options()).await,
             )?;
             match event {
                 Some(_) => format!("set:{label}:{target}"),
@@ -462,7 +463,7 @@ async fn apply(
             stale_or_page(
                 viewer,
                 plan,
-                pm.assign_label_with(id, label, None, plan.expected_target()).await,
+                pm.assign_label_with(id, label, None, plan.split_options()).await,
             )?;
             format!("remove:{label}")
         }
