@@ -68,6 +68,21 @@ fn unsupported(error: &Error) -> Option<String> {
     matches!(error, Error::Unsupported(_) | Error::FeatureMissing { .. }).then(|| error.to_string())
 }
 
+/// The prompt's analytics, or the note to show instead when the store keeps no usage.
+async fn analytics_or_note(
+    pm: &prompt_manager::PromptManager,
+    id: &prompt_manager::PromptId,
+    query: &AnalyticsQuery,
+) -> Result<(Option<Analytics>, Option<String>), PageError> {
+    match pm.analytics(id, query).await {
+        Ok(a) => Ok((Some(a), None)),
+        Err(e) => match unsupported(&e) {
+            Some(note) => Ok((None, Some(note))),
+            None => Err(e).or_page(),
+        },
+    }
+}
+
 /// The figures of one group, as a table row shows them.
 #[derive(Debug, Serialize)]
 struct Row {
@@ -230,13 +245,7 @@ pub(crate) async fn page(
     let pm = web.app.manager();
     let summary = pm.summary(&id).await.or_page()?;
     let query = AnalyticsQuery::last(std::time::Duration::from_secs(span as u64), bucket, by);
-    let (analytics, note) = match pm.analytics(&id, &query).await {
-        Ok(a) => (Some(a), None),
-        Err(e) => match unsupported(&e) {
-            Some(note) => (None, Some(note)),
-            None => return Err(e).or_page(),
-        },
-    };
+    let (analytics, note) = analytics_or_note(pm, &id, &query).await?;
     let (rows, charts) = match &analytics {
         Some(a) => {
             let groups: Vec<&AnalyticsGroup> = a.groups.iter().collect();
@@ -306,13 +315,7 @@ pub(crate) async fn experiment(
     let summary = pm.summary(&id).await.or_page()?;
     let split = summary.splits.get(&label);
     let query = AnalyticsQuery::last(std::time::Duration::from_secs(span as u64), bucket, GroupBy::Variant);
-    let (analytics, note) = match pm.analytics(&id, &query).await {
-        Ok(a) => (Some(a), None),
-        Err(e) => match unsupported(&e) {
-            Some(note) => (None, Some(note)),
-            None => return Err(e).or_page(),
-        },
-    };
+    let (analytics, note) = analytics_or_note(pm, &id, &query).await?;
     let groups: BTreeMap<Version, &AnalyticsGroup> = analytics
         .iter()
         .flat_map(|a| &a.groups)
