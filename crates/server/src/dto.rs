@@ -502,6 +502,7 @@ pub(crate) struct SetLabelRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct SetSplitRequest {
     /// 2 to 10 distinct existing versions, each with a weight from 1.
+    #[schema(min_items = 2, max_items = 10)]
     pub(crate) variants: Vec<schema::SplitVariant>,
 }
 

@@ -29,6 +29,17 @@ pub(crate) struct RenderPath {
     render_id: String,
 }
 
+/// A render id that is not a token of ours names no render: 404, as an unknown prompt is
+/// (the path matches the id's syntax; only the server can tell the checksum is wrong).
+fn unknown_render(error: prompt_manager::Error) -> ApiError {
+    match error {
+        prompt_manager::Error::InvalidArgument {
+            argument: "render id", ..
+        } => ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no render: {error}")),
+        other => other.into(),
+    }
+}
+
 /// What the model call of a render used.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,7 +55,7 @@ pub(crate) struct UsageRequest {
     /// What the call actually cost in US dollars, when the provider said; otherwise the cost is
     /// estimated from the price book.
     #[serde(default)]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0.0, maximum = 1_000_000_000.0)]
     actual_cost_usd: Option<f64>,
 }
 
@@ -97,7 +108,8 @@ impl ReportAccepted {
 #[utoipa::path(post, path = "/v1/renders/{render_id}/usage", tag = "usage", request_body = UsageRequest,
     params(RenderPath),
     responses((status = 202, description = "Added to the render's aggregate (stored with the next flush)", body = ReportAccepted),
-        (status = 400, description = "Not a render id, or an empty or negative report", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An empty or negative report", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not a render id issued by prompt-manager", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -122,7 +134,12 @@ pub(crate) async fn report_usage(
         model_latency_ms: request.model_latency_ms,
         actual_cost,
     };
-    let token = state.inner.pm.report_usage(&render_id, &report).await?;
+    let token = state
+        .inner
+        .pm
+        .report_usage(&render_id, &report)
+        .await
+        .map_err(unknown_render)?;
     Ok(ReportAccepted::of(render_id, token))
 }
 
@@ -131,7 +148,8 @@ pub(crate) async fn report_usage(
 #[utoipa::path(post, path = "/v1/renders/{render_id}/feedback", tag = "usage", request_body = FeedbackRequest,
     params(RenderPath),
     responses((status = 202, description = "Added to the render's aggregate (stored with the next flush)", body = ReportAccepted),
-        (status = 400, description = "Not a render id, empty feedback, or a score out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Empty feedback, or a score out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not a render id issued by prompt-manager", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -147,7 +165,12 @@ pub(crate) async fn report_feedback(
         success: request.success,
         score: request.score,
     };
-    let token = state.inner.pm.report_feedback(&render_id, &feedback).await?;
+    let token = state
+        .inner
+        .pm
+        .report_feedback(&render_id, &feedback)
+        .await
+        .map_err(unknown_render)?;
     Ok(ReportAccepted::of(render_id, token))
 }
 
@@ -339,7 +362,7 @@ fn time(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
     responses((status = 200, description = "The grouped series and totals", body = AnalyticsSchema),
         (status = 400, description = "A malformed id, time, bucket or grouping, or a range of too many buckets", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A store that keeps no usage", body = Problem, content_type = "application/problem+json")),
+        (status = 422, description = "A reversed range, a range of too many buckets, or a store that keeps no usage", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn analytics(
     _: ReadAccess,
@@ -365,6 +388,11 @@ pub(crate) async fn analytics(
         None => GroupBy::Version,
     };
     let query = AnalyticsQuery { from, to, bucket, by };
+    // A well-formed range the server will not compute (reversed, or too many buckets) is
+    // unprocessable rather than malformed.
+    query
+        .validate()
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", e.to_string()))?;
     let analytics = state.inner.pm.analytics(id, &query).await?;
     Ok(Json(analytics).into_response())
 }

@@ -28,14 +28,14 @@ async fn a_split_is_set_rendered_sticky_guarded_ended_and_rolled_back() {
 
     // Bad splits are refused, and nothing is written.
     for (body, status) in [
-        (json!({"variants": [{"version": "1.0.0", "weight": 100}]}), 400),
+        (json!({"variants": [{"version": "1.0.0", "weight": 100}]}), 422),
         (
             json!({"variants": [{"version": "1.0.0", "weight": 0}, {"version": "1.1.0", "weight": 1}]}),
-            400,
+            422,
         ),
         (
             json!({"variants": [{"version": "1.0.0", "weight": 1}, {"version": "1.0.0", "weight": 1}]}),
-            400,
+            422,
         ),
         (
             json!({"variants": [{"version": "1.0.0", "weight": 1}, {"version": "x", "weight": 1}]}),

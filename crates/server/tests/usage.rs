@@ -138,7 +138,7 @@ async fn bad_render_ids_reports_and_parameters_are_clear_400s() {
             .post(&format!("/v1/renders/{bad}/feedback"), json!({"success": true}))
             .send()
             .await
-            .problem(400);
+            .problem(404);
         assert!(p["detail"].as_str().unwrap().contains("render id"), "{p}");
     }
     let p = api
@@ -171,15 +171,22 @@ async fn bad_render_ids_reports_and_parameters_are_clear_400s() {
         ("by=model", "model"),
         ("from=yesterday", "from"),
         ("to=2026-13-01T00:00:00Z", "to"),
+        ("colour=blue", "colour"),
+    ] {
+        let reply = api.get(&format!("/v1/prompts/greet/analytics?{query}")).send().await;
+        let p = reply.problem(400);
+        assert!(p["detail"].as_str().unwrap().contains(needle), "{query}: {p}");
+    }
+    // Well-formed ranges the server will not compute are unprocessable.
+    for (query, needle) in [
         ("from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "before"),
         (
             "bucket=minute&from=2025-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
             "buckets",
         ),
-        ("colour=blue", "colour"),
     ] {
         let reply = api.get(&format!("/v1/prompts/greet/analytics?{query}")).send().await;
-        let p = reply.problem(400);
+        let p = reply.problem(422);
         assert!(p["detail"].as_str().unwrap().contains(needle), "{query}: {p}");
     }
     api.get("/v1/prompts/Greet/analytics").send().await.problem(400);

@@ -207,7 +207,9 @@ pub(crate) async fn set_split(
             ))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let split = prompt_manager::Split::new(variants)?;
+    // Well-formed but not a split (a version named twice): unprocessable, not malformed.
+    let split = prompt_manager::Split::new(variants)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
     let pm = state.writer(&caller);
     let target = LabelTarget::Split(split.clone());
     let event = match label_if_match(&state, &headers, &id, &label).await? {

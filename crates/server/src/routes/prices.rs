@@ -31,9 +31,26 @@ pub(crate) struct ModelPrice {
     /// The model: the table's entry when listed or set (lower case), the name asked about when
     /// looked up.
     pub(crate) model: String,
-    /// The price.
-    #[serde(flatten)]
-    pub(crate) price: PriceBody,
+    /// Per million input tokens.
+    pub(crate) input: f64,
+    /// Per million output tokens.
+    pub(crate) output: f64,
+    /// Per million cached input tokens, where the provider prices them apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cached_input: Option<f64>,
+}
+
+impl ModelPrice {
+    /// `model` at `price` (the schema lists the fields: a flattened body that denies unknown
+    /// fields would describe `model` as one).
+    fn new(model: String, price: PriceBody) -> Self {
+        ModelPrice {
+            model,
+            input: price.input,
+            output: price.output,
+            cached_input: price.cached_input,
+        }
+    }
 }
 
 /// Every priced model.
@@ -89,10 +106,7 @@ pub(crate) async fn list_prices(_: ReadAccess, State(state): State<AppState>) ->
         .map(|book| book.entries())
         .unwrap_or_default()
         .into_iter()
-        .map(|(model, price)| ModelPrice {
-            model,
-            price: body(price),
-        })
+        .map(|(model, price)| ModelPrice::new(model, body(price)))
         .collect();
     Json(PricesResponse { prices })
 }
@@ -112,10 +126,7 @@ pub(crate) async fn get_price(
 ) -> Result<Json<ModelPrice>, ApiError> {
     let book = state.inner.pm.prices().ok_or_else(no_prices)?;
     match book.price(&model) {
-        Some(price) => Ok(Json(ModelPrice {
-            model,
-            price: body(price),
-        })),
+        Some(price) => Ok(Json(ModelPrice::new(model, body(price)))),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "no_price",
@@ -135,6 +146,7 @@ pub(crate) async fn get_price(
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs an admin key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No price table on this server", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A negative amount, a bad model name, or an unknown field", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn set_price(
@@ -157,8 +169,5 @@ pub(crate) async fn set_price(
     })?;
     tracing::info!(model = %model, input = price.input, output = price.output, "price set at runtime");
     let model = model.trim().to_lowercase();
-    Ok(Json(ModelPrice {
-        model,
-        price: body(price),
-    }))
+    Ok(Json(ModelPrice::new(model, body(price))))
 }

@@ -121,6 +121,18 @@ pub(crate) async fn render_batch(
             request.requests.len()
         )));
     }
+    // A split key over the limit breaks the batch's schema, not one render: refuse the batch.
+    if let Some((i, key)) = request.requests.iter().enumerate().find_map(|(i, item)| {
+        item.split_key
+            .as_ref()
+            .filter(|k| k.len() > MAX_SPLIT_KEY)
+            .map(|k| (i, k))
+    }) {
+        return Err(ApiError::bad_request(format!(
+            "requests[{i}].split_key: {} bytes; a split key is at most {MAX_SPLIT_KEY}",
+            key.len()
+        )));
+    }
     let mut results = Vec::with_capacity(request.requests.len());
     // The errors of failed items, for the logging middleware (`error_log`).
     let mut failures = Vec::new();
