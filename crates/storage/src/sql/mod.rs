@@ -128,6 +128,26 @@ pub(crate) struct Migration {
     pub(crate) sql: &'static str,
 }
 
+/// Logs an applied migration: at info when it upgrades an existing database (an operator's
+/// concern), at debug when it creates a new one (which would bury `serve`'s first lines).
+pub(crate) fn log_migration(backend: &'static str, location: &str, migration: &Migration, upgrading: bool) {
+    if upgrading {
+        tracing::info!(
+            backend,
+            version = migration.version,
+            name = migration.name,
+            "applied migration to {location}"
+        );
+    } else {
+        tracing::debug!(
+            backend,
+            version = migration.version,
+            name = migration.name,
+            "applied migration to {location}"
+        );
+    }
+}
+
 /// The migrations a database at `applied` (the highest version it recorded, `None` when fresh)
 /// still needs, or an error when it was migrated by a newer build than this one.
 pub(crate) fn pending_migrations<'m>(

@@ -386,23 +386,7 @@ async fn migrate(pool: &SqlitePool, location: &str) -> Result<()> {
                 .bind(timestamp(Utc::now()))
                 .execute(&mut *tx)
                 .await?;
-            // Upgrading an existing database is worth an operator's attention; creating a new
-            // one is not (it would bury `serve`'s first lines on a fresh start).
-            if applied.is_some() {
-                tracing::info!(
-                    backend = BACKEND,
-                    version = migration.version,
-                    name = migration.name,
-                    "applied migration to {location}"
-                );
-            } else {
-                tracing::debug!(
-                    backend = BACKEND,
-                    version = migration.version,
-                    name = migration.name,
-                    "applied migration to {location}"
-                );
-            }
+            super::log_migration(BACKEND, location, migration, applied.is_some());
         }
         tx.commit().await?;
         Ok::<_, Failure>(())
