@@ -8,11 +8,14 @@
 //! multiple of three), then the unix minute (u32, big-endian), a 32-bit nonce that tells renders
 //! apart, and an FNV-1a checksum of all of it, which refuses mistyped and truncated tokens. The
 //! key part comes first and fills whole base64 quanta, so its text is computed once per
-//! resolution ([`KeyPrefix`]) and a render only encodes its last twelve bytes. It is not signed: a
-//! caller allowed to report can attribute a report to any key, as it could by rendering.
+//! resolution ([`KeyPrefix`]) and a render only keeps its last twelve bytes: the text of a render
+//! id is written the first time it is asked for ([`RenderId::as_str`], `Display`, serde), never
+//! on the render path. It is not signed: a caller allowed to report can attribute a report to any
+//! key, as it could by rendering.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -31,15 +34,29 @@ const MAX_VERSION_LEN: usize = 255;
 
 /// An opaque render id, as returned with a render (`RenderedPrompt::render_id`, the REST render
 /// response, the CLI's `render` output). [`RenderId::parse`] reads it back.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RenderId(String);
+///
+/// Two render ids are equal when their texts are; it serializes as its text.
+#[derive(Clone)]
+pub struct RenderId(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// Issued by a render: the resolution's shared key part and the render's own twelve bytes;
+    /// the text is written on first use.
+    Parts {
+        head: Arc<str>,
+        tail: [u8; 12],
+        text: OnceLock<Box<str>>,
+    },
+    /// Read from text (a report's path, a deserialized response).
+    Text(Box<str>),
+}
 
 /// The key part of the render ids of one (prompt, version, label): its text and the checksum
 /// state after it, computed once per resolution and kept with it.
 #[derive(Debug)]
 pub(crate) struct KeyPrefix {
-    text: Box<str>,
+    text: Arc<str>,
     fnv: u32,
 }
 
@@ -59,7 +76,7 @@ impl KeyPrefix {
         text.push_str(PREFIX);
         encode(&bytes, &mut text);
         Self {
-            text: text.into_boxed_str(),
+            text: Arc::from(text),
             fnv: fnv1a_from(FNV_OFFSET, &bytes),
         }
     }
@@ -78,15 +95,24 @@ impl RenderId {
         tail[4..8].copy_from_slice(&next_nonce().to_be_bytes());
         let sum = fnv1a_from(prefix.fnv, &tail[..8]);
         tail[8..].copy_from_slice(&sum.to_be_bytes());
-        let mut token = String::with_capacity(prefix.text.len() + 16);
-        token.push_str(&prefix.text);
-        encode(&tail, &mut token);
-        RenderId(token)
+        RenderId(Repr::Parts {
+            head: Arc::clone(&prefix.text),
+            tail,
+            text: OnceLock::new(),
+        })
     }
 
-    /// The token as text.
+    /// The token as text (written on the first call for a render's own id).
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            Repr::Parts { head, tail, text } => text.get_or_init(|| {
+                let mut token = String::with_capacity(head.len() + 16);
+                token.push_str(head);
+                encode(tail, &mut token);
+                token.into_boxed_str()
+            }),
+            Repr::Text(text) => text,
+        }
     }
 
     /// Reads a token: the key and minute of the render. Anything that is not a token issued by
@@ -153,7 +179,40 @@ impl RenderId {
 
 impl std::fmt::Display for RenderId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for RenderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RenderId").field(&self.as_str()).finish()
+    }
+}
+
+impl PartialEq for RenderId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RenderId {}
+
+impl std::hash::Hash for RenderId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl Serialize for RenderId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Keeps the text as it is, as a string field would; [`RenderId::parse`] checks it when used.
+impl<'de> Deserialize<'de> for RenderId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|text| RenderId(Repr::Text(text.into_boxed_str())))
     }
 }
 
@@ -163,7 +222,7 @@ impl std::str::FromStr for RenderId {
     /// Checks the token ([`RenderId::parse`]) and keeps it.
     fn from_str(s: &str) -> Result<Self> {
         RenderId::parse(s)?;
-        Ok(RenderId(s.to_owned()))
+        Ok(RenderId(Repr::Text(s.into())))
     }
 }
 
@@ -350,6 +409,27 @@ mod tests {
             let other = RenderId::new(&id, &version, label.as_ref(), 29_000_123);
             assert_ne!(other, token, "renders get distinct ids");
         }
+    }
+
+    #[test]
+    fn a_render_s_id_and_its_text_are_one_value() {
+        use std::hash::BuildHasher;
+        let (id, version, label) = key(Some("production"));
+        let issued = RenderId::new(&id, &version, label.as_ref(), 29_000_123);
+        // Serialized before its text was asked for: serde writes it on demand.
+        let json = serde_json::to_string(&issued).unwrap();
+        let read: RenderId = serde_json::from_str(&json).unwrap();
+        assert_eq!(json, format!("\"{}\"", issued.as_str()));
+        assert_eq!(read, issued);
+        assert_eq!(issued, read);
+        let hasher = std::collections::hash_map::RandomState::new();
+        assert_eq!(hasher.hash_one(&issued), hasher.hash_one(&read));
+        assert_eq!(format!("{issued:?}"), format!("RenderId({:?})", issued.as_str()));
+        assert_eq!(issued.to_string(), read.to_string());
+        // A clone taken before the text was written writes the same text.
+        let fresh = RenderId::new(&id, &version, label.as_ref(), 29_000_123);
+        let copy = fresh.clone();
+        assert_eq!(copy.as_str(), fresh.as_str());
     }
 
     #[test]
