@@ -49,6 +49,9 @@ pub(crate) trait Dialect {
         Ok(())
     }
 
+    /// How many rows a statement changed.
+    fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
+
     /// A version row (`None` for the empty side of a join).
     fn version_row(id: &str, row: &<Self::Db as Database>::Row) -> Result<Option<VersionRow>, Failure>;
     /// A label event row.

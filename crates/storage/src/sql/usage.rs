@@ -1,12 +1,18 @@
 //! Usage rows in SQL, the same text for SQLite and PostgreSQL (both read `$N` placeholders): the
 //! columns of `pm_usage` (`migrations/*/0005_usage.sql`), the additive upserts a flush runs, and
-//! the decoding of what a query reads. Each backend binds the values ([`Bind`]) and runs the
-//! statements in one transaction.
+//! the decoding of what a query reads — run once over the dialect by [`Usage`]. Each backend
+//! opens the transaction (SQLite's write lock, PostgreSQL's retries) and calls it.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
+
+use super::reads::Dialect;
+use super::sql_error;
 
 use prompt_manager_core::semver::Version;
-use prompt_manager_core::usage::{DURATION_BUCKETS, UsageCounts, UsageKey, UsageQuery, UsageRow};
+use prompt_manager_core::usage::{Bucket, DURATION_BUCKETS, UsageCounts, UsageKey, UsageQuery, UsageRow};
 use prompt_manager_core::{Error, LabelName, NanoUsd};
 
 /// The integer counters of `pm_usage`, in column order (after the key columns).
@@ -234,8 +240,107 @@ pub(crate) fn upserts(rows: &[UsageRow]) -> Vec<(String, Vec<Bind>)> {
     statements
 }
 
+/// The usage statements of a backend's dialect.
+pub(crate) struct Usage<D: Dialect>(PhantomData<D>);
+
+impl<D: Dialect> Usage<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'c> &'c Pool<D::Db>: Executor<'c, Database = D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+    for<'t> &'t str: Encode<'t, D::Db> + Type<D::Db>,
+    for<'t> String: Decode<'t, D::Db> + Type<D::Db>,
+    for<'t> i64: Encode<'t, D::Db> + Decode<'t, D::Db> + Type<D::Db>,
+    for<'t> f64: Encode<'t, D::Db> + Decode<'t, D::Db> + Type<D::Db>,
+    usize: ColumnIndex<<D::Db as Database>::Row>,
+{
+    /// Runs a flush's [`upserts`] in the caller's transaction.
+    pub(crate) async fn add(
+        conn: &mut <D::Db as Database>::Connection,
+        statements: &[(String, Vec<Bind>)],
+    ) -> Result<(), sqlx::Error> {
+        for (sql, binds) in statements {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for bind in binds {
+                query = match bind {
+                    Bind::Text(s) => query.bind(s.as_str()),
+                    Bind::Int(n) => query.bind(*n),
+                    Bind::Float(x) => query.bind(*x),
+                };
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// The rows of a query: counters and error kinds, joined by key.
+    pub(crate) async fn read(pool: &Pool<D::Db>, query: &UsageQuery) -> Result<Vec<UsageRow>, Error> {
+        let reading = |e| {
+            sql_error(
+                D::BACKEND,
+                format_args!("reading the usage of `{}`", query.prompt_id),
+                e,
+            )
+        };
+        let bucket = query.bucket.as_str();
+        let select = select_counts();
+        let counts = sqlx::query(sqlx::AssertSqlSafe(select.as_str()))
+            .bind(query.prompt_id.as_str())
+            .bind(bucket)
+            .bind(query.from)
+            .bind(query.to)
+            .fetch_all(pool)
+            .await
+            .map_err(reading)?
+            .iter()
+            .map(|row| read_counts_row(|i| row.try_get(i), |i| row.try_get(i), |i| row.try_get(i)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(reading)?;
+        let errors = sqlx::query(SELECT_ERRORS)
+            .bind(query.prompt_id.as_str())
+            .bind(bucket)
+            .bind(query.from)
+            .bind(query.to)
+            .fetch_all(pool)
+            .await
+            .map_err(reading)?
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                    row.try_get(4)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(reading)?;
+        rows_of(D::BACKEND, query, counts, errors)
+    }
+
+    /// Deletes the rows of `bucket` that start before `before` in the caller's transaction; how
+    /// many went.
+    pub(crate) async fn prune(
+        conn: &mut <D::Db as Database>::Connection,
+        bucket: Bucket,
+        before: i64,
+    ) -> Result<u64, sqlx::Error> {
+        let mut deleted = 0;
+        for sql in PRUNES {
+            let done = sqlx::query(sql)
+                .bind(bucket.as_str())
+                .bind(before)
+                .execute(&mut *conn)
+                .await?;
+            deleted += D::rows_affected(&done);
+        }
+        Ok(deleted)
+    }
+}
+
 /// The query of the counters: binds are prompt id, bucket, from, to.
-pub(crate) fn select_counts() -> String {
+fn select_counts() -> String {
     format!(
         "SELECT version, label, start, {}, {} FROM pm_usage WHERE prompt_id = $1 AND bucket = $2 AND start >= $3 \
          AND start < $4",
@@ -245,26 +350,26 @@ pub(crate) fn select_counts() -> String {
 }
 
 /// The query of the error kinds: binds are prompt id, bucket, from, to.
-pub(crate) const SELECT_ERRORS: &str = "SELECT version, label, start, kind, renders FROM pm_usage_errors \
+const SELECT_ERRORS: &str = "SELECT version, label, start, kind, renders FROM pm_usage_errors \
      WHERE prompt_id = $1 AND bucket = $2 AND start >= $3 AND start < $4";
 
 /// The deletes of a prune: binds are bucket, before.
-pub(crate) const PRUNES: [&str; 2] = [
+const PRUNES: [&str; 2] = [
     "DELETE FROM pm_usage WHERE bucket = $1 AND start < $2",
     "DELETE FROM pm_usage_errors WHERE bucket = $1 AND start < $2",
 ];
 
 /// What a backend read from one row of [`select_counts`].
-pub(crate) struct CountsRow {
-    pub(crate) version: String,
-    pub(crate) label: String,
-    pub(crate) start: i64,
-    pub(crate) ints: Vec<i64>,
-    pub(crate) floats: [f64; 2],
+struct CountsRow {
+    version: String,
+    label: String,
+    start: i64,
+    ints: Vec<i64>,
+    floats: [f64; 2],
 }
 
 /// Reads a row of [`select_counts`] with the backend's getters (by column index).
-pub(crate) fn read_counts_row<E>(
+fn read_counts_row<E>(
     text: impl Fn(usize) -> Result<String, E>,
     integer: impl Fn(usize) -> Result<i64, E>,
     float: impl Fn(usize) -> Result<f64, E>,
@@ -283,7 +388,7 @@ pub(crate) fn read_counts_row<E>(
 }
 
 /// The rows of a query from what the backend read: counters and error kinds joined by key.
-pub(crate) fn rows_of(
+fn rows_of(
     backend: &'static str,
     query: &UsageQuery,
     counts: Vec<CountsRow>,

@@ -470,6 +470,10 @@ impl Dialect for PostgresDialect {
         version_row(row)
     }
 
+    fn rows_affected(result: &<Postgres as sqlx::Database>::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+
     fn event_row(_id: &str, row: &<Postgres as sqlx::Database>::Row) -> Result<EventRow, Failure> {
         event_row(row)
     }

@@ -4,7 +4,7 @@
 //! and the change feed are in the parent.
 
 use super::*;
-use crate::sql::usage::{self, Bind};
+use crate::sql::usage::{self, Usage};
 use prompt_manager_core::usage::{Bucket, UsageQuery, UsageRow};
 
 /// Tags as the JSON array kept in `pm_prompts.tags`.
@@ -33,6 +33,7 @@ enum Base {
 
 type Gov = Governance<PostgresDialect>;
 type Write = Writes<PostgresDialect>;
+type Use = Usage<PostgresDialect>;
 
 /// Locks the prompt or, when it does not exist, creates its row. A concurrent create of the
 /// same id makes the insert wait for the other transaction; when that one commits, the insert
@@ -358,17 +359,7 @@ impl StorageBackend for PostgresStore {
         let statements = usage::upserts(rows);
         let result = retrying!(async {
             let mut tx = self.pool.begin().await?;
-            for (sql, binds) in &statements {
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                for bind in binds {
-                    query = match bind {
-                        Bind::Text(s) => query.bind(s.as_str()),
-                        Bind::Int(n) => query.bind(*n),
-                        Bind::Float(x) => query.bind(*x),
-                    };
-                }
-                query.execute(&mut *tx).await?;
-            }
+            Use::add(&mut tx, &statements).await?;
             tx.commit().await?;
             Ok::<_, Failure>(())
         });
@@ -376,55 +367,13 @@ impl StorageBackend for PostgresStore {
     }
 
     async fn usage(&self, query: &UsageQuery) -> Result<Vec<UsageRow>> {
-        let reading = |e| sql_error(BACKEND, format_args!("reading the usage of `{}`", query.prompt_id), e);
-        let bucket = query.bucket.as_str();
-        let counts = sqlx::query(sqlx::AssertSqlSafe(usage::select_counts()))
-            .bind(query.prompt_id.as_str())
-            .bind(bucket)
-            .bind(query.from)
-            .bind(query.to)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(reading)?
-            .iter()
-            .map(|row| usage::read_counts_row(|i| row.try_get(i), |i| row.try_get(i), |i| row.try_get(i)))
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(reading)?;
-        let errors = sqlx::query(usage::SELECT_ERRORS)
-            .bind(query.prompt_id.as_str())
-            .bind(bucket)
-            .bind(query.from)
-            .bind(query.to)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(reading)?
-            .iter()
-            .map(|row| {
-                Ok((
-                    row.try_get(0)?,
-                    row.try_get(1)?,
-                    row.try_get(2)?,
-                    row.try_get(3)?,
-                    row.try_get(4)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(reading)?;
-        usage::rows_of(BACKEND, query, counts, errors)
+        Use::read(&self.pool, query).await
     }
 
     async fn prune_usage(&self, bucket: Bucket, before: i64) -> Result<u64> {
         let result = retrying!(async {
             let mut tx = self.pool.begin().await?;
-            let mut deleted = 0;
-            for sql in usage::PRUNES {
-                deleted += sqlx::query(sql)
-                    .bind(bucket.as_str())
-                    .bind(before)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            }
+            let deleted = Use::prune(&mut tx, bucket, before).await?;
             tx.commit().await?;
             Ok::<_, Failure>(deleted)
         });

@@ -4,11 +4,12 @@
 //! migrating and the change log are in the parent.
 
 use super::*;
-use crate::sql::usage::{self, Bind};
+use crate::sql::usage::{self, Usage};
 use prompt_manager_core::usage::{Bucket, UsageQuery, UsageRow};
 
 type Gov = Governance<SqliteDialect>;
 type Write = Writes<SqliteDialect>;
+type Use = Usage<SqliteDialect>;
 
 /// How the shared reads ([`Reads`]) decode this backend's rows.
 struct SqliteDialect;
@@ -38,6 +39,10 @@ impl Dialect for SqliteDialect {
 
     fn version_row(id: &str, row: &<Sqlite as sqlx::Database>::Row) -> Result<Option<VersionRow>, Failure> {
         version_row(id, row)
+    }
+
+    fn rows_affected(result: &<Sqlite as sqlx::Database>::QueryResult) -> u64 {
+        result.rows_affected()
     }
 
     fn event_row(id: &str, row: &<Sqlite as sqlx::Database>::Row) -> Result<EventRow, Failure> {
@@ -395,17 +400,7 @@ impl StorageBackend for SqliteStore {
         let statements = usage::upserts(rows);
         let run = async {
             let mut tx = self.begin_write().await?;
-            for (sql, binds) in &statements {
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                for bind in binds {
-                    query = match bind {
-                        Bind::Text(s) => query.bind(s.as_str()),
-                        Bind::Int(n) => query.bind(*n),
-                        Bind::Float(x) => query.bind(*x),
-                    };
-                }
-                query.execute(&mut *tx).await?;
-            }
+            Use::add(&mut tx, &statements).await?;
             tx.commit().await?;
             Ok::<_, Failure>(())
         };
@@ -413,55 +408,13 @@ impl StorageBackend for SqliteStore {
     }
 
     async fn usage(&self, query: &UsageQuery) -> Result<Vec<UsageRow>> {
-        let reading = |e| sql_error(BACKEND, format_args!("reading the usage of `{}`", query.prompt_id), e);
-        let bucket = query.bucket.as_str();
-        let counts = sqlx::query(sqlx::AssertSqlSafe(usage::select_counts()))
-            .bind(query.prompt_id.as_str())
-            .bind(bucket)
-            .bind(query.from)
-            .bind(query.to)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(reading)?
-            .iter()
-            .map(|row| usage::read_counts_row(|i| row.try_get(i), |i| row.try_get(i), |i| row.try_get(i)))
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(reading)?;
-        let errors = sqlx::query(usage::SELECT_ERRORS)
-            .bind(query.prompt_id.as_str())
-            .bind(bucket)
-            .bind(query.from)
-            .bind(query.to)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(reading)?
-            .iter()
-            .map(|row| {
-                Ok((
-                    row.try_get(0)?,
-                    row.try_get(1)?,
-                    row.try_get(2)?,
-                    row.try_get(3)?,
-                    row.try_get(4)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(reading)?;
-        usage::rows_of(BACKEND, query, counts, errors)
+        Use::read(&self.pool, query).await
     }
 
     async fn prune_usage(&self, bucket: Bucket, before: i64) -> Result<u64> {
         let run = async {
             let mut tx = self.begin_write().await?;
-            let mut deleted = 0;
-            for sql in usage::PRUNES {
-                deleted += sqlx::query(sql)
-                    .bind(bucket.as_str())
-                    .bind(before)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            }
+            let deleted = Use::prune(&mut tx, bucket, before).await?;
             tx.commit().await?;
             Ok::<_, Failure>(deleted)
         };
