@@ -153,6 +153,64 @@ async fn the_experiment_view_compares_the_variants_and_promoting_one_ends_the_te
     let ended = ui.get("/ui/experiment/support/triage?label=production").await;
     assert_eq!(ended.status, StatusCode::OK);
     ended.has(">ended<").has("no longer split");
+
+    // Rolling back restores the split, and the pages say so before and after.
+    let prompt = ui.get("/ui/p/support/triage").await;
+    prompt.has("Roll back to the A/B split 1.1.0=50 2.0.0=50");
+    let confirm = ui.post(FORM, &[("action", "rollback"), ("label", "production")]).await;
+    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
+    confirm
+        .has("to the A/B split <code>1.1.0=50 2.0.0=50</code>: this restores the test")
+        .has("Roll back production → split 1.1.0=50 2.0.0=50");
+    let field = |name: &str| {
+        confirm
+            .body
+            .split(&format!("name=\"{name}\" value=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_owned()
+    };
+    let (expected, version) = (field("expected"), field("version"));
+    assert_eq!(version, "split 1.1.0=50 2.0.0=50");
+    // A confirmation for another target is stale: nothing changes.
+    let stale = ui
+        .post(
+            FORM,
+            &[
+                ("action", "rollback"),
+                ("label", "production"),
+                ("version", "1.1.0"),
+                ("expected", &expected),
+                ("step", "apply"),
+            ],
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    stale.has("would now go to split 1.1.0=50 2.0.0=50 rather than 1.1.0");
+    assert!(pm.summary("support/triage").await.unwrap().splits.is_empty());
+    let applied = ui
+        .post(
+            FORM,
+            &[
+                ("action", "rollback"),
+                ("label", "production"),
+                ("version", &version),
+                ("expected", &expected),
+                ("step", "apply"),
+            ],
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::SEE_OTHER, "{}", applied.body);
+    let location = applied.location.clone().unwrap();
+    assert!(
+        location.contains("done=rollback_split%3Aproduction%3A1.1.0"),
+        "{location}"
+    );
+    let summary = pm.summary("support/triage").await.unwrap();
+    assert_eq!(summary.splits["production"].to_string(), "1.1.0=50 2.0.0=50");
+    let back = ui.get(&location).await;
+    back.has("Label production rolled back to its A/B split (primary 1.1.0).");
 }
 
 #[tokio::test]

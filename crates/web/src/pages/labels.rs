@@ -22,7 +22,7 @@ use prompt_manager::semver::Version;
 use prompt_manager::versioning::{changelog_draft, reasons, suggest};
 use prompt_manager::{
     Error, ExpectTarget, LabelEvent, LabelName, LabelTarget, PromptId, PromptStatus, PromptSummary, Split,
-    SplitOptions, VersioningExt, rollback_target,
+    SplitOptions, VersioningExt, rollback_assignment,
 };
 use prompt_manager_server::keys::Caller;
 use serde::Deserialize;
@@ -216,6 +216,7 @@ pub(crate) async fn post(
             "lifting a label's protection needs an admin key. Nothing was changed.",
         ));
     }
+    let mut rollback_split = None;
     let target = match action {
         Action::Set => {
             let version = parse_version(&viewer, &id, form.version.as_deref())?;
@@ -232,8 +233,16 @@ pub(crate) async fn post(
         }
         Action::Rollback => {
             let history = pm.label_history(&id, Some(&label)).await.or_page()?;
-            match rollback_target(&history) {
-                Some((from, to)) if Some(&from) == current.as_ref() => Some(to),
+            let now = current
+                .clone()
+                .map(|v| LabelTarget::from_parts(v, current_split.clone()));
+            match rollback_assignment(&history) {
+                Some((from, to)) if Some(&from) == now.as_ref() => {
+                    // Back to an A/B split: the split is restored, its primary is the version the
+                    // confirmation diffs against.
+                    rollback_split = to.split().cloned();
+                    Some(to.version().clone())
+                }
                 _ => {
                     return Err(problem(
                         StatusCode::UNPROCESSABLE_ENTITY,
@@ -268,6 +277,7 @@ pub(crate) async fn post(
         current,
         current_split,
         target,
+        rollback_split,
         store_protected,
         config_protected,
     };
@@ -295,8 +305,11 @@ struct Plan {
     current: Option<Version>,
     /// The label's A/B split, when it is one.
     current_split: Option<Split>,
-    /// Where it will point (protect/unprotect: where it points).
+    /// Where it will point (protect/unprotect: where it points; a rollback to an A/B split:
+    /// the split's primary).
     target: Option<Version>,
+    /// The A/B split a rollback restores, when the label was one before.
+    rollback_split: Option<Split>,
     store_protected: bool,
     config_protected: bool,
 }
@@ -312,6 +325,15 @@ impl Plan {
         match &self.current_split {
             Some(split) => format!("split {split}"),
             None => text(self.current.as_ref()),
+        }
+    }
+
+    /// Where the label will point, as the confirmation carries it: a version, or `split
+    /// 1.2.0=90 1.3.0=10` for a rollback that restores a split.
+    fn target_text(&self) -> String {
+        match &self.rollback_split {
+            Some(split) => format!("split {split}"),
+            None => text(self.target.as_ref()),
         }
     }
 
@@ -371,7 +393,8 @@ async fn confirm(web: &Web, viewer: &Viewer, summary: &PromptSummary, plan: &Pla
             target => plan.target.as_ref().map(ToString::to_string),
             expected => plan.expected_text(),
             split => plan.current_split.as_ref().map(ToString::to_string),
-            version => text(plan.target.as_ref()),
+            target_split => plan.rollback_split.as_ref().map(ToString::to_string),
+            version => plan.target_text(),
             store_protected => plan.store_protected,
             config_protected => plan.config_protected,
             latest => summary.latest_version.to_string(),
@@ -407,14 +430,14 @@ fn check_fresh(viewer: &Viewer, plan: &Plan, expected: Option<&str>, version: Op
             ),
         ));
     }
-    if plan.action == Action::Rollback && version.map(str::trim) != Some(text(plan.target.as_ref()).as_str()) {
+    if plan.action == Action::Rollback && version.map(str::trim) != Some(plan.target_text().as_str()) {
         return Err(stale(
             viewer,
             &plan.id,
             &format!(
                 "the rollback of `{}` would now go to {} rather than {}.",
                 plan.label,
-                text(plan.target.as_ref()),
+                plan.target_text(),
                 version.unwrap_or("the version you confirmed")
             ),
         ));
@@ -457,7 +480,12 @@ async fn apply(
         }
         (Action::Rollback, _) => {
             let event = stale_or_page(viewer, plan, pm.rollback(id, label).await)?;
-            format!("rollback:{label}:{}", text(event.to.as_ref()))
+            let kind = if event.to_split.is_some() {
+                "rollback_split"
+            } else {
+                "rollback"
+            };
+            format!("{kind}:{label}:{}", text(event.to.as_ref()))
         }
         (Action::Remove, _) => {
             stale_or_page(
@@ -499,12 +527,13 @@ pub(crate) fn notice(done: &str) -> Option<String> {
     let kind = parts.next()?;
     let mut label = || parts.next().and_then(|l| LabelName::new(l).ok());
     let message = match kind {
-        "set" | "rollback" | "unchanged" => {
+        "set" | "rollback" | "rollback_split" | "unchanged" => {
             let l = label()?;
             let v = Version::parse(parts.next()?).ok()?;
             match kind {
                 "set" => format!("Label {l} now points to {v}."),
                 "rollback" => format!("Label {l} rolled back to {v}."),
+                "rollback_split" => format!("Label {l} rolled back to its A/B split (primary {v})."),
                 _ => format!("Label {l} already pointed to {v}: nothing changed."),
             }
         }
@@ -519,7 +548,8 @@ pub(crate) fn notice(done: &str) -> Option<String> {
 
 /// What the label controls of the prompt page need: the notice of the action just done
 /// (`done`), the labels the server's configuration protects, and where each label's rollback
-/// goes (from `history`, the prompt's label events oldest first).
+/// goes (from `history`, the prompt's label events oldest first): a version, or `the A/B split
+/// 1.1.0=90 1.2.0=10` when the rollback restores a split.
 pub(crate) fn controls(web: &Web, history: &[LabelEvent], done: Option<&str>) -> minijinja::Value {
     let mut by_label: BTreeMap<&LabelName, Vec<LabelEvent>> = BTreeMap::new();
     for event in history {
@@ -527,7 +557,14 @@ pub(crate) fn controls(web: &Web, history: &[LabelEvent], done: Option<&str>) ->
     }
     let rollback: BTreeMap<String, String> = by_label
         .into_iter()
-        .filter_map(|(label, events)| Some((label.to_string(), rollback_target(&events)?.1.to_string())))
+        .filter_map(|(label, events)| {
+            let (_, to) = rollback_assignment(&events)?;
+            let to = match to {
+                LabelTarget::Version(v) => v.to_string(),
+                LabelTarget::Split(split) => format!("the A/B split {split}"),
+            };
+            Some((label.to_string(), to))
+        })
         .collect();
     minijinja::context! {
         notice => done.and_then(notice),
