@@ -367,3 +367,54 @@ fn only_a_manager_that_asks_for_it_listens_to_the_change_feed() {
         assert!(!memory.watches_store(), "the memory store has no feed to listen to");
     });
 }
+
+/// A manager's subscribers hear its own writes (on any store, even one without a feed), and on
+/// a store with a feed the writes of another instance, and `lost` when the feed starts.
+#[test]
+fn subscribers_hear_local_writes_and_the_store_s_feed() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // The memory store has no feed: only writes through the manager (and its clones) are heard.
+        let memory = prompt_manager::builder().build().unwrap();
+        let heard = std::sync::Arc::new(Heard::default());
+        memory.subscribe_changes(heard.clone());
+        memory
+            .create(Prompt::text("greeting", "Hello {{ name }}!").unwrap())
+            .await
+            .unwrap();
+        memory
+            .acting_as("ada")
+            .set_label("greeting", "production", "1.0.0")
+            .await
+            .unwrap();
+        memory.refresh(&"other".parse().unwrap());
+        assert_eq!(
+            *heard.changed.lock().unwrap(),
+            ["greeting", "greeting", "other"],
+            "the create, the label move through a derived handle, the refresh"
+        );
+        assert_eq!(heard.lost.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+        // SQLite's change log: another instance's write reaches the subscriber.
+        let folder = tempfile::tempdir().unwrap();
+        let url = sqlite_url(&folder);
+        let writer = prompt_manager::open(&url).await.unwrap();
+        let reader = prompt_manager::open(&url).await.unwrap();
+        let heard = std::sync::Arc::new(Heard::default());
+        reader.subscribe_changes(heard.clone());
+        writer.create(Prompt::text("elsewhere", "Hi").unwrap()).await.unwrap();
+        let started = Instant::now();
+        while !heard.changed.lock().unwrap().iter().any(|id| id == "elsewhere") {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "the subscriber heard nothing of another instance's write"
+            );
+            reader.store().catch_up().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+}

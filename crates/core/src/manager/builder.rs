@@ -136,6 +136,7 @@ impl PromptManagerBuilder {
                 tokens: self.tokens,
                 prices: self.prices,
                 usage: self.usage.map(|config| Recorder::new(config, sampling)),
+                subscribers: RwLock::new(Vec::new()),
             }),
             actor: self.actor.map(Arc::from),
             authority: crate::store::Authority::User,
@@ -154,20 +155,21 @@ impl PromptManagerBuilder {
     }
 }
 
-/// Drops what the registry cached about prompts the store reports changed elsewhere. The
-/// rendered-output cache needs nothing: its keys are resolutions, which the registry renews.
+/// Drops what the registry cached about prompts the store reports changed elsewhere, and tells
+/// the manager's subscribers. The rendered-output cache needs nothing: its keys are resolutions,
+/// which the registry renews.
 struct RegistryInvalidator(std::sync::Weak<Inner>);
 
 impl crate::store::ChangeListener for RegistryInvalidator {
     fn changed(&self, id: &PromptId) {
         if let Some(inner) = self.0.upgrade() {
-            inner.registry.invalidate(id);
+            inner.changed(id);
         }
     }
 
     fn lost(&self) {
         if let Some(inner) = self.0.upgrade() {
-            inner.registry.invalidate_all();
+            inner.lost();
         }
     }
 }

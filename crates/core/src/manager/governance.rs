@@ -129,7 +129,7 @@ impl PromptManager {
             actor: self.actor_name(),
         };
         let changed = self.inner.store.set_protection(&id, change).await?;
-        self.inner.registry.invalidate(&id);
+        self.inner.changed(&id);
         Ok(changed)
     }
 

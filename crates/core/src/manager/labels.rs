@@ -180,7 +180,7 @@ impl PromptManager {
                 },
             )
             .await?;
-        self.inner.registry.invalidate(id);
+        self.inner.changed(id);
         if let Some(event) = &event {
             self.each_observer(|o| o.on_label_moved(id, event));
         }
@@ -210,7 +210,7 @@ impl PromptManager {
                 },
             )
             .await?;
-        self.inner.registry.invalidate(id);
+        self.inner.changed(id);
         if let Some(event) = &event {
             self.each_observer(|o| o.on_label_moved(id, event));
         }
@@ -239,7 +239,7 @@ impl PromptManager {
                     actor: self.actor_name(),
                 };
                 self.inner.store.set_status(&id, change).await?;
-                self.inner.registry.invalidate(&id);
+                self.inner.changed(&id);
                 self.inner.store.summary(&id).await
             },
         )
@@ -260,7 +260,7 @@ impl PromptManager {
                 actor: self.actor_name(),
             };
             self.inner.store.delete(&id, request).await?;
-            self.inner.registry.invalidate(&id);
+            self.inner.changed(&id);
             self.inner.registry.forget_compiled(&id);
             Ok(())
         })

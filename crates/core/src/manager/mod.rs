@@ -133,6 +133,27 @@ struct Inner {
     prices: Option<Arc<dyn crate::tokens::PriceBook>>,
     /// The usage recorder, when renders are recorded.
     usage: Option<crate::usage::Recorder>,
+    /// Who hears of changes ([`PromptManager::subscribe_changes`]).
+    subscribers: RwLock<Vec<Arc<dyn crate::store::ChangeListener>>>,
+}
+
+impl Inner {
+    /// Prompt `id` changed (a write through this manager, or one the store's feed reported):
+    /// forget what the registry holds of it and tell the subscribers.
+    fn changed(&self, id: &PromptId) {
+        self.registry.invalidate(id);
+        for subscriber in self.subscribers.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            subscriber.changed(id);
+        }
+    }
+
+    /// The store's feed was interrupted: forget everything and tell the subscribers.
+    fn lost(&self) {
+        self.registry.invalidate_all();
+        for subscriber in self.subscribers.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            subscriber.lost();
+        }
+    }
 }
 
 impl std::fmt::Debug for PromptManager {

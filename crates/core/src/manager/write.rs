@@ -189,7 +189,7 @@ impl PromptManager {
                 authority: self.authority,
             })
             .await?;
-        self.inner.registry.invalidate(&new.prompt.id);
+        self.inner.changed(&new.prompt.id);
         let span = tracing::Span::current();
         span.record("gen_ai.prompt.version", tracing::field::display(&new.version));
         span.record("gen_ai.prompt.content_hash", new.content_hash.0.as_str());
@@ -232,7 +232,7 @@ impl PromptManager {
                     .collect();
                 let events = self.inner.store.save_all(requests).await?;
                 for (version, _) in &moved {
-                    self.inner.registry.invalidate(&version.prompt.id);
+                    self.inner.changed(&version.prompt.id);
                 }
                 for (version, _) in &moved {
                     self.each_observer(|o| o.on_version_created(version));
@@ -281,6 +281,23 @@ impl PromptManager {
     /// PostgreSQL and SQLite do). Call this after the store was changed behind the manager's back
     /// otherwise: by hand or by another process in a `dir://` folder.
     pub fn refresh(&self, id: &PromptId) {
-        self.inner.registry.invalidate(id);
+        self.inner.changed(id);
+    }
+
+    /// Tells `listener` of every change this manager sees: [`changed`](crate::ChangeListener::changed)
+    /// after each write through it (or a clone of it, or a manager made from it with
+    /// [`acting_as`](Self::acting_as) or [`with_authority`](Self::with_authority)), after
+    /// [`refresh`](Self::refresh), and for each change its store's feed reports from other
+    /// processes or instances when the store has one; [`lost`](crate::ChangeListener::lost) when
+    /// that feed was interrupted and changes may have been missed.
+    ///
+    /// The listener is called on the writing task and must be quick (hand the id to a channel).
+    /// A change may be reported twice: the write here, then the store's feed echoing it.
+    pub fn subscribe_changes(&self, listener: Arc<dyn crate::ChangeListener>) {
+        self.inner
+            .subscribers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(listener);
     }
 }
