@@ -54,6 +54,7 @@ use utoipa::openapi::HttpMethod;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 mod body;
+mod changes;
 mod conn;
 mod dto;
 mod error;
@@ -79,7 +80,7 @@ pub use state::{AppOptions, AppState};
             Send `Authorization: Bearer <key>` when the server has API keys.",
         license(name = "MIT OR Apache-2.0")
     ),
-    components(schemas(Problem)),
+    components(schemas(Problem, changes::ChangeData, changes::ResetData, changes::ReadyData)),
     modifiers(&BearerAuth),
     tags(
         (name = "prompts", description = "Create, read, update and archive prompts"),
@@ -89,6 +90,7 @@ pub use state::{AppOptions, AppState};
         (name = "governance", description = "Protected labels, the audit log and impact analysis"),
         (name = "prices", description = "The price table: US dollars per million tokens per model"),
         (name = "usage", description = "Usage and feedback reported after the model call, and analytics per version, label and variant"),
+        (name = "changes", description = "A stream of the prompts that change (Server-Sent Events), for caches"),
         (name = "operations", description = "Health, readiness and metrics")
     )
 )]
@@ -191,6 +193,7 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let parts = add::<usage::__path_report_usage, _, _>(parts, usage::report_usage);
     let parts = add::<usage::__path_report_feedback, _, _>(parts, usage::report_feedback);
     let parts = add::<usage::__path_analytics, _, _>(parts, usage::analytics);
+    let parts = add::<changes::__path_changes, _, _>(parts, changes::changes);
     let parts = add::<__path_healthz, _, _>(parts, healthz);
     let parts = add::<__path_readyz, _, _>(parts, readyz);
     add::<__path_metrics, _, _>(parts, metrics)

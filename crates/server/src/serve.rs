@@ -280,10 +280,13 @@ impl Server {
         let router = crate::app_with(self.state.clone(), extra);
         let stopping = Arc::new(tokio::sync::Notify::new());
         let notify = stopping.clone();
+        let state = self.state.clone();
         let serving =
             axum::serve(crate::conn::ProblemListener(self.listener), router).with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down: no new connections, draining the requests in flight");
+                // Change streams never end by themselves: end them, so their connections close.
+                state.inner.changes.close();
                 notify.notify_one();
             });
         let grace = self.config.shutdown_grace;

@@ -39,6 +39,8 @@ pub struct AppOptions {
     /// The most distinct (prompt id, version, label) render series `/metrics` keeps (default
     /// 1000); renders past it are counted under `version="_other", label="_other"`.
     pub metrics_max_series: usize,
+    /// The most `GET /v1/changes` streams open at once (default 10,000); more get 503.
+    pub max_change_streams: usize,
 }
 
 impl Default for AppOptions {
@@ -52,6 +54,7 @@ impl Default for AppOptions {
             concurrency_limit: 512,
             max_batch: 100,
             metrics_max_series: DEFAULT_MAX_RENDER_SERIES,
+            max_change_streams: 10_000,
         }
     }
 }
@@ -72,6 +75,8 @@ pub(crate) struct Inner {
     /// Bumped whenever the store reports a change made elsewhere: a body read before a bump is
     /// not cached after it (it may be what a delete and re-create replaced).
     pub(crate) exact_epoch: AtomicU64,
+    /// The changes `GET /v1/changes` streams.
+    pub(crate) changes: Arc<crate::changes::ChangeFeed>,
 }
 
 /// A cached exact-version response: its ETag and JSON body.
@@ -129,7 +134,10 @@ impl AppState {
         let metrics =
             MetricsObserver::new(MetricsConfig::first_seen(200).with_max_render_series(options.metrics_max_series));
         pm.add_observer(Arc::new(metrics.clone()));
+        let changes = crate::changes::ChangeFeed::new(options.max_change_streams);
+        pm.subscribe_changes(changes.listener());
         let inner = Arc::new(Inner {
+            changes,
             pm,
             keys,
             metrics,

@@ -705,6 +705,11 @@ async fn the_openapi_document_matches_the_routes() {
     let paths = json["paths"].as_object().unwrap();
     assert!(paths.len() >= 14, "{:?}", paths.keys());
     for (path, item) in paths {
+        // The change stream never ends, so its body cannot be read to the end here; it is routed
+        // and read through a socket in tests/changes.rs.
+        if path == "/v1/changes" {
+            continue;
+        }
         for method in item.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
             let uri = path

@@ -75,9 +75,12 @@ echo "schemathesis $("$schemathesis" --version | awk '{print $NF}') ($("$venv/bi
 
 status=0
 # From the scratch folder: schemathesis and Hypothesis leave their caches in the current one.
+# `GET /v1/changes` is a stream that ends only when the server stops: schemathesis would wait for
+# its end on every case. Its own tests read it through a socket (crates/server/tests/changes.rs).
 cd "$work"
 "$schemathesis" --config-file "$work/schemathesis.toml" run "$url/openapi.json" \
     --header "Authorization: Bearer $api_key" \
+    --exclude-path /v1/changes \
     --checks all \
     --max-examples "$MAX_EXAMPLES" \
     --seed "$SEED" \

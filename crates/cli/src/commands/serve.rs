@@ -13,6 +13,7 @@
 //! shutdown_grace_secs = 30
 //! seed_example = true               # create examples/greeting in an empty store
 //! metrics_max_series = 1000         # (prompt, version, label) series on /metrics; more fold into "_other"
+//! max_change_streams = 10000        # GET /v1/changes streams open at once; more get 503
 //! ```
 //!
 //! The server runs on its own multi-threaded runtime (the command line's is single-threaded).
@@ -66,6 +67,7 @@ struct ServerTable {
     shutdown_grace_secs: Option<u64>,
     seed_example: Option<bool>,
     metrics_max_series: Option<usize>,
+    max_change_streams: Option<usize>,
 }
 
 fn server_table(ctx: &Context) -> anyhow::Result<ServerTable> {
@@ -110,6 +112,7 @@ pub(crate) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Outcom
             .map_or(defaults.app.request_timeout, Duration::from_secs),
         concurrency_limit: table.concurrency_limit.unwrap_or(defaults.app.concurrency_limit),
         metrics_max_series: table.metrics_max_series.unwrap_or(defaults.app.metrics_max_series),
+        max_change_streams: table.max_change_streams.unwrap_or(defaults.app.max_change_streams),
         ..defaults.app.clone()
     };
     let config = ServerConfig {
