@@ -61,7 +61,8 @@ async function runJourney(browser, journey) {
 
   async function newContext(options = {}) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
-    context.setDefaultTimeout(10_000);
+    // Generous: under the coverage build on a loaded 2-core machine a page takes seconds, not ms.
+    context.setDefaultTimeout(30_000);
     contexts.push(context);
     // No request may leave for another host: fonts, CDNs, analytics.
     await context.route("**/*", (route) => {
