@@ -97,7 +97,7 @@ impl PromptManager {
                     let output = self.render_output(r, v)?;
                     let version = &r.version;
                     let render_id = minute.map(|m| {
-                        let prefix = r
+                        let prefix = *r
                             .render_key
                             .get_or_init(|| KeyPrefix::new(&version.prompt.id, &version.version, r.label.as_ref()));
                         RenderId::with_prefix(prefix, m)
@@ -179,15 +179,15 @@ impl PromptManager {
                     .with_resolved(reference, |r| render(r.pick(key), vars, None))
                     .await?;
             };
-            // Recording alone: a clock read, and counters in memory, where the render happens.
-            let started = quanta::Instant::now();
-            let minute = recorder.minute_at(started);
+            // Recording alone: two raw clock reads, and counters in memory, where the render happens.
+            let started = recorder.now_raw();
+            let minute = recorder.minute_at_raw(started);
             return self
                 .with_resolved(reference, |r| {
                     let picked = r.pick(key);
                     let served = picked.resolved;
                     let result = render(picked, vars, Some(minute));
-                    record_usage(recorder, served, minute, started, &result);
+                    record_usage(recorder, served, minute, recorder.nanos_since_raw(started), &result);
                     result
                 })
                 .await?;
@@ -198,7 +198,8 @@ impl PromptManager {
         // The observers hear of the render where it happens, so only the result travels back up.
         let notify = |resolved: Option<&Resolved>, result: &Result<T>| {
             if let (Some(recorder), Some(r), Some(minute)) = (usage, resolved, minute) {
-                record_usage(recorder, r, minute, started, result);
+                let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                record_usage(recorder, r, minute, nanos, result);
             }
             let execution = execution_of(reference, resolved, result, started);
             match result {
@@ -258,14 +259,7 @@ impl PromptManager {
 }
 
 /// Adds a render of `resolved` to the usage recorder.
-fn record_usage<T: OutputSize>(
-    recorder: &Recorder,
-    resolved: &Resolved,
-    minute: u32,
-    started: quanta::Instant,
-    result: &Result<T>,
-) {
-    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+fn record_usage<T: OutputSize>(recorder: &Recorder, resolved: &Resolved, minute: u32, nanos: u64, result: &Result<T>) {
     let outcome = match result {
         Ok(output) => Ok(output.size()),
         Err(e) => Err(e.code()),

@@ -14,8 +14,9 @@
 //! key, as it could by rendering.
 
 use std::cell::Cell;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -41,11 +42,13 @@ pub struct RenderId(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    /// Issued by a render: the resolution's shared key part and the render's own twelve bytes;
-    /// the text is written on first use.
+    /// Issued by a render: the resolution's key part (interned), the checksum state after it,
+    /// and the render's minute and nonce; the checksum and the text are written on first use, so
+    /// a render pays for neither.
     Parts {
-        head: Arc<str>,
-        tail: [u8; 12],
+        prefix: KeyPrefix,
+        minute: u32,
+        nonce: u32,
         text: OnceLock<Box<str>>,
     },
     /// Read from text (a report's path, a deserialized response).
@@ -53,11 +56,29 @@ enum Repr {
 }
 
 /// The key part of the render ids of one (prompt, version, label): its text and the checksum
-/// state after it, computed once per resolution and kept with it.
-#[derive(Debug)]
+/// state after it, computed once per resolution and kept with it. The text is interned
+/// ([`intern`]), so a render id holds it without reference counting.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct KeyPrefix {
-    text: Arc<str>,
+    text: &'static str,
     fnv: u32,
+}
+
+/// The key parts of render ids: one copy per distinct (prompt, version, label) this process
+/// rendered, kept for the life of the process — a few dozen bytes each, bounded by the store's
+/// versions and labels — so that issuing a render id copies a reference instead of counting one.
+fn intern(text: String) -> &'static str {
+    static TABLE: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut table = TABLE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(&known) = table.get(text.as_str()) {
+        return known;
+    }
+    let text: &'static str = Box::leak(text.into_boxed_str());
+    table.insert(text);
+    text
 }
 
 impl KeyPrefix {
@@ -76,7 +97,7 @@ impl KeyPrefix {
         text.push_str(PREFIX);
         encode(&bytes, &mut text);
         Self {
-            text: Arc::from(text),
+            text: intern(text),
             fnv: fnv1a_from(FNV_OFFSET, &bytes),
         }
     }
@@ -85,19 +106,15 @@ impl KeyPrefix {
 impl RenderId {
     /// The token of a render of (`prompt`, `version`, `label`) in unix minute `minute`.
     pub fn new(prompt: &PromptId, version: &Version, label: Option<&LabelName>, minute: u32) -> Self {
-        Self::with_prefix(&KeyPrefix::new(prompt, version, label), minute)
+        Self::with_prefix(KeyPrefix::new(prompt, version, label), minute)
     }
 
     /// The token of a render in `minute` from the key part of its resolution.
-    pub(crate) fn with_prefix(prefix: &KeyPrefix, minute: u32) -> Self {
-        let mut tail = [0u8; 12];
-        tail[..4].copy_from_slice(&minute.to_be_bytes());
-        tail[4..8].copy_from_slice(&next_nonce().to_be_bytes());
-        let sum = fnv1a_from(prefix.fnv, &tail[..8]);
-        tail[8..].copy_from_slice(&sum.to_be_bytes());
+    pub(crate) fn with_prefix(prefix: KeyPrefix, minute: u32) -> Self {
         RenderId(Repr::Parts {
-            head: Arc::clone(&prefix.text),
-            tail,
+            prefix,
+            minute,
+            nonce: next_nonce(),
             text: OnceLock::new(),
         })
     }
@@ -105,10 +122,20 @@ impl RenderId {
     /// The token as text (written on the first call for a render's own id).
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            Repr::Parts { head, tail, text } => text.get_or_init(|| {
-                let mut token = String::with_capacity(head.len() + 16);
-                token.push_str(head);
-                encode(tail, &mut token);
+            Repr::Parts {
+                prefix,
+                minute,
+                nonce,
+                text,
+            } => text.get_or_init(|| {
+                let mut tail = [0u8; 12];
+                tail[..4].copy_from_slice(&minute.to_be_bytes());
+                tail[4..8].copy_from_slice(&nonce.to_be_bytes());
+                let sum = fnv1a_from(prefix.fnv, &tail[..8]);
+                tail[8..].copy_from_slice(&sum.to_be_bytes());
+                let mut token = String::with_capacity(prefix.text.len() + 16);
+                token.push_str(prefix.text);
+                encode(&tail, &mut token);
                 token.into_boxed_str()
             }),
             Repr::Text(text) => text,
