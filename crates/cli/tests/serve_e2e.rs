@@ -27,10 +27,15 @@ impl Drop for Served {
 }
 
 fn serve(dir: &Path, extra: &[&str]) -> Served {
+    serve_with_env(dir, extra, &[])
+}
+
+fn serve_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Served {
     let mut child = Command::new(BIN)
         .current_dir(dir)
         .args(["serve", "--port", "0", "--threads", "2"])
         .args(extra)
+        .envs(env.iter().copied())
         .env_remove("PROMPT_MANAGER_STORE")
         .env_remove("PROMPT_MANAGER_KEYS_FILE")
         .env_remove("PROMPT_MANAGER_BIND")
@@ -423,4 +428,94 @@ fn two_servers_on_one_sqlite_file_serve_each_split_key_the_same_variant() {
     assert_eq!((status, body["version"].as_str()), (200, Some("1.2.0")), "{body}");
     assert!(body.get("variant").is_none(), "{body}");
     drop((a, b));
+}
+
+/// Takes HTTP/1.1 POSTs on 127.0.0.1 (keep-alive, `Content-Length` bodies, as the OTLP/HTTP
+/// exporter sends them), answers 200, and hands each (path, body) over. Returns its base URL.
+fn otlp_receiver() -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let tx = tx.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut writer = stream.try_clone()?;
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line)? == 0 {
+                        return Ok(());
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                    let mut length = 0;
+                    loop {
+                        let mut header = String::new();
+                        reader.read_line(&mut header)?;
+                        match header.trim_end().split_once(':') {
+                            Some((name, value)) if name.eq_ignore_ascii_case("content-length") => {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                            Some(_) => {}
+                            None => break,
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body)?;
+                    writer.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n",
+                    )?;
+                    let _ = tx.send((path, body));
+                }
+            });
+        }
+    });
+    (base, rx)
+}
+
+#[test]
+fn serve_exports_traces_and_metrics_over_otlp_when_an_endpoint_is_set() {
+    let (base, received) = otlp_receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = serve_with_env(
+        dir.path(),
+        &[],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &base), ("OTEL_SERVICE_NAME", "pm-e2e")],
+    );
+    // The seeded example, rendered through the API.
+    let rendered = reqwest::blocking::Client::new()
+        .post(format!(
+            "{}/v1/prompts/examples%2Fgreeting%40production/render",
+            served.url
+        ))
+        .json(&json!({"variables": {"name": "Ada"}}))
+        .send()
+        .unwrap();
+    assert_eq!(rendered.status(), 200);
+    // SIGTERM: the exporters send what they buffered before the process ends.
+    sigterm(&served.child);
+    assert!(wait_exit(&mut served.child, Duration::from_secs(30)).success());
+    let mut traces = Vec::new();
+    let mut metrics = Vec::new();
+    while let Ok((path, body)) = received.recv_timeout(Duration::from_secs(5)) {
+        match path.as_str() {
+            "/v1/traces" => traces.extend(body),
+            "/v1/metrics" => metrics.extend(body),
+            other => panic!("unexpected OTLP path {other}"),
+        }
+    }
+    // Protobuf keeps strings as they are: the span, its prompt and the service are in the bytes
+    // (crates/observability/tests/otlp_export.rs decodes them with the official definitions).
+    let has = |bytes: &[u8], text: &str| bytes.windows(text.len()).any(|w| w == text.as_bytes());
+    assert!(has(&traces, "prompt_manager.render_prompt"), "no render span exported");
+    assert!(has(&traces, "examples/greeting"), "the span names its prompt");
+    assert!(has(&traces, "pm-e2e"), "the service name is OTEL_SERVICE_NAME");
+    assert!(
+        has(&metrics, "prompt_manager.render.duration"),
+        "no render metrics exported"
+    );
+    assert!(
+        has(&metrics, "examples/greeting"),
+        "the render metrics name their prompt"
+    );
 }

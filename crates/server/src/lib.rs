@@ -68,6 +68,8 @@ mod state;
 mod usage;
 
 pub use error::{ApiError, PROBLEM_JSON, Problem};
+#[cfg(feature = "otlp")]
+pub use serve::init_telemetry;
 pub use serve::{EXAMPLE_PROMPT, ServeError, Server, ServerConfig, init_logging, seed_example, serve, shutdown_signal};
 pub use state::{AppOptions, AppState};
 

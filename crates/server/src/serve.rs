@@ -376,6 +376,35 @@ pub fn init_logging(json: bool) {
     }
 }
 
+/// Installs the log output as [`init_logging`] does and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is
+/// set, exports the `tracing` spans as OTLP traces to it. Keep the returned guard for the life of
+/// the process and [`shutdown`](prompt_manager::observability::Telemetry::shutdown) it at the end:
+/// that sends what is buffered. Hand its meter to [`AppState::export_metrics`] to push the
+/// render metrics too. An endpoint that cannot be set up is logged, and the server runs
+/// without export.
+#[cfg(feature = "otlp")]
+pub fn init_telemetry(json: bool) -> prompt_manager::observability::Telemetry {
+    use prompt_manager::observability::{LogFormat, TelemetryConfig, filter_from_env, init_telemetry_with};
+    let format = if json { LogFormat::Json } else { LogFormat::Human };
+    let filter = filter_from_env("info");
+    match init_telemetry_with(TelemetryConfig::from_env(format, filter.clone())) {
+        Ok(telemetry) => {
+            if telemetry.is_exporting() {
+                tracing::info!("exporting traces and metrics over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)");
+            }
+            telemetry
+        }
+        Err(e) => {
+            // Logging alone, then: the export's failure is said on it.
+            if let Err(again) = prompt_manager::observability::init_logging(format, &filter) {
+                tracing::debug!("logging was already set up: {again}");
+            }
+            tracing::warn!("OTLP export is off: {e}");
+            prompt_manager::observability::Telemetry::default()
+        }
+    }
+}
+
 /// Binds, prints the banner on stdout, and serves until SIGTERM or Ctrl-C.
 pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
     let server = Server::bind(config).await?;

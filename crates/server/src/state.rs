@@ -152,6 +152,15 @@ impl AppState {
         Ok(AppState { inner })
     }
 
+    /// Pushes the render metrics `/metrics` shows over OTLP as well, when `telemetry` exports
+    /// ([`init_telemetry`](crate::init_telemetry)); does nothing otherwise.
+    #[cfg(feature = "otlp")]
+    pub fn export_metrics(&self, telemetry: &prompt_manager::observability::Telemetry) {
+        if let Some(meter) = telemetry.meter() {
+            self.inner.metrics.export_to(&meter);
+        }
+    }
+
     /// The manager, recording the caller's key name as author and actor of what it writes, and
     /// writing with the caller's authority: [`Authority::Admin`] for an `admin` key and for the
     /// keyless loopback mode (where every caller may do everything, as for the labels the server

@@ -149,8 +149,13 @@ pub(crate) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Outcom
                 .enable_all()
                 .build()
                 .context("cannot start the server's runtime")?;
+            #[cfg(feature = "otlp")]
+            let telemetry = prompt_manager_server::init_telemetry(log_json);
+            #[cfg(feature = "otlp")]
+            let exporting = &telemetry;
+            #[cfg(not(feature = "otlp"))]
             prompt_manager_server::init_logging(log_json);
-            runtime.block_on(async move {
+            let served = runtime.block_on(async move {
                 let store = prompt_manager::open_store(&config.store).await?;
                 // Usage is recorded where the store keeps it (SQLite, PostgreSQL); the server
                 // flushes it every 10 s and on shutdown.
@@ -163,6 +168,8 @@ pub(crate) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Outcom
                     pm = pm.actor(author);
                 }
                 let server = prompt_manager_server::Server::bind_with(pm.build()?, config).await?;
+                #[cfg(feature = "otlp")]
+                server.state().export_metrics(exporting);
                 let ui = prompt_manager_web::router(server.state().clone());
                 let server = server.with_ui(ui, prompt_manager_web::HOME);
                 let shutdown = prompt_manager_server::shutdown_signal();
@@ -176,7 +183,13 @@ pub(crate) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Outcom
                     eprintln!("prompt-manager: stopped");
                 }
                 Ok::<_, anyhow::Error>(())
-            })
+            });
+            // What the exporters buffered goes out before the process ends.
+            #[cfg(feature = "otlp")]
+            if let Err(e) = telemetry.shutdown() {
+                eprintln!("prompt-manager: the last OTLP export failed: {e}");
+            }
+            served
         })
         .context("cannot start the server thread")?;
     let joined = tokio::task::spawn_blocking(move || server.join())
