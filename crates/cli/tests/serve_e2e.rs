@@ -430,6 +430,62 @@ fn two_servers_on_one_sqlite_file_serve_each_split_key_the_same_variant() {
     drop((a, b));
 }
 
+/// Two `serve` processes on one PostgreSQL schema, as N instances behind a load balancer: the
+/// renders each served are recorded, flushed on SIGTERM, and add up exactly in the shared store.
+#[test]
+fn two_servers_on_one_postgres_add_up_their_usage_exactly() {
+    let Some(schema) = prompt_manager_tests::postgres::TestSchema::new("serve_e2e::two_servers_on_one_postgres") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = ["--quiet", "--no-seed", "--store", schema.url()];
+    let mut a = serve(dir.path(), &store);
+    let mut b = serve(dir.path(), &store);
+    let http = reqwest::blocking::Client::new();
+    let created = http
+        .post(format!("{}/v1/prompts", a.url))
+        .json(&json!({"prompt": {"id": "e2e/sum", "template": "Hello {{ name }}"}, "labels": ["production"]}))
+        .send()
+        .unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().unwrap());
+    let render = |url: &str| {
+        let response = http
+            .post(format!("{url}/v1/prompts/e2e%2Fsum%40production/render"))
+            .json(&json!({"variables": {"name": "Ada"}}))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    };
+    let (on_a, on_b) = (120u64, 80u64);
+    for i in 0..on_a.max(on_b) {
+        if i < on_a {
+            render(&a.url);
+        }
+        if i < on_b {
+            render(&b.url);
+        }
+    }
+    for served in [&mut a, &mut b] {
+        sigterm(&served.child);
+        assert!(wait_exit(&mut served.child, Duration::from_secs(30)).success());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let renders: u64 = runtime.block_on(async {
+        let pm = prompt_manager::open(schema.url()).await.unwrap();
+        let query = prompt_manager::AnalyticsQuery::last(
+            Duration::from_secs(86_400),
+            prompt_manager::Bucket::Hour,
+            prompt_manager::GroupBy::Version,
+        );
+        let analytics = pm.analytics("e2e/sum", &query).await.unwrap();
+        analytics.groups.iter().map(|g| g.totals.renders).sum()
+    });
+    assert_eq!(renders, on_a + on_b, "both servers' renders, each counted once");
+}
+
 /// Takes HTTP/1.1 POSTs on 127.0.0.1 (keep-alive, `Content-Length` bodies, as the OTLP/HTTP
 /// exporter sends them), answers 200, and hands each (path, body) over. Returns its base URL.
 fn otlp_receiver() -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
