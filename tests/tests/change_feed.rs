@@ -36,14 +36,19 @@ fn is_text(expected: &'static str) -> impl Fn(&Result<String, Error>) -> bool {
     move |r| r.as_deref().ok() == Some(expected)
 }
 
-/// Runs `body` with two instances (`writer`, `reader`) on `url`, which holds prompt `greeting`
-/// at 1.0.0, on a runtime of its own.
-fn with_two_instances<F: Future<Output = ()>>(url: &str, body: impl FnOnce(PromptManager, PromptManager) -> F) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// A runtime with two worker threads, as a server has.
+fn two_threads() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `body` with two instances (`writer`, `reader`) on `url`, which holds prompt `greeting`
+/// at 1.0.0, on a runtime of its own.
+fn with_two_instances<F: Future<Output = ()>>(url: &str, body: impl FnOnce(PromptManager, PromptManager) -> F) {
+    let runtime = two_threads();
     runtime.block_on(async {
         let writer = prompt_manager::open(url).await.unwrap();
         let reader = prompt_manager::open(url).await.unwrap();
@@ -372,11 +377,7 @@ fn only_a_manager_that_asks_for_it_listens_to_the_change_feed() {
 /// a store with a feed the writes of another instance, and `lost` when the feed starts.
 #[test]
 fn subscribers_hear_local_writes_and_the_store_s_feed() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_threads();
     runtime.block_on(async {
         // The memory store has no feed: only writes through the manager (and its clones) are heard.
         let memory = prompt_manager::builder().build().unwrap();

@@ -282,26 +282,15 @@ where
                 e,
             )
         };
-        let bucket = query.bucket.as_str();
         let select = select_counts();
-        let counts = sqlx::query(sqlx::AssertSqlSafe(select.as_str()))
-            .bind(query.prompt_id.as_str())
-            .bind(bucket)
-            .bind(query.from)
-            .bind(query.to)
-            .fetch_all(pool)
+        let counts = Self::in_range(pool, &select, query)
             .await
             .map_err(reading)?
             .iter()
             .map(|row| read_counts_row(|i| row.try_get(i), |i| row.try_get(i), |i| row.try_get(i)))
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(reading)?;
-        let errors = sqlx::query(SELECT_ERRORS)
-            .bind(query.prompt_id.as_str())
-            .bind(bucket)
-            .bind(query.from)
-            .bind(query.to)
-            .fetch_all(pool)
+        let errors = Self::in_range(pool, SELECT_ERRORS, query)
             .await
             .map_err(reading)?
             .iter()
@@ -317,6 +306,21 @@ where
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(reading)?;
         rows_of(D::BACKEND, query, counts, errors)
+    }
+
+    /// The rows `sql` selects for the query's prompt, bucket and range (its binds, in order).
+    async fn in_range(
+        pool: &Pool<D::Db>,
+        sql: &str,
+        query: &UsageQuery,
+    ) -> Result<Vec<<D::Db as Database>::Row>, sqlx::Error> {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(query.prompt_id.as_str())
+            .bind(query.bucket.as_str())
+            .bind(query.from)
+            .bind(query.to)
+            .fetch_all(pool)
+            .await
     }
 
     /// Deletes the rows of `bucket` that start before `before` in the caller's transaction; how
