@@ -57,12 +57,12 @@ pub use prompt_manager_core::rollback_target;
 #[doc(inline)]
 pub use prompt_manager_core::{
     Bump, CacheStats, ChangeListener, ChatItem, ChatMessage, CompileUnit, CompiledTemplate, ContentHash, CreateOptions,
-    Error, ErrorKind, Expect, HashMismatch, IncludedTemplate, InputSchema, IntoLabelName, IntoPromptId, IntoVersion,
+    Error, ErrorDetails, ErrorKind, Expect, HashMismatch, IncludedTemplate, InputSchema, IntoLabelName, IntoPromptId, IntoVersion,
     LabelChange, LabelEvent, LabelEventKind, LabelName, LabelOptions, ListQuery, MessagePlaceholder, Metadata,
     ModelConfig, NotFound, Observer, Page, Plugin, Prompt, PromptExecution, PromptFormat, PromptId, PromptManager,
     PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion, RenderCacheConfig, RenderOutput,
     RenderedPrompt, Result, Role, SaveOutcome, SaveRequest, Selector, SourcePosition, SourceScan, StorageBackend,
-    Store, Template, TemplateEngine, ToolCall, UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables,
+    Resolution, Store, Template, TemplateEngine, ToolCall, UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables,
     VersionInfo, VersionStore, async_trait, semver,
 };
 // A/B splits: a label over several weighted versions, renders that pick a variant, and the
