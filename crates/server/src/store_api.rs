@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use axum::extract::State;
 use prompt_manager::semver::Version;
 use prompt_manager::{
-    AssignmentChange, AuditEntry, AuditQuery, AuditRecord, Authority, DeleteRequest, LabelChange, LabelEvent,
+    AssignmentChange, AuditEntry, AuditQuery, AuditRecord, Authority, DeleteRequest, Error, LabelChange, LabelEvent,
     LabelName, ListQuery, Page, PromptId, PromptRef, PromptSummary, PromptVersion, ProtectionChange, Resolution,
     SaveRequest, StatusChange, VersionInfo,
 };
@@ -57,14 +57,15 @@ fn trusted(caller: &Caller, actor: Option<String>, authority: Authority) -> (Opt
 }
 
 /// Refuses a non-admin key's move of a label the server configuration protects, as the label
-/// routes do.
-fn check_configured(state: &AppState, caller: &Caller, labels: &[&LabelName]) -> Result<(), ApiError> {
-    for label in labels {
-        if state.is_protected(label.as_str()) {
-            require(caller, Scope::Admin, &format!("moving the protected label `{label}`"))?;
-        }
+/// routes do, with the store's own error for a protected label ([`Error::LabelProtected`]).
+fn check_configured(state: &AppState, caller: &Caller, id: &PromptId, labels: &[&LabelName]) -> Result<(), ApiError> {
+    match labels.iter().find(|label| state.is_protected(label.as_str())) {
+        Some(label) if caller.scope < Scope::Admin => Err(store_error(Error::LabelProtected {
+            id: id.clone(),
+            label: (*label).clone(),
+        })),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// A body naming one prompt.
@@ -156,7 +157,8 @@ async fn save_all(
     let mut ids = BTreeSet::new();
     let mut trusted_requests = Vec::with_capacity(requests.len());
     for mut request in requests {
-        check_configured(state, caller, &request.labels.iter().collect::<Vec<_>>())?;
+        let labels: Vec<&LabelName> = request.labels.iter().collect();
+        check_configured(state, caller, &request.version.prompt.id, &labels)?;
         (request.actor, request.authority) = trusted(caller, request.actor.take(), request.authority);
         ids.insert(request.version.prompt.id.clone());
         trusted_requests.push(request);
@@ -400,7 +402,7 @@ async fn assign(
     id: PromptId,
     mut change: AssignmentChange,
 ) -> StoreResult<Option<LabelEvent>> {
-    check_configured(state, caller, &[&change.label])?;
+    check_configured(state, caller, &id, &[&change.label])?;
     (change.actor, change.authority) = trusted(caller, change.actor.take(), change.authority);
     let result = state.manager().store().assign_label(&id, change).await;
     state.manager().refresh(&id);

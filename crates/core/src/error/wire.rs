@@ -193,10 +193,10 @@ impl ErrorDetails {
     /// [`Error::CODES`] and its fields are all here, else an [`Error::Backend`] of `backend`
     /// carrying the message (a failure of the server's own store is one too).
     pub fn into_error(self, backend: &'static str) -> Error {
-        self.rebuild().unwrap_or_else(|d| Error::backend(backend, d.message))
+        self.rebuild().unwrap_or_else(|| Error::backend(backend, self.message))
     }
 
-    fn rebuild(self) -> Result<Error, Self> {
+    fn rebuild(&self) -> Option<Error> {
         let id = self.id.as_deref().and_then(|id| PromptId::new(id).ok());
         let label = self.label.as_deref().and_then(|l| LabelName::new(l).ok());
         let error = match self.code.as_str() {
@@ -242,16 +242,16 @@ impl ErrorDetails {
                 };
                 match missing {
                     Some(missing) => Error::NotFound(missing),
-                    None => return Err(self),
+                    None => return None,
                 }
             }
             "already_exists" => match id {
                 Some(id) => Error::AlreadyExists { id },
-                None => return Err(self),
+                None => return None,
             },
             "archived" => match id {
                 Some(id) => Error::Archived { id },
-                None => return Err(self),
+                None => return None,
             },
             "version_conflict" => match (id, self.attempts) {
                 (Some(id), Some(attempts)) => Error::UpdateContended { id, attempts },
@@ -261,11 +261,11 @@ impl ErrorDetails {
                     expected: self.expected.clone(),
                     actual: self.actual.clone(),
                 },
-                _ => return Err(self),
+                _ => return None,
             },
             "version_not_increasing" => match (id, self.version.clone(), self.latest.clone()) {
                 (Some(id), Some(version), Some(latest)) => Error::VersionNotIncreasing { id, version, latest },
-                _ => return Err(self),
+                _ => return None,
             },
             "invalid_status_transition" => match (id, self.from, self.to) {
                 (Some(id), Some(from), Some(to)) => Error::InvalidStatusTransition {
@@ -278,11 +278,11 @@ impl ErrorDetails {
                         .and_then(|r| STATUS_REASONS.iter().find(|k| **k == r).copied())
                         .unwrap_or("the store refused the move"),
                 },
-                _ => return Err(self),
+                _ => return None,
             },
             "label_protected" => match (id, label) {
                 (Some(id), Some(label)) => Error::LabelProtected { id, label },
-                _ => return Err(self),
+                _ => return None,
             },
             "unsupported" => Error::Unsupported(self.message.clone()),
             "config" => Error::Config(self.message.clone()),
@@ -301,11 +301,11 @@ impl ErrorDetails {
                         actual,
                     }))
                 }
-                _ => return Err(self),
+                _ => return None,
             },
-            _ => return Err(self),
+            _ => return None,
         };
-        Ok(error)
+        Some(error)
     }
 }
 
