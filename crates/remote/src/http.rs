@@ -291,7 +291,7 @@ impl Client {
         }
         match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::Config(format!(
-                "the prompt-manager server at {base} refused the API key ({status}, {}): {}",
+                "the prompt-manager server at {base} refused the request ({status}, {}): {}",
                 problem.code, problem.detail
             )),
             StatusCode::NOT_FOUND if problem.code == "no_route" => Error::Config(format!(
