@@ -128,6 +128,50 @@ async fn a_label_moved_elsewhere_reaches_a_clients_render_through_the_change_str
     );
 }
 
+/// A server that restarts (a new process, a new epoch) cannot replay what its client missed: the
+/// client's reconnect is answered with `reset`, and the client forgets what it cached. (In-memory
+/// stores, so that nothing but the `reset` can tell the client.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_forgets_what_it_cached_when_the_server_restarted() {
+    async fn with_release_at(version: &str) -> prompt_manager::PromptManager {
+        let pm = prompt_manager::in_memory();
+        pm.create(Prompt::text("restarted", "one").unwrap()).await.unwrap();
+        pm.update(Prompt::text("restarted", "two").unwrap(), Bump::Minor, "two")
+            .await
+            .unwrap();
+        pm.set_label("restarted", "release", version).await.unwrap();
+        pm
+    }
+    let first = common::serve(with_release_at("1.0.0").await, AppOptions::default()).await;
+    let (url, addr) = (first.url.clone(), first.addr);
+
+    let client = prompt_manager::open(&url).await.unwrap();
+    let vars = Variables::new();
+    assert_eq!(client.render("restarted@release", &vars).await.unwrap(), "one");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Down, and up again on the same port with the label elsewhere.
+    first.stop().await;
+    let _second = common::serve_on(with_release_at("1.1.0").await, AppOptions::default(), addr).await;
+
+    let started = Instant::now();
+    loop {
+        // Cached: the client does not ask the server until the stream says so.
+        if client.render("restarted@release", &vars).await.unwrap() == "two" {
+            break;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the client still renders what it cached before the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "the client forgot what it cached {:?} after the server came back",
+        started.elapsed()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_are_enforced_and_a_write_key_cannot_claim_more() {
     let folder = tempfile::tempdir().unwrap();
