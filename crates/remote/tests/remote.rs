@@ -193,7 +193,7 @@ async fn keys_are_enforced_and_a_write_key_cannot_claim_more() {
             content_hash: prompt.content_hash(),
             version: v(n),
             changelog: String::new(),
-            author: None,
+            author: Some("someone-else".into()),
             created_at: chrono::Utc::now(),
             parent: None,
             prompt,
@@ -228,6 +228,8 @@ async fn keys_are_enforced_and_a_write_key_cannot_claim_more() {
     let writer = store(&write);
     let events = writer.save(save("keyed", "1.0.0", Authority::User)).await.unwrap();
     assert_eq!(events[0].actor.as_deref(), Some("writer"));
+    let saved = writer.load(&PromptId::new("keyed").unwrap(), None).await.unwrap();
+    assert_eq!(saved.author.as_deref(), Some("writer"));
 
     // (The server's configuration protects `production`: the same refusal.)
     let mut configured = save("keyed", "1.5.0", Authority::Admin);

@@ -28,6 +28,8 @@ use prompt_manager::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::body::JsonBody;
+use crate::dto::schema;
 use crate::error::{ApiError, Json, Problem};
 use crate::keys::{Caller, Scope};
 use crate::state::{AppState, ReadAccess, WriteAccess, require};
@@ -72,7 +74,7 @@ fn check_configured(state: &AppState, caller: &Caller, id: &PromptId, labels: &[
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub(crate) struct IdBody {
     /// The prompt.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200)]
     pub(crate) id: PromptId,
 }
 
@@ -91,11 +93,11 @@ pub(crate) struct WithId<T> {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub(crate) struct LoadBody {
     /// The prompt.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200)]
     pub(crate) id: PromptId,
     /// The version; the latest when absent.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<schema::Version>)]
     pub(crate) version: Option<Version>,
 }
 
@@ -111,11 +113,11 @@ pub(crate) struct SaveAllBody {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub(crate) struct HistoryBody {
     /// The prompt.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200)]
     pub(crate) id: PromptId,
     /// Only this label's events; all labels when absent.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<schema::Label>)]
     pub(crate) label: Option<LabelName>,
 }
 
@@ -123,6 +125,9 @@ pub(crate) struct HistoryBody {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub(crate) struct ResolveBody {
     /// The reference.
+    #[schema(
+        pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*(@((0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})(-(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*)?(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?|(\^|~|=|>=|<=|>|<)(0|[1-9][0-9]{0,18})(\.((0|[1-9][0-9]{0,18})(\.((0|[1-9][0-9]{0,18})|\*))?|\*(\.\*)?))?|\*|[a-z][a-z0-9._-]{0,63}))?$"
+    )]
     pub(crate) reference: String,
 }
 
@@ -137,12 +142,13 @@ pub(crate) struct ResolveBody {
         (status = 403, description = "The key may not write, or a label is protected", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid prompt or body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_save(
     WriteAccess(caller): WriteAccess,
     State(state): State<AppState>,
-    Json(request): Json<SaveRequest>,
+    JsonBody(request): JsonBody<SaveRequest>,
 ) -> StoreResult<Vec<LabelEvent>> {
     let events = save_all(&state, &caller, vec![request], false).await?;
     Ok(Json(events))
@@ -160,6 +166,10 @@ async fn save_all(
         let labels: Vec<&LabelName> = request.labels.iter().collect();
         check_configured(state, caller, &request.version.prompt.id, &labels)?;
         (request.actor, request.authority) = trusted(caller, request.actor.take(), request.authority);
+        if caller.key_name.is_some() {
+            // With keys, the version's author is the key too, as on the REST routes.
+            request.version.author.clone_from(&request.actor);
+        }
         ids.insert(request.version.prompt.id.clone());
         trusted_requests.push(request);
     }
@@ -188,12 +198,13 @@ async fn save_all(
         (status = 403, description = "The key may not write, or a label is protected", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A conflict: nothing was saved", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid prompt or body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_save_all(
     WriteAccess(caller): WriteAccess,
     State(state): State<AppState>,
-    Json(body): Json<SaveAllBody>,
+    JsonBody(body): JsonBody<SaveAllBody>,
 ) -> StoreResult<Vec<LabelEvent>> {
     Ok(Json(save_all(&state, &caller, body.requests, true).await?))
 }
@@ -205,12 +216,13 @@ pub(crate) async fn store_save_all(
         (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt or version", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_load(
     _: ReadAccess,
     State(state): State<AppState>,
-    Json(body): Json<LoadBody>,
+    JsonBody(body): JsonBody<LoadBody>,
 ) -> StoreResult<PromptVersion> {
     let version = state
         .manager()
@@ -230,12 +242,13 @@ pub(crate) async fn store_load(
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not write", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_delete(
     WriteAccess(caller): WriteAccess,
     State(state): State<AppState>,
-    Json(body): Json<WithId<DeleteRequest>>,
+    JsonBody(body): JsonBody<WithId<DeleteRequest>>,
 ) -> StoreResult<()> {
     let (actor, _) = trusted(&caller, body.request.actor, Authority::User);
     let result = state.manager().store().delete(&body.id, DeleteRequest { actor }).await;
@@ -251,12 +264,13 @@ pub(crate) async fn store_delete(
     responses((status = 200, description = "A page of summaries (`items`, `next_cursor`)", body = Object),
         (status = 400, description = "A malformed body or a query out of bounds", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_list(
     _: ReadAccess,
     State(state): State<AppState>,
-    Json(query): Json<ListQuery>,
+    JsonBody(query): JsonBody<ListQuery>,
 ) -> StoreResult<Page<PromptSummary>> {
     Ok(Json(state.manager().store().list(&query).await.map_err(store_error)?))
 }
@@ -268,12 +282,13 @@ pub(crate) async fn store_list(
         (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_summary(
     _: ReadAccess,
     State(state): State<AppState>,
-    Json(body): Json<IdBody>,
+    JsonBody(body): JsonBody<IdBody>,
 ) -> StoreResult<PromptSummary> {
     Ok(Json(
         state.manager().store().summary(&body.id).await.map_err(store_error)?,
@@ -290,12 +305,13 @@ pub(crate) async fn store_summary(
         (status = 403, description = "The key may not write", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The status is not the expected one", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_set_status(
     WriteAccess(caller): WriteAccess,
     State(state): State<AppState>,
-    Json(body): Json<WithId<StatusChange>>,
+    JsonBody(body): JsonBody<WithId<StatusChange>>,
 ) -> StoreResult<()> {
     let mut change = body.request;
     change.actor = trusted(&caller, change.actor.take(), Authority::User).0;
@@ -313,12 +329,13 @@ pub(crate) async fn store_set_status(
         (status = 400, description = "A malformed body or a limit out of bounds", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key is not an `admin` key", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_audit(
     ReadAccess(caller): ReadAccess,
     State(state): State<AppState>,
-    Json(query): Json<AuditQuery>,
+    JsonBody(query): JsonBody<AuditQuery>,
 ) -> StoreResult<Vec<AuditEntry>> {
     require(&caller, Scope::Admin, "reading the audit log")?;
     Ok(Json(state.manager().store().audit(&query).await.map_err(store_error)?))
@@ -332,12 +349,13 @@ pub(crate) async fn store_audit(
         (status = 400, description = "A malformed body, or an action the store records itself", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key is not an `admin` key", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_append_audit(
     ReadAccess(caller): ReadAccess,
     State(state): State<AppState>,
-    Json(mut record): Json<AuditRecord>,
+    JsonBody(mut record): JsonBody<AuditRecord>,
 ) -> StoreResult<AuditEntry> {
     require(&caller, Scope::Admin, "appending to the audit log")?;
     record.actor = trusted(&caller, record.actor.take(), Authority::User).0;
@@ -358,12 +376,13 @@ pub(crate) async fn store_append_audit(
         (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_list_versions(
     _: ReadAccess,
     State(state): State<AppState>,
-    Json(body): Json<IdBody>,
+    JsonBody(body): JsonBody<IdBody>,
 ) -> StoreResult<Vec<VersionInfo>> {
     Ok(Json(
         state
@@ -386,12 +405,13 @@ pub(crate) async fn store_list_versions(
         (status = 403, description = "The key may not write, or the label is protected", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt or version", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The label is not where it was expected", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_set_label(
     WriteAccess(caller): WriteAccess,
     State(state): State<AppState>,
-    Json(body): Json<WithId<LabelChange>>,
+    JsonBody(body): JsonBody<WithId<LabelChange>>,
 ) -> StoreResult<Option<LabelEvent>> {
     assign(&state, &caller, body.id, body.request.into()).await
 }
@@ -419,12 +439,13 @@ async fn assign(
         (status = 403, description = "The key may not write, or the label is protected", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt or version", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The label is not where it was expected", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_assign_label(
     WriteAccess(caller): WriteAccess,
     State(state): State<AppState>,
-    Json(body): Json<WithId<AssignmentChange>>,
+    JsonBody(body): JsonBody<WithId<AssignmentChange>>,
 ) -> StoreResult<Option<LabelEvent>> {
     assign(&state, &caller, body.id, body.request).await
 }
@@ -438,12 +459,13 @@ pub(crate) async fn store_assign_label(
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not write, or may not lift a protection", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_set_protection(
     WriteAccess(caller): WriteAccess,
     State(state): State<AppState>,
-    Json(body): Json<WithId<ProtectionChange>>,
+    JsonBody(body): JsonBody<WithId<ProtectionChange>>,
 ) -> StoreResult<bool> {
     let mut change = body.request;
     (change.actor, change.authority) = trusted(&caller, change.actor.take(), change.authority);
@@ -459,12 +481,13 @@ pub(crate) async fn store_set_protection(
         (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_label_history(
     _: ReadAccess,
     State(state): State<AppState>,
-    Json(body): Json<HistoryBody>,
+    JsonBody(body): JsonBody<HistoryBody>,
 ) -> StoreResult<Vec<LabelEvent>> {
     Ok(Json(
         state
@@ -484,12 +507,13 @@ pub(crate) async fn store_label_history(
         (status = 400, description = "A malformed body or reference", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Nothing the reference names", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn store_resolve(
     _: ReadAccess,
     State(state): State<AppState>,
-    Json(body): Json<ResolveBody>,
+    JsonBody(body): JsonBody<ResolveBody>,
 ) -> StoreResult<Resolution> {
     let reference = PromptRef::parse(&body.reference).map_err(store_error)?;
     Ok(Json(
