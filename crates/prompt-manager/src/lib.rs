@@ -33,12 +33,15 @@
 //! - `dir://./prompts` — a folder of YAML files, one per version, to read, edit and review in git
 //!   (feature `fs`, on by default);
 //! - `sqlite://./prompt-manager.db` — one file, WAL, fully durable (feature `sqlite`);
-//! - `postgres://user@host/db?schema=name` — for many instances (feature `postgres`).
+//! - `postgres://user@host/db?schema=name` — for many instances (feature `postgres`);
+//! - `http://host:8080/?key=…` — a running `prompt-manager serve` (feature `remote`): versions are
+//!   fetched once and rendered in-process, and the server's change stream keeps them fresh.
 //!
 //! ## Features
 //! - `fs` (default): the folder store, YAML import/export ([`library`]) and the prompt-file
 //!   checker ([`lint`]).
 //! - `sqlite`, `postgres`: the SQL stores (sqlx).
+//! - `remote`: `http://` stores (`RemoteStore`, from prompt-manager-remote).
 //! - `openai`, `anthropic`, `gemini`, `langchain`, `litellm` (or `plugins` for all): framework
 //!   payloads through `pm.render_for("openai", "support/triage@production", &vars)`.
 //! - `observability` (and `otlp`): logging setup, Prometheus metrics, OpenTelemetry export, and
