@@ -128,6 +128,36 @@ async fn a_label_moved_elsewhere_reaches_a_clients_render_through_the_change_str
     );
 }
 
+/// A warm render is in-process: it makes no call to the server, so it goes on while the server
+/// is away (a dropped stream alone does not make the client forget what it holds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_renders_need_no_server() {
+    let server_pm = prompt_manager::in_memory();
+    server_pm
+        .create(Prompt::text("warm", "Hi {{ name }}").unwrap())
+        .await
+        .unwrap();
+    server_pm.set_label("warm", "release", "1.0.0").await.unwrap();
+    let server = common::serve(server_pm, AppOptions::default()).await;
+    let client = prompt_manager::open(&server.url).await.unwrap();
+    let vars = Variables::new().with("name", "Ada");
+    assert_eq!(client.render("warm@release", &vars).await.unwrap(), "Hi Ada");
+    // Once the change stream has started (its `ready` makes the client forget what it read
+    // before), warm the registry again.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(client.render("warm@release", &vars).await.unwrap(), "Hi Ada");
+    server.stop().await;
+
+    let started = Instant::now();
+    for _ in 0..10_000 {
+        assert_eq!(client.render("warm@release", &vars).await.unwrap(), "Hi Ada");
+    }
+    println!("10,000 warm renders with the server down: {:?}", started.elapsed());
+    // Something not cached needs the server, and says it is unreachable.
+    let err = client.render("warm@1.0.0", &vars).await.unwrap_err();
+    assert!(matches!(err, Error::Backend { backend: "http", .. }), "{err:?}");
+}
+
 /// A server that restarts (a new process, a new epoch) cannot replay what its client missed: the
 /// client's reconnect is answered with `reset`, and the client forgets what it cached. (In-memory
 /// stores, so that nothing but the `reset` can tell the client.)
