@@ -144,7 +144,8 @@ impl FromStr for AuditAction {
 }
 
 /// An entry to append, before the store numbers, dates and chains it ([`AuditRecord::seal`]).
-#[derive(Debug, Clone, PartialEq)]
+/// On the wire: a JSON object with these field names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// Who did it; [`UNKNOWN_ACTOR`] is recorded when `None` or blank.
     pub actor: Option<String>,
@@ -274,7 +275,9 @@ impl AuditEntry {
 }
 
 /// What [`StorageBackend::audit`](crate::StorageBackend::audit) returns: entries oldest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// On the wire: a JSON object with these field names, each optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AuditQuery {
     /// Only entries about this prompt.
     pub prompt: Option<PromptId>,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use semver::Version;
+use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
 use crate::error::{Error, NotFound, Result};
@@ -37,7 +38,11 @@ pub fn fold_for_search(text: &str) -> String {
 }
 
 /// Filters and pagination for [`StorageBackend::list`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// On the wire (the server's store protocol) it is a JSON object with these field names, each
+/// optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ListQuery {
     /// Only prompts whose latest version has every one of these tags.
     pub tags: Vec<String>,
@@ -131,7 +136,7 @@ fn search_matches(summary: &PromptSummary, needle: &str) -> bool {
 }
 
 /// One page of results, ordered by id.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,
@@ -140,7 +145,10 @@ pub struct Page<T> {
 }
 
 /// What a save expects of the prompt's current state (compare-and-set).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// On the wire: `"any"`, `"absent"` or `{"version": "1.2.0"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Expect {
     /// No check.
     #[default]
@@ -175,7 +183,10 @@ impl Expect {
 /// Moving, removing or rolling back a protected label, setting one through a save, and lifting a
 /// protection need [`Admin`](Authority::Admin) or [`Forced`](Authority::Forced); otherwise the
 /// store refuses the write with [`Error::LabelProtected`], atomically with its other checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+///
+/// On the wire: `"user"`, `"admin"` or `"forced"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Authority {
     /// An ordinary writer (a write-scoped API key, the CLI without `--force`).
     #[default]
@@ -200,24 +211,34 @@ impl Authority {
 }
 
 /// An atomic save of a new version.
-#[derive(Debug, Clone)]
+///
+/// On the wire: a JSON object with these field names; `expected`, `status`, `labels`, `actor`
+/// and `authority` may be left out (their defaults).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SaveRequest {
     /// The new version.
     pub version: PromptVersion,
+    #[serde(default)]
     /// `Absent` creates the prompt (fails if it exists); `Version(v)` requires the latest to be `v`.
     pub expected: Expect,
+    #[serde(default)]
     /// The status of a newly created prompt (ignored for updates).
     pub status: PromptStatus,
+    #[serde(default)]
     /// Labels to point at the new version in the same transaction.
     pub labels: Vec<LabelName>,
     /// Who saves, recorded in label events and the audit log.
+    #[serde(default)]
     pub actor: Option<String>,
     /// Whether protected labels among [`labels`](Self::labels) may be moved.
+    #[serde(default)]
     pub authority: Authority,
 }
 
 /// A label move.
-#[derive(Debug, Clone)]
+///
+/// On the wire: a JSON object with these field names (`kind` is `set`, `rollback` or `remove`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LabelChange {
     /// The label.
     pub label: LabelName,
@@ -234,7 +255,10 @@ pub struct LabelChange {
 }
 
 /// What a label must point at now, for [`AssignmentChange`] (compare-and-set).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// On the wire: `"any"`, `"absent"` or `{"is": {"version": "1.2.0"}}` / `{"is": {"split": […]}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ExpectTarget {
     /// No check.
     #[default]
@@ -269,7 +293,10 @@ impl From<Expect> for ExpectTarget {
 
 /// A label change in general ([`VersionStore::assign_label`]): point a label at one version or
 /// at an A/B split, or remove it. [`LabelChange`] is its one-version special case.
-#[derive(Debug, Clone)]
+///
+/// On the wire: a JSON object with these field names; `to` is `{"version": "1.2.0"}` or
+/// `{"split": [{"version": …, "weight": …}, …]}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AssignmentChange {
     /// The label.
     pub label: LabelName,
@@ -298,8 +325,8 @@ impl From<LabelChange> for AssignmentChange {
     }
 }
 
-/// A status change ([`StorageBackend::set_status`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A status change ([`StorageBackend::set_status`]). On the wire: a JSON object with these field names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusChange {
     /// The new status.
     pub status: PromptStatus,
@@ -309,8 +336,9 @@ pub struct StatusChange {
     pub actor: Option<String>,
 }
 
-/// Protecting a label, or lifting its protection ([`VersionStore::set_protection`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Protecting a label, or lifting its protection ([`VersionStore::set_protection`]). On the
+/// wire: a JSON object with these field names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtectionChange {
     /// The label (it need not be set yet).
     pub label: LabelName,
@@ -322,8 +350,9 @@ pub struct ProtectionChange {
     pub actor: Option<String>,
 }
 
-/// A deletion of a prompt ([`StorageBackend::delete`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A deletion of a prompt ([`StorageBackend::delete`]). On the wire: `{"actor": …}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DeleteRequest {
     /// Who deletes it, recorded in the audit log.
     pub actor: Option<String>,
@@ -613,7 +642,9 @@ pub trait VersionStore: StorageBackend {
 }
 
 /// What [`VersionStore::resolve`] finds: the version a reference names, and the prompt's status.
-#[derive(Debug, Clone)]
+///
+/// On the wire: `{"version": <PromptVersion>, "status": "active", "split": null | […]}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Resolution {
     /// The version (for a split label, its [`primary`](Split::primary)).
     pub version: Arc<PromptVersion>,

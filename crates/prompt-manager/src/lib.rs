@@ -33,12 +33,15 @@
 //! - `dir://./prompts` — a folder of YAML files, one per version, to read, edit and review in git
 //!   (feature `fs`, on by default);
 //! - `sqlite://./prompt-manager.db` — one file, WAL, fully durable (feature `sqlite`);
-//! - `postgres://user@host/db?schema=name` — for many instances (feature `postgres`).
+//! - `postgres://user@host/db?schema=name` — for many instances (feature `postgres`);
+//! - `http://host:8080/?key=…` — a running `prompt-manager serve` (feature `remote`): versions are
+//!   fetched once and rendered in-process, and the server's change stream keeps them fresh.
 //!
 //! ## Features
 //! - `fs` (default): the folder store, YAML import/export ([`library`]) and the prompt-file
 //!   checker ([`lint`]).
 //! - `sqlite`, `postgres`: the SQL stores (sqlx).
+//! - `remote`: `http://` stores (`RemoteStore`, from prompt-manager-remote).
 //! - `openai`, `anthropic`, `gemini`, `langchain`, `litellm` (or `plugins` for all): framework
 //!   payloads through `pm.render_for("openai", "support/triage@production", &vars)`.
 //! - `observability` (and `otlp`): logging setup, Prometheus metrics, OpenTelemetry export, and
@@ -57,13 +60,13 @@ pub use prompt_manager_core::rollback_target;
 #[doc(inline)]
 pub use prompt_manager_core::{
     Bump, CacheStats, ChangeListener, ChatItem, ChatMessage, CompileUnit, CompiledTemplate, ContentHash, CreateOptions,
-    Error, ErrorKind, Expect, HashMismatch, IncludedTemplate, InputSchema, IntoLabelName, IntoPromptId, IntoVersion,
-    LabelChange, LabelEvent, LabelEventKind, LabelName, LabelOptions, ListQuery, MessagePlaceholder, Metadata,
-    ModelConfig, NotFound, Observer, Page, Plugin, Prompt, PromptExecution, PromptFormat, PromptId, PromptManager,
-    PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion, RenderCacheConfig, RenderOutput,
-    RenderedPrompt, Result, Role, SaveOutcome, SaveRequest, Selector, SourcePosition, SourceScan, StorageBackend,
-    Store, Template, TemplateEngine, ToolCall, UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables,
-    VersionInfo, VersionStore, async_trait, semver,
+    Error, ErrorDetails, ErrorKind, Expect, HashMismatch, IncludedTemplate, InputSchema, IntoLabelName, IntoPromptId,
+    IntoVersion, LabelChange, LabelEvent, LabelEventKind, LabelName, LabelOptions, ListQuery, MessagePlaceholder,
+    Metadata, ModelConfig, NotFound, Observer, Page, Plugin, Prompt, PromptExecution, PromptFormat, PromptId,
+    PromptManager, PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion, RenderCacheConfig,
+    RenderOutput, RenderedPrompt, Resolution, Result, Role, SaveOutcome, SaveRequest, Selector, SourcePosition,
+    SourceScan, StorageBackend, Store, Template, TemplateEngine, ToolCall, UpdateOptions, VariableProblem,
+    VariableSpec, VariableType, Variables, VersionInfo, VersionStore, async_trait, semver,
 };
 // A/B splits: a label over several weighted versions, renders that pick a variant, and the
 // assignment's pure functions.
@@ -81,6 +84,9 @@ pub use prompt_manager_core::{
 // Tokens and prices: core's contracts, which the `cost` module implements.
 #[doc(inline)]
 pub use prompt_manager_core::{NanoUsd, Price, PriceBook, TokenCount, TokenCounter, TokenMethod};
+#[cfg(feature = "remote")]
+#[doc(inline)]
+pub use prompt_manager_remote::RemoteStore;
 #[cfg(feature = "fs")]
 #[doc(inline)]
 pub use prompt_manager_storage::DirStore;
@@ -223,7 +229,8 @@ pub fn in_memory() -> PromptManager {
 }
 
 /// The store schemes [`open_store`] can open in this build, as its Cargo features decided:
-/// `memory` always, `dir` with `fs`, `sqlite` with `sqlite`, `postgres` with `postgres`.
+/// `memory` always, `dir` with `fs`, `sqlite` with `sqlite`, `postgres` with `postgres`, `http`
+/// with `remote`.
 ///
 /// Features unify across a workspace, so a binary may have a backend its own manifest did not
 /// ask for; this says what it really has (`prompt-manager --version` prints it).
@@ -235,9 +242,12 @@ pub const STORE_SCHEMES: &[&str] = &[
     "sqlite",
     #[cfg(feature = "postgres")]
     "postgres",
+    #[cfg(feature = "remote")]
+    "http",
 ];
 
-/// Opens a store by URL: `memory://`, `dir://PATH`, `sqlite://PATH`, `postgres://…`.
+/// Opens a store by URL: `memory://`, `dir://PATH`, `sqlite://PATH`, `postgres://…`,
+/// `http://host:port/?key=…` (a running `prompt-manager serve`, feature `remote`).
 ///
 /// A scheme whose backend is not compiled in is an error naming the Cargo feature that enables
 /// it; an unknown scheme lists the known ones.
@@ -256,7 +266,7 @@ pub const STORE_SCHEMES: &[&str] = &[
 pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(Error::Config(format!(
-            "`{}` is not a store URL; use memory://, dir://PATH, sqlite://PATH or postgres://…",
+            "`{}` is not a store URL; use memory://, dir://PATH, sqlite://PATH, postgres://… or http://HOST:PORT",
             redact_url(url)
         )));
     };
@@ -265,8 +275,9 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
         "dir" => open_dir(url, rest),
         "sqlite" => open_sqlite(url).await,
         "postgres" | "postgresql" => open_postgres(url).await,
+        "http" | "https" => open_remote(url),
         other => Err(Error::Config(format!(
-            "unknown store scheme `{other}://` in `{}`; use memory://, dir://, sqlite:// or postgres://",
+            "unknown store scheme `{other}://` in `{}`; use memory://, dir://, sqlite://, postgres:// or http://",
             redact_url(url)
         ))),
     }
@@ -305,6 +316,16 @@ async fn open_postgres(url: &str) -> Result<Arc<dyn Store>> {
 #[cfg(not(feature = "postgres"))]
 async fn open_postgres(url: &str) -> Result<Arc<dyn Store>> {
     Err(not_compiled(url, "postgres"))
+}
+
+#[cfg(feature = "remote")]
+fn open_remote(url: &str) -> Result<Arc<dyn Store>> {
+    prompt_manager_remote::open(url)
+}
+
+#[cfg(not(feature = "remote"))]
+fn open_remote(url: &str) -> Result<Arc<dyn Store>> {
+    Err(not_compiled(url, "remote"))
 }
 
 /// The store at `url` needs `feature`, which this build lacks. The error names the scheme, not
@@ -379,6 +400,7 @@ mod tests {
         let cases = [
             ("prompts", "is not a store URL"),
             ("mongodb://x", "unknown store scheme `mongodb://`"),
+            ("mongodb://x", "or http://"),
             ("dir://", "`dir://` needs a folder"),
         ];
         for (url, expected) in cases {

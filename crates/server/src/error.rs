@@ -39,6 +39,11 @@ pub struct Problem {
     pub detail: String,
     /// A stable machine-readable code (`not_found`, `version_conflict`, `unauthorized`, …).
     pub code: String,
+    /// The error's fields by name, on the store protocol's errors only (`/v1/store/…`): what the
+    /// `http://` store needs to rebuild the same error (`ErrorDetails` of prompt-manager-core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<prompt_manager::ErrorDetails>,
 }
 
 /// An error response of the API.
@@ -50,6 +55,8 @@ pub struct ApiError {
     headers: Option<Box<HeaderMap>>,
     /// The prompt-manager error it was made from, for the log.
     source: Option<Arc<Error>>,
+    /// The error's fields, for a client that rebuilds it (the store protocol).
+    details: Option<Box<prompt_manager::ErrorDetails>>,
 }
 
 impl ApiError {
@@ -61,7 +68,18 @@ impl ApiError {
             detail: detail.into(),
             headers: None,
             source: None,
+            details: None,
         }
+    }
+
+    /// An error from a prompt-manager error that also carries its fields by name
+    /// ([`Problem::error`]), built from what the problem shows (a 5xx hides the message).
+    pub fn with_details(e: Error) -> Self {
+        let mut api = ApiError::from(e);
+        if let Some(source) = &api.source {
+            api.details = Some(Box::new(prompt_manager::ErrorDetails::of(source, api.detail.clone())));
+        }
+        api
     }
 
     /// 400 with a detail.
@@ -97,6 +115,7 @@ impl ApiError {
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             code: self.code.to_owned(),
+            error: self.details.as_deref().cloned(),
         }
     }
 }
@@ -130,6 +149,7 @@ impl From<Error> for ApiError {
             detail,
             headers: None,
             source: Some(Arc::new(e)),
+            details: None,
         }
     }
 }

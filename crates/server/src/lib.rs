@@ -65,6 +65,7 @@ pub mod keys;
 mod routes;
 mod serve;
 mod state;
+mod store_api;
 mod usage;
 
 pub use error::{ApiError, PROBLEM_JSON, Problem};
@@ -93,6 +94,7 @@ pub use state::{AppOptions, AppState};
         (name = "prices", description = "The price table: US dollars per million tokens per model"),
         (name = "usage", description = "Usage and feedback reported after the model call, and analytics per version, label and variant"),
         (name = "changes", description = "A stream of the prompts that change (Server-Sent Events), for caches"),
+        (name = "store", description = "The store protocol: one route per method of the storage traits, for the `http://` store of another prompt-manager"),
         (name = "operations", description = "Health, readiness and metrics")
     )
 )]
@@ -196,9 +198,30 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let parts = add::<usage::__path_report_feedback, _, _>(parts, usage::report_feedback);
     let parts = add::<usage::__path_analytics, _, _>(parts, usage::analytics);
     let parts = add::<changes::__path_changes, _, _>(parts, changes::changes);
+    let parts = store_routes(parts);
     let parts = add::<__path_healthz, _, _>(parts, healthz);
     let parts = add::<__path_readyz, _, _>(parts, readyz);
     add::<__path_metrics, _, _>(parts, metrics)
+}
+
+/// The store protocol (`store_api`): one route per method of the storage traits.
+fn store_routes(parts: (Router<AppState>, utoipa::openapi::OpenApi)) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use store_api::*;
+    let parts = add::<__path_store_save, _, _>(parts, store_save);
+    let parts = add::<__path_store_save_all, _, _>(parts, store_save_all);
+    let parts = add::<__path_store_load, _, _>(parts, store_load);
+    let parts = add::<__path_store_delete, _, _>(parts, store_delete);
+    let parts = add::<__path_store_list, _, _>(parts, store_list);
+    let parts = add::<__path_store_summary, _, _>(parts, store_summary);
+    let parts = add::<__path_store_set_status, _, _>(parts, store_set_status);
+    let parts = add::<__path_store_audit, _, _>(parts, store_audit);
+    let parts = add::<__path_store_append_audit, _, _>(parts, store_append_audit);
+    let parts = add::<__path_store_list_versions, _, _>(parts, store_list_versions);
+    let parts = add::<__path_store_set_label, _, _>(parts, store_set_label);
+    let parts = add::<__path_store_assign_label, _, _>(parts, store_assign_label);
+    let parts = add::<__path_store_set_protection, _, _>(parts, store_set_protection);
+    let parts = add::<__path_store_label_history, _, _>(parts, store_label_history);
+    add::<__path_store_resolve, _, _>(parts, store_resolve)
 }
 
 /// The OpenAPI document of the API, generated from the handlers that serve it.

@@ -98,15 +98,18 @@ pub use sql::SqliteStore;
 
 /// The URL without its password, for messages and logs: the password of the user info
 /// (`postgres://user:secret@host` → `postgres://user:***@host`, even when it holds a `/` or `@`)
-/// and `password=` / `sslpassword=` parameters are masked.
+/// and `password=` / `sslpassword=` parameters and the API key of an `http://` store (`key=`) are
+/// masked.
 ///
 /// ```
 /// assert_eq!(
 ///     prompt_manager_storage::redact_url("postgres://ada:s3/cr@t@db/pm?password=x&sslmode=require"),
 ///     "postgres://ada:***@db/pm?password=***&sslmode=require"
 /// );
+/// assert_eq!(prompt_manager_storage::redact_url("http://pm:8080/?key=pm_x_y"), "http://pm:8080/?key=***");
 /// ```
 pub fn redact_url(url: &str) -> String {
+    const SECRET_PARAMS: &[&str] = &["password", "sslpassword", "key"];
     // Without `://` (a typo such as `postgres:/u:pw@h`) the whole text is searched: masking
     // too much beats echoing a password.
     let start = url.find("://").map_or(0, |i| i + 3);
@@ -122,9 +125,7 @@ pub fn redact_url(url: &str) -> String {
         let pairs: Vec<String> = query
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("sslpassword") => {
-                    format!("{key}=***")
-                }
+                Some((key, _)) if SECRET_PARAMS.iter().any(|s| key.eq_ignore_ascii_case(s)) => format!("{key}=***"),
                 _ => pair.to_owned(),
             })
             .collect();

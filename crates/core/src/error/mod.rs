@@ -18,8 +18,10 @@ use crate::id::{LabelName, PromptId};
 use crate::model::{ContentHash, PromptStatus, VariableType};
 
 mod kind;
+mod wire;
 
 pub use kind::ErrorKind;
+pub use wire::ErrorDetails;
 
 /// A specialised `Result` for prompt-manager.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

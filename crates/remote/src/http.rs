@@ -1,0 +1,379 @@
+//! The HTTP layer of the remote store: the parsed store URL ([`Endpoint`]: base URL and API key,
+//! never shown), and [`Client`], which POSTs a store protocol call, retries idempotent reads,
+//! and turns problems back into core [`Error`]s. The trait methods live in `lib.rs`, the change
+//! stream in `watch.rs`; a cache (a disk cache, an offline fallback) can wrap the store without
+//! touching this.
+
+use std::fmt;
+use std::time::Duration;
+
+use prompt_manager_core::{Error, ErrorDetails, Result};
+use reqwest::{StatusCode, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The backend name of the remote store, in errors and logs.
+pub(crate) const BACKEND: &str = "http";
+
+/// The environment variable the API key is read from when the URL has no `key`.
+pub const API_KEY_ENV: &str = "PROMPT_MANAGER_API_KEY";
+
+/// How long connecting may take.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one call may take, connecting included.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many times an idempotent read is tried.
+pub(crate) const READ_TRIES: u32 = 3;
+/// The first pause before a retry; it doubles each time, plus jitter.
+pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A secret that never shows: `Debug` and `Display` print `***`.
+#[derive(Clone)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Where the server is: its base URL (scheme, host, port and path, without query) and the key.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    /// The base URL, without a trailing slash and without the query (so without the key).
+    pub(crate) base: String,
+    /// The API key, sent as `Authorization: Bearer …`.
+    pub(crate) key: Option<Secret>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("base", &self.base)
+            .field("key", &self.key.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// `url` with the value of every query parameter replaced by `***` and any password hidden:
+/// what errors show of a URL a caller gave.
+pub(crate) fn redact(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            let pairs: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(k, _)| (k.into_owned(), "***".to_owned()))
+                .collect();
+            if pairs.is_empty() {
+                parsed.set_query(None);
+            } else {
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            parsed.to_string().replace("%2A%2A%2A", "***")
+        }
+        // Not a URL: show the part before any query, which is where a key would be.
+        Err(_) => match url.split_once('?') {
+            Some((head, _)) => format!("{head}?***"),
+            None => url.to_owned(),
+        },
+    }
+}
+
+impl Endpoint {
+    /// Parses `http(s)://host[:port][/base]?key=…`; the key may come from [`API_KEY_ENV`].
+    pub(crate) fn parse(url: &str) -> Result<Self> {
+        let bad = |why: &str| Error::Config(format!("`{}` is not a usable http:// store URL: {why}", redact(url)));
+        let parsed = Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+        match parsed.scheme() {
+            "http" => {}
+            "https" => {
+                return Err(Error::Config(format!(
+                    "`{}`: https:// stores need TLS, which this build of prompt-manager-remote does not have yet; \
+                     reach the server over http:// on a trusted network, or through a local TLS-terminating proxy",
+                    redact(url)
+                )));
+            }
+            other => return Err(bad(&format!("the scheme is `{other}`, not http or https"))),
+        }
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err(bad("it names no host"));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(bad(
+                "credentials go in `?key=` or PROMPT_MANAGER_API_KEY, not in the URL",
+            ));
+        }
+        let mut key = None;
+        for (name, value) in parsed.query_pairs() {
+            match name.as_ref() {
+                "key" if !value.is_empty() => key = Some(Secret(value.into_owned())),
+                "key" => {}
+                other => return Err(bad(&format!("unknown parameter `{other}`; the only one is `key`"))),
+            }
+        }
+        if key.is_none() {
+            key = std::env::var(API_KEY_ENV).ok().filter(|k| !k.is_empty()).map(Secret);
+        }
+        let mut base = parsed.clone();
+        base.set_query(None);
+        base.set_fragment(None);
+        let base = base.to_string().trim_end_matches('/').to_owned();
+        Ok(Endpoint { base, key })
+    }
+}
+
+/// The problem body the server answers errors with (the fields the client reads).
+#[derive(Debug, serde::Deserialize)]
+struct Problem {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    detail: String,
+    #[serde(default)]
+    error: Option<ErrorDetails>,
+}
+
+/// Calls the store protocol of one server.
+#[derive(Clone)]
+pub(crate) struct Client {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) http: reqwest::Client,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a failed call is worth another try (for an idempotent read).
+enum Failure {
+    /// Connecting failed, the call timed out, or the server said it is unavailable.
+    Transient(Error),
+    /// The server answered; trying again gives the same answer.
+    Final(Error),
+}
+
+impl Client {
+    pub(crate) fn new(endpoint: Endpoint) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| Error::backend_with(BACKEND, "cannot build the HTTP client", e.without_url()))?;
+        Ok(Client { endpoint, http })
+    }
+
+    /// The URL of a route (`/v1/store/load`).
+    pub(crate) fn url(&self, route: &str) -> String {
+        format!("{}{route}", self.endpoint.base)
+    }
+
+    /// A request with the key.
+    pub(crate) fn request(&self, method: reqwest::Method, route: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, self.url(route));
+        match &self.endpoint.key {
+            Some(key) => request.bearer_auth(key.expose()),
+            None => request,
+        }
+    }
+
+    /// POSTs `body` to the store protocol's `method` and reads the answer; `idempotent` calls are
+    /// retried with exponential backoff and jitter when the server cannot be reached or is
+    /// unavailable.
+    pub(crate) async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: &str,
+        body: &B,
+        idempotent: bool,
+    ) -> Result<T> {
+        let tries = if idempotent { READ_TRIES } else { 1 };
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            match self.call_once(method, body).await {
+                Ok(value) => return Ok(value),
+                Err(Failure::Final(e)) => return Err(e),
+                Err(Failure::Transient(e)) if attempt >= tries => return Err(e),
+                Err(Failure::Transient(e)) => {
+                    tracing::debug!(method, attempt, error = %e, "store call failed; retrying");
+                    tokio::time::sleep(with_jitter(backoff)).await;
+                    backoff *= 2;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    async fn call_once<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: &str,
+        body: &B,
+    ) -> std::result::Result<T, Failure> {
+        let route = format!("/v1/store/{method}");
+        let response = self
+            .request(reqwest::Method::POST, &route)
+            .timeout(REQUEST_TIMEOUT)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| Failure::Transient(self.unreachable(&e)))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Failure::Transient(self.unreachable(&e)))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                Failure::Final(Error::backend_with(
+                    BACKEND,
+                    format!(
+                        "{}: the answer to {method} is not what the store protocol says",
+                        self.endpoint.base
+                    ),
+                    e,
+                ))
+            });
+        }
+        let error = self.problem(status, &bytes);
+        if matches!(
+            status,
+            StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+        ) {
+            Err(Failure::Transient(error))
+        } else {
+            Err(Failure::Final(error))
+        }
+    }
+
+    /// The error of a call that did not get an answer.
+    pub(crate) fn unreachable(&self, e: &reqwest::Error) -> Error {
+        let what = if e.is_timeout() {
+            "did not answer in time"
+        } else if e.is_connect() {
+            "cannot be reached"
+        } else {
+            "failed"
+        };
+        // The request URLs hold no key (it goes in a header); show the base URL only.
+        Error::backend(
+            BACKEND,
+            format!(
+                "the prompt-manager server at {} {what}: {}",
+                self.endpoint.base,
+                source_chain(e)
+            ),
+        )
+    }
+
+    /// The error a problem answer stands for: the same core error when the server sent its
+    /// fields, else one by status.
+    pub(crate) fn problem(&self, status: StatusCode, body: &[u8]) -> Error {
+        let base = &self.endpoint.base;
+        let Ok(problem) = serde_json::from_slice::<Problem>(body) else {
+            return Error::backend(
+                BACKEND,
+                format!("{base} answered {status} without a problem body; is it a prompt-manager server?"),
+            );
+        };
+        if let Some(details) = problem.error {
+            return details.into_error(BACKEND);
+        }
+        match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::Config(format!(
+                "the prompt-manager server at {base} refused the request ({status}, {}): {}",
+                problem.code, problem.detail
+            )),
+            StatusCode::NOT_FOUND if problem.code == "no_route" => Error::Config(format!(
+                "{base} has no store protocol (/v1/store/…): is it a prompt-manager server of this version? {}",
+                problem.detail
+            )),
+            _ => Error::backend(
+                BACKEND,
+                format!("{base} answered {status} ({}): {}", problem.code, problem.detail),
+            ),
+        }
+    }
+}
+
+/// An error's message with its sources, for a message that says why a connection failed.
+fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// `pause` plus up to half of it again, at random: clients that failed together do not retry
+/// together.
+pub(crate) fn with_jitter(pause: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // A random source without a dependency: std's hasher keys are random per process, and the
+    // clock varies per call.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    let fraction = (hasher.finish() % 1_000) as u32;
+    pause + pause / 2 * fraction / 1_000
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_key_is_taken_out_of_the_base_and_never_shown() {
+        let endpoint = Endpoint::parse("http://127.0.0.1:8080/pm/?key=pm_abc_SECRET").unwrap();
+        assert_eq!(endpoint.base, "http://127.0.0.1:8080/pm");
+        assert_eq!(endpoint.key.as_ref().unwrap().expose(), "pm_abc_SECRET");
+        assert!(!format!("{endpoint:?}").contains("SECRET"));
+        assert_eq!(redact("http://h:1/?key=pm_abc_SECRET"), "http://h:1/?key=***");
+        assert_eq!(redact("not a url?key=SECRET"), "not a url?***");
+    }
+
+    #[test]
+    fn bad_urls_are_config_errors_naming_the_url_without_the_key() {
+        for url in [
+            "http://?key=SECRET",
+            "http://h/?key=SECRET&other=1",
+            "ftp://h/?key=SECRET",
+            "https://h/?key=SECRET",
+            "http://user:SECRET@h/",
+        ] {
+            let err = Endpoint::parse(url).unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{url}: {err:?}");
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains("SECRET"), "{url}: {text}");
+        }
+    }
+
+    #[test]
+    fn jitter_adds_at_most_half() {
+        for _ in 0..100 {
+            let d = with_jitter(Duration::from_millis(100));
+            assert!(
+                d >= Duration::from_millis(100) && d <= Duration::from_millis(150),
+                "{d:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! # prompt-manager-remote
+//!
+//! The `http://` store of prompt-manager: a running `prompt-manager serve` as the store of a
+//! manager in another process. [`RemoteStore`] implements the storage traits
+//! ([`StorageBackend`], [`VersionStore`]) by calling the server's *store protocol*
+//! (`POST /v1/store/<method>`, one route per trait method, bodies in the core request types' wire
+//! form), and passes the same conformance suite as every other backend. Errors come back as the
+//! same core [`Error`](prompt_manager_core::Error) variants, with their fields.
+//!
+//! A manager over it keeps its own registry: a version is fetched once, compiled once, and
+//! rendered in-process afterwards with no network hop. [`RemoteStore::watch`] reads the server's
+//! change stream (`GET /v1/changes`, Server-Sent Events) so that what another client changes is
+//! forgotten within milliseconds.
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> prompt_manager_core::Result<()> {
+//! use prompt_manager_core::StorageBackend;
+//! use prompt_manager_remote::RemoteStore;
+//!
+//! // The key may also come from PROMPT_MANAGER_API_KEY; it is never shown in errors or Debug.
+//! let store = RemoteStore::connect("http://127.0.0.1:8080/?key=pm_abc_secret")?;
+//! assert_eq!(store.backend_name(), "http");
+//! # Ok(()) }
+//! ```
+//!
+//! With the umbrella crate (feature `remote`): `prompt_manager::open("http://127.0.0.1:8080/")`.
+//!
+//! Calls time out (2 s to connect, 10 s per call); idempotent reads are tried 3 times with
+//! exponential backoff and jitter. Writes are sent once: a write that timed out may have
+//! happened, and the compare-and-set of the next one says so. Usage records are the server's
+//! business ([`StorageBackend::records_usage`] is `false`). Only plain `http://` is compiled in:
+//! an `https://` URL is an [`Error::Config`](prompt_manager_core::Error::Config) that says so (no TLS stack in the dependency tree
+//! yet). The HTTP layer lives in one module, so a cache (on disk, offline) can wrap the store.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use prompt_manager_core::semver::Version;
+use prompt_manager_core::{
+    AssignmentChange, AuditEntry, AuditQuery, AuditRecord, ChangeListener, DeleteRequest, LabelChange, LabelEvent,
+    LabelName, ListQuery, Page, PromptId, PromptRef, PromptSummary, PromptVersion, ProtectionChange, Resolution,
+    Result, SaveRequest, StatusChange, StorageBackend, VersionInfo, VersionStore,
+};
+use serde::Serialize;
+
+mod http;
+mod watch;
+
+pub use http::API_KEY_ENV;
+use http::{BACKEND, Client, Endpoint};
+
+/// A store that is a running `prompt-manager serve`, reached over its store protocol.
+///
+/// `Debug` shows the server's base URL and whether a key is set, never the key.
+#[derive(Debug, Clone)]
+pub struct RemoteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: Client,
+}
+
+impl RemoteStore {
+    /// A store on the server at `url`: `http://host[:port][/base][?key=API_KEY]`. Without `key`,
+    /// the key comes from [`API_KEY_ENV`] when set. Nothing is sent yet; the first call connects.
+    ///
+    /// A URL that is not one is [`Error::Config`](prompt_manager_core::Error::Config), naming the URL without its key.
+    pub fn connect(url: &str) -> Result<Self> {
+        let endpoint = Endpoint::parse(url)?;
+        Ok(RemoteStore {
+            inner: Arc::new(Inner {
+                client: Client::new(endpoint)?,
+            }),
+        })
+    }
+
+    /// The server's base URL (without the key).
+    pub fn base_url(&self) -> &str {
+        &self.inner.client.endpoint.base
+    }
+
+    async fn read<B: Serialize + ?Sized, T: serde::de::DeserializeOwned>(&self, method: &str, body: &B) -> Result<T> {
+        self.inner.client.call(method, body, true).await
+    }
+
+    async fn write<B: Serialize + ?Sized, T: serde::de::DeserializeOwned>(&self, method: &str, body: &B) -> Result<T> {
+        self.inner.client.call(method, body, false).await
+    }
+}
+
+/// A body naming a prompt, with the fields of a request beside it.
+#[derive(Serialize)]
+struct WithId<'a, T: Serialize> {
+    id: &'a PromptId,
+    #[serde(flatten)]
+    request: T,
+}
+
+#[derive(Serialize)]
+struct IdBody<'a> {
+    id: &'a PromptId,
+}
+
+#[async_trait]
+impl StorageBackend for RemoteStore {
+    fn backend_name(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn save(&self, request: SaveRequest) -> Result<Vec<LabelEvent>> {
+        self.write("save", &request).await
+    }
+
+    /// All or nothing: the server's store saves the batch as one unit.
+    async fn save_all(&self, requests: Vec<SaveRequest>) -> Result<Vec<LabelEvent>> {
+        #[derive(Serialize)]
+        struct Body {
+            requests: Vec<SaveRequest>,
+        }
+        self.write("save_all", &Body { requests }).await
+    }
+
+    async fn load(&self, id: &PromptId, version: Option<&Version>) -> Result<Arc<PromptVersion>> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            id: &'a PromptId,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            version: Option<&'a Version>,
+        }
+        let version: PromptVersion = self.read("load", &Body { id, version }).await?;
+        Ok(Arc::new(version))
+    }
+
+    async fn delete(&self, id: &PromptId, request: DeleteRequest) -> Result<()> {
+        self.write("delete", &WithId { id, request }).await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<PromptSummary>> {
+        // Checked here too, so an oversized query costs no round trip.
+        query.validate()?;
+        self.read("list", query).await
+    }
+
+    async fn summary(&self, id: &PromptId) -> Result<PromptSummary> {
+        self.read("summary", &IdBody { id }).await
+    }
+
+    async fn set_status(&self, id: &PromptId, change: StatusChange) -> Result<()> {
+        self.write("set_status", &WithId { id, request: change }).await
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        query.validate()?;
+        self.read("audit", query).await
+    }
+
+    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
+        self.write("append_audit", &record).await
+    }
+
+    /// Reads the server's change stream in a task of the current tokio runtime (none: `false`);
+    /// the task ends when the last clone of this store is dropped.
+    fn watch(&self, listener: Arc<dyn ChangeListener>) -> bool {
+        watch::spawn(self.inner.client.clone(), listener, Arc::downgrade(&self.inner))
+    }
+}
+
+#[async_trait]
+impl VersionStore for RemoteStore {
+    async fn list_versions(&self, id: &PromptId) -> Result<Vec<VersionInfo>> {
+        self.read("list_versions", &IdBody { id }).await
+    }
+
+    async fn set_label(&self, id: &PromptId, change: LabelChange) -> Result<Option<LabelEvent>> {
+        self.write("set_label", &WithId { id, request: change }).await
+    }
+
+    async fn assign_label(&self, id: &PromptId, change: AssignmentChange) -> Result<Option<LabelEvent>> {
+        self.write("assign_label", &WithId { id, request: change }).await
+    }
+
+    async fn set_protection(&self, id: &PromptId, change: ProtectionChange) -> Result<bool> {
+        self.write("set_protection", &WithId { id, request: change }).await
+    }
+
+    /// One round trip: the server resolves the reference on its store.
+    async fn resolve(&self, reference: &PromptRef) -> Result<Resolution> {
+        #[derive(Serialize)]
+        struct Body {
+            reference: String,
+        }
+        self.read(
+            "resolve",
+            &Body {
+                reference: reference.to_string(),
+            },
+        )
+        .await
+    }
+
+    async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            id: &'a PromptId,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            label: Option<&'a LabelName>,
+        }
+        self.read("label_history", &Body { id, label }).await
+    }
+}
+
+/// Opens the store at `url` as a trait object (what `prompt_manager::open_store` calls for
+/// `http://` and `https://`).
+pub fn open(url: &str) -> Result<Arc<dyn prompt_manager_core::Store>> {
+    Ok(Arc::new(RemoteStore::connect(url)?))
+}
