@@ -41,6 +41,11 @@ fn store_error(e: prompt_manager::Error) -> ApiError {
     ApiError::with_details(e)
 }
 
+/// A store method's result as the route's answer.
+fn stored<T>(result: prompt_manager::Result<T>) -> StoreResult<T> {
+    result.map(Json).map_err(store_error)
+}
+
 /// The caller's actor and authority as the store records them: the client's own on a keyless
 /// server (loopback only, where every caller may do everything); with keys, the key's name, and
 /// no more authority than the key has.
@@ -253,8 +258,7 @@ pub(crate) async fn store_delete(
     let (actor, _) = trusted(&caller, body.request.actor, Authority::User);
     let result = state.manager().store().delete(&body.id, DeleteRequest { actor }).await;
     state.manager().refresh(&body.id);
-    result.map_err(store_error)?;
-    Ok(Json(()))
+    stored(result)
 }
 
 /// List prompts by a `ListQuery` (`tags`, `status`, `id_prefix`, `search`, `label`, `limit`,
@@ -272,7 +276,7 @@ pub(crate) async fn store_list(
     State(state): State<AppState>,
     JsonBody(query): JsonBody<ListQuery>,
 ) -> StoreResult<Page<PromptSummary>> {
-    Ok(Json(state.manager().store().list(&query).await.map_err(store_error)?))
+    stored(state.manager().store().list(&query).await)
 }
 
 /// Status, latest version and labels of one prompt. Needs a `read` key.
@@ -290,9 +294,7 @@ pub(crate) async fn store_summary(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<IdBody>,
 ) -> StoreResult<PromptSummary> {
-    Ok(Json(
-        state.manager().store().summary(&body.id).await.map_err(store_error)?,
-    ))
+    stored(state.manager().store().summary(&body.id).await)
 }
 
 /// Change a prompt's status (compare-and-set). Body: `{"id", "status", "expected", "actor"}`.
@@ -317,8 +319,7 @@ pub(crate) async fn store_set_status(
     change.actor = trusted(&caller, change.actor.take(), Authority::User).0;
     let result = state.manager().store().set_status(&body.id, change).await;
     state.manager().refresh(&body.id);
-    result.map_err(store_error)?;
-    Ok(Json(()))
+    stored(result)
 }
 
 /// Audit entries matching an `AuditQuery` (`prompt`, `after_seq`, `limit`), oldest first. Needs
@@ -338,7 +339,7 @@ pub(crate) async fn store_audit(
     JsonBody(query): JsonBody<AuditQuery>,
 ) -> StoreResult<Vec<AuditEntry>> {
     require(&caller, Scope::Admin, "reading the audit log")?;
-    Ok(Json(state.manager().store().audit(&query).await.map_err(store_error)?))
+    stored(state.manager().store().audit(&query).await)
 }
 
 /// Append an entry for something that happened outside the store (an API key created or
@@ -359,14 +360,7 @@ pub(crate) async fn store_append_audit(
 ) -> StoreResult<AuditEntry> {
     require(&caller, Scope::Admin, "appending to the audit log")?;
     record.actor = trusted(&caller, record.actor.take(), Authority::User).0;
-    Ok(Json(
-        state
-            .manager()
-            .store()
-            .append_audit(record)
-            .await
-            .map_err(store_error)?,
-    ))
+    stored(state.manager().store().append_audit(record).await)
 }
 
 /// Every version of a prompt without content, newest first. Needs a `read` key.
@@ -384,14 +378,7 @@ pub(crate) async fn store_list_versions(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<IdBody>,
 ) -> StoreResult<Vec<VersionInfo>> {
-    Ok(Json(
-        state
-            .manager()
-            .store()
-            .list_versions(&body.id)
-            .await
-            .map_err(store_error)?,
-    ))
+    stored(state.manager().store().list_versions(&body.id).await)
 }
 
 /// Move, set or remove a label (compare-and-set). Body: `id` and a `LabelChange` (`label`, `to`,
@@ -426,7 +413,7 @@ async fn assign(
     (change.actor, change.authority) = trusted(caller, change.actor.take(), change.authority);
     let result = state.manager().store().assign_label(&id, change).await;
     state.manager().refresh(&id);
-    Ok(Json(result.map_err(store_error)?))
+    stored(result)
 }
 
 /// Point a label at one version or at an A/B split, or remove it (compare-and-set). Body: `id`
@@ -471,7 +458,7 @@ pub(crate) async fn store_set_protection(
     (change.actor, change.authority) = trusted(&caller, change.actor.take(), change.authority);
     let result = state.manager().store().set_protection(&body.id, change).await;
     state.manager().refresh(&body.id);
-    Ok(Json(result.map_err(store_error)?))
+    stored(result)
 }
 
 /// Label events of a prompt, oldest first; of one label when `label` is given. Needs a `read` key.
@@ -489,14 +476,13 @@ pub(crate) async fn store_label_history(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<HistoryBody>,
 ) -> StoreResult<Vec<LabelEvent>> {
-    Ok(Json(
+    stored(
         state
             .manager()
             .store()
             .label_history(&body.id, body.label.as_ref())
-            .await
-            .map_err(store_error)?,
-    ))
+            .await,
+    )
 }
 
 /// The version a reference names, with the prompt's status and the label's split: one round trip
@@ -516,7 +502,5 @@ pub(crate) async fn store_resolve(
     JsonBody(body): JsonBody<ResolveBody>,
 ) -> StoreResult<Resolution> {
     let reference = PromptRef::parse(&body.reference).map_err(store_error)?;
-    Ok(Json(
-        state.manager().store().resolve(&reference).await.map_err(store_error)?,
-    ))
+    stored(state.manager().store().resolve(&reference).await)
 }
