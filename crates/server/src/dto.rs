@@ -309,6 +309,23 @@ pub(crate) mod schema {
     /// A label name's pattern.
     pub(crate) const LABEL_PATTERN: &str = r"^[a-z][a-z0-9._-]*$";
 
+    /// A prompt id: lowercase segments of `[a-z0-9][a-z0-9._-]*` joined by `/`, at most 200 bytes.
+    pub(crate) struct PromptId;
+
+    impl utoipa::PartialSchema for PromptId {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$"))
+                .max_length(Some(200))
+                .description(Some("A prompt id: `[a-z0-9][a-z0-9._-]*` segments joined by `/`"))
+                .examples([serde_json::json!("support/triage")])
+                .into()
+        }
+    }
+
+    impl ToSchema for PromptId {}
+
     /// A full semantic version (`1.2.0`, `2.0.0-rc.1`), SemVer 2.0.0 with numbers that fit 64 bits.
     pub(crate) struct Version;
 

@@ -79,7 +79,7 @@ fn check_configured(state: &AppState, caller: &Caller, id: &PromptId, labels: &[
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub(crate) struct IdBody {
     /// The prompt.
-    #[schema(value_type = String, pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200)]
+    #[schema(value_type = schema::PromptId)]
     pub(crate) id: PromptId,
 }
 
@@ -98,7 +98,7 @@ pub(crate) struct WithId<T> {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub(crate) struct LoadBody {
     /// The prompt.
-    #[schema(value_type = String, pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200)]
+    #[schema(value_type = schema::PromptId)]
     pub(crate) id: PromptId,
     /// The version; the latest when absent.
     #[serde(default)]
@@ -118,7 +118,7 @@ pub(crate) struct SaveAllBody {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub(crate) struct HistoryBody {
     /// The prompt.
-    #[schema(value_type = String, pattern = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", max_length = 200)]
+    #[schema(value_type = schema::PromptId)]
     pub(crate) id: PromptId,
     /// Only this label's events; all labels when absent.
     #[serde(default)]
