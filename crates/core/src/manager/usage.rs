@@ -129,7 +129,7 @@ impl PromptManager {
                     prompt_id: id.clone(),
                     bucket: query.bucket,
                     from: query.bucket.floor(query.from.timestamp()),
-                    to: query.to.timestamp(),
+                    to: query.end_second(),
                 })
                 .await?;
             Ok(Analytics::from_rows(id, query, rows))

@@ -80,6 +80,13 @@ impl AnalyticsQuery {
         Self { from, to, bucket, by }
     }
 
+    /// The first whole second at or after `to`: bucket starts are whole seconds, so a bucket
+    /// that starts before `to` starts before this too (a render 0.2 s into a minute, read 0.4 s
+    /// into it, is in the range; truncating `to` to its second would leave it out).
+    pub fn end_second(&self) -> i64 {
+        self.to.timestamp() + i64::from(self.to.timestamp_subsec_nanos() > 0)
+    }
+
     /// Refuses an empty or reversed range, and one of more than [`MAX_SERIES_POINTS`] buckets.
     pub fn validate(&self) -> Result<()> {
         if self.from >= self.to {
@@ -536,6 +543,21 @@ mod tests {
             rows,
         );
         assert!(by_version.experiments.is_empty());
+    }
+
+    #[test]
+    fn the_end_of_a_range_includes_the_bucket_it_falls_in() {
+        let query = |to: &str| AnalyticsQuery {
+            from: "2026-12-03T14:57:00Z".parse().unwrap(),
+            to: to.parse().unwrap(),
+            bucket: Bucket::Minute,
+            by: GroupBy::Version,
+        };
+        let minute = "2026-12-04T14:57:00Z".parse::<DateTime<Utc>>().unwrap().timestamp();
+        // Read 0.39 s into the minute a render was recorded in: the minute's row is in range.
+        assert!(minute < query("2026-12-04T14:57:00.393Z").end_second());
+        // Read at the minute's first instant: the range ends before it.
+        assert_eq!(query("2026-12-04T14:57:00Z").end_second(), minute);
     }
 
     #[test]

@@ -172,14 +172,18 @@ struct WallClock {
     /// The raw counter at `base`, for the render path's cheaper reads ([`Recorder::now_raw`]).
     clock: quanta::Clock,
     base_raw: u64,
-    base_unix: i64,
+    /// The system clock at `base`, in nanoseconds since the epoch (whole seconds would put a
+    /// render up to a second early, into the previous minute).
+    base_unix_nanos: i64,
+    /// Nanoseconds to add to the TSC's estimate so it agrees with the system clock.
     correction: std::sync::atomic::AtomicI64,
 }
 
-fn unix_now() -> i64 {
+/// The system clock in nanoseconds since the epoch (saturating past 2262).
+fn unix_nanos_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 impl WallClock {
@@ -189,29 +193,41 @@ impl WallClock {
             base: quanta::Instant::now(),
             base_raw: clock.raw(),
             clock,
-            base_unix: unix_now(),
+            base_unix_nanos: unix_nanos_now(),
             correction: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
-    fn unix_at_raw(&self, raw: u64) -> i64 {
-        let since = i64::try_from(self.clock.delta_as_nanos(self.base_raw, raw) / 1_000_000_000).unwrap_or(i64::MAX);
-        self.base_unix
-            .saturating_add(since)
+    /// Unix nanoseconds `since_base` nanoseconds after the base.
+    fn nanos_after_base(&self, since_base: u64) -> i64 {
+        self.base_unix_nanos
+            .saturating_add(i64::try_from(since_base).unwrap_or(i64::MAX))
             .saturating_add(self.correction.load(Ordering::Relaxed))
+    }
+
+    fn unix_at_raw(&self, raw: u64) -> i64 {
+        self.nanos_after_base(self.clock.delta_as_nanos(self.base_raw, raw)) / 1_000_000_000
     }
 
     fn unix_at(&self, at: quanta::Instant) -> i64 {
-        let since = i64::try_from(at.saturating_duration_since(self.base).as_secs()).unwrap_or(i64::MAX);
-        self.base_unix
-            .saturating_add(since)
-            .saturating_add(self.correction.load(Ordering::Relaxed))
+        let since = u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX);
+        self.nanos_after_base(since) / 1_000_000_000
     }
 
     fn resync(&self) {
-        let estimate = self.unix_at(quanta::Instant::now()) - self.correction.load(Ordering::Relaxed);
-        self.correction.store(unix_now() - estimate, Ordering::Relaxed);
+        let since =
+            u64::try_from(quanta::Instant::now().saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX);
+        let estimate = self
+            .base_unix_nanos
+            .saturating_add(i64::try_from(since).unwrap_or(i64::MAX));
+        self.correction.store(unix_nanos_now() - estimate, Ordering::Relaxed);
     }
+}
+
+/// The system clock in whole seconds since the epoch.
+#[cfg(test)]
+fn unix_now() -> i64 {
+    unix_nanos_now() / 1_000_000_000
 }
 
 impl Recorder {
@@ -518,5 +534,23 @@ mod tests {
         recorder.clock.resync();
         let again = i64::from(recorder.minute_at(quanta::Instant::now()));
         assert!((again - unix_now() / 60).abs() <= 1);
+    }
+
+    #[test]
+    fn the_render_clock_agrees_with_the_system_clock_within_milliseconds() {
+        // A render's minute must not start early: a clock a second behind would put a render
+        // made in a minute's first second into the previous minute.
+        let recorder = Recorder::new(UsageConfig::default(), false);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let clock = &recorder.clock;
+        let before = unix_nanos_now();
+        let raw = clock.clock.raw();
+        let after = unix_nanos_now();
+        let estimate = clock.nanos_after_base(clock.clock.delta_as_nanos(clock.base_raw, raw));
+        let slack = 5_000_000;
+        assert!(
+            estimate >= before - slack && estimate <= after + slack,
+            "{estimate} not within [{before}, {after}] ± 5 ms"
+        );
     }
 }
