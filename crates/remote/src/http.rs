@@ -50,6 +50,21 @@ pub(crate) struct Endpoint {
     pub(crate) base: String,
     /// The API key, sent as `Authorization: Bearer …`.
     pub(crate) key: Option<Secret>,
+    /// The offline fallback the URL asks for (`cache`, `bundle`, `bundle_sha256`, `budget_ms`).
+    pub(crate) offline: OfflineParams,
+}
+
+/// The URL parameters of the offline fallback.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OfflineParams {
+    /// `cache=DIR`: the disk cache's folder.
+    pub(crate) cache: Option<std::path::PathBuf>,
+    /// `bundle=FILE`: the bundle.
+    pub(crate) bundle: Option<std::path::PathBuf>,
+    /// `bundle_sha256=HEX`: the bundle's expected hash.
+    pub(crate) bundle_sha256: Option<String>,
+    /// `budget_ms=N`: how long a read with a copy waits for the server.
+    pub(crate) budget: Option<Duration>,
 }
 
 impl fmt::Debug for Endpoint {
@@ -113,12 +128,45 @@ impl Endpoint {
             ));
         }
         let mut key = None;
+        let mut offline = OfflineParams::default();
         for (name, value) in parsed.query_pairs() {
+            let path = || {
+                if value.is_empty() {
+                    Err(bad(&format!("`{name}` needs a path")))
+                } else {
+                    Ok(Some(std::path::PathBuf::from(value.as_ref())))
+                }
+            };
             match name.as_ref() {
                 "key" if !value.is_empty() => key = Some(Secret(value.into_owned())),
                 "key" => {}
-                other => return Err(bad(&format!("unknown parameter `{other}`; the only one is `key`"))),
+                "cache" => offline.cache = path()?,
+                "bundle" => offline.bundle = path()?,
+                "bundle_sha256" => {
+                    if value.len() != 64 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(bad("`bundle_sha256` must be 64 hex digits"));
+                    }
+                    offline.bundle_sha256 = Some(value.to_ascii_lowercase());
+                }
+                "budget_ms" => {
+                    let ms: u64 = value
+                        .parse()
+                        .ok()
+                        .filter(|ms| (1..=60_000).contains(ms))
+                        .ok_or_else(|| bad(&format!("`budget_ms` must be 1 to 60000 milliseconds, not `{value}`")))?;
+                    offline.budget = Some(Duration::from_millis(ms));
+                }
+                other => {
+                    return Err(bad(&format!(
+                        "unknown parameter `{other}`; the parameters are key, cache, bundle, bundle_sha256 and budget_ms"
+                    )));
+                }
             }
+        }
+        if offline.bundle_sha256.is_some() && offline.bundle.is_none() {
+            return Err(bad(
+                "`bundle_sha256` pins a bundle: give the bundle too (`bundle=FILE`)",
+            ));
         }
         if key.is_none() {
             key = std::env::var(API_KEY_ENV).ok().filter(|k| !k.is_empty()).map(Secret);
@@ -127,7 +175,7 @@ impl Endpoint {
         base.set_query(None);
         base.set_fragment(None);
         let base = base.to_string().trim_end_matches('/').to_owned();
-        Ok(Endpoint { base, key })
+        Ok(Endpoint { base, key, offline })
     }
 }
 
@@ -157,8 +205,8 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Whether a failed call is worth another try (for an idempotent read).
-enum Failure {
+/// Whether a failed call is worth another try (for an idempotent read), or a copy instead.
+pub(crate) enum Failure {
     /// Connecting failed, the call timed out, or the server said it is unavailable.
     Transient(Error),
     /// The server answered; trying again gives the same answer.
@@ -197,14 +245,28 @@ impl Client {
         body: &B,
         idempotent: bool,
     ) -> Result<T> {
+        self.call_classified(method, body, idempotent)
+            .await
+            .map_err(|f| match f {
+                Failure::Transient(e) | Failure::Final(e) => e,
+            })
+    }
+
+    /// [`call`](Self::call), saying whether a failure was the server's answer or no answer.
+    pub(crate) async fn call_classified<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: &str,
+        body: &B,
+        idempotent: bool,
+    ) -> std::result::Result<T, Failure> {
         let tries = if idempotent { READ_TRIES } else { 1 };
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
             match self.call_once(method, body).await {
                 Ok(value) => return Ok(value),
-                Err(Failure::Final(e)) => return Err(e),
-                Err(Failure::Transient(e)) if attempt >= tries => return Err(e),
+                Err(Failure::Final(e)) => return Err(Failure::Final(e)),
+                Err(Failure::Transient(e)) if attempt >= tries => return Err(Failure::Transient(e)),
                 Err(Failure::Transient(e)) => {
                     tracing::debug!(method, attempt, error = %e, "store call failed; retrying");
                     tokio::time::sleep(with_jitter(backoff)).await;

@@ -31,7 +31,33 @@
 //! happened, and the compare-and-set of the next one says so. Usage records are the server's
 //! business ([`StorageBackend::records_usage`] is `false`). Only plain `http://` is compiled in:
 //! an `https://` URL is an [`Error::Config`](prompt_manager_core::Error::Config) that says so (no TLS stack in the dependency tree
-//! yet). The HTTP layer lives in one module, so a cache (on disk, offline) can wrap the store.
+//! yet).
+//!
+//! ## When the server is down
+//!
+//! A warm manager renders from memory and needs no server. For what it has not read yet (a
+//! restarted application, a new reference), the reads a render makes can fall back:
+//!
+//! - a [`DiskCache`] (`?cache=DIR`) keeps the last answer of the server to each read, written
+//!   atomically and sealed with its SHA-256, and serves it when the server cannot be reached;
+//! - a [`Bundle`] (`?bundle=FILE[&bundle_sha256=HEX]`), written by `prompt-manager bundle export`,
+//!   is the last resort an application ships with;
+//! - with a copy at hand, a read waits for the server at most the budget (`?budget_ms=`,
+//!   [`DEFAULT_BUDGET`]) and is not retried when the server cannot be reached.
+//!
+//! The server's answer always wins while it answers: a deleted prompt or a removed label is an
+//! error, and its copy is dropped. Each copy served is logged at `warn` and counted
+//! ([`RemoteStore::read_sources`], [`RemoteStore::copies_served`]).
+//!
+//! ```no_run
+//! # fn main() -> prompt_manager_core::Result<()> {
+//! use prompt_manager_remote::RemoteStore;
+//!
+//! let store = RemoteStore::connect(
+//!     "http://pm.internal:8080/?cache=/var/cache/my-app/prompts&bundle=/app/prompts.bundle",
+//! )?;
+//! # Ok(()) }
+//! ```
 
 use std::sync::Arc;
 
@@ -45,10 +71,14 @@ use prompt_manager_core::{
 use serde::Serialize;
 
 mod http;
+mod offline;
+mod sealed;
 mod watch;
 
 pub use http::API_KEY_ENV;
 use http::{BACKEND, Client, Endpoint};
+pub use offline::{Bundle, CopyServed, DEFAULT_BUDGET, DiskCache, ReadSources, Source};
+use offline::{Fallback, load_key, resolve_key};
 
 /// A store that is a running `prompt-manager serve`, reached over its store protocol.
 ///
@@ -61,20 +91,82 @@ pub struct RemoteStore {
 #[derive(Debug)]
 struct Inner {
     client: Client,
+    fallback: Fallback,
 }
 
 impl RemoteStore {
     /// A store on the server at `url`: `http://host[:port][/base][?key=API_KEY]`. Without `key`,
     /// the key comes from [`API_KEY_ENV`] when set. Nothing is sent yet; the first call connects.
     ///
-    /// A URL that is not one is [`Error::Config`](prompt_manager_core::Error::Config), naming the URL without its key.
+    /// The offline fallback may be set in the URL too: `cache=DIR` (a [`DiskCache`]),
+    /// `bundle=FILE` (a [`Bundle`], read and checked now), `bundle_sha256=HEX` (the bundle's
+    /// expected hash) and `budget_ms=N` (how long a read that has a copy waits for the server;
+    /// [`DEFAULT_BUDGET`] otherwise).
+    ///
+    /// A URL that is not one is [`Error::Config`](prompt_manager_core::Error::Config), naming the
+    /// URL without its key; so is a bundle that cannot be read or fails its checks.
     pub fn connect(url: &str) -> Result<Self> {
         let endpoint = Endpoint::parse(url)?;
+        let params = endpoint.offline.clone();
+        let bundle = match &params.bundle {
+            Some(path) => Some(Bundle::read(path, params.bundle_sha256.as_deref())?),
+            None => None,
+        };
         Ok(RemoteStore {
             inner: Arc::new(Inner {
                 client: Client::new(endpoint)?,
+                fallback: Fallback::new(
+                    params.cache.map(DiskCache::new),
+                    bundle,
+                    params.budget.unwrap_or(DEFAULT_BUDGET),
+                ),
             }),
         })
+    }
+
+    /// Keeps the server's answers in `cache` and serves them when the server cannot answer.
+    pub fn with_disk_cache(self, cache: DiskCache) -> Self {
+        self.reconfigure(|f| f.cache = Some(cache))
+    }
+
+    /// Serves `bundle`'s copies when neither the server nor the disk cache can answer.
+    pub fn with_bundle(self, bundle: Bundle) -> Self {
+        self.reconfigure(|f| f.bundle = Some(bundle))
+    }
+
+    /// How long a read waits for the server when a copy exists (the disk cache's or the
+    /// bundle's); without a copy a read waits for the server's own timeouts.
+    pub fn with_budget(self, budget: std::time::Duration) -> Self {
+        self.reconfigure(|f| f.budget = budget)
+    }
+
+    fn reconfigure(self, change: impl FnOnce(&mut Fallback)) -> Self {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            client: shared.client.clone(),
+            fallback: Fallback::new(
+                shared.fallback.cache.clone(),
+                shared.fallback.bundle.clone(),
+                shared.fallback.budget,
+            ),
+        });
+        change(&mut inner.fallback);
+        RemoteStore { inner: Arc::new(inner) }
+    }
+
+    /// The disk cache, if there is one.
+    pub fn disk_cache(&self) -> Option<&DiskCache> {
+        self.inner.fallback.cache.as_ref()
+    }
+
+    /// How many of the reads a render makes (`resolve`, `load`) each source answered.
+    pub fn read_sources(&self) -> ReadSources {
+        self.inner.fallback.sources()
+    }
+
+    /// The copies served instead of the server's answers since the store was opened (the first
+    /// 256): what a command-line tool reports on stderr.
+    pub fn copies_served(&self) -> Vec<CopyServed> {
+        self.inner.fallback.served()
     }
 
     /// The server's base URL (without the key).
@@ -130,7 +222,15 @@ impl StorageBackend for RemoteStore {
             #[serde(skip_serializing_if = "Option::is_none")]
             version: Option<&'a Version>,
         }
-        let version: PromptVersion = self.read("load", &Body { id, version }).await?;
+        let client = &self.inner.client;
+        let body = Body { id, version };
+        let version: PromptVersion = self
+            .inner
+            .fallback
+            .read(load_key(id, version), |retry| {
+                client.call_classified("load", &body, retry)
+            })
+            .await?;
         Ok(Arc::new(version))
     }
 
@@ -192,13 +292,16 @@ impl VersionStore for RemoteStore {
         struct Body {
             reference: String,
         }
-        self.read(
-            "resolve",
-            &Body {
-                reference: reference.to_string(),
-            },
-        )
-        .await
+        let body = Body {
+            reference: reference.to_string(),
+        };
+        let client = &self.inner.client;
+        self.inner
+            .fallback
+            .read(resolve_key(reference), |retry| {
+                client.call_classified("resolve", &body, retry)
+            })
+            .await
     }
 
     async fn label_history(&self, id: &PromptId, label: Option<&LabelName>) -> Result<Vec<LabelEvent>> {
