@@ -120,6 +120,11 @@ pub(crate) enum Command {
     Usage(commands::usage::UsageArgs),
     /// Report how a render's answer was judged (success or failure, a score), by its render id.
     Feedback(commands::usage::FeedbackArgs),
+    /// Bundles: hash-checked files of chosen prompts at chosen labels that an application on an
+    /// `http://` store ships as its last-resort fallback.
+    #[cfg(feature = "remote")]
+    #[command(subcommand)]
+    Bundle(commands::bundle::BundleCommand),
 }
 
 #[cfg(test)]

@@ -188,6 +188,7 @@ pub(crate) fn main() -> ExitCode {
         let result = commands::run(&ctx, cli.command).await;
         // What the command recorded (renders, reports) reaches the store before the exit.
         ctx.flush_usage().await;
+        ctx.report_copies();
         match result {
             Err(e) => Err(ctx.explain(e).await),
             ok => ok,

@@ -82,11 +82,16 @@ fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
 }
 
 fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    cli_with_env(dir, args, &[])
+}
+
+fn cli_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     Command::new(BIN)
         .current_dir(dir)
         .args(args)
         .env_remove("PROMPT_MANAGER_STORE")
         .env_remove("PROMPT_MANAGER_KEYS_FILE")
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }
@@ -573,5 +578,122 @@ fn serve_exports_traces_and_metrics_over_otlp_when_an_endpoint_is_set() {
     assert!(
         has(&metrics, "examples/greeting"),
         "the render metrics name their prompt"
+    );
+}
+
+/// A prompt engineer's laptop on the team server: with the server gone, `render` of a reference
+/// seen before still works from the user's cache folder and says so on stderr, with when; a
+/// reference never seen fails clearly; a bundle exported while the server was up serves what it
+/// holds with no cache at all.
+#[test]
+fn the_cli_renders_from_its_cache_and_from_a_bundle_while_the_server_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_dir = dir.path().join("server");
+    std::fs::create_dir(&server_dir).unwrap();
+    let cache = dir.path().join("cache");
+    let cache_env = [("PROMPT_MANAGER_CACHE_DIR", cache.to_str().unwrap())];
+    let mut served = serve(&server_dir, &[]);
+    let store = served.url.clone();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec!["--store", store.as_str()];
+        all.extend_from_slice(args);
+        cli_with_env(dir.path(), &all, env)
+    };
+    let ok = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(&run(
+        &[
+            "create",
+            "--id",
+            "team/greet",
+            "-t",
+            "Hello {{ name }}!",
+            "-l",
+            "production",
+        ],
+        &cache_env,
+    ));
+    let online = run(&["render", "team/greet@production", "-v", "name=Ada"], &cache_env);
+    assert_eq!(ok(&online).trim(), "Hello Ada!");
+    assert!(!String::from_utf8_lossy(&online.stderr).contains("copy"));
+    let bundle = dir.path().join("prompts.bundle");
+    let exported = run(
+        &[
+            "bundle",
+            "export",
+            "team/greet",
+            "--label",
+            "production",
+            "--file",
+            bundle.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+        &cache_env,
+    );
+    let exported: Value = serde_json::from_str(&ok(&exported)).unwrap();
+    assert_eq!(exported["references"], json!(["team/greet@production"]));
+    assert_eq!(exported["versions"], json!(["team/greet 1.0.0"]));
+    let sha256 = exported["sha256"].as_str().unwrap().to_owned();
+
+    sigterm(&served.child);
+    wait_exit(&mut served.child, Duration::from_secs(20));
+
+    let offline = run(&["render", "team/greet@production", "-v", "name=Ada"], &cache_env);
+    assert_eq!(ok(&offline).trim(), "Hello Ada!");
+    let stderr = String::from_utf8_lossy(&offline.stderr);
+    assert!(
+        stderr.contains("served a cached copy of team/greet@production from 20"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cannot be reached"), "{stderr}");
+    assert!(stderr.contains(cache.to_str().unwrap()), "{stderr}");
+
+    let unseen = run(&["render", "team/greet@1.0.0", "-v", "name=Ada"], &cache_env);
+    assert!(!unseen.status.success());
+    let stderr = String::from_utf8_lossy(&unseen.stderr);
+    assert!(stderr.contains("cannot be reached"), "{stderr}");
+
+    // No cache at all: the bundle, pinned to its hash, is the last resort.
+    let pinned = format!("{store}/?bundle={}&bundle_sha256={sha256}", bundle.display());
+    let from_bundle = cli_with_env(
+        dir.path(),
+        &[
+            "--store",
+            &pinned,
+            "render",
+            "team/greet@production",
+            "-v",
+            "name=Grace",
+        ],
+        &[("PROMPT_MANAGER_CACHE_DIR", "off")],
+    );
+    assert_eq!(ok(&from_bundle).trim(), "Hello Grace!");
+    let stderr = String::from_utf8_lossy(&from_bundle.stderr);
+    assert!(
+        stderr.contains("served the bundle's copy of team/greet@production"),
+        "{stderr}"
+    );
+
+    let inspected = cli(
+        dir.path(),
+        &["bundle", "inspect", bundle.to_str().unwrap(), "--sha256", &sha256],
+    );
+    assert!(ok(&inspected).contains("holds team/greet 1.0.0"));
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    std::fs::write(&bundle, text.replace("Hello", "Hullo")).unwrap();
+    let refused = cli(dir.path(), &["bundle", "inspect", bundle.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("prompts.bundle") && stderr.contains("hashes to"),
+        "{stderr}"
     );
 }

@@ -86,7 +86,7 @@ pub use prompt_manager_core::{
 pub use prompt_manager_core::{NanoUsd, Price, PriceBook, TokenCount, TokenCounter, TokenMethod};
 #[cfg(feature = "remote")]
 #[doc(inline)]
-pub use prompt_manager_remote::RemoteStore;
+pub use prompt_manager_remote::{Bundle, CopyServed, DiskCache, ReadSources, RemoteStore};
 #[cfg(feature = "fs")]
 #[doc(inline)]
 pub use prompt_manager_storage::DirStore;
@@ -198,6 +198,14 @@ pub fn builder() -> PromptManagerBuilder {
 pub mod cost {
     #[doc(inline)]
     pub use prompt_manager_cost::*;
+}
+
+/// The `http://` store (a running `prompt-manager serve`) and its offline fallback: the disk
+/// cache, bundles, the render budget and which source answered.
+#[cfg(feature = "remote")]
+pub mod remote {
+    #[doc(inline)]
+    pub use prompt_manager_remote::*;
 }
 
 /// Logging setup, metrics (Prometheus text, OTLP) and the logging and metrics observers.

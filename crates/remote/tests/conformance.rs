@@ -25,7 +25,10 @@ async fn conformance_with_a_disk_cache() {
     conformance::run_all(&store).await;
     let sources = store.read_sources();
     assert!(sources.server > 0 && sources.cache == 0, "{sources:?}");
-    assert!(std::fs::read_dir(cache.path()).unwrap().count() > 0, "answers were kept");
+    assert!(
+        std::fs::read_dir(cache.path()).unwrap().count() > 0,
+        "answers were kept"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

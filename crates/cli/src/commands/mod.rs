@@ -2,6 +2,8 @@
 //! store opened on first use) and the one `match` that dispatches them ([`run`]).
 
 pub(crate) mod audit;
+#[cfg(feature = "remote")]
+pub(crate) mod bundle;
 pub(crate) mod completions;
 pub(crate) mod cost;
 pub(crate) mod create;
@@ -65,6 +67,8 @@ pub(crate) async fn run(ctx: &Context, command: Command) -> anyhow::Result<Outco
         Command::Stats(args) => stats::run(ctx, args).await,
         Command::Usage(args) => usage::report_usage(ctx, args).await,
         Command::Feedback(args) => usage::report_feedback(ctx, args).await,
+        #[cfg(feature = "remote")]
+        Command::Bundle(command) => bundle::run(ctx, command).await,
     }
 }
 
@@ -94,6 +98,9 @@ pub(crate) struct Context {
     manager: OnceLock<PromptManager>,
     /// The price table: shipped, with the config file's `[prices]` over it.
     prices: OnceLock<Arc<PriceTable>>,
+    /// The `http://` store, when the store is one: what it served from its copies.
+    #[cfg(feature = "remote")]
+    remote: OnceLock<prompt_manager::RemoteStore>,
 }
 
 impl Context {
@@ -137,6 +144,8 @@ impl Context {
             store_source,
             manager: OnceLock::new(),
             prices: OnceLock::new(),
+            #[cfg(feature = "remote")]
+            remote: OnceLock::new(),
         })
     }
 
@@ -166,7 +175,7 @@ impl Context {
         let url = &self.store_url;
         self.printer
             .debug(&format!("store: {} (from {})", redact_url(url), self.source_name()));
-        let store = prompt_manager::open_store(url).await.map_err(|e| {
+        let store = self.open_store(url).await.map_err(|e| {
             let hint = match &e {
                 Error::FeatureMissing { feature, .. } => format!(
                     "this prompt-manager was built without {feature}; install one with it: \
@@ -204,6 +213,47 @@ impl Context {
         Ok(self.manager.get_or_init(|| pm))
     }
 
+    /// Opens the store; an `http://` store keeps the server's answers in the user's cache folder
+    /// (unless its URL names a `cache`), so that a render of a reference seen before works while
+    /// the server is down.
+    async fn open_store(&self, url: &str) -> prompt_manager::Result<Arc<dyn prompt_manager::Store>> {
+        #[cfg(feature = "remote")]
+        if url.starts_with("http://") || url.starts_with("https://") {
+            let mut remote = prompt_manager::RemoteStore::connect(url)?;
+            if remote.disk_cache().is_none()
+                && let Some(dir) = server_cache_dir(remote.base_url())
+            {
+                self.printer.debug(&format!("cache: {}", dir.display()));
+                remote = remote.with_disk_cache(prompt_manager::DiskCache::new(dir));
+            }
+            let _ = self.remote.set(remote.clone());
+            return Ok(Arc::new(remote));
+        }
+        prompt_manager::open_store(url).await
+    }
+
+    /// Says on stderr which reads were served from a copy (the disk cache, a bundle) because the
+    /// server could not answer, and from when: the output may be stale.
+    pub(crate) fn report_copies(&self) {
+        #[cfg(feature = "remote")]
+        if let Some(remote) = self.remote.get() {
+            for copy in remote.copies_served() {
+                let kind = match copy.source {
+                    prompt_manager::remote::Source::Bundle => "the bundle's copy",
+                    _ => "a cached copy",
+                };
+                self.printer.err(&format!(
+                    "{} served {kind} of {} from {} ({}): {}\n",
+                    self.printer.paint_err("warning:", crate::output::Style::Warning),
+                    copy.what,
+                    copy.saved_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    copy.path.display(),
+                    copy.reason
+                ));
+            }
+        }
+    }
+
     /// Writes what the command recorded to the store (renders, reports); a failure is a warning.
     pub(crate) async fn flush_usage(&self) {
         let Some(pm) = self.manager.get() else { return };
@@ -212,6 +262,12 @@ impl Context {
                 "warning: the usage records of this command were not saved: {e}"
             ));
         }
+    }
+
+    /// The store URL without secrets, for bundles.
+    #[cfg(feature = "remote")]
+    pub(crate) fn store_url_redacted(&self) -> String {
+        redact_url(&self.store_url)
     }
 
     fn source_name(&self) -> String {
@@ -356,4 +412,40 @@ pub(crate) fn local_actor() -> String {
 /// A timestamp as people read it in tables (UTC, to the second).
 pub(crate) fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// The disk cache folder of the server at `base`: `$PROMPT_MANAGER_CACHE_DIR`, else the user's
+/// cache folder (`$XDG_CACHE_HOME` or `~/.cache`, `~/Library/Caches` on macOS,
+/// `%LOCALAPPDATA%` on Windows) under `prompt-manager/servers/`, one folder per server. `None`
+/// when no folder is known (no home), or with `PROMPT_MANAGER_CACHE_DIR=off`.
+#[cfg(feature = "remote")]
+fn server_cache_dir(base: &str) -> Option<PathBuf> {
+    let root = match std::env::var_os("PROMPT_MANAGER_CACHE_DIR").filter(|v| !v.is_empty()) {
+        Some(v) if v == "off" => return None,
+        Some(dir) => PathBuf::from(dir),
+        None => user_cache_dir()?.join("prompt-manager"),
+    };
+    let name: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Some(root.join("servers").join(name))
+}
+
+#[cfg(feature = "remote")]
+fn user_cache_dir() -> Option<PathBuf> {
+    let from = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if cfg!(windows) {
+        return from("LOCALAPPDATA");
+    }
+    if cfg!(target_os = "macos") {
+        return from("HOME").map(|home| home.join("Library/Caches"));
+    }
+    from("XDG_CACHE_HOME").or_else(|| from("HOME").map(|home| home.join(".cache")))
 }
