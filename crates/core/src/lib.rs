@@ -68,8 +68,8 @@ pub use plugin::Plugin;
 pub use reference::{PromptRef, Selector, newest_matching};
 pub use store::{
     AssignmentChange, Authority, ChangeListener, DeleteRequest, Expect, ExpectTarget, LabelChange, ListQuery,
-    MAX_FILTER_TAGS, MAX_SEARCH_LEN, Page, ProtectionChange, Resolution, SaveRequest, StatusChange, StorageBackend,
-    Store, VersionStore, fold_for_search,
+    MAX_FILTER_TAGS, MAX_SEARCH_LEN, Page, ProtectionChange, ReadSources, Resolution, SaveRequest, StatusChange,
+    StorageBackend, Store, VersionStore, fold_for_search,
 };
 pub use tokens::{NanoUsd, Price, PriceBook, TokenCount, TokenCounter, TokenMethod};
 pub use usage::{

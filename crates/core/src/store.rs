@@ -480,6 +480,13 @@ pub trait StorageBackend: Send + Sync + Debug {
         false
     }
 
+    /// For a store that can answer a read from a copy when its source cannot (the `http://`
+    /// store's disk cache and bundle): how many reads each source answered. `None` (the
+    /// default) for a store that answers every read itself.
+    fn read_sources(&self) -> Option<ReadSources> {
+        None
+    }
+
     /// Adds `rows` to the usage table *additively*, as one write: a row whose key (prompt,
     /// version, label, bucket, start) is already stored has every counter increased by the
     /// row's, so instances flushing to one database add up exactly. The default refuses
@@ -656,6 +663,18 @@ pub struct Resolution {
 
 fn splits_unsupported(backend: &str) -> Error {
     Error::Unsupported(format!("the {backend} store does not support A/B splits of labels"))
+}
+
+/// How many of a store's reads each source answered: its server, or a copy kept for when the
+/// server cannot answer ([`StorageBackend::read_sources`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReadSources {
+    /// Answered by the server.
+    pub server: u64,
+    /// Served from the disk cache because the server could not answer in time.
+    pub cache: u64,
+    /// Served from a bundle because neither the server nor the disk cache could.
+    pub bundle: u64,
 }
 
 /// A complete backend: prompts, versions and labels. Implemented for every type that has both traits.

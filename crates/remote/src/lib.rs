@@ -77,8 +77,9 @@ mod watch;
 
 pub use http::API_KEY_ENV;
 use http::{BACKEND, Client, Endpoint};
-pub use offline::{Bundle, CopyServed, DEFAULT_BUDGET, DiskCache, ReadSources, Source};
+pub use offline::{Bundle, CopyServed, DEFAULT_BUDGET, DiskCache, Source};
 use offline::{Fallback, load_key, resolve_key};
+pub use prompt_manager_core::ReadSources;
 
 /// A store that is a running `prompt-manager serve`, reached over its store protocol.
 ///
@@ -259,6 +260,10 @@ impl StorageBackend for RemoteStore {
 
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.write("append_audit", &record).await
+    }
+
+    fn read_sources(&self) -> Option<ReadSources> {
+        Some(self.inner.fallback.sources())
     }
 
     /// Reads the server's change stream in a task of the current tokio runtime (none: `false`);

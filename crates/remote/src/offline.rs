@@ -28,8 +28,8 @@ use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
     AuditEntry, AuditQuery, AuditRecord, DeleteRequest, Error, LabelChange, LabelEvent, LabelName, ListQuery, Page,
-    PromptId, PromptManager, PromptRef, PromptSummary, PromptVersion, ProtectionChange, Resolution, Result,
-    SaveRequest, StatusChange, StorageBackend, Store, TemplateEngine, VersionInfo, VersionStore,
+    PromptId, PromptManager, PromptRef, PromptSummary, PromptVersion, ProtectionChange, ReadSources, Resolution,
+    Result, SaveRequest, StatusChange, StorageBackend, Store, TemplateEngine, VersionInfo, VersionStore,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -66,17 +66,6 @@ impl Source {
             Source::Bundle => "bundle",
         }
     }
-}
-
-/// How many reads each source answered since the store was opened.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ReadSources {
-    /// Answered by the server.
-    pub server: u64,
-    /// Served from the disk cache because the server could not answer in time.
-    pub cache: u64,
-    /// Served from the bundle because neither the server nor the disk cache could.
-    pub bundle: u64,
 }
 
 /// One copy served instead of the server's answer.

@@ -87,6 +87,9 @@ pub struct CacheStats {
     pub rendered_entries: usize,
     /// Their approximate size in bytes.
     pub rendered_bytes: u64,
+    /// For a store that can answer from copies (the `http://` store): how many reads its
+    /// server, its disk cache and its bundle answered.
+    pub store_reads: Option<crate::ReadSources>,
 }
 
 /// The result of a save.
@@ -240,6 +243,7 @@ impl PromptManager {
             render_misses,
             rendered_entries,
             rendered_bytes,
+            store_reads: self.inner.store.read_sources(),
         }
     }
 

@@ -145,6 +145,12 @@ impl MetricsObserver {
         c.bytes.store(stats.rendered_bytes, Ordering::Relaxed);
         c.references.store(as_u64(stats.references), Ordering::Relaxed);
         c.prompts.store(as_u64(stats.prompts), Ordering::Relaxed);
+        if let Some(reads) = &stats.store_reads {
+            c.has_store_reads.store(true, Ordering::Relaxed);
+            for (slot, n) in c.store_reads.iter().zip([reads.server, reads.cache, reads.bundle]) {
+                slot.store(n, Ordering::Relaxed);
+            }
+        }
     }
 }
 

@@ -193,6 +193,18 @@ impl MetricsObserver {
             family(&mut out, name, kind, help);
             let _ = writeln!(out, "{name} {}", load(value));
         }
+        if c.has_store_reads.load(std::sync::atomic::Ordering::Relaxed) {
+            let name = "prompt_manager_store_reads_total";
+            family(
+                &mut out,
+                name,
+                "counter",
+                "Reads a render made of an http:// store, by the source that answered: the server, the disk cache or the bundle.",
+            );
+            for (source, value) in ["server", "cache", "bundle"].into_iter().zip(&c.store_reads) {
+                let _ = writeln!(out, "{name}{{source=\"{source}\"}} {}", load(value));
+            }
+        }
         out
     }
 }
