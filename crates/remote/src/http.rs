@@ -65,6 +65,8 @@ pub(crate) struct OfflineParams {
     pub(crate) bundle_sha256: Option<String>,
     /// `budget_ms=N`: how long a read with a copy waits for the server.
     pub(crate) budget: Option<Duration>,
+    /// `ca=FILE`: PEM certificates trusted besides the system's (a team's own CA).
+    pub(crate) ca: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for Endpoint {
@@ -109,14 +111,7 @@ impl Endpoint {
         let bad = |why: &str| Error::Config(format!("`{}` is not a usable http:// store URL: {why}", redact(url)));
         let parsed = Url::parse(url).map_err(|e| bad(&e.to_string()))?;
         match parsed.scheme() {
-            "http" => {}
-            "https" => {
-                return Err(Error::Config(format!(
-                    "`{}`: https:// stores need TLS, which this build of prompt-manager-remote does not have yet; \
-                     reach the server over http:// on a trusted network, or through a local TLS-terminating proxy",
-                    redact(url)
-                )));
-            }
+            "http" | "https" => {}
             other => return Err(bad(&format!("the scheme is `{other}`, not http or https"))),
         }
         if parsed.host_str().is_none_or(str::is_empty) {
@@ -141,6 +136,7 @@ impl Endpoint {
                 "key" if !value.is_empty() => key = Some(Secret(value.into_owned())),
                 "key" => {}
                 "cache" => offline.cache = path()?,
+                "ca" => offline.ca = path()?,
                 "bundle" => offline.bundle = path()?,
                 "bundle_sha256" => {
                     if value.len() != 64 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -158,10 +154,13 @@ impl Endpoint {
                 }
                 other => {
                     return Err(bad(&format!(
-                        "unknown parameter `{other}`; the parameters are key, cache, bundle, bundle_sha256 and budget_ms"
+                        "unknown parameter `{other}`; the parameters are key, ca, cache, bundle, bundle_sha256 and budget_ms"
                     )));
                 }
             }
+        }
+        if offline.ca.is_some() && parsed.scheme() != "https" {
+            return Err(bad("`ca` trusts certificates for https://; this URL is http://"));
         }
         if offline.bundle_sha256.is_some() && offline.bundle.is_none() {
             return Err(bad(
@@ -214,9 +213,20 @@ pub(crate) enum Failure {
 }
 
 impl Client {
+    /// A client of `endpoint`: TLS with the system's trust roots, and the `ca` file's
+    /// certificates too when the URL names one.
     pub(crate) fn new(endpoint: Endpoint) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
+        let mut builder = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
+        if let Some(path) = &endpoint.offline.ca {
+            let unusable = |why: String| Error::Config(format!("the CA file {}: {why}", path.display()));
+            let pem = std::fs::read(path).map_err(|e| unusable(e.to_string()))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| unusable(source_chain(&e)))?;
+            if certificates.is_empty() {
+                return Err(unusable("it holds no PEM certificate".into()));
+            }
+            builder = builder.tls_certs_merge(certificates);
+        }
+        let http = builder
             .build()
             .map_err(|e| Error::backend_with(BACKEND, "cannot build the HTTP client", e.without_url()))?;
         Ok(Client { endpoint, http })
@@ -418,7 +428,8 @@ mod tests {
             "http://?key=SECRET",
             "http://h/?key=SECRET&other=1",
             "ftp://h/?key=SECRET",
-            "https://h/?key=SECRET",
+            "https://h/?key=SECRET&ca=",
+            "http://h/?key=SECRET&ca=/etc/ssl/ca.pem",
             "http://user:SECRET@h/",
         ] {
             let err = Endpoint::parse(url).unwrap_err();

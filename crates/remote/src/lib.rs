@@ -29,9 +29,8 @@
 //! Calls time out (2 s to connect, 10 s per call); idempotent reads are tried 3 times with
 //! exponential backoff and jitter. Writes are sent once: a write that timed out may have
 //! happened, and the compare-and-set of the next one says so. Usage records are the server's
-//! business ([`StorageBackend::records_usage`] is `false`). Only plain `http://` is compiled in:
-//! an `https://` URL is an [`Error::Config`](prompt_manager_core::Error::Config) that says so (no TLS stack in the dependency tree
-//! yet).
+//! business ([`StorageBackend::records_usage`] is `false`). `https://` is verified against the
+//! system's trust roots (rustls); `?ca=FILE` trusts a team's own CA (PEM) as well.
 //!
 //! ## When the server is down
 //!
