@@ -322,7 +322,7 @@ async fn offline_parameters_are_checked() {
             "http://127.0.0.1:1/?bundle=/nonexistent/prompts.bundle",
             "cannot read the bundle",
         ),
-        ("http://127.0.0.1:1/?cachez=1", "the parameters are key, cache"),
+        ("http://127.0.0.1:1/?cachez=1", "the parameters are key, ca, cache"),
     ] {
         let err = RemoteStore::connect(url).unwrap_err();
         assert!(err.to_string().contains(says), "{url}: {err}");
