@@ -162,7 +162,7 @@ impl DiskCache {
         };
         let path = self.path(key);
         let written = seal(&header, value).and_then(|bytes| {
-            write_atomically(&path, &bytes)
+            write_atomically(&path, &bytes, false)
                 .map_err(|e| Error::Config(format!("cannot write the cache file {}: {e}", path.display())))
         });
         if let Err(e) = written {
@@ -289,7 +289,7 @@ impl Bundle {
                 entries: self.entries.clone(),
             },
         )?;
-        write_atomically(path, &bytes)
+        write_atomically(path, &bytes, true)
             .map_err(|e| Error::Config(format!("cannot write the bundle {}: {e}", path.display())))?;
         self.path = path.to_owned();
         self.sha256 = sealed_sha256(&bytes);

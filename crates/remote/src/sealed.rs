@@ -89,9 +89,12 @@ pub(crate) fn unseal<H: DeserializeOwned, B: DeserializeOwned>(
     Ok((header, body))
 }
 
-/// Writes `bytes` to `path` atomically: into a temporary file beside it, flushed to disk, then
-/// renamed over `path`. A reader sees the old file or the new one, never half of one.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` atomically: into a temporary file beside it, then renamed over
+/// `path`, so a reader sees the old file or the new one, never half of one. With `sync`, the file
+/// is flushed to disk before the rename (a bundle); without, a crash may leave an empty or short
+/// file behind the new name, which its seal then refuses (a disk cache entry, written on the
+/// render path of a cold read, where an `fsync` would cost milliseconds).
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
@@ -105,7 +108,9 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
     let written = (|| {
         let mut file = std::fs::File::create(&temporary)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if sync {
+            file.sync_all()?;
+        }
         std::fs::rename(&temporary, path)
     })();
     if written.is_err() {
@@ -168,8 +173,8 @@ mod tests {
     fn atomic_writes_replace_the_whole_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("deep/er/file.json");
-        write_atomically(&path, b"first").unwrap();
-        write_atomically(&path, b"second").unwrap();
+        write_atomically(&path, b"first", true).unwrap();
+        write_atomically(&path, b"second", false).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"second");
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
