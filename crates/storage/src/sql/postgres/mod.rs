@@ -343,6 +343,11 @@ async fn migrate(conn: &mut PgConnection, schema: Option<&str>, location: &str) 
 /// Listens on the change channel and reports each change of this store's schema to `listener`,
 /// until the pool is closed or the task is aborted. A new or re-established connection reports
 /// `lost` first: changes made before `LISTEN` took effect may have been missed.
+///
+/// A dropped connection reports nothing until it is listening again: while PostgreSQL is down
+/// no one can write to it, and the manager keeps rendering what it holds (forgetting it at the
+/// drop would turn a database outage into a render outage). The cost is a partition between this
+/// instance and a database others still write to: its renders are stale until it reconnects.
 async fn change_feed(pool: PgPool, schema: Arc<str>, location: Arc<str>, listener: Arc<dyn ChangeListener>) {
     let mut failures: u32 = 0;
     loop {
@@ -357,7 +362,6 @@ async fn change_feed(pool: PgPool, schema: Arc<str>, location: Arc<str>, listene
             Err(e) => {
                 failures += 1;
                 tracing::warn!(backend = BACKEND, error = %e, "cannot listen for changes in {location}; retrying");
-                listener.lost();
                 tokio::time::sleep(Duration::from_millis(100 << failures.min(6)).min(FEED_MAX_BACKOFF)).await;
                 continue;
             }
@@ -374,12 +378,11 @@ async fn change_feed(pool: PgPool, schema: Arc<str>, location: Arc<str>, listene
                     },
                     _ => {}
                 },
-                // The connection dropped and was re-established: notifications in between are lost.
-                Ok(None) => listener.lost(),
+                // The connection dropped: listen again on a new one, which reports `lost`.
+                Ok(None) => break,
                 Err(sqlx::Error::PoolClosed) => return,
                 Err(e) => {
                     tracing::warn!(backend = BACKEND, error = %e, "the change feed of {location} failed; listening again");
-                    listener.lost();
                     break;
                 }
             }
