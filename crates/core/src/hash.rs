@@ -28,14 +28,25 @@ pub(crate) fn canonical_sha256(value: &serde_json::Value) -> String {
 }
 
 fn hex_digest(hasher: Sha256) -> String {
-    let digest = hasher.finalize();
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
-    for byte in digest.iter() {
+    push_hex(&mut out, &hasher.finalize());
+    out
+}
+
+/// The lowercase hex SHA-256 of `bytes`, without a prefix: what sealed files (the `http://`
+/// store's disk cache and bundles) record of their bodies.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(64);
+    push_hex(&mut out, &Sha256::digest(bytes));
+    out
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    for byte in bytes {
         out.push(char::from(HEX[usize::from(byte >> 4)]));
         out.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
-    out
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -73,7 +84,16 @@ fn write_canonical(value: &serde_json::Value, hasher: &mut Sha256) {
 
 #[cfg(test)]
 mod tests {
+    use super::sha256_hex;
     use crate::model::Prompt;
+
+    #[test]
+    fn sha256_is_the_standard_digest() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn equal_content_equal_hash_and_any_change_shows() {

@@ -49,6 +49,7 @@ pub use audit::{
 pub use cache::RenderCacheConfig;
 pub use engine::{CompileUnit, CompiledTemplate, IncludedTemplate, SourcePosition, SourceScan, TemplateEngine};
 pub use error::{Error, ErrorDetails, ErrorKind, HashMismatch, NotFound, Result, VariableProblem};
+pub use hash::sha256_hex;
 pub use id::{LabelName, MAX_ID_LEN, MAX_LABEL_LEN, PromptId};
 pub use manager::{
     AuditReport, CacheStats, CreateOptions, Dependent, IncludeKind, IntoLabelName, IntoPromptId, IntoVersion,

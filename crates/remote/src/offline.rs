@@ -35,7 +35,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::http::Failure;
-use crate::sealed::{FORMAT_VERSION, seal, sha256_hex, unseal, write_atomically};
+use prompt_manager_core::sha256_hex;
+
+use crate::sealed::{FORMAT_VERSION, seal, unseal, write_atomically};
 
 /// How long a render waits for the server when a copy exists, by default.
 pub const DEFAULT_BUDGET: Duration = Duration::from_millis(300);
@@ -161,8 +163,8 @@ impl DiskCache {
             saved_at: Utc::now(),
         };
         let path = self.path(key);
-        let written = seal(&header, value).and_then(|bytes| {
-            write_atomically(&path, &bytes, false)
+        let written = seal(&header, value).and_then(|sealed| {
+            write_atomically(&path, &sealed.bytes, false)
                 .map_err(|e| Error::Config(format!("cannot write the cache file {}: {e}", path.display())))
         });
         if let Err(e) = written {
@@ -178,7 +180,7 @@ impl DiskCache {
     fn get<T: Kept>(&self, key: &str) -> Option<(T, DateTime<Utc>, PathBuf)> {
         let path = self.path(key);
         let bytes = std::fs::read(&path).ok()?;
-        let checked = unseal::<CacheHeader, T>(&bytes, CACHE_FORMAT, &path).and_then(|(header, value)| {
+        let checked = unseal::<CacheHeader, T>(&bytes, CACHE_FORMAT, &path).and_then(|(header, value, _)| {
             if header.key != key {
                 return Err(Error::Config(format!(
                     "{}: holds `{}`, not `{key}`",
@@ -203,13 +205,29 @@ impl DiskCache {
 /// when neither its server nor its disk cache can answer.
 ///
 /// Written by `prompt-manager bundle export` ([`Bundle::export`]); read with [`Bundle::read`],
-/// optionally pinned to the SHA-256 the application expects.
-#[derive(Debug, Clone)]
+/// optionally pinned to the SHA-256 the application expects. `Debug` shows where it is from and
+/// its hash, not its contents.
+#[derive(Clone)]
 pub struct Bundle {
     header: BundleHeader,
     entries: BTreeMap<String, serde_json::Value>,
     path: PathBuf,
     sha256: String,
+    /// The sealed file, as written or read.
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Bundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bundle")
+            .field("path", &self.path)
+            .field("source", &self.header.source)
+            .field("created_at", &self.header.created_at)
+            .field("references", &self.header.references)
+            .field("entries", &self.entries.len())
+            .field("sha256", &self.sha256)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -223,9 +241,15 @@ struct BundleHeader {
     references: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct BundleBody {
     entries: BTreeMap<String, serde_json::Value>,
+}
+
+/// [`BundleBody`] as written, borrowing the entries.
+#[derive(Serialize)]
+struct BundleBodyRef<'a> {
+    entries: &'a BTreeMap<String, serde_json::Value>,
 }
 
 impl Bundle {
@@ -265,34 +289,22 @@ impl Bundle {
             source: source.to_owned(),
             references: references.to_vec(),
         };
-        let bytes = seal(
-            &header,
-            &BundleBody {
-                entries: entries.clone(),
-            },
-        )?;
-        let sha256 = sealed_sha256(&bytes);
+        let sealed = seal(&header, &BundleBodyRef { entries: &entries })?;
         Ok(Bundle {
             header,
             entries,
             path: PathBuf::new(),
-            sha256,
+            sha256: sealed.sha256,
+            bytes: sealed.bytes,
         })
     }
 
     /// Writes the bundle to `path` (atomically) and returns the SHA-256 of its body, which an
     /// application may pin ([`Bundle::read`]).
     pub fn write(&mut self, path: &Path) -> Result<String> {
-        let bytes = seal(
-            &self.header,
-            &BundleBody {
-                entries: self.entries.clone(),
-            },
-        )?;
-        write_atomically(path, &bytes, true)
+        write_atomically(path, &self.bytes, true)
             .map_err(|e| Error::Config(format!("cannot write the bundle {}: {e}", path.display())))?;
         self.path = path.to_owned();
-        self.sha256 = sealed_sha256(&bytes);
         Ok(self.sha256.clone())
     }
 
@@ -302,8 +314,7 @@ impl Bundle {
     pub fn read(path: &Path, expected_sha256: Option<&str>) -> Result<Bundle> {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::Config(format!("cannot read the bundle {}: {e}", path.display())))?;
-        let (header, body): (BundleHeader, BundleBody) = unseal(&bytes, BUNDLE_FORMAT, path)?;
-        let sha256 = sealed_sha256(&bytes);
+        let (header, body, sha256): (BundleHeader, BundleBody, String) = unseal(&bytes, BUNDLE_FORMAT, path)?;
         if let Some(expected) = expected_sha256
             && !expected.eq_ignore_ascii_case(&sha256)
         {
@@ -317,6 +328,7 @@ impl Bundle {
             entries: body.entries,
             path: path.to_owned(),
             sha256,
+            bytes,
         };
         for key in bundle.entries.keys() {
             let location = || format!("{} ({key})", path.display());
@@ -391,15 +403,6 @@ impl Bundle {
         serde_json::from_value(value.clone())
             .map_err(|e| Error::Config(format!("{}: `{key}` is not readable: {e}", self.path.display())))
     }
-}
-
-/// The SHA-256 of a sealed file's body (its second line).
-fn sealed_sha256(bytes: &[u8]) -> String {
-    let body = bytes
-        .iter()
-        .position(|b| *b == b'\n')
-        .map_or(bytes, |at| &bytes[at + 1..]);
-    sha256_hex(body.strip_suffix(b"\n").unwrap_or(body))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

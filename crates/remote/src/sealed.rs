@@ -10,24 +10,12 @@
 use std::io::Write;
 use std::path::Path;
 
-use prompt_manager_core::{Error, Result};
+use prompt_manager_core::{Error, Result, sha256_hex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 
 /// The one format version this build reads and writes.
 pub(crate) const FORMAT_VERSION: u32 = 1;
-
-/// The hex SHA-256 of `bytes`.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-        hex.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
-    }
-    hex
-}
 
 /// What every header has: which format, which version of it, and the body's hash.
 #[derive(Debug, serde::Deserialize)]
@@ -37,29 +25,37 @@ struct Common {
     sha256: String,
 }
 
+/// A sealed file's bytes and the SHA-256 of its body.
+pub(crate) struct Sealed {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) sha256: String,
+}
+
 /// The bytes of a sealed file: `header` (a JSON object, to which `sha256` is added) on the first
 /// line, `body` after it.
-pub(crate) fn seal<H: Serialize, B: Serialize>(header: &H, body: &B) -> Result<Vec<u8>> {
+pub(crate) fn seal<H: Serialize, B: Serialize>(header: &H, body: &B) -> Result<Sealed> {
     let body = serde_json::to_vec(body).map_err(|e| Error::Config(format!("cannot encode a sealed file: {e}")))?;
     let mut header =
         serde_json::to_value(header).map_err(|e| Error::Config(format!("cannot encode a sealed file: {e}")))?;
+    let sha256 = sha256_hex(&body);
     if let Some(fields) = header.as_object_mut() {
-        fields.insert("sha256".into(), sha256_hex(&body).into());
+        fields.insert("sha256".into(), sha256.clone().into());
     }
     let mut bytes = serde_json::to_vec(&header).map_err(|e| Error::Config(format!("cannot encode a header: {e}")))?;
     bytes.push(b'\n');
     bytes.extend_from_slice(&body);
     bytes.push(b'\n');
-    Ok(bytes)
+    Ok(Sealed { bytes, sha256 })
 }
 
-/// Reads a sealed file's header and body: refused (naming `path` and what is wrong) when it is
-/// not a `format` file of this version, or when its body does not hash to its header's `sha256`.
+/// Reads a sealed file's header and body, and the body's SHA-256: refused (naming `path` and
+/// what is wrong) when it is not a `format` file of this version, or when its body does not hash
+/// to its header's `sha256`.
 pub(crate) fn unseal<H: DeserializeOwned, B: DeserializeOwned>(
     bytes: &[u8],
     format: &str,
     path: &Path,
-) -> Result<(H, B)> {
+) -> Result<(H, B, String)> {
     let bad = |why: String| Error::Config(format!("{}: not a usable {format} file: {why}", path.display()));
     let newline = bytes
         .iter()
@@ -86,7 +82,7 @@ pub(crate) fn unseal<H: DeserializeOwned, B: DeserializeOwned>(
     }
     let header = serde_json::from_slice(head).map_err(|e| bad(format!("line 1: {e}")))?;
     let body = serde_json::from_slice(body).map_err(|e| bad(format!("line 2: {e}")))?;
-    Ok((header, body))
+    Ok((header, body, actual))
 }
 
 /// Writes `bytes` to `path` atomically: into a temporary file beside it, then renamed over
@@ -140,9 +136,11 @@ mod tests {
 
     #[test]
     fn a_sealed_file_reads_back_and_a_changed_one_is_refused() {
-        let bytes = seal(&header(), &serde_json::json!({"a": [1, 2, 3]})).unwrap();
+        let sealed = seal(&header(), &serde_json::json!({"a": [1, 2, 3]})).unwrap();
+        let bytes = sealed.bytes;
         let path = Path::new("x.sealed");
-        let (h, b): (Header, serde_json::Value) = unseal(&bytes, "test-format", path).unwrap();
+        let (h, b, sha256): (Header, serde_json::Value, String) = unseal(&bytes, "test-format", path).unwrap();
+        assert_eq!(sha256, sealed.sha256);
         assert_eq!(h, header());
         assert_eq!(b, serde_json::json!({"a": [1, 2, 3]}));
 
@@ -159,14 +157,6 @@ mod tests {
         let err = unseal::<Header, serde_json::Value>(&bytes, "other-format", path).unwrap_err();
         assert!(err.to_string().contains("its format is `test-format`"), "{err}");
         assert!(unseal::<Header, serde_json::Value>(b"no header", "test-format", path).is_err());
-    }
-
-    #[test]
-    fn sha256_is_the_standard_digest() {
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
     }
 
     #[test]
