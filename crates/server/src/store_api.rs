@@ -34,6 +34,39 @@ use crate::error::{ApiError, Json, Problem};
 use crate::keys::{Caller, Scope};
 use crate::state::{AppState, ReadAccess, WriteAccess, require};
 
+/// The answers every store route can give before it reads its body's meaning: no valid key, or a
+/// body that is not JSON (OpenAPI only; the problems themselves come from the extractors).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum KeyAndJsonErrors {
+    #[response(
+        status = 401,
+        description = "No valid API key",
+        content_type = "application/problem+json"
+    )]
+    Unauthorized(Problem),
+    #[response(status = 415, description = "Not JSON", content_type = "application/problem+json")]
+    NotJson(Problem),
+}
+
+/// A body that is JSON but not the route's request (OpenAPI only).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum MalformedBody {
+    #[response(
+        status = 400,
+        description = "A malformed body",
+        content_type = "application/problem+json"
+    )]
+    BadRequest(Problem),
+    #[response(
+        status = 422,
+        description = "A malformed body",
+        content_type = "application/problem+json"
+    )]
+    Unprocessable(Problem),
+}
+
 /// The result of a store protocol call, with errors that carry their fields.
 type StoreResult<T> = Result<Json<T>, ApiError>;
 
@@ -143,12 +176,11 @@ pub(crate) struct ResolveBody {
     request_body(content = Object, description = "A SaveRequest"),
     responses((status = 200, description = "The label events recorded", body = Vec<Object>),
         (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not write, or a label is protected", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A conflict", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An invalid prompt or body", body = Problem, content_type = "application/problem+json")),
+        (status = 422, description = "An invalid prompt or body", body = Problem, content_type = "application/problem+json"),
+        KeyAndJsonErrors),
     security(("bearer" = [])))]
 pub(crate) async fn store_save(
     WriteAccess(caller): WriteAccess,
@@ -199,12 +231,11 @@ async fn save_all(
     request_body(content = SaveAllBody),
     responses((status = 200, description = "The label events recorded", body = Vec<Object>),
         (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not write, or a label is protected", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A conflict: nothing was saved", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An invalid prompt or body", body = Problem, content_type = "application/problem+json")),
+        (status = 422, description = "An invalid prompt or body", body = Problem, content_type = "application/problem+json"),
+        KeyAndJsonErrors),
     security(("bearer" = [])))]
 pub(crate) async fn store_save_all(
     WriteAccess(caller): WriteAccess,
@@ -218,11 +249,9 @@ pub(crate) async fn store_save_all(
 #[utoipa::path(post, path = "/v1/store/load", tag = "store",
     request_body(content = LoadBody),
     responses((status = 200, description = "The version", body = Object),
-        (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt or version", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
+        KeyAndJsonErrors,
+        MalformedBody),
     security(("bearer" = [])))]
 pub(crate) async fn store_load(
     _: ReadAccess,
@@ -243,12 +272,10 @@ pub(crate) async fn store_load(
 #[utoipa::path(post, path = "/v1/store/delete", tag = "store",
     request_body(content = Object, description = "`{\"id\": …, \"actor\": …}`"),
     responses((status = 200, description = "Deleted (`null`)"),
-        (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not write", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
+        KeyAndJsonErrors,
+        MalformedBody),
     security(("bearer" = [])))]
 pub(crate) async fn store_delete(
     WriteAccess(caller): WriteAccess,
@@ -267,9 +294,8 @@ pub(crate) async fn store_delete(
     request_body(content = Object, description = "A ListQuery"),
     responses((status = 200, description = "A page of summaries (`items`, `next_cursor`)", body = Object),
         (status = 400, description = "A malformed body or a query out of bounds", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
+        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
+        KeyAndJsonErrors),
     security(("bearer" = [])))]
 pub(crate) async fn store_list(
     _: ReadAccess,
@@ -283,11 +309,9 @@ pub(crate) async fn store_list(
 #[utoipa::path(post, path = "/v1/store/summary", tag = "store",
     request_body(content = IdBody),
     responses((status = 200, description = "The summary", body = Object),
-        (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
+        KeyAndJsonErrors,
+        MalformedBody),
     security(("bearer" = [])))]
 pub(crate) async fn store_summary(
     _: ReadAccess,
@@ -302,13 +326,11 @@ pub(crate) async fn store_summary(
 #[utoipa::path(post, path = "/v1/store/set_status", tag = "store",
     request_body(content = Object, description = "`id` and a StatusChange"),
     responses((status = 200, description = "Changed (`null`)"),
-        (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not write", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The status is not the expected one", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
+        KeyAndJsonErrors,
+        MalformedBody),
     security(("bearer" = [])))]
 pub(crate) async fn store_set_status(
     WriteAccess(caller): WriteAccess,
@@ -328,10 +350,9 @@ pub(crate) async fn store_set_status(
     request_body(content = Object, description = "An AuditQuery"),
     responses((status = 200, description = "The entries", body = Vec<Object>),
         (status = 400, description = "A malformed body or a limit out of bounds", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key is not an `admin` key", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
+        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
+        KeyAndJsonErrors),
     security(("bearer" = [])))]
 pub(crate) async fn store_audit(
     ReadAccess(caller): ReadAccess,
@@ -348,10 +369,9 @@ pub(crate) async fn store_audit(
     request_body(content = Object, description = "An AuditRecord"),
     responses((status = 200, description = "The entry appended", body = Object),
         (status = 400, description = "A malformed body, or an action the store records itself", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key is not an `admin` key", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
+        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
+        KeyAndJsonErrors),
     security(("bearer" = [])))]
 pub(crate) async fn store_append_audit(
     ReadAccess(caller): ReadAccess,
@@ -367,11 +387,9 @@ pub(crate) async fn store_append_audit(
 #[utoipa::path(post, path = "/v1/store/list_versions", tag = "store",
     request_body(content = IdBody),
     responses((status = 200, description = "The versions", body = Vec<Object>),
-        (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
+        KeyAndJsonErrors,
+        MalformedBody),
     security(("bearer" = [])))]
 pub(crate) async fn store_list_versions(
     _: ReadAccess,
@@ -387,13 +405,11 @@ pub(crate) async fn store_list_versions(
 #[utoipa::path(post, path = "/v1/store/set_label", tag = "store",
     request_body(content = Object, description = "`id` and a LabelChange"),
     responses((status = 200, description = "The event, or null", body = Object),
-        (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not write, or the label is protected", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt or version", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The label is not where it was expected", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
+        KeyAndJsonErrors,
+        MalformedBody),
     security(("bearer" = [])))]
 pub(crate) async fn store_set_label(
     WriteAccess(caller): WriteAccess,
@@ -421,13 +437,11 @@ async fn assign(
 #[utoipa::path(post, path = "/v1/store/assign_label", tag = "store",
     request_body(content = Object, description = "`id` and an AssignmentChange"),
     responses((status = 200, description = "The event, or null", body = Object),
-        (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not write, or the label is protected", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt or version", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The label is not where it was expected", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
+        KeyAndJsonErrors,
+        MalformedBody),
     security(("bearer" = [])))]
 pub(crate) async fn store_assign_label(
     WriteAccess(caller): WriteAccess,
@@ -442,12 +456,10 @@ pub(crate) async fn store_assign_label(
 #[utoipa::path(post, path = "/v1/store/set_protection", tag = "store",
     request_body(content = Object, description = "`id` and a ProtectionChange"),
     responses((status = 200, description = "Whether anything changed", body = bool),
-        (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not write, or may not lift a protection", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
+        KeyAndJsonErrors,
+        MalformedBody),
     security(("bearer" = [])))]
 pub(crate) async fn store_set_protection(
     WriteAccess(caller): WriteAccess,
@@ -465,11 +477,9 @@ pub(crate) async fn store_set_protection(
 #[utoipa::path(post, path = "/v1/store/label_history", tag = "store",
     request_body(content = HistoryBody),
     responses((status = 200, description = "The events", body = Vec<Object>),
-        (status = 400, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prompt", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
+        KeyAndJsonErrors,
+        MalformedBody),
     security(("bearer" = [])))]
 pub(crate) async fn store_label_history(
     _: ReadAccess,
@@ -491,10 +501,9 @@ pub(crate) async fn store_label_history(
     request_body(content = ResolveBody),
     responses((status = 200, description = "The resolution (`version`, `status`, `split`)", body = Object),
         (status = 400, description = "A malformed body or reference", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Nothing the reference names", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json")),
+        (status = 422, description = "A malformed body", body = Problem, content_type = "application/problem+json"),
+        KeyAndJsonErrors),
     security(("bearer" = [])))]
 pub(crate) async fn store_resolve(
     _: ReadAccess,
