@@ -5,7 +5,9 @@
 //! it), and remote-store clients (`http://` stores with a disk cache) are polled until they do
 //! (propagation). Then: renders per second per instance, and faults — an instance killed and
 //! restarted, PostgreSQL stopped and started (`--kill-postgres`) — with what clients and writes
-//! do meanwhile. Prints a report; exits 1 when an acknowledged write was lost or a client never
+//! do meanwhile. With `--redis`, the instances share a Redis cache and bus of the driver's own
+//! (`redis://…?store=postgres://…`, a `redis-server` on a free port), which is killed and
+//! restarted too. Prints a report; exits 1 when an acknowledged write was lost or a client never
 //! converged.
 //!
 //! ```text
@@ -32,6 +34,7 @@ struct Options {
     writes: usize,
     load_seconds: u64,
     kill_postgres: bool,
+    redis: bool,
 }
 
 fn options() -> Options {
@@ -42,6 +45,7 @@ fn options() -> Options {
         writes: 300,
         load_seconds: 5,
         kill_postgres: false,
+        redis: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -52,6 +56,7 @@ fn options() -> Options {
             "--writes" => o.writes = value().parse().expect("--writes N"),
             "--load-seconds" => o.load_seconds = value().parse().expect("--load-seconds N"),
             "--kill-postgres" => o.kill_postgres = true,
+            "--redis" => o.redis = true,
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -71,6 +76,30 @@ impl Drop for Instance {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The driver's own `redis-server`, on `port`.
+fn start_redis(port: u16) -> Child {
+    let child = Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }
 
 fn start(bin: &str, store: &str, port: u16) -> Instance {
@@ -146,10 +175,27 @@ async fn main() {
         .as_nanos();
     let schema = format!("pm_scale_{}_{nanos}", std::process::id());
     let separator = if o.postgres.contains('?') { '&' } else { '?' };
-    let store = format!("{}{separator}schema={schema}", o.postgres);
+    let mut store = format!("{}{separator}schema={schema}", o.postgres);
+    let redis_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = None;
+    if o.redis {
+        redis = Some(start_redis(redis_port));
+        store = format!("redis://127.0.0.1:{redis_port}/0?namespace={schema}&store={store}");
+    }
     let mut instances: Vec<Instance> = (0..3).map(|_| start(&o.bin, &store, 0)).collect();
     let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
-    println!("# Three instances on one PostgreSQL schema ({schema})\n");
+    println!(
+        "# Three instances on one PostgreSQL schema ({schema}){}\n",
+        if o.redis {
+            format!(", with a shared Redis (port {redis_port})")
+        } else {
+            String::new()
+        }
+    );
     for (i, url) in urls.iter().enumerate() {
         println!("- instance {i}: {url}");
     }
@@ -489,7 +535,91 @@ async fn main() {
         }
     }
 
-    // 4. PostgreSQL stopped and started.
+    // 4. Redis killed and started again: renders and writes go on, every instance converges.
+    if let Some(mut server) = redis.take() {
+        let _ = server.kill();
+        let _ = server.wait();
+        let down = Instant::now();
+        let mut renders_ok = 0;
+        for url in &urls {
+            for _ in 0..100 {
+                let ok = http
+                    .post(format!("{url}/v1/prompts/scale%2Fp3%40production/render"))
+                    .json(&json!({"variables": {"name": "Ada"}}))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                renders_ok += u32::from(ok);
+            }
+        }
+        let moved = http
+            .put(format!("{}/v1/prompts/scale%2Fp3/labels/production", urls[0]))
+            .json(&json!({"version": "1.0.0"}))
+            .send()
+            .await
+            .unwrap();
+        let write_status = moved.status();
+        let mut shown = 0;
+        for url in &urls {
+            let text = rendered_on(&http, url, "scale/p3").await.unwrap_or_default();
+            shown += u32::from(text.starts_with("v1.0.0 "));
+        }
+        println!(
+            "- Redis killed: renders on the servers {renders_ok}/300 ok in {}; a label move: HTTP {write_status}; instances showing it at once: {shown}/3",
+            ms(down.elapsed())
+        );
+        if renders_ok < 300 || !write_status.is_success() || shown < 3 {
+            never_converged += 1;
+        }
+        let back = Instant::now();
+        redis = Some(start_redis(redis_port));
+        // Each instance listens again within its back-off (at most 5 s); then a write through
+        // one must reach the others over the bus and the feed.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let moved = http
+            .put(format!("{}/v1/prompts/scale%2Fp3", urls[2]))
+            .json(&json!({
+                "prompt": {"id": "scale/p3", "template": "after-redis Hello {{ name }}"},
+                "bump": "patch",
+                "changelog": "after Redis came back",
+                "labels": ["production"],
+            }))
+            .send()
+            .await
+            .unwrap();
+        let acked = Instant::now();
+        let mut converged = None;
+        if moved.status().is_success() {
+            while acked.elapsed() < Duration::from_secs(10) {
+                let mut all = true;
+                for url in &urls {
+                    let text = rendered_on(&http, url, "scale/p3").await.unwrap_or_default();
+                    all &= text.starts_with("after-redis ");
+                }
+                if all {
+                    converged = Some(acked.elapsed());
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        match converged {
+            Some(took) => println!(
+                "- Redis started again ({} after the kill): a write through instance 2 reached every instance in {}",
+                ms(back.duration_since(down)),
+                ms(took)
+            ),
+            None => {
+                never_converged += 1;
+                println!(
+                    "- Redis started again: a write did NOT reach every instance within 10 s (HTTP {})",
+                    moved.status()
+                );
+            }
+        }
+    }
+
+    // 5. PostgreSQL stopped and started.
     if o.kill_postgres {
         let cluster = std::fs::read_dir("/etc/postgresql")
             .unwrap()
@@ -575,6 +705,10 @@ async fn main() {
 
     // Drop the schema.
     drop(instances);
+    if let Some(mut server) = redis {
+        let _ = server.kill();
+        let _ = server.wait();
+    }
     if let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect(&o.postgres)

@@ -1156,3 +1156,70 @@ fn an_ab_split_is_set_rendered_sticky_listed_ended_and_rolled_back() {
         .contains("(forced)")
     );
 }
+
+/// `--store redis://…?store=URL`: the product binary puts a shared Redis in front of a folder
+/// store; what it renders is what the folder holds, Redis keeps the lookups for the next
+/// process, and a URL without `store=` says what it needs.
+#[test]
+fn the_cli_works_through_a_redis_cache_in_front_of_a_folder() {
+    let Some(redis) = std::env::var("PROMPT_MANAGER_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert_ne!(
+            std::env::var("PROMPT_MANAGER_REQUIRE_SERVICES").as_deref(),
+            Ok("1"),
+            "PROMPT_MANAGER_TEST_REDIS_URL is required"
+        );
+        return;
+    };
+    let p = Project::new();
+    let namespace = format!("pmcli{}", std::process::id());
+    let store = format!(
+        "{redis}?namespace={namespace}&ttl=60&store=dir://{}",
+        p.path().join("prompts").display()
+    );
+    p.ok(&[
+        "--store",
+        &store,
+        "create",
+        "--id",
+        "team/greet",
+        "--template",
+        "Hello {{ name }}!",
+    ]);
+    p.ok(&["--store", &store, "label", "set", "team/greet", "production", "1.0.0"]);
+    for _ in 0..2 {
+        let out = p.ok(&["--store", &store, "render", "team/greet@production", "-v", "name=Ada"]);
+        assert_eq!(out.trim(), "Hello Ada!");
+    }
+    // The folder is the store of record: the version is a file there.
+    assert!(p.path().join("prompts/team/greet").exists());
+    // Redis holds the lookup for the next process, under the namespace.
+    let keys = Command::new("redis-cli")
+        .args(["-u", &redis, "--scan", "--pattern", &format!("{namespace}:p:*")])
+        .output()
+        .unwrap();
+    let keys = String::from_utf8_lossy(&keys.stdout);
+    assert!(keys.contains(&format!("{namespace}:p:team/greet")), "{keys}");
+    // A new version moved through the cache is what the next render sees.
+    p.ok(&[
+        "--store",
+        &store,
+        "update",
+        "--id",
+        "team/greet",
+        "--template",
+        "Hi {{ name }}!",
+        "-m",
+        "Shorter",
+    ]);
+    p.ok(&["--store", &store, "label", "set", "team/greet", "production", "1.1.0"]);
+    let out = p.ok(&["--store", &store, "render", "team/greet@production", "-v", "name=Ada"]);
+    assert_eq!(out.trim(), "Hi Ada!");
+
+    let err = p.stderr(2, &["--store", &redis, "list"]);
+    assert!(err.contains("store=URL"), "{err}");
+    let version = p.ok(&["--version"]);
+    assert!(version.contains("redis"), "{version}");
+}

@@ -100,6 +100,9 @@ pub use prompt_manager_storage::PostgresStore;
 pub use prompt_manager_storage::SqliteStore;
 #[doc(inline)]
 pub use prompt_manager_storage::redact_url;
+#[cfg(feature = "redis")]
+#[doc(inline)]
+pub use prompt_manager_storage::{RedisCachedStore, RedisOptions, RedisStats};
 #[doc(inline)]
 pub use prompt_manager_template::{MiniJinjaEngine, RenderLimits};
 
@@ -252,10 +255,14 @@ pub const STORE_SCHEMES: &[&str] = &[
     "postgres",
     #[cfg(feature = "remote")]
     "http",
+    #[cfg(feature = "redis")]
+    "redis",
 ];
 
 /// Opens a store by URL: `memory://`, `dir://PATH`, `sqlite://PATH`, `postgres://…`,
-/// `http://host:port/?key=…` (a running `prompt-manager serve`, feature `remote`).
+/// `http://host:port/?key=…` (a running `prompt-manager serve`, feature `remote`), or any of
+/// them behind a shared Redis cache and invalidation bus:
+/// `redis://HOST:PORT/DB?store=URL` (feature `redis`; see `RedisCachedStore`).
 ///
 /// A scheme whose backend is not compiled in is an error naming the Cargo feature that enables
 /// it; an unknown scheme lists the known ones.
@@ -272,6 +279,14 @@ pub const STORE_SCHEMES: &[&str] = &[
 /// # Ok(()) }
 /// ```
 pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        return open_redis(url).await;
+    }
+    open_store_of_record(url).await
+}
+
+/// Every scheme but `redis://` (which wraps one of these).
+async fn open_store_of_record(url: &str) -> Result<Arc<dyn Store>> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(Error::Config(format!(
             "`{}` is not a store URL; use memory://, dir://PATH, sqlite://PATH, postgres://… or http://HOST:PORT",
@@ -284,8 +299,12 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
         "sqlite" => open_sqlite(url).await,
         "postgres" | "postgresql" => open_postgres(url).await,
         "http" | "https" => open_remote(url),
+        "redis" | "rediss" => Err(Error::Config(format!(
+            "`{}` puts Redis in front of Redis: `store=` names the store of record (memory://, dir://, sqlite://, postgres:// or http://)",
+            redact_url(url)
+        ))),
         other => Err(Error::Config(format!(
-            "unknown store scheme `{other}://` in `{}`; use memory://, dir://, sqlite://, postgres:// or http://",
+            "unknown store scheme `{other}://` in `{}`; use memory://, dir://, sqlite://, postgres://, http:// or redis://…?store=URL",
             redact_url(url)
         ))),
     }
@@ -334,6 +353,20 @@ fn open_remote(url: &str) -> Result<Arc<dyn Store>> {
 #[cfg(not(feature = "remote"))]
 fn open_remote(url: &str) -> Result<Arc<dyn Store>> {
     Err(not_compiled(url, "remote"))
+}
+
+/// A store behind a Redis cache: the store named by `store=` is opened as any other.
+#[cfg(feature = "redis")]
+async fn open_redis(url: &str) -> Result<Arc<dyn Store>> {
+    let cached =
+        prompt_manager_storage::RedisCachedStore::open(url, |store| async move { open_store_of_record(&store).await })
+            .await?;
+    Ok(Arc::new(cached))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn open_redis(url: &str) -> Result<Arc<dyn Store>> {
+    Err(not_compiled(url, "redis"))
 }
 
 /// The store at `url` needs `feature`, which this build lacks. The error names the scheme, not
@@ -408,8 +441,13 @@ mod tests {
         let cases = [
             ("prompts", "is not a store URL"),
             ("mongodb://x", "unknown store scheme `mongodb://`"),
-            ("mongodb://x", "or http://"),
+            ("mongodb://x", "or redis://…?store=URL"),
             ("dir://", "`dir://` needs a folder"),
+            ("redis://127.0.0.1:1", "no store: `store=URL`"),
+            (
+                "redis://127.0.0.1:1?store=mongodb://x",
+                "unknown store scheme `mongodb://`",
+            ),
         ];
         for (url, expected) in cases {
             let message = open_store(url).await.err().map(|e| e.to_string()).unwrap_or_default();

@@ -1,6 +1,8 @@
 //! The remote store passes the conformance suite every backend runs, against a real server on a
-//! real socket, over an in-memory store and over a SQLite file; with a disk cache too, which
-//! changes no answer while the server answers.
+//! real socket, over an in-memory store, a SQLite file, and PostgreSQL with and without a shared
+//! Redis in front (`PROMPT_MANAGER_TEST_POSTGRES_URL`, `PROMPT_MANAGER_TEST_REDIS_URL`; skipped
+//! without them unless `PROMPT_MANAGER_REQUIRE_SERVICES=1`); with a disk cache too, which changes
+//! no answer while the server answers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -41,4 +43,66 @@ async fn conformance_over_a_server_on_a_sqlite_file() {
     conformance::run_all(&store).await;
     // A second run over the same data, as a persistent store must allow.
     conformance::run_all(&store).await;
+}
+
+/// `PROMPT_MANAGER_TEST_{name}_URL`, or `None` when the test should skip.
+fn service(name: &str) -> Option<String> {
+    let var = format!("PROMPT_MANAGER_TEST_{name}_URL");
+    match std::env::var(&var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert_ne!(
+                std::env::var("PROMPT_MANAGER_REQUIRE_SERVICES").as_deref(),
+                Ok("1"),
+                "{var} is required"
+            );
+            None
+        }
+    }
+}
+
+/// The suite through a server on a PostgreSQL schema of its own (dropped after), the store being
+/// `store(postgres_url_with_schema)`.
+async fn over_postgres(store: impl FnOnce(String) -> String) {
+    let Some(postgres) = service("POSTGRES") else { return };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let schema = format!("pm_test_remote_{}_{nanos}", std::process::id());
+    let separator = if postgres.contains('?') { '&' } else { '?' };
+    let url = store(format!("{postgres}{separator}schema={schema}"));
+    let pm = prompt_manager::open(&url).await.unwrap();
+    let server = common::serve(pm, AppOptions::default()).await;
+    let remote = RemoteStore::connect(&format!("{}/", server.url)).unwrap();
+    conformance::run_all(&remote).await;
+    server.stop().await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&postgres)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_over_a_server_on_postgres() {
+    over_postgres(|postgres| postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_over_a_server_on_postgres_behind_redis() {
+    let Some(redis) = service("REDIS") else { return };
+    over_postgres(|postgres| {
+        format!(
+            "{redis}/0?namespace=pm_test_remote_{}&store={postgres}",
+            std::process::id()
+        )
+    })
+    .await;
 }

@@ -11,6 +11,11 @@
 //! (`postgres://…`, optionally in its own schema) that many instances can share. Both create
 //! and migrate their schema when they open, and make every write one transaction.
 //!
+//! With `redis`, [`RedisCachedStore`] puts a Redis in front of any of them
+//! (`redis://HOST:PORT/DB?store=URL`): a cache shared by every instance and a bus that carries
+//! each write to all of them, for stores with no change feed of their own. Redis is never the
+//! store of record.
+//!
 //! With the `conformance` feature, the [`conformance`] module holds the test suite every backend
 //! must pass, so a backend written elsewhere can run it too.
 //!
@@ -77,6 +82,8 @@ pub mod library;
 #[cfg(feature = "fs")]
 pub mod lint;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 pub mod rules;
 #[cfg(feature = "fs")]
 pub mod source;
@@ -91,6 +98,8 @@ pub mod conformance;
 #[cfg(feature = "fs")]
 pub use dir::{AUDIT_DIR, DirStore, LABELS_FILE};
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::{RedisCachedStore, RedisOptions, RedisStats, RedisUrl};
 #[cfg(feature = "postgres")]
 pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
