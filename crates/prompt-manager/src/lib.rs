@@ -129,7 +129,8 @@ pub mod analytics {
 }
 #[doc(inline)]
 pub use prompt_manager_core::{
-    Analytics, AnalyticsQuery, Bucket, Feedback, FlushReport, GroupBy, RenderId, UsageConfig, UsageReport,
+    Analytics, AnalyticsQuery, Bucket, Feedback, FlushReport, GroupBy, RenderId, UsageConfig, UsageQuery, UsageReport,
+    UsageRow,
 };
 
 #[cfg(feature = "fs")]

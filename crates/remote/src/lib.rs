@@ -28,8 +28,10 @@
 //!
 //! Calls time out (2 s to connect, 10 s per call); idempotent reads are tried 3 times with
 //! exponential backoff and jitter. Writes are sent once: a write that timed out may have
-//! happened, and the compare-and-set of the next one says so. Usage records are the server's
-//! business ([`StorageBackend::records_usage`] is `false`). `https://` is verified against the
+//! happened, and the compare-and-set of the next one says so. Usage is recorded in the server's
+//! store ([`StorageBackend::records_usage`] is `true`): an application that renders in-process
+//! and builds its manager with `.usage(…)` adds its renders, tokens, cost and feedback to the
+//! server's analytics and A/B verdicts, in calls of at most 500 rows. `https://` is verified against the
 //! system's trust roots (rustls); `?ca=FILE` trusts a team's own CA (PEM) as well.
 //!
 //! ## When the server is down
@@ -65,7 +67,7 @@ use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
     AssignmentChange, AuditEntry, AuditQuery, AuditRecord, ChangeListener, DeleteRequest, LabelChange, LabelEvent,
     LabelName, ListQuery, Page, PromptId, PromptRef, PromptSummary, PromptVersion, ProtectionChange, Resolution,
-    Result, SaveRequest, StatusChange, StorageBackend, VersionInfo, VersionStore,
+    Result, SaveRequest, StatusChange, StorageBackend, UsageQuery, UsageRow, VersionInfo, VersionStore,
 };
 use serde::Serialize;
 
@@ -183,6 +185,9 @@ impl RemoteStore {
     }
 }
 
+/// Usage rows per `add_usage` call: about 350 KB of JSON, well under the server's body limit.
+const USAGE_ROWS_PER_CALL: usize = 500;
+
 /// A body naming a prompt, with the fields of a request beside it.
 #[derive(Serialize)]
 struct WithId<'a, T: Serialize> {
@@ -263,6 +268,49 @@ impl StorageBackend for RemoteStore {
 
     fn read_sources(&self) -> Option<ReadSources> {
         Some(self.inner.fallback.sources())
+    }
+
+    /// The server's store keeps them (a server on a store that keeps none answers
+    /// `Unsupported`, and the recorder keeps the rows for its next flush).
+    fn records_usage(&self) -> bool {
+        true
+    }
+
+    /// Sent once (adding is not idempotent), in calls of at most [`USAGE_ROWS_PER_CALL`] rows. If
+    /// the first call fails nothing was added and the error says so; if a later one fails, the
+    /// rows sent before it stay added and the rest are dropped with a warning — counted once or
+    /// not at all, never twice.
+    async fn add_usage(&self, rows: &[UsageRow]) -> Result<()> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            rows: &'a [UsageRow],
+        }
+        for (i, chunk) in rows.chunks(USAGE_ROWS_PER_CALL).enumerate() {
+            let sent: Result<()> = self.write("add_usage", &Body { rows: chunk }).await;
+            match sent {
+                Ok(()) => {}
+                Err(e) if i == 0 => return Err(e),
+                Err(e) => {
+                    let dropped = rows.len() - i * USAGE_ROWS_PER_CALL;
+                    tracing::warn!(error = %e, dropped, "usage rows were not recorded: the server refused a later call of a batch");
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn usage(&self, query: &UsageQuery) -> Result<Vec<UsageRow>> {
+        self.read("usage", query).await
+    }
+
+    async fn prune_usage(&self, bucket: prompt_manager_core::Bucket, before: i64) -> Result<u64> {
+        #[derive(Serialize)]
+        struct Body {
+            bucket: prompt_manager_core::Bucket,
+            before: i64,
+        }
+        self.write("prune_usage", &Body { bucket, before }).await
     }
 
     /// Reads the server's change stream in a task of the current tokio runtime (none: `false`);

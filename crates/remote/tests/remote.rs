@@ -335,3 +335,100 @@ async fn bad_urls_and_unreachable_servers_get_clear_errors_without_the_key() {
         assert!(started.elapsed() < DEADLINE, "{:?}", started.elapsed());
     }
 }
+
+/// An application that renders in-process on the `http://` store records its renders, usage
+/// and feedback in the server's store: the server's analytics (and so its A/B verdicts) count
+/// them, added to what the server rendered itself; a read key cannot add usage, and a row that
+/// does not start its bucket is refused with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applications_renders_reach_the_servers_analytics() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("keys.json");
+    let read = keys::create(&path, "reader", Scope::Read).unwrap().token;
+    let write = keys::create(&path, "app", Scope::Write).unwrap().token;
+    let server_pm = prompt_manager::in_memory();
+    server_pm
+        .create(Prompt::text("greet", "Hello {{ name }}!").unwrap())
+        .await
+        .unwrap();
+    let options = AppOptions {
+        keys_file: Some(path),
+        keys_check_interval: Duration::ZERO,
+        ..AppOptions::default()
+    };
+    let server = common::serve(server_pm.clone(), options).await;
+    let store = RemoteStore::connect(&format!("{}/?key={write}", server.url)).unwrap();
+    assert!(store.records_usage());
+    let app = prompt_manager::builder()
+        .store(std::sync::Arc::new(store))
+        .usage(prompt_manager::UsageConfig::default())
+        .build()
+        .unwrap();
+    let vars = Variables::new().with("name", "Ada");
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        let rendered = app.render_prompt("greet", &vars).await.unwrap();
+        ids.push(rendered.render_id.expect("recorded renders have ids").to_string());
+    }
+    assert!(
+        app.render("greet", &Variables::new()).await.is_err(),
+        "a failed render counts too"
+    );
+    let report = prompt_manager::UsageReport {
+        output_tokens: Some(42),
+        ..Default::default()
+    };
+    app.report_usage(&ids[0], &report).await.unwrap();
+    let feedback = prompt_manager::Feedback {
+        success: Some(true),
+        ..Default::default()
+    };
+    app.report_feedback(&ids[1], &feedback).await.unwrap();
+    let flushed = app.flush_usage().await.unwrap();
+    assert!(flushed.rows >= 3, "{flushed:?}");
+
+    // The server, and any other client, sees them.
+    let query = prompt_manager::AnalyticsQuery::last(
+        Duration::from_secs(3_600),
+        prompt_manager::Bucket::Minute,
+        prompt_manager::GroupBy::Version,
+    );
+    let seen = server_pm.analytics("greet", &query).await.unwrap();
+    let totals = &seen.groups[0].totals;
+    assert_eq!((totals.renders, totals.errors), (8, 1), "{totals:?}");
+    assert_eq!(totals.output_tokens, 42, "{totals:?}");
+    assert_eq!((totals.feedback, totals.successes), (1, 1), "{totals:?}");
+    let reader = prompt_manager::open(&format!("{}/?key={read}", server.url))
+        .await
+        .unwrap();
+    let through_http = reader.analytics("greet", &query).await.unwrap();
+    assert_eq!(through_http.groups[0].totals.renders, 8);
+
+    // A read key may not add usage; nothing was added.
+    let reading = RemoteStore::connect(&format!("{}/?key={read}", server.url)).unwrap();
+    let row = prompt_manager::UsageRow {
+        key: prompt_manager::analytics::UsageKey {
+            prompt_id: PromptId::new("greet").unwrap(),
+            version: v("1.0.0"),
+            label: None,
+        },
+        bucket: prompt_manager::Bucket::Minute,
+        start: 120,
+        counts: prompt_manager::analytics::UsageCounts::default(),
+    };
+    let err = reading.add_usage(std::slice::from_ref(&row)).await.unwrap_err();
+    assert!(err.to_string().contains("write"), "{err}");
+    // A start inside a bucket is refused, naming the row.
+    let writing = RemoteStore::connect(&format!("{}/?key={write}", server.url)).unwrap();
+    let err = writing
+        .add_usage(&[prompt_manager::UsageRow { start: 121, ..row }])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("rows[0]: start 121 is not the start of a minute"),
+        "{err}"
+    );
+    let after = server_pm.analytics("greet", &query).await.unwrap();
+    assert_eq!(after.groups[0].totals.renders, 8);
+}

@@ -221,6 +221,9 @@ fn store_routes(parts: (Router<AppState>, utoipa::openapi::OpenApi)) -> (Router<
     let parts = add::<__path_store_assign_label, _, _>(parts, store_assign_label);
     let parts = add::<__path_store_set_protection, _, _>(parts, store_set_protection);
     let parts = add::<__path_store_label_history, _, _>(parts, store_label_history);
+    let parts = add::<__path_store_add_usage, _, _>(parts, store_add_usage);
+    let parts = add::<__path_store_usage, _, _>(parts, store_usage);
+    let parts = add::<__path_store_prune_usage, _, _>(parts, store_prune_usage);
     add::<__path_store_resolve, _, _>(parts, store_resolve)
 }
 

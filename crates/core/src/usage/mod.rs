@@ -20,7 +20,7 @@ mod render_id;
 use std::collections::BTreeMap;
 
 use semver::Version;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::id::{LabelName, PromptId};
@@ -58,7 +58,7 @@ pub fn duration_bucket_bounds(i: usize) -> (u64, u64) {
 }
 
 /// The width of a time bucket of usage rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bucket {
     /// One minute: what a render records into.
@@ -118,7 +118,7 @@ impl std::str::FromStr for Bucket {
 
 /// What a usage aggregate is about: the prompt, the exact version rendered, and the label the
 /// reference named (for a split label, the version is the variant the split chose).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct UsageKey {
     /// The prompt.
     pub prompt_id: PromptId,
@@ -130,8 +130,10 @@ pub struct UsageKey {
 
 /// Additive counters of renders and of what callers reported about them. Every field is a sum,
 /// so aggregates of any instances and time ranges add up with [`UsageCounts::add`]; costs are
-/// integer nano-dollars so that they sum exactly.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+/// integer nano-dollars so that they sum exactly. On the wire (the `http://` store's
+/// `add_usage`), a missing field is 0.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct UsageCounts {
     /// Renders, successful or not.
@@ -232,7 +234,7 @@ impl UsageCounts {
 }
 
 /// One row of a store's usage table: the counts of one key in one time bucket.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageRow {
     /// Prompt, version, label.
     pub key: UsageKey,
@@ -246,7 +248,7 @@ pub struct UsageRow {
 
 /// Which rows [`StorageBackend::usage`](crate::StorageBackend::usage) returns: one prompt's rows
 /// of one bucket width whose start is in `[from, to)` (unix seconds).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageQuery {
     /// The prompt.
     pub prompt_id: PromptId,

@@ -8,13 +8,16 @@
 //! types' own wire form — answered with the method's result as JSON. Ids go in the body, not the
 //! path, so that a path-like id needs no encoding and every method has one shape. Errors are
 //! problems whose `error` member carries the core error's fields ([`ApiError::with_details`]), so
-//! the client rebuilds the same error. Reads need `read`, writes `write`, `append_audit` `admin`.
+//! the client rebuilds the same error. Reads need `read`, writes `write`, `append_audit` and
+//! `prune_usage` `admin`. The usage methods are in `usage`.
 //!
 //! Trust: without keys (loopback only) the client's actor and authority are kept; with keys, the
 //! actor is the key's name and a `write` key writes as [`Authority::User`] whatever it claims.
 //! After every write the server's manager is told ([`PromptManager::refresh`]) so that its
 //! registry forgets the prompt and `/v1/changes` announces it. The high-level routes live in
 //! `routes/`; this module adds no rule of its own beyond authentication.
+
+mod usage;
 
 use std::collections::BTreeSet;
 
@@ -33,6 +36,7 @@ use crate::dto::schema;
 use crate::error::{ApiError, Json, Problem};
 use crate::keys::{Caller, Scope};
 use crate::state::{AppState, ReadAccess, WriteAccess, require};
+pub(crate) use usage::*;
 
 /// The answers every store route can give before it reads its body's meaning: no valid key, or a
 /// body that is not JSON (OpenAPI only; the problems themselves come from the extractors).
