@@ -480,9 +480,9 @@ pub trait StorageBackend: Send + Sync + Debug {
         false
     }
 
-    /// For a store that can answer a read from a copy when its source cannot (the `http://`
-    /// store's disk cache and bundle): how many reads each source answered. `None` (the
-    /// default) for a store that answers every read itself.
+    /// For a store that can answer a read from a copy (the `http://` store's disk cache and
+    /// bundle, a Redis cache in front of a store): how many reads each source answered. `None`
+    /// (the default) for a store that answers every read itself.
     fn read_sources(&self) -> Option<ReadSources> {
         None
     }
@@ -665,16 +665,19 @@ fn splits_unsupported(backend: &str) -> Error {
     Error::Unsupported(format!("the {backend} store does not support A/B splits of labels"))
 }
 
-/// How many of a store's reads each source answered: its server, or a copy kept for when the
-/// server cannot answer ([`StorageBackend::read_sources`]).
+/// How many of a store's reads each source answered: the store of record (for the `http://`
+/// store, its server), a copy kept for when the server cannot answer, or a shared Redis cache in
+/// front of the store ([`StorageBackend::read_sources`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ReadSources {
-    /// Answered by the server.
+    /// Answered by the store of record (the server of an `http://` store).
     pub server: u64,
     /// Served from the disk cache because the server could not answer in time.
     pub cache: u64,
     /// Served from a bundle because neither the server nor the disk cache could.
     pub bundle: u64,
+    /// Answered by a shared Redis cache in front of the store (`redis://…?store=URL`).
+    pub redis: u64,
 }
 
 /// A complete backend: prompts, versions and labels. Implemented for every type that has both traits.

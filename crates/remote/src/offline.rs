@@ -435,6 +435,7 @@ impl Fallback {
             server: self.counts[0].load(Ordering::Relaxed),
             cache: self.counts[1].load(Ordering::Relaxed),
             bundle: self.counts[2].load(Ordering::Relaxed),
+            redis: 0,
         }
     }
 

@@ -98,6 +98,13 @@ async fn the_conformance_suite_passes_through_the_cache() {
         "{stats:?}"
     );
     assert_eq!(stats.errors, 0, "{stats:?}");
+    // Which source answered, for the metrics: Redis, or the store behind it.
+    let sources = store.read_sources().unwrap();
+    assert_eq!(
+        (sources.redis, sources.server),
+        (stats.hits, stats.misses),
+        "{sources:?}"
+    );
 }
 
 #[tokio::test]

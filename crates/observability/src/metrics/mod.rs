@@ -147,7 +147,11 @@ impl MetricsObserver {
         c.prompts.store(as_u64(stats.prompts), Ordering::Relaxed);
         if let Some(reads) = &stats.store_reads {
             c.has_store_reads.store(true, Ordering::Relaxed);
-            for (slot, n) in c.store_reads.iter().zip([reads.server, reads.cache, reads.bundle]) {
+            for (slot, n) in c
+                .store_reads
+                .iter()
+                .zip([reads.server, reads.cache, reads.bundle, reads.redis])
+            {
                 slot.store(n, Ordering::Relaxed);
             }
         }

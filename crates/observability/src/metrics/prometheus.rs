@@ -199,9 +199,9 @@ impl MetricsObserver {
                 &mut out,
                 name,
                 "counter",
-                "Reads a render made of an http:// store, by the source that answered: the server, the disk cache or the bundle.",
+                "Reads a render made of the store, by the source that answered: the server (the store of record), the disk cache or the bundle of an http:// store, or a shared Redis cache.",
             );
-            for (source, value) in ["server", "cache", "bundle"].into_iter().zip(&c.store_reads) {
+            for (source, value) in ["server", "cache", "bundle", "redis"].into_iter().zip(&c.store_reads) {
                 let _ = writeln!(out, "{name}{{source=\"{source}\"}} {}", load(value));
             }
         }

@@ -260,8 +260,8 @@ pub(crate) struct CacheFigures {
     pub(crate) bytes: AtomicU64,
     pub(crate) references: AtomicU64,
     pub(crate) prompts: AtomicU64,
-    /// Whether the store reports its read sources (an `http://` store).
+    /// Whether the store reports its read sources (an `http://` store, a Redis cache).
     pub(crate) has_store_reads: std::sync::atomic::AtomicBool,
-    /// Reads answered by the server, the disk cache and the bundle.
-    pub(crate) store_reads: [AtomicU64; 3],
+    /// Reads answered by the server (the store of record), the disk cache, the bundle and Redis.
+    pub(crate) store_reads: [AtomicU64; 4],
 }

@@ -337,6 +337,24 @@ fn cache_stats_are_exported() {
     assert_eq!(value(&text, "prompt_manager_render_cache_bytes", &[]), Some(1234.0));
     assert_eq!(value(&text, "prompt_manager_registry_references", &[]), Some(5.0));
     assert_eq!(value(&text, "prompt_manager_registry_prompts", &[]), Some(4.0));
+    assert!(
+        !text.contains("prompt_manager_store_reads_total"),
+        "only for stores that report it"
+    );
+
+    stats.store_reads = Some(prompt_manager_core::ReadSources {
+        server: 7,
+        cache: 2,
+        bundle: 1,
+        redis: 30,
+    });
+    m.record_cache_stats(&stats);
+    let text = m.render_prometheus();
+    let reads = |source| value(&text, "prompt_manager_store_reads_total", &[("source", source)]);
+    assert_eq!(
+        [reads("server"), reads("cache"), reads("bundle"), reads("redis")],
+        [Some(7.0), Some(2.0), Some(1.0), Some(30.0)]
+    );
 }
 
 #[test]

@@ -541,8 +541,16 @@ impl StorageBackend for RedisCachedStore {
         self.inner.store.records_usage()
     }
 
+    /// Reads Redis answered (`redis`), beside what the store reports, or (a store that answers
+    /// every read itself) the reads it answered (`server`).
     fn read_sources(&self) -> Option<ReadSources> {
-        self.inner.store.read_sources()
+        let stats = self.stats();
+        let mut sources = self.inner.store.read_sources().unwrap_or(ReadSources {
+            server: stats.misses,
+            ..ReadSources::default()
+        });
+        sources.redis = stats.hits;
+        Some(sources)
     }
 
     async fn add_usage(&self, rows: &[UsageRow]) -> Result<()> {
