@@ -1195,13 +1195,21 @@ fn the_cli_works_through_a_redis_cache_in_front_of_a_folder() {
     }
     // The folder is the store of record: the version is a file there.
     assert!(p.path().join("prompts/team/greet").exists());
-    // Redis holds the lookup for the next process, under the namespace.
-    let keys = Command::new("redis-cli")
-        .args(["-u", &redis, "--scan", "--pattern", &format!("{namespace}:p:*")])
-        .output()
-        .unwrap();
-    let keys = String::from_utf8_lossy(&keys.stdout);
-    assert!(keys.contains(&format!("{namespace}:p:team/greet")), "{keys}");
+    // Redis holds the lookup for the next process, under the namespace (stored in the
+    // background: a process that exits first leaves it to the next).
+    let mut keys = String::new();
+    for _ in 0..20 {
+        let scan = Command::new("redis-cli")
+            .args(["-u", &redis, "--scan", "--pattern", &format!("{namespace}:p:*")])
+            .output()
+            .unwrap();
+        keys = String::from_utf8_lossy(&scan.stdout).into_owned();
+        if keys.contains(&format!("{namespace}:p:0:team/greet")) {
+            break;
+        }
+        p.ok(&["--store", &store, "render", "team/greet@production", "-v", "name=Ada"]);
+    }
+    assert!(keys.contains(&format!("{namespace}:p:0:team/greet")), "{keys}");
     // A new version moved through the cache is what the next render sees.
     p.ok(&[
         "--store",
@@ -1220,6 +1228,10 @@ fn the_cli_works_through_a_redis_cache_in_front_of_a_folder() {
 
     let err = p.stderr(2, &["--store", &redis, "list"]);
     assert!(err.contains("store=URL"), "{err}");
+    // The store's password behind the cache is no more written to the config than its own.
+    let secret = format!("{redis}?store=postgres://ada:hunter2@db.example/pm");
+    let err = p.stderr(2, &["--store", &secret, "init"]);
+    assert!(err.contains("holds a password") && !err.contains("hunter2"), "{err}");
     let version = p.ok(&["--version"]);
     assert!(version.contains("redis"), "{version}");
 }

@@ -413,6 +413,15 @@ mod tests {
         assert_eq!(redact_url("postgres:/ada:s3cret@db/pm"), "postgres:***@db/pm");
         assert_eq!(redact_url("./prompts"), "./prompts");
         assert_eq!(redact_url("sqlite://./é@ü.db"), "sqlite://./é@ü.db");
+        // The store behind a Redis cache keeps its secrets too.
+        assert_eq!(
+            redact_url("redis://:r@c:6379/0?store=postgres://u:p@db/pm?password=q&sslmode=require"),
+            "redis://:***@c:6379/0?store=postgres://u:***@db/pm?password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("redis://c/0?ttl=5&store=https://pm/?key=pm_a_b"),
+            "redis://c/0?ttl=5&store=https://pm/?key=***"
+        );
     }
 
     #[test]

@@ -287,6 +287,33 @@ impl Client {
         }
     }
 
+    /// One call of a write that must not be applied twice (adding usage): `Err((error, false))`
+    /// when it certainly was not applied (no connection, or the server refused it with a 4xx),
+    /// `Err((error, true))` when it may have been (no answer in time, a 5xx, a cut answer).
+    pub(crate) async fn call_once_tracked<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: &str,
+        body: &B,
+    ) -> std::result::Result<T, (Error, bool)> {
+        let route = format!("/v1/store/{method}");
+        let response = self
+            .request(reqwest::Method::POST, &route)
+            .timeout(REQUEST_TIMEOUT)
+            .json(body)
+            .send()
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            Err(e) => return Err((self.unreachable(&e), !e.is_connect())),
+        };
+        let status = response.status();
+        match self.answer(method, status, response).await {
+            Ok(value) => Ok(value),
+            Err(Failure::Final(e)) if status.is_client_error() => Err((e, false)),
+            Err(Failure::Final(e) | Failure::Transient(e)) => Err((e, true)),
+        }
+    }
+
     async fn call_once<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         method: &str,
@@ -301,6 +328,16 @@ impl Client {
             .await
             .map_err(|e| Failure::Transient(self.unreachable(&e)))?;
         let status = response.status();
+        self.answer(method, status, response).await
+    }
+
+    /// The answer of a call: its JSON on success, else the error it stands for.
+    async fn answer<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        status: StatusCode,
+        response: reqwest::Response,
+    ) -> std::result::Result<T, Failure> {
         let bytes = response
             .bytes()
             .await

@@ -31,7 +31,8 @@
 //! happened, and the compare-and-set of the next one says so. Usage is recorded in the server's
 //! store ([`StorageBackend::records_usage`] is `true`): an application that renders in-process
 //! and builds its manager with `.usage(…)` adds its renders, tokens, cost and feedback to the
-//! server's analytics and A/B verdicts, in calls of at most 500 rows. `https://` is verified against the
+//! server's analytics and A/B verdicts, in calls of at most 500 rows, each sent once: a row is
+//! counted once or not at all. `https://` is verified against the
 //! system's trust roots (rustls); `?ca=FILE` trusts a team's own CA (PEM) as well.
 //!
 //! ## When the server is down
@@ -276,23 +277,34 @@ impl StorageBackend for RemoteStore {
         true
     }
 
-    /// Sent once (adding is not idempotent), in calls of at most [`USAGE_ROWS_PER_CALL`] rows. If
-    /// the first call fails nothing was added and the error says so; if a later one fails, the
-    /// rows sent before it stay added and the rest are dropped with a warning — counted once or
-    /// not at all, never twice.
+    /// Sent once (adding is not idempotent), in calls of at most [`USAGE_ROWS_PER_CALL`] rows,
+    /// so that a row is counted once or not at all, never twice. A call that certainly was not
+    /// applied (no connection; refused with a 4xx) is an error when it is the first: nothing was
+    /// added, and the recorder keeps the rows for its next flush. Any other failure (no answer
+    /// in time, a 5xx: the server may have added them) drops the rest with a warning and answers
+    /// `Ok`, since sending them again could count them twice.
     async fn add_usage(&self, rows: &[UsageRow]) -> Result<()> {
         #[derive(Serialize)]
         struct Body<'a> {
             rows: &'a [UsageRow],
         }
         for (i, chunk) in rows.chunks(USAGE_ROWS_PER_CALL).enumerate() {
-            let sent: Result<()> = self.write("add_usage", &Body { rows: chunk }).await;
+            let sent: std::result::Result<(), (prompt_manager_core::Error, bool)> = self
+                .inner
+                .client
+                .call_once_tracked("add_usage", &Body { rows: chunk })
+                .await;
             match sent {
                 Ok(()) => {}
-                Err(e) if i == 0 => return Err(e),
-                Err(e) => {
+                Err((e, false)) if i == 0 => return Err(e),
+                Err((e, maybe_added)) => {
                     let dropped = rows.len() - i * USAGE_ROWS_PER_CALL;
-                    tracing::warn!(error = %e, dropped, "usage rows were not recorded: the server refused a later call of a batch");
+                    tracing::warn!(
+                        error = %e,
+                        dropped,
+                        maybe_added,
+                        "usage rows were not recorded, and are not sent again (they may have been added)"
+                    );
                     return Ok(());
                 }
             }

@@ -421,7 +421,10 @@ async fn an_applications_renders_reach_the_servers_analytics() {
     // A start inside a bucket is refused, naming the row.
     let writing = RemoteStore::connect(&format!("{}/?key={write}", server.url)).unwrap();
     let err = writing
-        .add_usage(&[prompt_manager::UsageRow { start: 121, ..row }])
+        .add_usage(&[prompt_manager::UsageRow {
+            start: 121,
+            ..row.clone()
+        }])
         .await
         .unwrap_err();
     assert!(
@@ -431,4 +434,13 @@ async fn an_applications_renders_reach_the_servers_analytics() {
     );
     let after = server_pm.analytics("greet", &query).await.unwrap();
     assert_eq!(after.groups[0].totals.renders, 8);
+
+    // A server that cannot be reached certainly added nothing: an error, so the recorder keeps
+    // the rows for its next flush.
+    let url = server.url.clone();
+    server.stop().await;
+    let gone = RemoteStore::connect(&format!("{url}/?key={write}")).unwrap();
+    let row = prompt_manager::UsageRow { start: 180, ..row };
+    let err = gone.add_usage(&[row]).await.unwrap_err();
+    assert!(err.to_string().contains("cannot be reached"), "{err}");
 }

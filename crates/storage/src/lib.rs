@@ -116,9 +116,25 @@ pub use sql::SqliteStore;
 ///     "postgres://ada:***@db/pm?password=***&sslmode=require"
 /// );
 /// assert_eq!(prompt_manager_storage::redact_url("http://pm:8080/?key=pm_x_y"), "http://pm:8080/?key=***");
+/// // The store behind a Redis cache is masked too.
+/// assert_eq!(
+///     prompt_manager_storage::redact_url("redis://:pw@cache/0?ttl=60&store=http://pm/?key=k&cache=/tmp"),
+///     "redis://:***@cache/0?ttl=60&store=http://pm/?key=***&cache=/tmp"
+/// );
 /// ```
 pub fn redact_url(url: &str) -> String {
     const SECRET_PARAMS: &[&str] = &["password", "sslpassword", "key"];
+    // A `redis://…?store=URL` holds a second URL, to its end: each is masked on its own.
+    if let Some(query) = url.find('?') {
+        let nested = ["?store=", "&store="]
+            .iter()
+            .filter_map(|marker| url[query..].find(marker).map(|i| query + i + marker.len()))
+            .min();
+        if let Some(at) = nested {
+            let marker = at - "store=".len();
+            return format!("{}store={}", redact_url(&url[..marker]), redact_url(&url[at..]));
+        }
+    }
     // Without `://` (a typo such as `postgres:/u:pw@h`) the whole text is searched: masking
     // too much beats echoing a password.
     let start = url.find("://").map_or(0, |i| i + 3);

@@ -82,6 +82,28 @@ async fn release(store: &dyn Store, id_: &str, number: &str, expected: Expect) {
     store.save(request).await.unwrap();
 }
 
+/// Waits until the background fill has stored `field` of `id` (at epoch 0), and returns the
+/// hash's key.
+async fn filled(url: &str, ns: &str, id_: &str, field: &str) -> String {
+    let client = redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{ns}:p:0:{id_}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let there: bool = redis::cmd("HEXISTS")
+            .arg(&key)
+            .arg(field)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        if there {
+            return key;
+        }
+        assert!(Instant::now() < deadline, "{key} {field} was never filled");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 async fn production(store: &dyn Store, id_: &str) -> String {
     let found = store.resolve(&reference(&format!("{id_}@production"))).await.unwrap();
     found.version.version.to_string()
@@ -168,6 +190,7 @@ async fn two_instances_share_what_they_cache_and_hear_each_others_writes() {
 
     release(&a, "shared/greet", "1.0.0", Expect::Absent).await;
     assert_eq!(production(&b, "shared/greet").await, "1.0.0");
+    filled(&url, &ns, "shared/greet", "r:shared/greet@production").await;
     assert_eq!(production(&a, "shared/greet").await, "1.0.0");
     assert_eq!(a.stats().hits, 1, "a reads what b cached: {:?}", a.stats());
 
@@ -201,11 +224,40 @@ async fn two_instances_share_what_they_cache_and_hear_each_others_writes() {
 
 /// A store whose `resolve` waits, after reading, until released: the window in which another
 /// instance's write lands between a reader's read of the store and its fill of Redis.
-#[derive(Debug)]
+/// It also has a change feed the test drives (`feed`), as PostgreSQL's or SQLite's would be.
 struct Slow {
     store: Arc<dyn Store>,
+    stall: std::sync::atomic::AtomicBool,
     read: Notify,
     release: Notify,
+    feed: Mutex<Vec<Arc<dyn ChangeListener>>>,
+}
+
+impl std::fmt::Debug for Slow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Slow")
+    }
+}
+
+impl Slow {
+    fn new(store: Arc<dyn Store>, stall: bool) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            stall: std::sync::atomic::AtomicBool::new(stall),
+            read: Notify::new(),
+            release: Notify::new(),
+            feed: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn report(&self, change: Option<&PromptId>) {
+        for listener in self.feed.lock().unwrap().iter() {
+            match change {
+                Some(id) => listener.changed(id),
+                None => listener.lost(),
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -241,6 +293,10 @@ impl StorageBackend for Slow {
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
         self.store.append_audit(record).await
     }
+    fn watch(&self, listener: Arc<dyn ChangeListener>) -> bool {
+        self.feed.lock().unwrap().push(listener);
+        true
+    }
 }
 
 #[async_trait]
@@ -259,8 +315,10 @@ impl VersionStore for Slow {
     }
     async fn resolve(&self, reference: &PromptRef) -> Result<Resolution> {
         let found = self.store.resolve(reference).await;
-        self.read.notify_one();
-        self.release.notified().await;
+        if self.stall.load(Ordering::Relaxed) {
+            self.read.notify_one();
+            self.release.notified().await;
+        }
         found
     }
 }
@@ -270,11 +328,7 @@ async fn a_read_that_raced_a_write_never_leaves_the_old_answer_in_redis() {
     let Some(url) = redis_url() else { return };
     let ns = namespace();
     let shared: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let slow = Arc::new(Slow {
-        store: Arc::clone(&shared),
-        read: Notify::new(),
-        release: Notify::new(),
-    });
+    let slow = Slow::new(Arc::clone(&shared), true);
     let reader = cached(&url, slow.clone(), &ns).await;
     let writer = cached(&url, Arc::clone(&shared), &ns).await;
     release(&writer, "race/greet", "1.0.0", Expect::Absent).await;
@@ -300,12 +354,12 @@ async fn a_damaged_entry_is_ignored_and_replaced() {
     let store = cached(&url, Arc::new(MemoryStore::new()), &ns).await;
     release(&store, "damaged/greet", "1.0.0", Expect::Absent).await;
     assert_eq!(production(&store, "damaged/greet").await, "1.0.0");
+    let field = "r:damaged/greet@production";
+    let key = filled(&url, &ns, "damaged/greet", field).await;
 
     // Someone edits the cached template behind the content hash's back.
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let key = format!("{ns}:p:damaged/greet");
-    let field = "r:damaged/greet@production";
     let json: String = redis::cmd("HGET")
         .arg(&key)
         .arg(field)
@@ -329,16 +383,23 @@ async fn a_damaged_entry_is_ignored_and_replaced() {
         original.content_hash(),
         "the store's version, not the edit"
     );
-    let json: String = redis::cmd("HGET")
-        .arg(&key)
-        .arg(field)
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    assert_eq!(
-        serde_json::from_str::<Resolution>(&json).unwrap().version.content_hash,
-        found.version.content_hash
-    );
+    // The store's answer replaces the damaged entry (in the background).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let json: String = redis::cmd("HGET")
+            .arg(&key)
+            .arg(field)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        if json != edited {
+            let kept = serde_json::from_str::<Resolution>(&json).unwrap();
+            assert_eq!(kept.version.content_hash, found.version.content_hash);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the damaged entry was never replaced");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 /// A `redis-server` of the test's own, on a free port, that the test can pause and kill.
@@ -424,6 +485,7 @@ async fn a_paused_redis_costs_reads_nothing_and_the_invalidation_it_missed_is_wr
     );
     release(&a, "pause/greet", "1.0.0", Expect::Absent).await;
     assert_eq!(production(&b, "pause/greet").await, "1.0.0", "b fills Redis");
+    filled(&own.url(), &ns, "pause/greet", "r:pause/greet@production").await;
 
     own.signal("-STOP");
     let started = Instant::now();
@@ -443,6 +505,8 @@ async fn a_paused_redis_costs_reads_nothing_and_the_invalidation_it_missed_is_wr
         a.stats(),
         b.stats()
     );
+    // The breaker: 51 reads asked the hung Redis a few times, not 51 times.
+    assert!(b.stats().errors < 10, "{:?}", b.stats());
     let _ = writeln!(std::io::stderr(), "a write and 51 reads with Redis paused: {spent:?}");
 
     // Redis comes back still holding 1.0.0 for b; a writes what it owes within its bus's next
@@ -458,8 +522,9 @@ async fn a_paused_redis_costs_reads_nothing_and_the_invalidation_it_missed_is_wr
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(1100)).await; // b's breaker closes
-    let hits = b.stats().hits;
     assert_eq!(production(&b, "pause/greet").await, "1.1.0");
+    filled(&own.url(), &ns, "pause/greet", "r:pause/greet@production").await;
+    let hits = b.stats().hits;
     assert_eq!(production(&b, "pause/greet").await, "1.1.0");
     assert!(b.stats().hits > hits, "b reads Redis again: {:?}", b.stats());
 }
@@ -483,6 +548,7 @@ async fn a_killed_redis_is_survived_and_its_return_reported_as_lost() {
     assert_eq!(production(&b, "kill/greet").await, "1.0.0");
 
     let port = own.port;
+    let url = own.url();
     own.kill();
     release(&a, "kill/greet", "1.1.0", Expect::Version(v("1.0.0"))).await;
     assert_eq!(
@@ -507,6 +573,11 @@ async fn a_killed_redis_is_survived_and_its_return_reported_as_lost() {
     heard.wait_for(&id("kill/greet"), before).await;
     tokio::time::sleep(Duration::from_millis(1100)).await; // the breakers close
     assert_eq!(production(&b, "kill/greet").await, "1.2.0");
+    // And Redis serves again: a reads what b stored.
+    filled(&url, &ns, "kill/greet", "r:kill/greet@production").await;
+    let hits = a.stats().hits;
+    assert_eq!(production(&a, "kill/greet").await, "1.2.0");
+    assert_eq!(a.stats().hits, hits + 1, "{:?}", a.stats());
 }
 
 #[tokio::test]
@@ -530,6 +601,7 @@ async fn a_redis_that_is_not_there_leaves_the_store_working() {
 }
 
 /// The TTL bounds every entry from its prompt's first fill: later fills do not extend it.
+/// The TTL bounds every entry from its prompt's first fill: later fills do not extend it.
 #[tokio::test]
 async fn entries_expire_after_the_ttl_from_the_first_fill() {
     let Some(url) = redis_url() else { return };
@@ -543,13 +615,14 @@ async fn entries_expire_after_the_ttl_from_the_first_fill() {
         .unwrap();
     release(&store, "ttl/greet", "1.0.0", Expect::Absent).await;
     assert_eq!(production(&store, "ttl/greet").await, "1.0.0");
+    let key = filled(&url, &ns, "ttl/greet", "r:ttl/greet@production").await;
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let key = format!("{ns}:p:ttl/greet");
     let first: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut connection).await.unwrap();
     assert!((1..=1000).contains(&first), "{first}");
     tokio::time::sleep(Duration::from_millis(400)).await;
     store.summary(&id("ttl/greet")).await.unwrap(); // a second field
+    filled(&url, &ns, "ttl/greet", "s").await;
     let later: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut connection).await.unwrap();
     assert!(
         later <= first - 300,
@@ -566,5 +639,63 @@ async fn entries_expire_after_the_ttl_from_the_first_fill() {
         production(&store, "ttl/greet").await,
         "1.0.0",
         "read again from the store"
+    );
+}
+
+/// A store with a feed of its own (as PostgreSQL and SQLite have): a change it reports, made by
+/// a writer that bypassed Redis, is cleared from Redis before the listener hears of it, so the
+/// listener's next read is fresh; a lost feed forgets every entry (the epoch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stores_own_feed_clears_redis_before_the_listener_hears() {
+    let Some(url) = redis_url() else { return };
+    let ns = namespace();
+    let shared: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let slow = Slow::new(Arc::clone(&shared), false);
+    let store = cached(&url, slow.clone(), &ns).await;
+    /// Reads through the cache the moment it hears of a change, as a manager's registry does.
+    struct Rereads {
+        store: RedisCachedStore,
+        seen: Mutex<Vec<String>>,
+        runtime: tokio::runtime::Handle,
+    }
+    impl ChangeListener for Rereads {
+        fn changed(&self, _: &PromptId) {
+            let store = self.store.clone();
+            let seen = tokio::task::block_in_place(|| {
+                self.runtime
+                    .block_on(async move { production(&store, "feed/greet").await })
+            });
+            self.seen.lock().unwrap().push(seen);
+        }
+        fn lost(&self) {}
+    }
+    let rereads = Arc::new(Rereads {
+        store: store.clone(),
+        seen: Mutex::new(Vec::new()),
+        runtime: tokio::runtime::Handle::current(),
+    });
+    assert!(store.watch(rereads.clone()));
+    release(&store, "feed/greet", "1.0.0", Expect::Absent).await;
+    assert_eq!(production(&store, "feed/greet").await, "1.0.0");
+    filled(&url, &ns, "feed/greet", "r:feed/greet@production").await;
+
+    // Another process writes to the store directly; its feed reports it here.
+    release(shared.as_ref(), "feed/greet", "1.1.0", Expect::Version(v("1.0.0"))).await;
+    rereads.seen.lock().unwrap().clear(); // (what the bus said of the first write)
+    slow.report(Some(&id("feed/greet")));
+    let seen = rereads.seen.lock().unwrap().clone();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|s| s == "1.1.0"),
+        "the listener's reads are fresh: {seen:?}"
+    );
+
+    // Again, and then the feed is lost: every entry is forgotten, even one nobody reported.
+    filled(&url, &ns, "feed/greet", "r:feed/greet@production").await;
+    release(shared.as_ref(), "feed/greet", "1.2.0", Expect::Version(v("1.1.0"))).await;
+    slow.report(None);
+    assert_eq!(
+        production(&store, "feed/greet").await,
+        "1.2.0",
+        "nothing stale after a lost feed"
     );
 }

@@ -1,5 +1,5 @@
 //! The invalidation bus: the Redis channel every instance publishes its writes on, and the
-//! store's own change feed relayed after clearing Redis.
+//! store's own change feed, which owes Redis each change before the listener hears of it.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -7,61 +7,54 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use prompt_manager_core::{ChangeListener, PromptId};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::Shared;
 
-/// How often a quiet subscription checks whether its store is still wanted.
+/// How often a quiet subscription writes what Redis is owed and checks that the connection still
+/// answers (a half-open connection would otherwise go unnoticed).
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 /// Waits between attempts to subscribe again: doubling from the first to the last.
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_LAST: Duration = Duration::from_secs(5);
 
-/// Starts both listeners in the current tokio runtime; without one, only the store's own feed
-/// can be heard (and Redis is not cleared by it).
+/// Listens to the store's own feed and, in the current tokio runtime, to the channel; without a
+/// runtime, only the store's feed can be heard.
 pub(super) fn watch(shared: &Arc<Shared>, listener: Arc<dyn ChangeListener>) -> bool {
+    let relay = Arc::new(Relay {
+        shared: Arc::downgrade(shared),
+        listener: Arc::clone(&listener),
+    });
+    let feed = shared.store.watch(relay);
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return shared.store.watch(listener);
+        return feed;
     };
-    let (events, received) = unbounded_channel();
-    // A store without a feed drops `Relay` at once, which ends the relay task.
-    shared.store.watch(Arc::new(Relay(events)));
-    runtime.spawn(relay(Arc::downgrade(shared), received, Arc::clone(&listener)));
     runtime.spawn(subscribe(Arc::downgrade(shared), listener));
     true
 }
 
-enum Event {
-    Changed(PromptId),
-    Lost,
+/// The store's feed: each change is owed to Redis (so reads bypass what Redis holds of it until
+/// it is cleared) *before* the listener hears of it, so the listener's next read cannot be
+/// answered by what Redis held before the change; a lost feed owes an epoch bump, which forgets
+/// every entry (changes may have been missed, by writers that bypass Redis). Synchronous, as a
+/// listener must be: the next read, or the bus's next quiet second, writes what is owed.
+struct Relay {
+    shared: Weak<Shared>,
+    listener: Arc<dyn ChangeListener>,
 }
-
-/// The store's feed, handed to the relay task (a listener must not block).
-struct Relay(UnboundedSender<Event>);
 
 impl ChangeListener for Relay {
     fn changed(&self, id: &PromptId) {
-        let _ = self.0.send(Event::Changed(id.clone()));
+        if let Some(shared) = self.shared.upgrade() {
+            shared.owe([id.clone()], false);
+        }
+        self.listener.changed(id);
     }
 
     fn lost(&self) {
-        let _ = self.0.send(Event::Lost);
-    }
-}
-
-/// Clears Redis of each prompt the store reports changed *before* the listener hears of it, so
-/// the listener's next read cannot be answered by what Redis held before the change. Not
-/// published: every instance hears the store's feed itself.
-async fn relay(shared: Weak<Shared>, mut events: UnboundedReceiver<Event>, listener: Arc<dyn ChangeListener>) {
-    while let Some(event) = events.recv().await {
-        let Some(shared) = shared.upgrade() else { return };
-        match event {
-            Event::Changed(id) => {
-                shared.invalidate(&id, false).await;
-                listener.changed(&id);
-            }
-            Event::Lost => listener.lost(),
+        if let Some(shared) = self.shared.upgrade() {
+            shared.owe([], true);
         }
+        self.listener.lost();
     }
 }
 
@@ -82,9 +75,9 @@ async fn subscribe(shared: Weak<Shared>, listener: Arc<dyn ChangeListener>) {
             return;
         }
         match listen(&client, &channel).await {
-            Ok(mut messages) => {
+            Ok((mut sink, mut messages)) => {
                 if let Some(shared) = shared.upgrade() {
-                    shared.flush_pending().await;
+                    shared.flush_owed().await;
                 }
                 if missed {
                     tracing::info!(redis = %shown, %channel, "listening to Redis again: what was cached is checked again");
@@ -105,14 +98,17 @@ async fn subscribe(shared: Weak<Shared>, listener: Arc<dyn ChangeListener>) {
                             }
                         }
                         Ok(None) => break,
-                        // Quiet: a good moment to write what Redis is owed.
-                        Err(_quiet) => match shared.upgrade() {
-                            None => return,
-                            Some(shared) if shared.has_pending.load(Ordering::Acquire) => {
-                                shared.flush_pending().await;
+                        // Quiet: write what Redis is owed, and check the connection answers.
+                        Err(_quiet) => {
+                            let Some(shared) = shared.upgrade() else { return };
+                            if shared.has_owed.load(Ordering::Acquire) {
+                                shared.flush_owed().await;
                             }
-                            Some(_) => {}
-                        },
+                            let answered = tokio::time::timeout(RETRY_LAST, sink.ping::<redis::Value>()).await;
+                            if !matches!(answered, Ok(Ok(_))) {
+                                break;
+                            }
+                        }
                     }
                 }
                 tracing::warn!(redis = %shown, %channel, "the Redis subscription was lost: subscribing again");
@@ -131,12 +127,15 @@ async fn subscribe(shared: Weak<Shared>, listener: Arc<dyn ChangeListener>) {
     }
 }
 
-async fn listen(client: &redis::Client, channel: &str) -> Result<redis::aio::PubSubStream, String> {
+async fn listen(
+    client: &redis::Client,
+    channel: &str,
+) -> Result<(redis::aio::PubSubSink, redis::aio::PubSubStream), String> {
     let connecting = tokio::time::timeout(RETRY_LAST, client.get_async_pubsub());
     let mut pubsub = connecting
         .await
         .map_err(|_| "timed out".to_owned())?
         .map_err(|e| e.to_string())?;
     pubsub.subscribe(channel).await.map_err(|e| e.to_string())?;
-    Ok(pubsub.into_on_message())
+    Ok(pubsub.split())
 }

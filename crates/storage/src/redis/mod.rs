@@ -29,31 +29,44 @@ const BACKEND: &str = "redis";
 /// How long reads bypass Redis after it failed once.
 const BREAKER: Duration = Duration::from_secs(1);
 
-/// Reads one field of a prompt's hash with the prompt's generation, in one round trip.
-/// KEYS: generation, hash. ARGV: field. Returns `{generation, value or nil}`.
+// Keys: `NS:epoch` (bumped when a store's feed was lost: every entry is then forgotten),
+// `NS:gen:ID` (bumped by every write of the prompt), and the prompt's hash `NS:p:EPOCH:ID`. The
+// hash's name is built in the scripts from the epoch they read, so Redis Cluster is not supported.
+
+/// Reads one field of a prompt's hash with the epoch and the prompt's generation, in one round
+/// trip. KEYS: epoch, generation. ARGV: hash prefix (`NS:p:`), id, field.
+/// Returns `{epoch, generation, value or nil}`.
 const GET_SCRIPT: &str = r"
-local g = redis.call('GET', KEYS[1]) or '0'
-return {g, redis.call('HGET', KEYS[2], ARGV[1])}
+local e = redis.call('GET', KEYS[1]) or '0'
+local g = redis.call('GET', KEYS[2]) or '0'
+return {e, g, redis.call('HGET', ARGV[1] .. e .. ':' .. ARGV[2], ARGV[3])}
 ";
 
-/// Stores one field if the prompt's generation is still the one read before asking the store.
-/// The hash expires TTL after its first field, not its last, so no entry outlives the TTL.
-/// KEYS: generation, hash. ARGV: generation read, field, value, TTL in seconds.
+/// Stores one field if the epoch and the prompt's generation are still the ones read before
+/// asking the store. The hash expires TTL after its first field, not its last, so no entry
+/// outlives the TTL. KEYS: epoch, generation. ARGV: hash prefix, id, epoch read, generation
+/// read, field, value, TTL in seconds.
 const FILL_SCRIPT: &str = r"
-local g = redis.call('GET', KEYS[1]) or '0'
-if g ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+local e = redis.call('GET', KEYS[1]) or '0'
+local g = redis.call('GET', KEYS[2]) or '0'
+if e ~= ARGV[3] or g ~= ARGV[4] then return 0 end
+local h = ARGV[1] .. e .. ':' .. ARGV[2]
+redis.call('HSET', h, ARGV[5], ARGV[6])
+if redis.call('TTL', h) < 0 then redis.call('EXPIRE', h, ARGV[7]) end
 return 1
 ";
 
-/// Forgets what is cached of a prompt and, unless ARGV[1] is empty, publishes its id.
-/// KEYS: generation, hash. ARGV: channel (or ''), prompt id.
+/// Forgets what is cached of some prompts and, unless ARGV[2] is empty, publishes their ids.
+/// KEYS: epoch, then each prompt's generation. ARGV: hash prefix, channel (or ''), then the ids
+/// in the order of their generations.
 const INVALIDATE_SCRIPT: &str = r"
-redis.call('INCR', KEYS[1])
-redis.call('DEL', KEYS[2])
-if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
-return 1
+local e = redis.call('GET', KEYS[1]) or '0'
+for i = 2, #KEYS do
+  redis.call('INCR', KEYS[i])
+  redis.call('DEL', ARGV[1] .. e .. ':' .. ARGV[i + 1])
+  if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[i + 1]) end
+end
+return #KEYS - 1
 ";
 
 /// Settings of a [`RedisCachedStore`] (the parameters of its URL).
@@ -115,7 +128,7 @@ struct Counters {
 /// The reads a render makes — [`resolve`](VersionStore::resolve) of a reference and
 /// [`load`](StorageBackend::load) of an exact version — and a prompt's
 /// [`summary`](StorageBackend::summary) are kept in one Redis hash per prompt
-/// (`NS:p:ID`, fields `r:REF`, `v:VERSION`, `s`), shared by every instance on that Redis, for at
+/// (`NS:p:EPOCH:ID`, fields `r:REF`, `v:VERSION`, `s`), shared by every instance on that Redis, for at
 /// most the configured TTL. Everything else (listing, history, audit, usage) goes to the store.
 ///
 /// Each prompt has a generation counter (`NS:gen:ID`). A write through any instance, once the
@@ -126,23 +139,28 @@ struct Counters {
 /// write's invalidation, which is the race that leaves a shared cache stale for good.
 ///
 /// A version read from Redis is used only if its content hash checks; anything else is dropped
-/// and read from the store.
+/// and read from the store. That catches a damaged entry, not a malicious one: Redis must be as
+/// trusted as the store.
 ///
 /// # The bus
 ///
 /// [`watch`](StorageBackend::watch) listens on `NS:changes`, so an instance hears of a write made
 /// through any other instance even when the store has no change feed of its own (a folder, a
 /// memory store shared in-process, S3). When the store has one (PostgreSQL, SQLite), it is
-/// listened to as well, and each change it reports first clears Redis — a writer that bypasses
-/// Redis is then seen too — before the listener hears of it. A lost subscription reports
-/// [`lost`](ChangeListener::lost) once it is back, as the stores' own feeds do.
+/// listened to as well: each change it reports is owed to Redis before the listener hears of it
+/// (reads bypass Redis until it is written), so a writer that bypasses Redis is covered too, and
+/// a lost feed bumps the epoch (`NS:epoch`), which forgets every entry. A lost subscription (a
+/// closed connection, or one that stops answering `PING`) reports
+/// [`lost`](ChangeListener::lost) once it listens again, as the stores' own feeds do.
 ///
 /// # When Redis is down
 ///
-/// Reads go to the store. Each failure opens a breaker for a second, so a dead Redis costs one
-/// timed-out call per second, not one per read. An invalidation that could not be written is
-/// kept and written before Redis answers anything again; until then reads bypass it. A process
-/// that dies holding such an invalidation leaves the TTL as the bound on staleness.
+/// Reads go to the store. A failed call, or one without an answer within the timeout, opens a
+/// breaker for a second, so a dead Redis costs one timed-out call per second, not one per read;
+/// what Redis answers is stored back in the background, never on the render's time. What Redis
+/// missed (invalidations, an epoch bump) is owed and written, in one call, before Redis is read
+/// again; until then reads bypass it. A process that dies owing it leaves the TTL as the bound on
+/// staleness.
 ///
 /// Cheap to clone; clones share the connection and counters.
 #[derive(Clone)]
@@ -162,9 +180,12 @@ struct Shared {
     started: Instant,
     /// Milliseconds since `started` until which Redis is not asked.
     down_until: AtomicU64,
-    /// Invalidations that could not be written; Redis is not read until they are.
-    pending: Mutex<BTreeSet<PromptId>>,
-    has_pending: AtomicBool,
+    /// What Redis missed (writes it could not be told of, a lost store feed); Redis is not read
+    /// until it is written.
+    owed: Mutex<Owed>,
+    has_owed: AtomicBool,
+    /// Held by the one flush of what is owed that may run at a time.
+    flushing: tokio::sync::Mutex<()>,
     counters: Counters,
 }
 
@@ -217,8 +238,9 @@ impl RedisCachedStore {
                 options,
                 started: Instant::now(),
                 down_until: AtomicU64::new(0),
-                pending: Mutex::new(BTreeSet::new()),
-                has_pending: AtomicBool::new(false),
+                owed: Mutex::new(Owed::default()),
+                has_owed: AtomicBool::new(false),
+                flushing: tokio::sync::Mutex::new(()),
                 counters: Counters::default(),
             }),
         };
@@ -266,17 +288,22 @@ impl RedisCachedStore {
         }
     }
 
-    /// Asks Redis for a `PONG`: whether it can be reached now.
+    /// Asks Redis for a `PONG`: whether it can be reached now (within the timeout).
     pub async fn ping(&self) -> Result<()> {
         let mut connection = self.inner.connection.clone();
-        let answer: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut connection).await;
-        answer.map(drop).map_err(|e| self.inner.failure("PING", e))
+        let answer: Option<String> = self
+            .inner
+            .call("PING", redis::cmd("PING").query_async(&mut connection))
+            .await;
+        answer
+            .map(drop)
+            .ok_or_else(|| Error::backend(BACKEND, format!("Redis at {} did not answer PING", self.inner.shown)))
     }
 
     /// Forgets every cached entry of `id` on every instance: what a write does after it
     /// commits. Useful after writing to the store around this cache.
     pub async fn invalidate(&self, id: &PromptId) {
-        self.inner.invalidate(id, true).await;
+        self.inner.invalidate(std::slice::from_ref(id)).await;
     }
 }
 
@@ -291,54 +318,100 @@ impl Shared {
 
     /// Counts a failed call, opens the breaker and says what failed (only when it was closed,
     /// so a dead Redis logs once a second, not once a read).
-    fn failure(&self, doing: &str, e: redis::RedisError) -> Error {
+    fn failure(&self, doing: &str, e: impl fmt::Display) {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
         let until = self.now_ms() + u64::try_from(BREAKER.as_millis()).unwrap_or(1000);
         let before = self.down_until.swap(until, Ordering::Relaxed);
         if before <= self.now_ms() {
             tracing::warn!(redis = %self.shown, error = %e, "Redis {doing} failed: reads go to the store for {BREAKER:?}");
         }
-        Error::backend_with(BACKEND, format!("Redis at {} failed on {doing}", self.shown), e)
+    }
+
+    /// Runs one call to Redis, bounded by the timeout (a reconnecting connection manager would
+    /// otherwise hold it for its own back-off); a failure opens the breaker.
+    async fn call<T, F>(&self, doing: &str, call: F) -> Option<T>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(self.options.timeout, call).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(e)) => {
+                self.failure(doing, e);
+                None
+            }
+            Err(_) => {
+                self.failure(doing, format_args!("no answer within {:?}", self.options.timeout));
+                None
+            }
+        }
+    }
+
+    fn epoch_key(&self) -> String {
+        format!("{}:epoch", self.options.namespace)
     }
 
     fn gen_key(&self, id: &PromptId) -> String {
         format!("{}:gen:{id}", self.options.namespace)
     }
 
-    fn hash_key(&self, id: &PromptId) -> String {
-        format!("{}:p:{id}", self.options.namespace)
+    fn hash_prefix(&self) -> String {
+        format!("{}:p:", self.options.namespace)
     }
 
-    /// Whether Redis may be read now: its breaker is closed and no invalidation is owed to it.
+    fn owed(&self) -> std::sync::MutexGuard<'_, Owed> {
+        self.owed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether Redis may be read now: its breaker is closed and nothing is owed to it (what is
+    /// owed is written first, in one call).
     async fn usable(&self) -> bool {
         if self.breaker_open() {
             return false;
         }
-        if self.has_pending.load(Ordering::Acquire) {
-            return self.flush_pending().await;
+        if self.has_owed.load(Ordering::Acquire) {
+            return self.flush_owed().await;
         }
         true
     }
 
-    /// Writes the invalidations Redis missed; whether none is left.
-    async fn flush_pending(&self) -> bool {
-        let owed: Vec<PromptId> = {
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            std::mem::take(&mut *pending).into_iter().collect()
+    /// Writes what Redis missed — an epoch bump, invalidations — in at most two calls; whether
+    /// nothing is owed any more. One flush at a time: a read that finds one running does not
+    /// wait for it, it reads the store.
+    async fn flush_owed(&self) -> bool {
+        let Ok(_flushing) = self.flushing.try_lock() else {
+            return false;
         };
-        for (i, id) in owed.iter().enumerate() {
-            if let Err(e) = self.try_invalidate(id, true).await {
-                let _ = self.failure("INVALIDATE", e);
-                let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-                pending.extend(owed[i..].iter().cloned());
+        let (epoch, ids) = {
+            let owed = self.owed();
+            (owed.epoch, owed.ids.iter().cloned().collect::<Vec<_>>())
+        };
+        if epoch {
+            let mut connection = self.connection.clone();
+            let bumped: Option<i64> = self
+                .call(
+                    "INCR epoch",
+                    redis::cmd("INCR").arg(self.epoch_key()).query_async(&mut connection),
+                )
+                .await;
+            if bumped.is_none() {
                 return false;
             }
+            self.owed().epoch = false;
         }
-        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if pending.is_empty() {
-            self.has_pending.store(false, Ordering::Release);
-            if !owed.is_empty() {
-                tracing::info!(redis = %self.shown, prompts = owed.len(), "Redis is back: the invalidations it missed are written");
+        if !ids.is_empty() {
+            if !self.try_invalidate(&ids, true).await {
+                return false;
+            }
+            let mut owed = self.owed();
+            for id in &ids {
+                owed.ids.remove(id);
+            }
+        }
+        let owed = self.owed();
+        if owed.ids.is_empty() && !owed.epoch {
+            self.has_owed.store(false, Ordering::Release);
+            if epoch || !ids.is_empty() {
+                tracing::info!(redis = %self.shown, prompts = ids.len(), "Redis is written what it missed");
             }
             true
         } else {
@@ -346,109 +419,144 @@ impl Shared {
         }
     }
 
-    async fn try_invalidate(&self, id: &PromptId, publish: bool) -> redis::RedisResult<()> {
+    /// Clears `ids` in Redis, in one call, and publishes them when `publish`; whether it did.
+    async fn try_invalidate(&self, ids: &[PromptId], publish: bool) -> bool {
         let mut connection = self.connection.clone();
-        let channel = if publish { self.channel.as_str() } else { "" };
-        let _: i64 = self
-            .scripts
-            .invalidate
-            .key(self.gen_key(id))
-            .key(self.hash_key(id))
-            .arg(channel)
-            .arg(id.as_str())
-            .invoke_async(&mut connection)
-            .await?;
-        self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        let mut invocation = self.scripts.invalidate.key(self.epoch_key());
+        invocation.arg(self.hash_prefix());
+        invocation.arg(if publish { self.channel.as_str() } else { "" });
+        for id in ids {
+            invocation.key(self.gen_key(id));
+            invocation.arg(id.as_str());
+        }
+        let done: Option<i64> = self.call("INVALIDATE", invocation.invoke_async(&mut connection)).await;
+        if done.is_some() {
+            let n = u64::try_from(ids.len()).unwrap_or(u64::MAX);
+            self.counters.invalidations.fetch_add(n, Ordering::Relaxed);
+        }
+        done.is_some()
     }
 
-    /// Clears `id` in Redis (and tells the other instances when `publish`); when Redis cannot
-    /// be written, keeps it owed and stops reading Redis until it is written.
-    async fn invalidate(&self, id: &PromptId, publish: bool) {
-        let result = if self.breaker_open() {
-            Err(None)
-        } else {
-            self.try_invalidate(id, publish).await.map_err(Some)
-        };
-        if let Err(e) = result {
-            if let Some(e) = e {
-                let _ = self.failure("INVALIDATE", e);
-            }
-            self.pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id.clone());
-            self.has_pending.store(true, Ordering::Release);
+    /// Records that Redis must forget `ids` (and every entry, with `epoch`) before it is read
+    /// again. Synchronous, so a change feed's listener can call it before telling the manager.
+    fn owe(&self, ids: impl IntoIterator<Item = PromptId>, epoch: bool) {
+        let mut owed = self.owed();
+        owed.ids.extend(ids);
+        owed.epoch |= epoch;
+        self.has_owed.store(true, Ordering::Release);
+    }
+
+    /// Clears `ids` in Redis and tells the other instances; when Redis cannot be written, owes
+    /// it, and Redis is not read until it is written.
+    async fn invalidate(&self, ids: &[PromptId]) {
+        if self.breaker_open() || !self.try_invalidate(ids, true).await {
+            self.owe(ids.iter().cloned(), false);
         }
     }
 
     /// A cached read: field `field` of `id`'s hash if Redis has a sound one, else `fetch` from
-    /// the store, stored for the others unless a write came in between.
-    async fn cached<T, F>(&self, id: &PromptId, field: &str, sound: impl Fn(&T) -> bool, fetch: F) -> Result<T>
+    /// the store, stored for the others (in the background) unless a write came in between.
+    async fn cached<T, F>(
+        self: &Arc<Self>,
+        id: &PromptId,
+        field: &str,
+        sound: impl Fn(&T) -> bool,
+        fetch: F,
+    ) -> Result<T>
     where
         T: Serialize + DeserializeOwned,
         F: Future<Output = Result<T>>,
     {
-        if !self.usable().await {
+        let found = if self.usable().await {
+            let mut connection = self.connection.clone();
+            let mut invocation = self.scripts.get.key(self.epoch_key());
+            invocation
+                .key(self.gen_key(id))
+                .arg(self.hash_prefix())
+                .arg(id.as_str())
+                .arg(field);
+            let call = invocation.invoke_async(&mut connection);
+            let found: Option<(String, String, Option<String>)> = self.call("GET", call).await;
+            found
+        } else {
+            None
+        };
+        let Some((epoch, generation, value)) = found else {
             self.counters.misses.fetch_add(1, Ordering::Relaxed);
             return fetch.await;
-        }
-        let mut connection = self.connection.clone();
-        let found: redis::RedisResult<(String, Option<String>)> = self
-            .scripts
-            .get
-            .key(self.gen_key(id))
-            .key(self.hash_key(id))
-            .arg(field)
-            .invoke_async(&mut connection)
-            .await;
-        let generation = match found {
-            Ok((generation, Some(json))) => match serde_json::from_str::<T>(&json) {
+        };
+        if let Some(json) = value {
+            match serde_json::from_str::<T>(&json) {
                 Ok(value) if sound(&value) => {
                     self.counters.hits.fetch_add(1, Ordering::Relaxed);
                     return Ok(value);
                 }
-                _ => {
-                    tracing::warn!(redis = %self.shown, prompt = %id, field, "a damaged Redis entry is ignored");
-                    generation
-                }
-            },
-            Ok((generation, None)) => generation,
-            Err(e) => {
-                let _ = self.failure("GET", e);
-                self.counters.misses.fetch_add(1, Ordering::Relaxed);
-                return fetch.await;
+                _ => tracing::warn!(redis = %self.shown, prompt = %id, field, "a damaged Redis entry is ignored"),
             }
-        };
+        }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
         let value = fetch.await?;
         if let Ok(json) = serde_json::to_string(&value) {
-            let filled: redis::RedisResult<i64> = self
-                .scripts
-                .fill
-                .key(self.gen_key(id))
-                .key(self.hash_key(id))
-                .arg(generation)
-                .arg(field)
-                .arg(json)
-                .arg(self.options.ttl.as_secs().max(1))
-                .invoke_async(&mut connection)
-                .await;
-            if let Err(e) = filled {
-                let _ = self.failure("FILL", e);
+            let fill = Fill {
+                id: id.clone(),
+                field: field.to_owned(),
+                epoch,
+                generation,
+                json,
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    let shared = Arc::clone(self);
+                    runtime.spawn(async move { shared.fill(fill).await });
+                }
+                Err(_) => self.fill(fill).await,
             }
         }
         Ok(value)
     }
 
+    /// Stores what the store answered, unless a write or a lost feed came in since it was asked.
+    async fn fill(&self, fill: Fill) {
+        let mut connection = self.connection.clone();
+        let mut invocation = self.scripts.fill.key(self.epoch_key());
+        invocation
+            .key(self.gen_key(&fill.id))
+            .arg(self.hash_prefix())
+            .arg(fill.id.as_str())
+            .arg(fill.epoch)
+            .arg(fill.generation)
+            .arg(fill.field)
+            .arg(fill.json)
+            .arg(self.options.ttl.as_secs().max(1));
+        let call = invocation.invoke_async(&mut connection);
+        let _: Option<i64> = self.call("FILL", call).await;
+    }
+
     /// After a write to `ids` (whatever its outcome: a write that timed out may have committed),
     /// clears them in Redis and tells the other instances.
     async fn written<T>(&self, ids: impl IntoIterator<Item = PromptId>, result: Result<T>) -> Result<T> {
-        for id in ids.into_iter().collect::<BTreeSet<_>>() {
-            self.invalidate(&id, true).await;
-        }
+        let ids: Vec<PromptId> = ids.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+        self.invalidate(&ids).await;
         result
     }
+}
+
+/// What Redis must be told before it is read again.
+#[derive(Default)]
+struct Owed {
+    /// Prompts whose entries it must forget.
+    ids: BTreeSet<PromptId>,
+    /// Whether every entry must be forgotten (the store's feed was lost).
+    epoch: bool,
+}
+
+/// A store's answer to keep in Redis, with the epoch and generation read before asking.
+struct Fill {
+    id: PromptId,
+    field: String,
+    epoch: String,
+    generation: String,
+    json: String,
 }
 
 /// A version from Redis is used only if its content still hashes to what it says.
@@ -606,5 +714,9 @@ impl VersionStore for RedisCachedStore {
 
     async fn get_label(&self, id: &PromptId, label: &LabelName) -> Result<Version> {
         self.inner.store.get_label(id, label).await
+    }
+
+    async fn labels(&self, id: &PromptId) -> Result<std::collections::BTreeMap<LabelName, Version>> {
+        self.inner.store.labels(id).await
     }
 }

@@ -139,6 +139,14 @@ mod tests {
             ("redis://h?store=redis://g?store=memory://", "another Redis"),
             ("rediss://h?store=memory://", "not supported yet"),
             ("redis://:secret@h?ttl=-1&store=memory://", "`ttl=-1`"),
+            (
+                "redis://h?size=1&store=http://pm/?key=secret",
+                "unknown parameter `size`",
+            ),
+            (
+                "redis://h?size=1&store=postgres://u:secret@db/pm?password=secret",
+                "unknown parameter",
+            ),
         ] {
             let message = RedisUrl::parse(url).unwrap_err().to_string();
             assert!(message.contains(says), "{url}: {message}");
