@@ -277,7 +277,7 @@ impl StorageBackend for RemoteStore {
         true
     }
 
-    /// Sent once (adding is not idempotent), in calls of at most [`USAGE_ROWS_PER_CALL`] rows,
+    /// Sent once (adding is not idempotent), in calls of at most 500 rows,
     /// so that a row is counted once or not at all, never twice. A call that certainly was not
     /// applied (no connection; refused with a 4xx) is an error when it is the first: nothing was
     /// added, and the recorder keeps the rows for its next flush. Any other failure (no answer
