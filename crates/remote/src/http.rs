@@ -295,14 +295,7 @@ impl Client {
         method: &str,
         body: &B,
     ) -> std::result::Result<T, (Error, bool)> {
-        let route = format!("/v1/store/{method}");
-        let response = self
-            .request(reqwest::Method::POST, &route)
-            .timeout(REQUEST_TIMEOUT)
-            .json(body)
-            .send()
-            .await;
-        let response = match response {
+        let response = match self.send(method, body).await {
             Ok(response) => response,
             Err(e) => return Err((self.unreachable(&e), !e.is_connect())),
         };
@@ -319,16 +312,21 @@ impl Client {
         method: &str,
         body: &B,
     ) -> std::result::Result<T, Failure> {
-        let route = format!("/v1/store/{method}");
         let response = self
-            .request(reqwest::Method::POST, &route)
-            .timeout(REQUEST_TIMEOUT)
-            .json(body)
-            .send()
+            .send(method, body)
             .await
             .map_err(|e| Failure::Transient(self.unreachable(&e)))?;
         let status = response.status();
         self.answer(method, status, response).await
+    }
+
+    /// POSTs `body` to the store protocol's `method`, once.
+    async fn send<B: Serialize + ?Sized>(&self, method: &str, body: &B) -> reqwest::Result<reqwest::Response> {
+        self.request(reqwest::Method::POST, &format!("/v1/store/{method}"))
+            .timeout(REQUEST_TIMEOUT)
+            .json(body)
+            .send()
+            .await
     }
 
     /// The answer of a call: its JSON on success, else the error it stands for.
