@@ -300,10 +300,6 @@ async fn open_store_of_record(url: &str) -> Result<Arc<dyn Store>> {
         "sqlite" => open_sqlite(url).await,
         "postgres" | "postgresql" => open_postgres(url).await,
         "http" | "https" => open_remote(url),
-        "redis" | "rediss" => Err(Error::Config(format!(
-            "`{}` puts Redis in front of Redis: `store=` names the store of record (memory://, dir://, sqlite://, postgres:// or http://)",
-            redact_url(url)
-        ))),
         other => Err(Error::Config(format!(
             "unknown store scheme `{other}://` in `{}`; use memory://, dir://, sqlite://, postgres://, http:// or redis://…?store=URL",
             redact_url(url)

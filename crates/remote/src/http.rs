@@ -300,7 +300,7 @@ impl Client {
             Err(e) => return Err((self.unreachable(&e), !e.is_connect())),
         };
         let status = response.status();
-        match self.answer(method, status, response).await {
+        match self.answer(method, response).await {
             Ok(value) => Ok(value),
             Err(Failure::Final(e)) if status.is_client_error() => Err((e, false)),
             Err(Failure::Final(e) | Failure::Transient(e)) => Err((e, true)),
@@ -316,8 +316,7 @@ impl Client {
             .send(method, body)
             .await
             .map_err(|e| Failure::Transient(self.unreachable(&e)))?;
-        let status = response.status();
-        self.answer(method, status, response).await
+        self.answer(method, response).await
     }
 
     /// POSTs `body` to the store protocol's `method`, once.
@@ -333,9 +332,9 @@ impl Client {
     async fn answer<T: DeserializeOwned>(
         &self,
         method: &str,
-        status: StatusCode,
         response: reqwest::Response,
     ) -> std::result::Result<T, Failure> {
+        let status = response.status();
         let bytes = response
             .bytes()
             .await

@@ -7,7 +7,7 @@ use prompt_manager::{Bucket, Error, UsageQuery, UsageRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{KeyAndJsonErrors, StoreResult, stored};
+use super::{KeyAndJsonErrors, StoreResult, store_error, stored};
 use crate::body::JsonBody;
 use crate::error::{ApiError, Problem};
 use crate::keys::Scope;
@@ -39,7 +39,7 @@ pub(crate) struct PruneUsageBody {
 /// A row a client may add: its start is the start of a bucket of its width.
 fn check_row(row: &UsageRow, index: usize) -> Result<(), ApiError> {
     if row.start != row.bucket.floor(row.start) {
-        return Err(ApiError::with_details(Error::InvalidQuery {
+        return Err(store_error(Error::InvalidQuery {
             reason: format!(
                 "rows[{index}]: start {} is not the start of a {} (a multiple of {} s)",
                 row.start,
@@ -67,7 +67,7 @@ pub(crate) async fn store_add_usage(
     JsonBody(body): JsonBody<AddUsageBody>,
 ) -> StoreResult<()> {
     if body.rows.len() > MAX_USAGE_ROWS {
-        return Err(ApiError::with_details(Error::InvalidQuery {
+        return Err(store_error(Error::InvalidQuery {
             reason: format!("{} rows in one call; send at most {MAX_USAGE_ROWS}", body.rows.len()),
         }));
     }
