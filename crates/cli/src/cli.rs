@@ -34,7 +34,7 @@ pub(crate) static LONG_VERSION: LazyLock<String> = LazyLock::new(|| {
 #[derive(Debug, Parser)]
 #[command(name = "prompt-manager", version, about, after_help = AFTER_HELP, max_term_width = 100)]
 pub(crate) struct Cli {
-    /// The store URL (dir://PATH, sqlite://PATH, postgres://…, http(s)://SERVER, memory://).
+    /// The store URL (dir://PATH, sqlite://PATH, postgres://…, s3://BUCKET/PREFIX, http(s)://SERVER, memory://).
     #[arg(
         long,
         global = true,

@@ -1157,6 +1157,84 @@ fn an_ab_split_is_set_rendered_sticky_listed_ended_and_rolled_back() {
     );
 }
 
+/// `--store s3://BUCKET/PREFIX`: the product binary keeps prompts in an S3-compatible bucket;
+/// each command is a new process that reads the log, so what one wrote the next sees, and the
+/// same bucket behind a shared Redis gives the same answers.
+#[test]
+fn the_cli_works_on_an_s3_bucket() {
+    let Some(base) = std::env::var("PROMPT_MANAGER_TEST_S3_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert_ne!(
+            std::env::var("PROMPT_MANAGER_REQUIRE_SERVICES").as_deref(),
+            Ok("1"),
+            "PROMPT_MANAGER_TEST_S3_URL is required"
+        );
+        return;
+    };
+    let p = Project::new();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let (bucket, query) = base.split_once('?').unwrap_or((&base, ""));
+    let store = format!(
+        "{}/pmcli/{}-{nanos}?{query}",
+        bucket.trim_end_matches('/'),
+        std::process::id()
+    );
+    p.ok(&[
+        "--store",
+        &store,
+        "create",
+        "--id",
+        "team/greet",
+        "--template",
+        "Hello {{ name }}!",
+    ]);
+    p.ok(&["--store", &store, "label", "set", "team/greet", "production", "1.0.0"]);
+    p.ok(&[
+        "--store",
+        &store,
+        "update",
+        "--id",
+        "team/greet",
+        "--template",
+        "Hi {{ name }}!",
+        "-m",
+        "Shorter",
+    ]);
+    let out = p.ok(&["--store", &store, "render", "team/greet@production", "-v", "name=Ada"]);
+    assert_eq!(out.trim(), "Hello Ada!");
+    p.ok(&["--store", &store, "label", "set", "team/greet", "production", "1.1.0"]);
+    let out = p.ok(&["--store", &store, "render", "team/greet@production", "-v", "name=Ada"]);
+    assert_eq!(out.trim(), "Hi Ada!");
+    let listed = p.ok(&["--store", &store, "list"]);
+    assert!(listed.contains("team/greet") && listed.contains("1.1.0"), "{listed}");
+    let history = p.ok(&["--store", &store, "history", "team/greet"]);
+    assert!(history.contains("Shorter"), "{history}");
+    let audit = p.ok(&["--store", &store, "audit", "verify"]);
+    assert!(audit.contains("4 entries"), "{audit}");
+
+    if let Some(redis) = std::env::var("PROMPT_MANAGER_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        let cached = format!("{redis}?namespace=pmcli-s3-{nanos}&store={store}");
+        let out = p.ok(&["--store", &cached, "render", "team/greet@production", "-v", "name=Bo"]);
+        assert_eq!(out.trim(), "Hi Bo!");
+    }
+
+    let err = p.stderr(2, &["--store", "s3://pmtest?secret_access_key=hunter2", "list"]);
+    assert!(
+        err.contains("AWS_SECRET_ACCESS_KEY") && !err.contains("hunter2"),
+        "{err}"
+    );
+    let version = p.ok(&["--version"]);
+    assert!(version.contains("s3"), "{version}");
+}
+
 /// `--store redis://…?store=URL`: the product binary puts a shared Redis in front of a folder
 /// store; what it renders is what the folder holds, Redis keeps the lookups for the next
 /// process, and a URL without `store=` says what it needs.

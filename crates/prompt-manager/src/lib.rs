@@ -103,6 +103,9 @@ pub use prompt_manager_storage::redact_url;
 #[cfg(feature = "redis")]
 #[doc(inline)]
 pub use prompt_manager_storage::{RedisCachedStore, RedisOptions, RedisStats};
+#[cfg(feature = "s3")]
+#[doc(inline)]
+pub use prompt_manager_storage::{S3Options, S3Store};
 #[doc(inline)]
 pub use prompt_manager_template::{MiniJinjaEngine, RenderLimits};
 
@@ -241,8 +244,8 @@ pub fn in_memory() -> PromptManager {
 }
 
 /// The store schemes [`open_store`] can open in this build, as its Cargo features decided:
-/// `memory` always, `dir` with `fs`, `sqlite` with `sqlite`, `postgres` with `postgres`, `http`
-/// with `remote`.
+/// `memory` always, `dir` with `fs`, `sqlite` with `sqlite`, `postgres` with `postgres`, `s3`
+/// with `s3`, `http` with `remote`, `redis` with `redis`.
 ///
 /// Features unify across a workspace, so a binary may have a backend its own manifest did not
 /// ask for; this says what it really has (`prompt-manager --version` prints it).
@@ -254,6 +257,8 @@ pub const STORE_SCHEMES: &[&str] = &[
     "sqlite",
     #[cfg(feature = "postgres")]
     "postgres",
+    #[cfg(feature = "s3")]
+    "s3",
     #[cfg(feature = "remote")]
     "http",
     #[cfg(feature = "redis")]
@@ -261,7 +266,7 @@ pub const STORE_SCHEMES: &[&str] = &[
 ];
 
 /// Opens a store by URL: `memory://`, `dir://PATH`, `sqlite://PATH`, `postgres://…`,
-/// `http://host:port/?key=…` (a running `prompt-manager serve`, feature `remote`), or any of
+/// `s3://BUCKET/PREFIX` (feature `s3`; see `S3Store`), `http://host:port/?key=…` (a running `prompt-manager serve`, feature `remote`), or any of
 /// them behind a shared Redis cache and invalidation bus:
 /// `redis://HOST:PORT/DB?store=URL` (feature `redis`; see `RedisCachedStore`).
 ///
@@ -290,7 +295,7 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
 async fn open_store_of_record(url: &str) -> Result<Arc<dyn Store>> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(Error::Config(format!(
-            "`{}` is not a store URL; use memory://, dir://PATH, sqlite://PATH, postgres://… or http://HOST:PORT",
+            "`{}` is not a store URL; use memory://, dir://PATH, sqlite://PATH, postgres://…, s3://BUCKET/PREFIX or http://HOST:PORT",
             redact_url(url)
         )));
     };
@@ -299,9 +304,10 @@ async fn open_store_of_record(url: &str) -> Result<Arc<dyn Store>> {
         "dir" => open_dir(url, rest),
         "sqlite" => open_sqlite(url).await,
         "postgres" | "postgresql" => open_postgres(url).await,
+        "s3" => open_s3(url).await,
         "http" | "https" => open_remote(url),
         other => Err(Error::Config(format!(
-            "unknown store scheme `{other}://` in `{}`; use memory://, dir://, sqlite://, postgres://, http:// or redis://…?store=URL",
+            "unknown store scheme `{other}://` in `{}`; use memory://, dir://, sqlite://, postgres://, s3://, http:// or redis://…?store=URL",
             redact_url(url)
         ))),
     }
@@ -340,6 +346,16 @@ async fn open_postgres(url: &str) -> Result<Arc<dyn Store>> {
 #[cfg(not(feature = "postgres"))]
 async fn open_postgres(url: &str) -> Result<Arc<dyn Store>> {
     Err(not_compiled(url, "postgres"))
+}
+
+#[cfg(feature = "s3")]
+async fn open_s3(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(prompt_manager_storage::S3Store::open(url).await?))
+}
+
+#[cfg(not(feature = "s3"))]
+async fn open_s3(url: &str) -> Result<Arc<dyn Store>> {
+    Err(not_compiled(url, "s3"))
 }
 
 #[cfg(feature = "remote")]

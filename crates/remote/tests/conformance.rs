@@ -1,7 +1,8 @@
 //! The remote store passes the conformance suite every backend runs, against a real server on a
-//! real socket, over an in-memory store, a SQLite file, and PostgreSQL with and without a shared
-//! Redis in front (`PROMPT_MANAGER_TEST_POSTGRES_URL`, `PROMPT_MANAGER_TEST_REDIS_URL`; skipped
-//! without them unless `PROMPT_MANAGER_REQUIRE_SERVICES=1`); with a disk cache too, which changes
+//! real socket, over an in-memory store, a SQLite file, PostgreSQL with and without a shared
+//! Redis in front, and an S3 bucket (`PROMPT_MANAGER_TEST_POSTGRES_URL`,
+//! `PROMPT_MANAGER_TEST_REDIS_URL`, `PROMPT_MANAGER_TEST_S3_URL`; skipped without them unless
+//! `PROMPT_MANAGER_REQUIRE_SERVICES=1`); with a disk cache too, which changes
 //! no answer while the server answers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -105,4 +106,24 @@ async fn conformance_over_a_server_on_postgres_behind_redis() {
         )
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_over_a_server_on_an_s3_bucket() {
+    let Some(base) = service("S3") else { return };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let (bucket, query) = base.split_once('?').unwrap_or((&base, ""));
+    let url = format!(
+        "{}/pm_test_remote/{}-{nanos}?{query}",
+        bucket.trim_end_matches('/'),
+        std::process::id()
+    );
+    let pm = prompt_manager::open(&url).await.unwrap();
+    let server = common::serve(pm, AppOptions::default()).await;
+    let remote = RemoteStore::connect(&format!("{}/", server.url)).unwrap();
+    conformance::run_all(&remote).await;
+    server.stop().await;
 }

@@ -16,6 +16,10 @@
 //! each write to all of them, for stores with no change feed of their own. Redis is never the
 //! store of record.
 //!
+//! With `s3`, `S3Store` keeps prompts in an S3 bucket or an S3-compatible one
+//! (`s3://BUCKET/PREFIX`): versions as immutable objects and every write a commit object
+//! created only if absent, so writers anywhere never lose an update.
+//!
 //! With the `conformance` feature, the [`conformance`] module holds the test suite every backend
 //! must pass, so a backend written elsewhere can run it too.
 //!
@@ -85,6 +89,8 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 pub mod rules;
+#[cfg(feature = "s3")]
+mod s3;
 #[cfg(feature = "fs")]
 pub mod source;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -100,6 +106,8 @@ pub use dir::{AUDIT_DIR, DirStore, LABELS_FILE};
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::{RedisCachedStore, RedisOptions, RedisStats, RedisUrl};
+#[cfg(feature = "s3")]
+pub use s3::{S3Options, S3Store, S3Url};
 #[cfg(feature = "postgres")]
 pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
@@ -123,7 +131,7 @@ pub use sql::SqliteStore;
 /// );
 /// ```
 pub fn redact_url(url: &str) -> String {
-    const SECRET_PARAMS: &[&str] = &["password", "sslpassword", "key"];
+    const SECRET_PARAMS: &[&str] = &["password", "sslpassword", "key", "secret_access_key", "session_token"];
     // A `redis://…?store=URL` holds a second URL, to its end: each is masked on its own.
     if let Some(query) = url.find('?') {
         let nested = ["?store=", "&store="]

@@ -183,7 +183,7 @@ impl Context {
                 ),
                 _ => format!(
                     "the store URL came from {}; check it, or pass another with --store URL \
-                     (dir://PATH, sqlite://PATH, postgres://user@host/db, http://HOST:PORT)",
+                     (dir://PATH, sqlite://PATH, postgres://user@host/db, s3://BUCKET/PREFIX, http://HOST:PORT)",
                     self.source_name()
                 ),
             };
