@@ -1313,3 +1313,112 @@ fn the_cli_works_through_a_redis_cache_in_front_of_a_folder() {
     let version = p.ok(&["--version"]);
     assert!(version.contains("redis"), "{version}");
 }
+
+/// Other tools' files: a folder of Prompty and Langfuse files imports all or nothing (their
+/// warnings on stderr), renders, and exports back as either format; a bad file is named with its
+/// line and column, and nothing is imported.
+#[test]
+fn langfuse_and_prompty_files_import_and_export() {
+    let p = Project::new();
+    let store = "sqlite://./pm.db";
+    p.write(
+        "foreign/support/triage.prompty",
+        "---\nname: Triage\ndescription: Routes tickets\nmodel:\n  id: gpt-4o\n  options:\n    temperature: 0.2\n\
+         inputs:\n  - name: ticket\n    kind: string\n---\nsystem:\nRoute the ticket to a team.\n\nuser:\n{{ ticket }}\n",
+    );
+    p.write(
+        "foreign/critic.json",
+        r#"[{"name": "movie-critic", "version": 1, "type": "text", "prompt": "Do you like {{movie}}?", "config": {}, "labels": [], "tags": []},
+            {"name": "movie-critic", "version": 2, "type": "text", "prompt": "As a {{level}} critic, do you like {{movie}}?",
+             "config": {"model": "gpt-4o"}, "labels": ["production", "latest"], "tags": ["movies"], "commitMessage": "Level", "isActive": true, "extra": 1}]"#,
+    );
+    let out = p.expect(0, &["--store", store, "import", "foreign"]);
+    assert!(out.contains("3 new versions"), "{out}");
+    let err = String::from_utf8(p.run(&["--store", store, "import", "foreign"]).stderr).unwrap();
+    assert!(
+        err.contains("warning:") && err.contains("`extra`"),
+        "the field left behind is named: {err}"
+    );
+    let out = p.ok(&[
+        "--store",
+        store,
+        "render",
+        "movie-critic@production",
+        "-v",
+        "level=harsh",
+        "-v",
+        "movie=Alien",
+    ]);
+    assert_eq!(out.trim(), "As a harsh critic, do you like Alien?");
+    let out = p.ok(&[
+        "--store",
+        store,
+        "render",
+        "support/triage",
+        "-v",
+        "ticket=Refund please",
+    ]);
+    assert!(
+        out.contains("Route the ticket") && out.contains("Refund please"),
+        "{out}"
+    );
+
+    let out = p.ok(&[
+        "--store",
+        store,
+        "export",
+        "out-langfuse",
+        "--format",
+        "langfuse",
+        "--all-versions",
+    ]);
+    assert!(out.contains("as langfuse"), "{out}");
+    let written = std::fs::read_to_string(p.path().join("out-langfuse/movie-critic.json")).unwrap();
+    assert!(
+        written.contains("\"commitMessage\": \"Level\"") && written.contains("\"latest\""),
+        "{written}"
+    );
+    p.ok(&[
+        "--store",
+        store,
+        "label",
+        "set",
+        "support/triage",
+        "production",
+        "1.0.0",
+    ]);
+    p.ok(&[
+        "--store",
+        store,
+        "export",
+        "out-prompty",
+        "--format",
+        "prompty",
+        "--label",
+        "production",
+    ]);
+    let prompty = std::fs::read_to_string(p.path().join("out-prompty/support/triage.prompty")).unwrap();
+    assert!(
+        prompty.contains("temperature: 0.2") && prompty.contains("user:\n{{ ticket }}"),
+        "{prompty}"
+    );
+    assert!(p.path().join("out-prompty/movie-critic.prompty").exists());
+
+    // The exports import into another store with the same content.
+    p.ok(&["--store", "sqlite://./again.db", "import", "out-prompty"]);
+    let a = p.json(&["--store", store, "show", "support/triage"]);
+    let b = p.json(&["--store", "sqlite://./again.db", "show", "support/triage"]);
+    assert_eq!(a["content_hash"], b["content_hash"], "{a}\n{b}");
+
+    // A bad file refuses the whole folder, at its place.
+    p.write(
+        "foreign/zz-bad.json",
+        r#"{"name": "bad", "type": "text", "prompt": "Hi {{user-name}}"}"#,
+    );
+    let err = p.stderr(2, &["--store", "sqlite://./fresh.db", "import", "foreign"]);
+    assert!(err.contains("zz-bad.json:1:") && err.contains("`user-name`"), "{err}");
+    let listed = p.ok(&["--store", "sqlite://./fresh.db", "list"]);
+    assert!(!listed.contains("movie-critic"), "nothing was imported: {listed}");
+    let err = p.stderr(2, &["--store", store, "export", "x", "--format", "yaml-ish"]);
+    assert!(err.contains("langfuse, prompty"), "{err}");
+}

@@ -115,6 +115,14 @@ pub mod versioning {
     pub use prompt_manager_versioning::*;
 }
 
+/// Other tools' formats, in and out: Langfuse's prompt JSON and Prompty's `.prompty` files
+/// (feature `interop`).
+#[cfg(feature = "interop")]
+pub mod interop {
+    #[doc(inline)]
+    pub use prompt_manager_interop::*;
+}
+
 mod ext;
 pub use ext::VersioningExt;
 

@@ -1,11 +1,14 @@
 //! `prompt-manager export PATH`: the store's prompts to a YAML library file (a path ending in
-//! `.yaml`/`.yml`) or a prompt folder (any other path), with a progress bar for many prompts.
+//! `.yaml`/`.yml`), a prompt folder (any other path), or with `--format` a folder of another
+//! tool's files (Langfuse's prompt JSON, Prompty's `.prompty`), with a progress bar for many
+//! prompts.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use prompt_manager::library;
+use prompt_manager::interop::{self, Exportable, Format};
+use prompt_manager::library::{self, LibraryEntry};
 use prompt_manager::{DirStore, ListQuery};
 use serde::Serialize;
 
@@ -21,6 +24,11 @@ pub(crate) struct ExportArgs {
     /// Every version, not only the latest and the labelled ones.
     #[arg(long)]
     all_versions: bool,
+    /// Write another tool's files into the folder PATH: `langfuse` (one JSON file per prompt,
+    /// its versions as Langfuse's API returns them) or `prompty` (one `.prompty` file per
+    /// prompt: of the version `--label` points at, else the latest).
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
     #[command(flatten)]
     filters: Filters,
 }
@@ -59,6 +67,7 @@ pub(crate) fn progress(ctx: &Context, len: Option<u64>, message: &str) -> Progre
 /// Runs `export`.
 pub(crate) async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<Outcome> {
     let pm = ctx.pm().await?;
+    let label = args.filters.label().map(ToString::to_string);
     let summaries = list_all(pm, args.filters.query()).await?;
     let bar = progress(ctx, Some(summaries.len() as u64), "exporting");
     let mut entries = Vec::new();
@@ -73,6 +82,12 @@ pub(crate) async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<Outco
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if let Some(format) = args.format.as_deref() {
+        let format = Format::parse(format)?;
+        // One version per file: the labelled one when a label is named.
+        let label = label.filter(|_| !format.keeps_versions());
+        return write_foreign(ctx, format, (&args.path, label.as_deref()), entries, summaries.len());
+    }
     let path = &args.path;
     let name = path.display().to_string();
     let is_file = path
@@ -96,6 +111,72 @@ pub(crate) async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<Outco
     ctx.printer.emit(&out, || {
         format!(
             "Exported {} prompt{} ({versions} version{}) to {name}\n",
+            out.prompts,
+            if out.prompts == 1 { "" } else { "s" },
+            if versions == 1 { "" } else { "s" }
+        )
+    });
+    Ok(Outcome::Success)
+}
+
+/// Writes `entries` as `format`'s files into the folder `args.path`.
+fn write_foreign(
+    ctx: &Context,
+    format: Format,
+    (path, label): (&std::path::Path, Option<&str>),
+    mut entries: Vec<LibraryEntry>,
+    prompts: usize,
+) -> anyhow::Result<Outcome> {
+    let name = path.display().to_string();
+    if path.is_file() {
+        anyhow::bail!("{name} is a file; `export --format {format}` writes a folder of files");
+    }
+    if let Some(label) = label {
+        let ids: std::collections::BTreeSet<_> = entries.iter().map(|e| e.prompt.id.clone()).collect();
+        entries.retain(|e| e.labels.iter().any(|l| l.as_str() == label));
+        for id in ids.iter().filter(|id| !entries.iter().any(|e| e.prompt.id == **id)) {
+            ctx.printer
+                .note(&format!("warning: {id} has no label `{label}`: not exported"));
+        }
+    }
+    // Each prompt's versions in order: the last is the latest (Prompty writes only that one).
+    entries.sort_by(|a, b| (&a.prompt.id, &a.version).cmp(&(&b.prompt.id, &b.version)));
+    let exportable: Vec<Exportable<'_>> = entries
+        .iter()
+        .map(|e| Exportable {
+            prompt: &e.prompt,
+            version: e.version.as_ref(),
+            labels: &e.labels,
+            changelog: &e.changelog,
+            author: e.author.as_deref(),
+            created_at: e.created_at,
+        })
+        .collect();
+    let written = interop::export(format, &exportable)?;
+    for file in &written.files {
+        let target = path.join(&file.path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&target, &file.text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", target.display()))?;
+    }
+    for warning in &written.warnings {
+        ctx.printer.note(&format!("warning: {warning}"));
+    }
+    let versions = if format.keeps_versions() {
+        entries.len()
+    } else {
+        written.files.len()
+    };
+    let out = ExportOut {
+        path: name.clone(),
+        kind: "folder",
+        prompts: written.files.len().min(prompts),
+        versions,
+    };
+    ctx.printer.emit(&out, || {
+        format!(
+            "Exported {} prompt{} ({versions} version{}) to {name} as {format}\n",
             out.prompts,
             if out.prompts == 1 { "" } else { "s" },
             if versions == 1 { "" } else { "s" }

@@ -53,6 +53,11 @@ pub(crate) struct Filters {
 }
 
 impl Filters {
+    /// The label filter, if any.
+    pub(crate) fn label(&self) -> Option<&LabelName> {
+        self.label.as_ref()
+    }
+
     /// The store query of these filters (every page).
     pub(crate) fn query(self) -> ListQuery {
         ListQuery {

@@ -1,0 +1,199 @@
+//! # prompt-manager-interop
+//!
+//! Prompts in other tools' formats, in and out: [`Format::Langfuse`] (its prompt JSON, as its
+//! public API returns it) and [`Format::Prompty`] (`.prompty` files). [`import`] reads a file of
+//! the format into [`Imported`] versions, ready to be saved; [`export`] writes versions as files
+//! of the format. Both say what they could not carry ([`Import::warnings`], [`Export::warnings`])
+//! rather than drop it silently, and a round trip ours → theirs → ours gives back the same
+//! content hash wherever the format can say what the prompt says (`docs/interop.md` lists, per
+//! format, what maps and what does not).
+//!
+//! The crate sits beside the storage backends: it depends on `prompt-manager-core` only.
+//!
+//! ```
+//! use prompt_manager_interop::{Format, import};
+//!
+//! let json = r#"{"name": "movie-critic", "version": 2, "type": "text",
+//!                "prompt": "As a {{level}} critic, do you like {{movie}}?",
+//!                "config": {"model": "gpt-4o", "temperature": 0.7},
+//!                "labels": ["production", "latest"], "tags": ["movies"]}"#;
+//! let read = import(Format::Langfuse, json, "critic.json")?;
+//! let entry = &read.entries[0];
+//! assert_eq!(entry.prompt.id.as_str(), "movie-critic");
+//! assert_eq!(entry.version.as_ref().map(|v| v.to_string()).as_deref(), Some("2.0.0"));
+//! assert_eq!(entry.labels.len(), 1, "`latest` is Langfuse's own");
+//! assert_eq!(entry.prompt.model_config.model.as_deref(), Some("gpt-4o"));
+//! # Ok::<(), prompt_manager_core::Error>(())
+//! ```
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use prompt_manager_core::semver::Version;
+use prompt_manager_core::{Error, LabelName, Prompt, Result};
+
+mod langfuse;
+mod mustache;
+mod prompty;
+
+/// A format of another tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Langfuse's prompt JSON: one object per version, or an array of them.
+    Langfuse,
+    /// Prompty's `.prompty` file: YAML front matter and a Jinja body with role markers.
+    Prompty,
+}
+
+impl Format {
+    /// Every format, in the order help texts list them.
+    pub const ALL: [Format; 2] = [Format::Langfuse, Format::Prompty];
+
+    /// Its name on the command line and in the API (`langfuse`, `prompty`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Format::Langfuse => "langfuse",
+            Format::Prompty => "prompty",
+        }
+    }
+
+    /// The format named `name`; an unknown name is an error listing the known ones.
+    pub fn parse(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                Error::invalid_argument(
+                    "format",
+                    name,
+                    format!("use one of: {}", Self::ALL.map(Format::name).join(", ")),
+                )
+            })
+    }
+
+    /// The extension of its files, without the dot.
+    pub const fn extension(self) -> &'static str {
+        match self {
+            Format::Langfuse => "json",
+            Format::Prompty => "prompty",
+        }
+    }
+
+    /// Whether a file holds every version of a prompt (Langfuse) or one (Prompty, which has no
+    /// versions: an export writes the version chosen by label, else the latest).
+    pub const fn keeps_versions(self) -> bool {
+        matches!(self, Format::Langfuse)
+    }
+
+    /// The format of the file at `path` with content `text`, by extension and then content: a
+    /// `.prompty` file, or a `.json` file whose object (or first array item) has Langfuse's
+    /// `name`, `type` and `prompt`. `None` for anything else (our own YAML and JSON included).
+    pub fn detect(path: &Path, text: &str) -> Option<Self> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "prompty" => Some(Format::Prompty),
+            "json" if langfuse::looks_like(text) => Some(Format::Langfuse),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One version read from another tool's file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    /// The content.
+    pub prompt: Prompt,
+    /// Its number, when the format has one (Langfuse's version `N` is `N.0.0`).
+    pub version: Option<Version>,
+    /// Labels to point at it.
+    pub labels: Vec<LabelName>,
+    /// What changed (Langfuse's commit message).
+    pub changelog: String,
+    /// Who wrote it.
+    pub author: Option<String>,
+    /// When it was written.
+    pub created_at: Option<DateTime<Utc>>,
+    /// Where it starts in its file, 1-based `(line, column)`.
+    pub position: (usize, usize),
+}
+
+/// What [`import`] read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Import {
+    /// The versions, in the file's order.
+    pub entries: Vec<Imported>,
+    /// Each field left behind, with its file and place.
+    pub warnings: Vec<String>,
+}
+
+/// Reads `text`, the content of `file` (named in errors and warnings), as `format`. Every
+/// problem is an [`Error::InvalidFile`] with its line and column.
+pub fn import(format: Format, text: &str, file: &str) -> Result<Import> {
+    match format {
+        Format::Langfuse => langfuse::import(text, file),
+        Format::Prompty => prompty::import(text, file),
+    }
+}
+
+/// One version to export.
+#[derive(Debug, Clone, Copy)]
+pub struct Exportable<'a> {
+    /// The content.
+    pub prompt: &'a Prompt,
+    /// Its number.
+    pub version: Option<&'a Version>,
+    /// The labels on it.
+    pub labels: &'a [LabelName],
+    /// What changed.
+    pub changelog: &'a str,
+    /// Who wrote it.
+    pub author: Option<&'a str>,
+    /// When it was written.
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// One file an export writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportFile {
+    /// Its path relative to the export's folder (`support/triage.json`): the prompt's id and the
+    /// format's extension.
+    pub path: String,
+    /// Its content.
+    pub text: String,
+}
+
+/// What [`export`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Export {
+    /// One file per prompt.
+    pub files: Vec<ExportFile>,
+    /// Each field left behind, with its prompt.
+    pub warnings: Vec<String>,
+}
+
+/// Writes `versions` (grouped by prompt, each prompt's in version order) as `format`. A prompt
+/// the format cannot express (a Jinja loop for Langfuse) is an error naming it and what stands in
+/// the way: an export never writes a file that means something else.
+pub fn export(format: Format, versions: &[Exportable<'_>]) -> Result<Export> {
+    match format {
+        Format::Langfuse => langfuse::export(versions),
+        Format::Prompty => prompty::export(versions),
+    }
+}
+
+/// An error at byte `at` of `text`, the content of `file`.
+fn file_error(file: &str, text: &str, at: usize, message: String) -> Error {
+    let (line, column) = mustache::position(text, at);
+    Error::InvalidFile {
+        file: file.to_owned(),
+        line: Some(line),
+        column: Some(column),
+        message,
+    }
+}
