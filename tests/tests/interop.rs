@@ -578,6 +578,11 @@ fn bad_files_say_what_and_where() {
             "`wizard`",
         ),
         (
+            Format::Langfuse,
+            r#"{"name": "x", "type": "text", "prompt": "@@@langfusePrompt:name=y\" %}{% for i in range(9) %}|label=p@@@"}"#,
+            "is not a valid name",
+        ),
+        (
             Format::Prompty,
             "---\nname: [unclosed\n---\nsystem:\nhi\n",
             "front matter",

@@ -1422,3 +1422,38 @@ fn langfuse_and_prompty_files_import_and_export() {
     let err = p.stderr(2, &["--store", store, "export", "x", "--format", "yaml-ish"]);
     assert!(err.contains("langfuse, prompty"), "{err}");
 }
+
+/// `export --format` into a folder that holds an older export of other content refuses and
+/// writes nothing; the same content again is fine.
+#[test]
+fn a_foreign_export_does_not_overwrite_other_content() {
+    let p = Project::new();
+    let store = "sqlite://./pm.db";
+    p.ok(&[
+        "--store",
+        store,
+        "create",
+        "--id",
+        "greet",
+        "--template",
+        "Hello {{ name }}!",
+    ]);
+    p.ok(&["--store", store, "export", "out", "--format", "langfuse"]);
+    p.ok(&["--store", store, "export", "out", "--format", "langfuse"]);
+    p.ok(&[
+        "--store",
+        store,
+        "update",
+        "--id",
+        "greet",
+        "--template",
+        "Hi {{ name }}!",
+    ]);
+    let before = std::fs::read_to_string(p.path().join("out/greet.json")).unwrap();
+    let err = p.stderr(2, &["--store", store, "export", "out", "--format", "langfuse"]);
+    assert!(err.contains("greet.json") && err.contains("other content"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("out/greet.json")).unwrap(),
+        before
+    );
+}

@@ -68,11 +68,17 @@ impl Composition for Tags {
         let end = body_start + body_len + TAG_CLOSE.len();
         let mut name = None;
         let mut selector = None;
+        let bad = |message: String| Some(Err(Problem { at: start, message }));
         for part in text[body_start..body_start + body_len].split('|') {
             match part.split_once('=') {
-                Some(("name", value)) => name = Some(value.to_owned()),
-                Some(("label", value)) => selector = Some(value.to_owned()),
-                Some(("version", value)) => selector = Some(format!("{value}.0.0")),
+                Some(("name", value)) if PromptId::new(value).is_ok() => name = Some(value.to_owned()),
+                Some(("label", value)) if LabelName::new(value).is_ok() => selector = Some(value.to_owned()),
+                Some(("version", value)) if value.parse::<u64>().is_ok_and(|v| v > 0) => {
+                    selector = Some(format!("{value}.0.0"));
+                }
+                Some((key @ ("name" | "label" | "version"), value)) => {
+                    return bad(format!("`{key}={value}` in a composition tag is not a valid {key}"));
+                }
                 _ => {
                     return Some(Err(Problem {
                         at: start,
@@ -102,12 +108,10 @@ impl Composition for Tags {
             return Ok(format!("{TAG_OPEN}name={reference}|label=production{TAG_CLOSE}"));
         };
         match Version::parse(selector) {
-            Ok(v) if v.minor == 0 && v.patch == 0 && v.pre.is_empty() && v.build.is_empty() => {
-                Ok(format!("{TAG_OPEN}name={name}|version={}{TAG_CLOSE}", v.major))
-            }
+            // An export numbers versions 1, 2, 3 afresh, so a number would point elsewhere.
             Ok(_) => Err(format!(
-                "`{{% include \"{reference}\" %}}`: Langfuse numbers versions 1, 2, 3, so only an include of a label \
-                 or of a version N.0.0 can be written"
+                "`{{% include \"{reference}\" %}}`: an include of an exact version cannot be written, because an \
+                 export numbers Langfuse versions afresh; include a label"
             )),
             Err(_) if selector.contains(['*', '^', '~', '>', '<', '=']) => Err(format!(
                 "`{{% include \"{reference}\" %}}`: Langfuse has no version ranges; include a label"

@@ -313,6 +313,8 @@ fn messages(
         name: Option<String>,
         at: usize,
         lines: Vec<String>,
+        /// Whether a role line started it (the text before the first one has none).
+        explicit: bool,
     }
     let mut out = Vec::new();
     let mut current = Open {
@@ -320,11 +322,13 @@ fn messages(
         name: None,
         at: body_at,
         lines: Vec::new(),
+        explicit: false,
     };
     let close = |open: Open, out: &mut Vec<ChatItem>| -> Result<()> {
         let content = open.lines.join("\n");
         let content = content.trim_matches('\n').to_owned();
-        if open.lines.is_empty() && out.is_empty() && open.role == "system" && open.name.is_none() {
+        // Prompty reads the body trimmed: blank lines before the first role line are no message.
+        if !open.explicit && content.trim().is_empty() {
             return Ok(());
         }
         if open_blocks(&content) != 0 {
@@ -381,6 +385,7 @@ fn messages(
                 name,
                 at,
                 lines: Vec::new(),
+                explicit: true,
             };
             close(std::mem::replace(&mut current, next), &mut out)?;
         } else {
@@ -388,9 +393,7 @@ fn messages(
         }
         at += line.len();
     }
-    if !current.lines.is_empty() || !out.is_empty() || current.role != "system" {
-        close(current, &mut out)?;
-    }
+    close(current, &mut out)?;
     Ok(out)
 }
 
@@ -639,6 +642,18 @@ fn file_of(prompt: &Prompt, warnings: &mut Vec<String>) -> Result<String> {
                     body.push('\n');
                 }
                 match &m.name {
+                    Some(name)
+                        if name.is_empty()
+                            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+                    {
+                        return Err(cannot(
+                            id,
+                            format!(
+                                "message {} is named `{name}`; a role line holds names of letters, digits, _ and - only",
+                                i + 1
+                            ),
+                        ));
+                    }
                     Some(name) => {
                         let _ = writeln!(body, "{role}[name=\"{name}\"]:");
                     }

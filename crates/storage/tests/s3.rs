@@ -366,3 +366,161 @@ async fn a_missing_bucket_or_server_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// What [`Faulty`] does to the next put of a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// The put lands, and its answer is `AlreadyExists` (a retry after a lost answer).
+    LandsThenRefused,
+    /// The put lands, and its answer is an error (a timeout).
+    LandsThenFails,
+    /// The put does not land, and its answer is an error.
+    Fails,
+}
+
+/// The bucket, with a fault injected into the next put of a commit (`log/…`).
+#[derive(Debug)]
+struct Faulty {
+    inner: Arc<dyn ObjectStore>,
+    next: Mutex<Fault>,
+}
+
+impl std::fmt::Display for Faulty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Faulty({})", self.inner)
+    }
+}
+
+#[prompt_manager_core::async_trait]
+impl ObjectStore for Faulty {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        let fault = if location.as_ref().contains("/log/") {
+            std::mem::replace(&mut *self.next.lock().unwrap(), Fault::None)
+        } else {
+            Fault::None
+        };
+        let generic = || object_store::Error::Generic {
+            store: "faulty",
+            source: "the answer was lost".into(),
+        };
+        match fault {
+            Fault::None => self.inner.put_opts(location, payload, opts).await,
+            Fault::LandsThenRefused => {
+                self.inner.put_opts(location, payload, opts).await?;
+                Err(object_store::Error::AlreadyExists {
+                    path: location.to_string(),
+                    source: "the retry found the first put's object".into(),
+                })
+            }
+            Fault::LandsThenFails => {
+                self.inner.put_opts(location, payload, opts).await?;
+                Err(generic())
+            }
+            Fault::Fails => Err(generic()),
+        }
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures_util::stream::BoxStream<'static, object_store::Result<Path>>,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&Path>,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, options: object_store::CopyOptions) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// A commit put whose answer is lost is recognised by its token in the log: a write that landed
+/// succeeds once (never applied twice, never reported failed), and one that did not land is an
+/// error that says its outcome must be checked, with nothing stored.
+#[tokio::test]
+async fn a_commit_whose_answer_is_lost_is_found_in_the_log() {
+    let Some(base) = bucket_url() else { return };
+    let (_, prefix) = fresh(&base, "");
+    let faulty = Arc::new(Faulty {
+        inner: raw(&base),
+        next: Mutex::new(Fault::None),
+    });
+    let bucket = S3Url::parse(&base).unwrap().bucket;
+    let store = S3Store::new(faulty.clone(), &bucket, &prefix, S3Options::default())
+        .await
+        .unwrap();
+    let record = |key: &str| AuditRecord {
+        after: Some(serde_json::json!({ "key": key })),
+        ..AuditRecord::new(AuditAction::KeyCreated, Some("tester".into()))
+    };
+    for (i, fault) in [Fault::LandsThenRefused, Fault::LandsThenFails].into_iter().enumerate() {
+        *faulty.next.lock().unwrap() = fault;
+        let entry = store.append_audit(record(&format!("k{i}"))).await.unwrap();
+        assert_eq!(entry.seq, i as u64 + 1, "{fault:?}: appended once");
+    }
+    let pid = id("lost/answer");
+    *faulty.next.lock().unwrap() = Fault::LandsThenRefused;
+    store
+        .save(conformance::save_request(
+            conformance::text_version(&pid, "1.0.0", "Hello"),
+            Expect::Absent,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(store.list_versions(&pid).await.unwrap().len(), 1);
+
+    *faulty.next.lock().unwrap() = Fault::Fails;
+    let err = store.append_audit(record("lost")).await.unwrap_err().to_string();
+    assert!(err.contains("not in the log yet"), "{err}");
+    let entries = conformance::audit_after(&store, 0).await;
+    assert_eq!(
+        entries.len(),
+        3,
+        "two audit events and the save's version_created, nothing else"
+    );
+    assert_eq!(verify_chain(&entries), Ok(3));
+    // Another handle reads the same log.
+    let other = S3Store::new(raw(&base), &bucket, &prefix, S3Options::default())
+        .await
+        .unwrap();
+    assert_eq!(other.head(), 3);
+}

@@ -153,12 +153,33 @@ fn write_foreign(
         })
         .collect();
     let written = interop::export(format, &exportable)?;
+    // A file already there with other content is not overwritten: nothing is written then.
+    let differing: Vec<String> = written
+        .files
+        .iter()
+        .map(|file| path.join(&file.path))
+        .zip(&written.files)
+        .filter(|(target, file)| std::fs::read_to_string(target).is_ok_and(|old| old != file.text))
+        .map(|(target, _)| target.display().to_string())
+        .collect();
+    if !differing.is_empty() {
+        anyhow::bail!(
+            "{} already exist{} with other content; export into an empty folder, or remove {} first",
+            differing.join(", "),
+            if differing.len() == 1 { "s" } else { "" },
+            if differing.len() == 1 { "it" } else { "them" }
+        );
+    }
     for file in &written.files {
         let target = path.join(&file.path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
         }
-        std::fs::write(&target, &file.text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", target.display()))?;
+        // Whole or not at all: a temporary file beside it, renamed into place.
+        let temporary = target.with_extension(format!("{}.tmp", format.extension()));
+        std::fs::write(&temporary, &file.text)
+            .and_then(|()| std::fs::rename(&temporary, &target))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", target.display()))?;
     }
     for warning in &written.warnings {
         ctx.printer.note(&format!("warning: {warning}"));

@@ -21,7 +21,8 @@ pub(crate) struct ImportArgs {
     /// one prompt each, as `init` writes and `lint` checks), Langfuse prompt JSON files and
     /// Prompty `.prompty` files, each recognised by its extension and content.
     path: PathBuf,
-    /// Read every file as this format (`langfuse`, `prompty`) instead of recognising it.
+    /// Read every file with this format's extension (`.json` for `langfuse`, `.prompty` for
+    /// `prompty`) as this format, instead of recognising it by its content.
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
 }
@@ -56,9 +57,14 @@ fn foreign_entry(imported: interop::Imported) -> LibraryEntry {
     }
 }
 
-/// The format `file` is read as: `forced` (from `--format`), else what its extension and content say.
+/// The format `file` is read as: `forced` (from `--format`) for a file with that format's
+/// extension, else what its extension and content say.
 fn format_of(file: &Path, text: &str, forced: Option<Format>) -> Option<Format> {
-    forced.or_else(|| Format::detect(file, text))
+    let extension = file.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match forced {
+        Some(format) if extension.as_deref() == Some(format.extension()) => Some(format),
+        _ => Format::detect(file, text),
+    }
 }
 
 /// Reads one file: another tool's (named `name` in messages; a Prompty file's id is `name`
@@ -104,13 +110,13 @@ fn prompt_files(dir: &Path, forced: Option<Format>, warnings: &mut Vec<String>) 
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
             if is_dir {
                 walk(&path, out, skipped)?;
-            } else if path
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json" || e == "prompty")
-            {
-                out.push(path);
-            } else if path.extension().is_some_and(|e| e == "prompt") {
-                skipped.push(path);
+            } else {
+                let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+                match extension.as_deref() {
+                    Some("yaml" | "yml" | "json" | "prompty") => out.push(path),
+                    Some("prompt") => skipped.push(path),
+                    _ => {}
+                }
             }
         }
         Ok(())

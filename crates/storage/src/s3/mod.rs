@@ -342,8 +342,18 @@ impl Inner {
         let _sync = self.sync.lock().await;
         let token = self.token();
         let mut written = BTreeSet::new();
+        // A put that was refused or failed may have landed all the same (the client retries a
+        // put after a 5xx, and the retry finds the first one's object): what was put, until the
+        // log says whose commit holds its number.
+        let mut pending: Option<(O::Out, Commit)> = None;
         for _ in 0..MAX_ATTEMPTS {
-            self.refresh_locked().await?;
+            let read = self.refresh_locked().await?;
+            // Another writer holding the number means ours did not land: plan again.
+            if let Some((out, ours)) = pending.take()
+                && read.iter().any(|c| c.token == token)
+            {
+                return Ok(self.committed(out, ours).await);
+            }
             let state = self.snapshot()?;
             let now = Utc::now();
             let plan = op.plan(&state, now)?;
@@ -363,46 +373,45 @@ impl Inner {
                 mode: PutMode::Create,
                 ..PutOptions::default()
             };
+            let seq = commit.seq;
             match self.objects.put_opts(&path, PutPayload::from(bytes), put).await {
-                Ok(_) => {}
-                Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => continue,
+                Ok(_) => {
+                    let mut next = State::clone(&state);
+                    next.apply(&commit)?;
+                    self.replace(next)?;
+                    return Ok(self.committed(plan.out, commit).await);
+                }
+                Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+                    pending = Some((plan.out, commit));
+                }
                 Err(e) => {
-                    // The put may have landed all the same: look before saying it failed.
-                    match self.objects.get(&path).await {
-                        Ok(found) => {
-                            let theirs: Option<Commit> = match found.bytes().await {
-                                Ok(bytes) => serde_json::from_slice(&bytes).ok(),
-                                Err(_) => None,
-                            };
-                            if theirs.is_none_or(|c| c.token != token) {
-                                continue;
-                            }
-                        }
-                        Err(object_store::Error::NotFound { .. }) => {
-                            let what = format!(
-                                "writing commit {} failed, and it is not in the log: the write was not made",
-                                commit.seq
-                            );
-                            return Err(self.failed(&what, e));
-                        }
+                    // No answer, or an error: the log says whether the put landed.
+                    let read = match self.refresh_locked().await {
+                        Ok(read) => read,
                         Err(_) => {
                             let what = format!(
-                                "writing commit {} failed, and the log cannot be read to see whether it landed: \
-                                 check the prompt's history before writing again",
-                                commit.seq
+                                "writing commit {seq} failed, and the log cannot be read to see whether it landed: \
+                                 check the prompt's history before writing again"
                             );
                             return Err(self.failed(&what, e));
                         }
+                    };
+                    if read.iter().any(|c| c.token == token) {
+                        return Ok(self.committed(plan.out, commit).await);
                     }
+                    if self.snapshot()?.seq < seq {
+                        // The number is still free: the put may yet land, or never.
+                        return Err(self.failed(
+                            &format!(
+                                "writing commit {seq} failed, and it is not in the log yet: check the prompt's \
+                                 history before writing again"
+                            ),
+                            e,
+                        ));
+                    }
+                    // Another writer holds the number, so ours cannot land: plan again.
                 }
             }
-            let mut next = State::clone(&state);
-            next.apply(&commit)?;
-            self.replace(next)?;
-            if self.options.snapshot_every > 0 && commit.seq % self.options.snapshot_every == 0 {
-                self.write_snapshot().await;
-            }
-            return Ok((plan.out, Some(commit)));
         }
         Err(Error::backend(
             BACKEND,
@@ -411,6 +420,15 @@ impl Inner {
                 self.location
             ),
         ))
+    }
+
+    /// What a write returns once its commit is in the log (and in the replay), after the
+    /// snapshot its number calls for.
+    async fn committed<T>(&self, out: T, commit: Commit) -> (T, Option<Commit>) {
+        if self.options.snapshot_every > 0 && commit.seq.is_multiple_of(self.options.snapshot_every) {
+            self.write_snapshot().await;
+        }
+        (out, Some(commit))
     }
 
     /// Puts a version's body unless it is there (same name, same bytes).
@@ -488,11 +506,20 @@ impl Inner {
                 actual,
             })));
         }
-        if sha256_hex(&bytes) != stored.object || version.prompt.id != *id || version.info() != stored.info {
+        if sha256_hex(&bytes) != stored.object {
             return Err(Error::backend(
                 BACKEND,
                 format!(
                     "version {} of `{id}`: {shown} was changed after it was written (its bytes no longer hash to its name)",
+                    stored.info.version
+                ),
+            ));
+        }
+        if version.prompt.id != *id || version.info() != stored.info {
+            return Err(Error::backend(
+                BACKEND,
+                format!(
+                    "version {} of `{id}`: the log names {shown}, which holds another version: the log is damaged",
                     stored.info.version
                 ),
             ));

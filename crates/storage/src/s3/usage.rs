@@ -5,7 +5,9 @@
 //!
 //! Rows are added by writing objects, never by changing one, so writers on many instances add
 //! up without coordinating, and a read sums the rows of the objects whose range meets the query.
-//! Pruning deletes the objects wholly before the cutoff and rewrites the ones that straddle it.
+//! Pruning deletes the objects wholly before the cutoff and rewrites the ones that straddle it:
+//! the newer rows first, under a name that follows from the old object's, then the old object;
+//! until that delete, a read counts the newer rows twice (a prune run again finishes it).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -54,7 +56,8 @@ impl Inner {
         self.get_json(&path).await
     }
 
-    /// Writes `rows` (one prompt, one width) as a new object.
+    /// Writes `rows` (one prompt, one width) as a new object named with `token`; an object
+    /// already there under that name is this write's own (a retried put), so it counts as done.
     async fn write_rows(&self, bucket: Bucket, id: &PromptId, rows: &[&UsageRow], token: &str) -> Result<()> {
         let (Some(first), Some(last)) = (rows.iter().map(|r| r.start).min(), rows.iter().map(|r| r.start).max()) else {
             return Ok(());
@@ -68,11 +71,10 @@ impl Inner {
             mode: PutMode::Create,
             ..PutOptions::default()
         };
-        self.objects
-            .put_opts(&path, PutPayload::from(bytes), put)
-            .await
-            .map(|_| ())
-            .map_err(|e| self.failed(&format!("writing {}", self.shown(&path)), e))
+        match self.objects.put_opts(&path, PutPayload::from(bytes), put).await {
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => Ok(()),
+            Err(e) => Err(self.failed(&format!("writing {}", self.shown(&path)), e)),
+        }
     }
 
     /// One object per prompt and width. A failure before any object was written is an error
@@ -138,9 +140,17 @@ impl Inner {
     /// Returns how many distinct rows (prompt, version, label, start) went.
     pub(super) async fn prune_usage(&self, bucket: Bucket, before: i64) -> Result<u64> {
         let mut gone: BTreeSet<(i64, UsageKey)> = BTreeSet::new();
-        let token = self.token();
         for meta in self.usage_objects(&self.usage_dir(bucket, None)).await? {
             let Some((first, last)) = range(&meta) else { continue };
+            // The rewrite's name follows from the object's, so a prune that is interrupted
+            // between writing it and deleting the object finds it (and does not add it twice)
+            // when it runs again.
+            let token = meta
+                .location
+                .filename()
+                .and_then(|n| n.strip_suffix(".json"))
+                .and_then(|n| n.splitn(3, '-').nth(2))
+                .map_or_else(|| self.token(), |t| format!("{t}.kept"));
             if first >= before {
                 continue;
             }
