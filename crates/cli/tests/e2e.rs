@@ -1457,3 +1457,35 @@ fn a_foreign_export_does_not_overwrite_other_content() {
         before
     );
 }
+
+/// `lint` on a folder of other tools' files reads them as `import` does: a format error and a
+/// template error at their places, fields left behind and unread `.prompt` files as warnings.
+#[test]
+fn lint_checks_langfuse_and_prompty_files() {
+    let p = Project::new();
+    p.write("ok.prompty", "---\nname: ok\n---\nsystem:\nHello {{ name }}\n");
+    p.write("broken.prompty", "---\nname: broken\n---\nsystem:\nHello {{ name }\n");
+    p.write(
+        "extra.json",
+        r#"{"name": "extra", "type": "text", "prompt": "Hi {{x}}", "shiny": true}"#,
+    );
+    p.write(
+        "bad.json",
+        "{\"name\": \"bad\", \"type\": \"text\",\n \"prompt\": \"Hi {{user-name}}\"}",
+    );
+    p.write("later.prompt", "---\nmodel: x\n---\nHi\n");
+    let output = p.run(&["lint", "."]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let out = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        out.contains("./bad.json:2:16: error:") && out.contains("`user-name`"),
+        "{out}"
+    );
+    assert!(out.contains("./broken.prompty:") && out.contains("error"), "{out}");
+    assert!(
+        out.contains("./extra.json:1:2: warning:") && out.contains("`shiny`"),
+        "{out}"
+    );
+    assert!(out.contains("./later.prompt:1:1: warning:"), "{out}");
+    assert!(!out.contains("ok.prompty"), "{out}");
+}

@@ -18,7 +18,7 @@ use prompt_manager_core::{
 use serde_json::{Map, Value, json};
 
 use crate::mustache::{self, Composition, Problem};
-use crate::{Export, ExportFile, Exportable, Import, Imported, file_error};
+use crate::{Export, ExportFile, Exportable, Import, Imported, Warning, file_error, warning};
 
 /// The key of `config` that carries what Langfuse has no field for.
 const OURS: &str = "prompt_manager";
@@ -239,9 +239,13 @@ impl Entry<'_> {
         file_error(self.file, self.text, self.at, format!("{}: {message}", self.what))
     }
 
-    fn warn(&self, warnings: &mut Vec<String>, message: impl std::fmt::Display) {
-        let (line, column) = mustache::position(self.text, self.at);
-        warnings.push(format!("{}:{line}:{column}: {}: {message}", self.file, self.what));
+    fn warn(&self, warnings: &mut Vec<Warning>, message: impl std::fmt::Display) {
+        warnings.push(warning(
+            self.file,
+            self.text,
+            self.at,
+            format!("{}: {message}", self.what),
+        ));
     }
 
     /// A template of the prompt as our source, errors placed in the file.
@@ -252,7 +256,7 @@ impl Entry<'_> {
         })
     }
 
-    fn read(&self, mut object: Map<String, Value>, warnings: &mut Vec<String>) -> Result<Imported> {
+    fn read(&self, mut object: Map<String, Value>, warnings: &mut Vec<Warning>) -> Result<Imported> {
         let name = match object.remove("name") {
             Some(Value::String(name)) => name,
             Some(other) => return Err(self.error(format!("`name` must be a string, not {}", kind(&other)))),
@@ -391,7 +395,7 @@ impl Entry<'_> {
         index: usize,
         message: Value,
         carried: &Carried,
-        warnings: &mut Vec<String>,
+        warnings: &mut Vec<Warning>,
     ) -> Result<ChatItem> {
         let Value::Object(mut message) = message else {
             return Err(self.error(format!(
@@ -447,7 +451,7 @@ impl Entry<'_> {
         Ok(ChatItem::Message(ChatMessage::new(role, source)))
     }
 
-    fn leftovers(&self, warnings: &mut Vec<String>, what: &str, rest: &Map<String, Value>) {
+    fn leftovers(&self, warnings: &mut Vec<Warning>, what: &str, rest: &Map<String, Value>) {
         let keys: Vec<String> = rest
             .iter()
             .filter(|(_, v)| !v.is_null())
@@ -473,7 +477,7 @@ struct Carried {
 }
 
 impl Carried {
-    fn read(mut ours: Map<String, Value>, entry: &Entry<'_>, warnings: &mut Vec<String>) -> Result<Self> {
+    fn read(mut ours: Map<String, Value>, entry: &Entry<'_>, warnings: &mut Vec<Warning>) -> Result<Self> {
         let mut take = |key: &str| ours.remove(key).filter(|v| !v.is_null());
         let bad = |key: &str, e: serde_json::Error| entry.error(format!("`config.{OURS}.{key}`: {e}"));
         let carried = Carried {

@@ -123,13 +123,32 @@ pub struct Imported {
     pub position: (usize, usize),
 }
 
+/// A field left behind by an import, at its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The file, as the import was given it.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What was left behind, and why.
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
 /// What [`import`] read.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Import {
     /// The versions, in the file's order.
     pub entries: Vec<Imported>,
     /// Each field left behind, with its file and place.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// Reads `text`, the content of `file` (named in errors and warnings), as `format`. Every
@@ -184,6 +203,17 @@ pub fn export(format: Format, versions: &[Exportable<'_>]) -> Result<Export> {
     match format {
         Format::Langfuse => langfuse::export(versions),
         Format::Prompty => prompty::export(versions),
+    }
+}
+
+/// A warning at byte `at` of `text`, the content of `file`.
+fn warning(file: &str, text: &str, at: usize, message: String) -> Warning {
+    let (line, column) = mustache::position(text, at);
+    Warning {
+        file: file.to_owned(),
+        line,
+        column,
+        message,
     }
 }
 

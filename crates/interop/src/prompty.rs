@@ -24,7 +24,7 @@ use prompt_manager_core::{
 use serde_json::{Map, Value, json};
 
 use crate::mustache;
-use crate::{Export, ExportFile, Exportable, Import, Imported, file_error};
+use crate::{Export, ExportFile, Exportable, Import, Imported, Warning, file_error, warning};
 
 /// The key of `metadata` that carries what Prompty has no field for.
 const OURS: &str = "prompt_manager";
@@ -149,7 +149,7 @@ pub(crate) fn import(text: &str, file: &str) -> Result<Import> {
     };
     let mut warnings = Vec::new();
     let at_front = |message: String| file_error(file, text, 0, message);
-    let mut warn = |message: String| warnings.push(format!("{file}:1:1: {message}"));
+    let mut warn = |message: String| warnings.push(warning(file, text, 0, message));
 
     let mut metadata = match matter.remove("metadata") {
         Some(Value::Object(m)) => m,
@@ -306,7 +306,7 @@ fn messages(
     text: &str,
     file: &str,
     pad: &dyn Fn(usize, String) -> String,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Vec<ChatItem>> {
     struct Open {
         role: &'static str,
@@ -374,10 +374,14 @@ fn messages(
         let bare = bare.strip_suffix('\r').unwrap_or(bare);
         if let Some((role, name, others)) = role_line(bare) {
             if !others.is_empty() {
-                let (l, c) = mustache::position(text, at);
-                warnings.push(format!(
-                    "{file}:{l}:{c}: the role line's attributes {} are left behind (only `name` maps)",
-                    others.join(", ")
+                warnings.push(warning(
+                    file,
+                    text,
+                    at,
+                    format!(
+                        "the role line's attributes {} are left behind (only `name` maps)",
+                        others.join(", ")
+                    ),
                 ));
             }
             let next = Open {

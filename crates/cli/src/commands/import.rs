@@ -73,7 +73,7 @@ fn read_one(
     file: &Path,
     name: &str,
     forced: Option<Format>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<interop::Warning>,
 ) -> anyhow::Result<Vec<LibraryEntry>> {
     let text = super::read_file(file)?;
     if let Some(format) = format_of(file, &text, forced) {
@@ -97,7 +97,11 @@ fn read_one(
 /// The prompt files below `dir` (hidden files and folders skipped), in path order: ours (each an
 /// entry without a version: 1.0.0 for a new prompt, the next minor version for changed content),
 /// Langfuse's JSON and Prompty's `.prompty` (a Prompty file's id is its path below `dir`).
-fn prompt_files(dir: &Path, forced: Option<Format>, warnings: &mut Vec<String>) -> anyhow::Result<Vec<LibraryEntry>> {
+fn prompt_files(
+    dir: &Path,
+    forced: Option<Format>,
+    warnings: &mut Vec<interop::Warning>,
+) -> anyhow::Result<Vec<LibraryEntry>> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>, skipped: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         let read = std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
         for entry in read {
@@ -127,10 +131,12 @@ fn prompt_files(dir: &Path, forced: Option<Format>, warnings: &mut Vec<String>) 
     files.sort();
     skipped.sort();
     for file in skipped {
-        warnings.push(format!(
-            "{}: Dotprompt `.prompt` files are not read yet (docs/interop.md); not imported",
-            file.display()
-        ));
+        warnings.push(interop::Warning {
+            file: file.display().to_string(),
+            line: 1,
+            column: 1,
+            message: "Dotprompt `.prompt` files are not read yet (docs/interop.md); not imported".into(),
+        });
     }
     let mut entries = Vec::new();
     for file in &files {

@@ -1,11 +1,15 @@
 //! `prompt-manager lint [PATH]`: checks a folder of prompt files the way a compiler checks code
-//! and prints `file:line:column: error: …`. The checks live in `prompt_manager::lint`; this
-//! command only prints them and sets the exit code (1 when any error was found).
+//! and prints `file:line:column: error: …`. The checks of our own files live in
+//! `prompt_manager::lint`; other tools' files (Langfuse JSON, `.prompty`) are read as `import`
+//! reads them and their templates checked by the engine. This command prints the findings and
+//! sets the exit code (1 when any error was found).
 
 use std::path::PathBuf;
 
 use clap::Args;
-use prompt_manager::lint::{self, LintReport, Severity};
+use prompt_manager::interop::{self, Format};
+use prompt_manager::lint::{self, Diagnostic, LintReport, Severity, SourceFile};
+use prompt_manager::{ChatItem, Error, Template, TemplateEngine};
 use serde::Serialize;
 
 use super::{Context, from_config_dir};
@@ -49,7 +53,7 @@ pub(crate) async fn run(ctx: &Context, args: LintArgs) -> anyhow::Result<Outcome
     }
     // The engine `prompt_manager::builder()` gives the CLI's manager; lint opens no store.
     let engine = prompt_manager::MiniJinjaEngine::new();
-    let report = lint::lint_path(&engine, &path)?;
+    let report = lint_all(&engine, &path)?;
     let format = args.format.unwrap_or(match ctx.printer.format {
         OutputFormat::Table => LintFormat::Text,
         _ => LintFormat::Json,
@@ -71,6 +75,117 @@ pub(crate) async fn run(ctx: &Context, args: LintArgs) -> anyhow::Result<Outcome
     }
     let failed = report.errors > 0 || (args.deny_warnings && report.warnings > 0);
     Ok(if failed { Outcome::CheckFailed } else { Outcome::Success })
+}
+
+/// Lints our files with `prompt_manager::lint` and other tools' files through their importers,
+/// as one report.
+fn lint_all(engine: &dyn TemplateEngine, path: &std::path::Path) -> anyhow::Result<LintReport> {
+    let mut extensions = lint::PROMPT_EXTENSIONS.to_vec();
+    extensions.extend([".prompty", ".prompt"]);
+    let files = lint::read_sources(path, &extensions)?;
+    let mut ours = Vec::new();
+    let mut foreign = Vec::new();
+    let mut unread = Vec::new();
+    for file in files {
+        let format = file.text.as_ref().ok().and_then(|t| Format::detect(&file.relative, t));
+        match format {
+            Some(format) => foreign.push((file, format)),
+            None if file
+                .relative
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("prompt")) =>
+            {
+                unread.push(file)
+            }
+            None => ours.push(file),
+        }
+    }
+    let mut report = lint::lint_sources(engine, &ours);
+    for (file, format) in &foreign {
+        lint_foreign(engine, file, *format, &mut report.diagnostics);
+    }
+    for file in &unread {
+        report.diagnostics.push(Diagnostic {
+            file: file.display.clone(),
+            line: 1,
+            column: 1,
+            severity: Severity::Warning,
+            code: "unsupported_format",
+            message: "Dotprompt `.prompt` files are not read yet (docs/interop.md)".into(),
+        });
+    }
+    report.files += foreign.len() + unread.len();
+    report
+        .diagnostics
+        .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    report.errors = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    report.warnings = report.diagnostics.len() - report.errors;
+    Ok(report)
+}
+
+/// Reads another tool's file as `import` would, and checks each template it holds.
+fn lint_foreign(engine: &dyn TemplateEngine, file: &SourceFile, format: Format, out: &mut Vec<Diagnostic>) {
+    let Ok(text) = &file.text else { return };
+    let name = file.relative.to_string_lossy().replace('\\', "/");
+    let diagnostic = |(line, column): (usize, usize), severity, code, message| Diagnostic {
+        file: file.display.clone(),
+        line,
+        column,
+        severity,
+        code,
+        message,
+    };
+    let read = match interop::import(format, text, &name) {
+        Ok(read) => read,
+        Err(Error::InvalidFile {
+            line, column, message, ..
+        }) => {
+            let at = (line.unwrap_or(1), column.unwrap_or(1));
+            return out.push(diagnostic(at, Severity::Error, "format", message));
+        }
+        Err(e) => return out.push(diagnostic((1, 1), Severity::Error, "format", e.to_string())),
+    };
+    for warning in read.warnings {
+        out.push(diagnostic(
+            (warning.line, warning.column),
+            Severity::Warning,
+            "left_behind",
+            warning.message,
+        ));
+    }
+    for entry in &read.entries {
+        let id = &entry.prompt.id;
+        let sources: Vec<(String, &str)> = match &entry.prompt.template {
+            Template::Text(source) => vec![("the template".into(), source.as_str())],
+            Template::Chat(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| match item {
+                    ChatItem::Message(m) => Some((format!("message {}", i + 1), m.content.as_str())),
+                    ChatItem::Placeholder(_) => None,
+                })
+                .collect(),
+        };
+        for (what, source) in sources {
+            // `scan` parses (syntax errors) without resolving includes; `check` finds what every
+            // render would refuse.
+            if let Err(e) = engine
+                .scan(id.as_str(), source)
+                .and_then(|_| engine.check(id.as_str(), source))
+            {
+                out.push(diagnostic(
+                    entry.position,
+                    Severity::Error,
+                    "template_syntax",
+                    format!("{id}: {what}: {e}"),
+                ));
+            }
+        }
+    }
 }
 
 fn text(ctx: &Context, report: &LintReport) -> String {

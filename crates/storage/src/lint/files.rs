@@ -10,11 +10,21 @@ use prompt_manager_core::{Error, PromptId, Result};
 
 use crate::LABELS_FILE;
 
+/// The extensions lint reads by default: our own prompt files.
+pub const PROMPT_EXTENSIONS: [&str; 3] = [".yaml", ".yml", ".json"];
+
 /// Every prompt file below `path` (or `path` itself), sorted, read.
 pub(super) fn read(path: &Path) -> Result<Vec<SourceFile>> {
+    read_sources(path, &PROMPT_EXTENSIONS)
+}
+
+/// Every file below `path` whose name ends with one of `extensions` (ASCII case ignored), or
+/// `path` itself, sorted, read: what [`lint_sources`](super::lint_sources) takes, for a caller
+/// that reads more kinds of files (other tools' formats) than lint itself.
+pub fn read_sources(path: &Path, extensions: &[&str]) -> Result<Vec<SourceFile>> {
     let mut files = Vec::new();
     if path.is_dir() {
-        walk(path, Path::new(""), &mut files)?;
+        walk(path, Path::new(""), extensions, &mut files)?;
     } else {
         // One file keeps its whole path, so that a version file's folders still name its id
         // (`store/greeting/1.0.0.yaml` belongs to `greeting`).
@@ -60,7 +70,7 @@ pub struct SourceFile {
     pub text: std::result::Result<String, String>,
 }
 
-fn walk(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+fn walk(root: &Path, relative: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) -> Result<()> {
     let dir = root.join(relative);
     let entries = std::fs::read_dir(&dir).map_err(|e| Error::InvalidFile {
         file: dir.display().to_string(),
@@ -77,8 +87,11 @@ fn walk(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let path = relative.join(name);
         let Ok(kind) = entry.file_type() else { continue };
         if kind.is_dir() {
-            walk(root, &path, out)?;
-        } else if [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext)) {
+            walk(root, &path, extensions, out)?;
+        } else if extensions
+            .iter()
+            .any(|ext| name.to_ascii_lowercase().ends_with(&ext.to_ascii_lowercase()))
+        {
             out.push(path);
         }
     }

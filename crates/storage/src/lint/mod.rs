@@ -61,8 +61,8 @@ use prompt_manager_core::{Result, TemplateEngine};
 
 use crate::source::{YamlNode, parse_labels_file, parse_tree};
 
-pub use files::SourceFile;
 use files::is_labels_file;
+pub use files::{PROMPT_EXTENSIONS, SourceFile, read_sources};
 use position::LineIndex;
 use report::Linter;
 pub use report::{Diagnostic, LintReport, Severity};
