@@ -121,6 +121,36 @@ pub mod versioning {
 pub mod interop {
     #[doc(inline)]
     pub use prompt_manager_interop::*;
+
+    use crate::library::LibraryEntry;
+
+    /// A version read from another tool's file as a library entry, for
+    /// [`import_entries`](crate::library::import_entries): all or nothing with the rest.
+    pub fn library_entry(imported: Imported) -> LibraryEntry {
+        LibraryEntry {
+            prompt: imported.prompt,
+            version: imported.version,
+            labels: imported.labels,
+            status: None,
+            changelog: imported.changelog,
+            author: imported.author,
+            created_at: imported.created_at,
+            position: imported.position,
+        }
+    }
+
+    /// A library entry (from [`export_entries`](crate::library::export_entries)) as a version
+    /// to [`export`].
+    pub fn exportable(entry: &LibraryEntry) -> Exportable<'_> {
+        Exportable {
+            prompt: &entry.prompt,
+            version: entry.version.as_ref(),
+            labels: &entry.labels,
+            changelog: &entry.changelog,
+            author: entry.author.as_deref(),
+            created_at: entry.created_at,
+        }
+    }
 }
 
 mod ext;

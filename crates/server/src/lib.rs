@@ -91,6 +91,7 @@ pub use state::{AppOptions, AppState};
         (name = "labels", description = "Named pointers to versions: set, move, roll back"),
         (name = "render", description = "Render prompts with variables"),
         (name = "governance", description = "Protected labels, the audit log and impact analysis"),
+        (name = "interop", description = "Other tools' files in and out: Langfuse prompt JSON and Prompty `.prompty`"),
         (name = "prices", description = "The price table: US dollars per million tokens per model"),
         (name = "usage", description = "Usage and feedback reported after the model call, and analytics per version, label and variant"),
         (name = "changes", description = "A stream of the prompts that change (Server-Sent Events), for caches"),
@@ -191,6 +192,8 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let parts = add::<governance::__path_verify_audit, _, _>(parts, governance::verify_audit);
     let parts = add::<__path_render, _, _>(parts, render);
     let parts = add::<__path_render_batch, _, _>(parts, render_batch);
+    let parts = add::<__path_import_files, _, _>(parts, import_files);
+    let parts = add::<__path_export_files, _, _>(parts, export_files);
     let parts = add::<__path_list_prices, _, _>(parts, list_prices);
     let parts = add::<__path_get_price, _, _>(parts, get_price);
     let parts = add::<__path_set_price, _, _>(parts, set_price);

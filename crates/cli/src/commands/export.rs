@@ -141,17 +141,7 @@ fn write_foreign(
     }
     // Each prompt's versions in order: the last is the latest (Prompty writes only that one).
     entries.sort_by(|a, b| (&a.prompt.id, &a.version).cmp(&(&b.prompt.id, &b.version)));
-    let exportable: Vec<Exportable<'_>> = entries
-        .iter()
-        .map(|e| Exportable {
-            prompt: &e.prompt,
-            version: e.version.as_ref(),
-            labels: &e.labels,
-            changelog: &e.changelog,
-            author: e.author.as_deref(),
-            created_at: e.created_at,
-        })
-        .collect();
+    let exportable: Vec<Exportable<'_>> = entries.iter().map(interop::exportable).collect();
     let written = interop::export(format, &exportable)?;
     // A file already there with other content is not overwritten: nothing is written then.
     let differing: Vec<String> = written

@@ -43,20 +43,6 @@ struct ImportOut {
     unchanged: Vec<VersionRef>,
 }
 
-/// An entry for a version read from another tool's file.
-fn foreign_entry(imported: interop::Imported) -> LibraryEntry {
-    LibraryEntry {
-        prompt: imported.prompt,
-        version: imported.version,
-        labels: imported.labels,
-        status: None,
-        changelog: imported.changelog,
-        author: imported.author,
-        created_at: imported.created_at,
-        position: imported.position,
-    }
-}
-
 /// The format `file` is read as: `forced` (from `--format`) for a file with that format's
 /// extension, else what its extension and content say.
 fn format_of(file: &Path, text: &str, forced: Option<Format>) -> Option<Format> {
@@ -79,7 +65,7 @@ fn read_one(
     if let Some(format) = format_of(file, &text, forced) {
         let read = interop::import(format, &text, name)?;
         warnings.extend(read.warnings);
-        return Ok(read.entries.into_iter().map(foreign_entry).collect());
+        return Ok(read.entries.into_iter().map(interop::library_entry).collect());
     }
     let prompt = library::parse_prompt(&text, &file.display().to_string())?;
     Ok(vec![LibraryEntry {

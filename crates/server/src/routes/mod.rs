@@ -4,12 +4,14 @@
 //! problem+json, the HTTP caching helpers (ETag, `If-None-Match`, `If-Match`) and the documented
 //! path parameters.
 
+mod interop;
 mod labels;
 mod operations;
 mod prices;
 mod prompts;
 mod render;
 
+pub(crate) use interop::*;
 pub(crate) use labels::*;
 pub(crate) use operations::*;
 pub(crate) use prices::*;
