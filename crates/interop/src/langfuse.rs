@@ -523,32 +523,7 @@ impl Carried {
 fn model_config(config: Map<String, Value>) -> ModelConfig {
     let mut out = ModelConfig::default();
     for (key, value) in config {
-        let fitted = match key.as_str() {
-            "model" => value.as_str().map(|m| out.model = Some(m.to_owned())).is_some(),
-            "temperature" => value.as_f64().map(|t| out.temperature = Some(t)).is_some(),
-            "top_p" => value.as_f64().map(|t| out.top_p = Some(t)).is_some(),
-            "max_tokens" => value
-                .as_u64()
-                .and_then(|t| u32::try_from(t).ok())
-                .map(|t| out.max_tokens = Some(t))
-                .is_some(),
-            "stop" => serde_json::from_value::<Vec<String>>(value.clone())
-                .ok()
-                .filter(|s| !s.is_empty())
-                .map(|s| out.stop = s)
-                .is_some(),
-            "tools" => serde_json::from_value::<Vec<Value>>(value.clone())
-                .ok()
-                .filter(|t| !t.is_empty())
-                .map(|t| out.tools = t)
-                .is_some(),
-            "response_format" if !value.is_null() => {
-                out.response_format = Some(value.clone());
-                true
-            }
-            _ => false,
-        };
-        if !fitted {
+        if !crate::fit_option(&mut out, &key, &value) {
             out.extra.insert(key, value);
         }
     }

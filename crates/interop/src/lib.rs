@@ -206,6 +206,38 @@ pub fn export(format: Format, versions: &[Exportable<'_>]) -> Result<Export> {
     }
 }
 
+/// Puts `value` in `config`'s field for `key` (our name: `model`, `temperature`, `max_tokens`,
+/// `top_p`, `stop`, `tools`, `response_format`) when it fits the field; `false` when the key has
+/// no field or the value does not fit, for the caller to keep it in `extra` as it is.
+fn fit_option(config: &mut prompt_manager_core::ModelConfig, key: &str, value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match key {
+        "model" => value.as_str().map(|m| config.model = Some(m.to_owned())).is_some(),
+        "temperature" => value.as_f64().map(|t| config.temperature = Some(t)).is_some(),
+        "top_p" => value.as_f64().map(|t| config.top_p = Some(t)).is_some(),
+        "max_tokens" => value
+            .as_u64()
+            .and_then(|t| u32::try_from(t).ok())
+            .map(|t| config.max_tokens = Some(t))
+            .is_some(),
+        "stop" => serde_json::from_value::<Vec<String>>(value.clone())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .map(|s| config.stop = s)
+            .is_some(),
+        "tools" => serde_json::from_value::<Vec<Value>>(value.clone())
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(|t| config.tools = t)
+            .is_some(),
+        "response_format" if !value.is_null() => {
+            config.response_format = Some(value.clone());
+            true
+        }
+        _ => false,
+    }
+}
+
 /// A warning at byte `at` of `text`, the content of `file`.
 fn warning(file: &str, text: &str, at: usize, message: String) -> Warning {
     let (line, column) = mustache::position(text, at);

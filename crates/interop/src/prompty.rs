@@ -450,29 +450,7 @@ fn model(
             .iter()
             .find(|(theirs, ours)| key == *theirs || key == *ours)
             .map_or(key.as_str(), |(_, ours)| ours);
-        let fitted = match ours {
-            "temperature" => value.as_f64().map(|t| out.temperature = Some(t)).is_some(),
-            "top_p" => value.as_f64().map(|t| out.top_p = Some(t)).is_some(),
-            "max_tokens" => value
-                .as_u64()
-                .and_then(|t| u32::try_from(t).ok())
-                .map(|t| out.max_tokens = Some(t))
-                .is_some(),
-            "stop" => serde_json::from_value::<Vec<String>>(value.clone())
-                .ok()
-                .filter(|s| !s.is_empty())
-                .map(|s| out.stop = s)
-                .is_some(),
-            "tools" => serde_json::from_value::<Vec<Value>>(value.clone())
-                .ok()
-                .map(|t| out.tools = t)
-                .is_some(),
-            "response_format" => {
-                out.response_format = Some(value.clone());
-                true
-            }
-            _ => false,
-        };
+        let fitted = ours != "model" && crate::fit_option(&mut out, ours, &value);
         if !fitted {
             out.extra.insert(ours.to_owned(), value);
         }

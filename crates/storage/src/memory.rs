@@ -324,18 +324,7 @@ impl StorageBackend for MemoryStore {
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
         query.validate()?;
         let state = self.read()?;
-        // Entries are numbered from 1 without gaps: skip straight to the first one after the cursor.
-        let start = query
-            .after_seq
-            .map_or(0, |after| usize::try_from(after).unwrap_or(usize::MAX));
-        Ok(state
-            .audit
-            .iter()
-            .skip(start)
-            .filter(|e| query.matches(e))
-            .take(query.effective_limit())
-            .cloned()
-            .collect())
+        Ok(rules::audit_page(&state.audit, query))
     }
 
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {

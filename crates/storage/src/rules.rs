@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    AssignmentChange, AuditAction, AuditRecord, Authority, Error, Expect, ExpectTarget, LabelEvent, LabelEventKind,
-    LabelName, LabelTarget, ListQuery, NotFound, Page, PromptId, PromptStatus, PromptSummary, ProtectionChange, Result,
-    SaveRequest, Split, StatusChange,
+    AssignmentChange, AuditAction, AuditEntry, AuditQuery, AuditRecord, Authority, Error, Expect, ExpectTarget,
+    LabelEvent, LabelEventKind, LabelName, LabelTarget, ListQuery, NotFound, Page, PromptId, PromptStatus,
+    PromptSummary, ProtectionChange, Result, SaveRequest, Split, StatusChange,
 };
 use serde_json::json;
 
@@ -394,4 +394,20 @@ pub fn apply_label_event(
         Some(split) => splits.insert(event.label.clone(), split.clone()),
         None => splits.remove(&event.label),
     };
+}
+
+/// The entries of `audit` (numbered from 1 without gaps, in order) that `query` selects: after
+/// its cursor, through its filters, at most its limit. Stores that keep the log in memory use it.
+pub fn audit_page(audit: &[AuditEntry], query: &AuditQuery) -> Vec<AuditEntry> {
+    // Skip straight to the first entry after the cursor.
+    let start = query
+        .after_seq
+        .map_or(0, |after| usize::try_from(after).unwrap_or(usize::MAX));
+    audit
+        .iter()
+        .skip(start)
+        .filter(|e| query.matches(e))
+        .take(query.effective_limit())
+        .cloned()
+        .collect()
 }

@@ -613,17 +613,7 @@ impl StorageBackend for S3Store {
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
         query.validate()?;
         let state = self.inner.fresh().await?;
-        let start = query
-            .after_seq
-            .map_or(0, |after| usize::try_from(after).unwrap_or(usize::MAX));
-        Ok(state
-            .audit
-            .iter()
-            .skip(start)
-            .filter(|e| query.matches(e))
-            .take(query.effective_limit())
-            .cloned()
-            .collect())
+        Ok(rules::audit_page(&state.audit, query))
     }
 
     async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
