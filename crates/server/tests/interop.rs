@@ -101,8 +101,18 @@ async fn bad_requests_say_what_and_where_and_change_nothing() {
         )
         .send()
         .await
-        .problem(400);
+        .problem(422);
+    assert!(p["detail"].as_str().unwrap().contains("`yaml`"), "{p}");
+    let p = api.get("/v1/export?format=yaml").send().await.problem(400);
     assert!(p["detail"].as_str().unwrap().contains("langfuse, prompty"), "{p}");
+    api.get("/v1/export?format=langfuse&label=").send().await.problem(422);
+    api.post(
+        "/v1/import",
+        json!({"format": "langfuse", "files": [{"name": "e.json", "text": "[]"}]}),
+    )
+    .send()
+    .await
+    .problem(422);
     api.post("/v1/import", json!({"format": "prompty", "files": []}))
         .send()
         .await

@@ -16,13 +16,33 @@ use crate::state::{AppState, ReadAccess, WriteAccess};
 /// The most files one import takes.
 const MAX_FILES: usize = 1_000;
 
+/// Another tool's format.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum FormatName {
+    /// Langfuse's prompt JSON.
+    Langfuse,
+    /// Prompty's `.prompty` files.
+    Prompty,
+}
+
+impl From<FormatName> for Format {
+    fn from(name: FormatName) -> Self {
+        match name {
+            FormatName::Langfuse => Format::Langfuse,
+            FormatName::Prompty => Format::Prompty,
+        }
+    }
+}
+
 /// Files of another tool to import, all or nothing.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ImportRequest {
-    /// `langfuse` or `prompty`.
-    format: String,
-    /// The files (at most 1,000). A Prompty file's id is its name without `.prompty`.
+    /// The files' format.
+    format: FormatName,
+    /// The files (1 to 1,000). A Prompty file's id is its name without `.prompty`.
+    #[schema(min_items = 1, max_items = 1000)]
     files: Vec<ImportFile>,
 }
 
@@ -63,6 +83,11 @@ pub(crate) struct ImportResponse {
     warnings: Vec<ImportWarning>,
 }
 
+/// A value the schema allows that is not valid here: 422 with `code`.
+fn unprocessable(code: &'static str, detail: String) -> ApiError {
+    ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+}
+
 fn format_of(name: &str) -> Result<Format, ApiError> {
     Format::parse(name).map_err(|_| {
         ApiError::bad_request(format!(
@@ -76,20 +101,20 @@ fn format_of(name: &str) -> Result<Format, ApiError> {
 /// names the file, line and column, and each field left behind is a warning.
 #[utoipa::path(post, path = "/v1/import", tag = "interop", request_body = ImportRequest,
     responses((status = 200, description = "Imported", body = ImportResponse),
-        (status = 400, description = "An unknown format, no files, or too many", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "No files, or too many", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not write, or may not move a protected label", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A version conflicts with a stored one", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A file that is not what its format says, or an invalid prompt", body = Problem, content_type = "application/problem+json")),
+        (status = 422, description = "An unknown format, a file that is not what its format says (or holds no prompt), or an invalid prompt", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn import_files(
     WriteAccess(caller): WriteAccess,
     State(state): State<AppState>,
     JsonBody(request): JsonBody<ImportRequest>,
 ) -> Result<Json<ImportResponse>, ApiError> {
-    let format = format_of(&request.format)?;
+    let format = Format::from(request.format);
     if request.files.is_empty() || request.files.len() > MAX_FILES {
         return Err(ApiError::bad_request(format!(
             "files: from 1 to {MAX_FILES} files, not {}",
@@ -117,7 +142,7 @@ pub(crate) async fn import_files(
         entries.extend(read.entries.into_iter().map(interop::library_entry));
     }
     if entries.is_empty() {
-        return Err(ApiError::bad_request("files: they hold no prompts"));
+        return Err(unprocessable("invalid_file", "files: they hold no prompts".into()));
     }
     let pm = state.writer(&caller);
     let report = library::import_entries(&pm, entries, "the request").await?;
@@ -141,8 +166,9 @@ pub(crate) async fn import_files(
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ExportQuery {
-    /// `langfuse` or `prompty`.
-    format: String,
+    /// The files' format.
+    #[param(inline)]
+    format: FormatName,
     /// Only ids starting with this.
     prefix: Option<String>,
     /// Only prompts on which this label is set; for Prompty (one version per file), the version
@@ -156,7 +182,7 @@ impl ExportQuery {
     /// The query from its pairs, each mistake a problem naming the parameter.
     fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
         let mut query = ExportQuery {
-            format: String::new(),
+            format: FormatName::Langfuse,
             prefix: None,
             label: None,
             all_versions: None,
@@ -179,7 +205,11 @@ impl ExportQuery {
                 }
             }
         }
-        query.format = format.ok_or_else(|| ApiError::bad_request("format: required (langfuse or prompty)"))?;
+        let format = format.ok_or_else(|| ApiError::bad_request("format: required (langfuse or prompty)"))?;
+        query.format = match format_of(&format)? {
+            Format::Langfuse => FormatName::Langfuse,
+            Format::Prompty => FormatName::Prompty,
+        };
         Ok(query)
     }
 }
@@ -207,9 +237,9 @@ pub(crate) struct ExportResponse {
 /// is refused with the reason, never written wrong.
 #[utoipa::path(get, path = "/v1/export", tag = "interop", params(ExportQuery),
     responses((status = 200, description = "The files", body = ExportResponse),
-        (status = 400, description = "An unknown format or a bad filter", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An unknown format or parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A prompt the format cannot express", body = Problem, content_type = "application/problem+json")),
+        (status = 422, description = "A label or prefix that cannot be one, or a prompt the format cannot express", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn export_files(
     ReadAccess(_caller): ReadAccess,
@@ -217,18 +247,19 @@ pub(crate) async fn export_files(
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Json<ExportResponse>, ApiError> {
     let query = ExportQuery::from_pairs(pairs)?;
-    let format = format_of(&query.format)?;
+    let format = Format::from(query.format);
     let label = query
         .label
         .as_deref()
-        .map(|l| LabelName::new(l).map_err(|e| ApiError::bad_request(format!("label: {e}"))))
+        .map(|l| LabelName::new(l).map_err(|e| unprocessable("invalid_label", format!("label: {e}"))))
         .transpose()?;
     let list = ListQuery {
         id_prefix: query.prefix.clone(),
         label: label.clone(),
         ..ListQuery::default()
     };
-    list.validate()?;
+    list.validate()
+        .map_err(|e| unprocessable("invalid_query", e.to_string()))?;
     let store = state.inner.pm.store();
     let mut entries = library::export_entries(store.as_ref(), &list, query.all_versions.unwrap_or(false)).await?;
     if let Some(label) = label.filter(|_| !format.keeps_versions()) {
