@@ -1157,20 +1157,23 @@ fn an_ab_split_is_set_rendered_sticky_listed_ended_and_rolled_back() {
     );
 }
 
+/// The URL of a service in `var`, or `None` to skip (a failure when
+/// `PROMPT_MANAGER_REQUIRE_SERVICES=1`).
+fn service(var: &str) -> Option<String> {
+    let url = std::env::var(var).ok().filter(|u| !u.is_empty());
+    assert!(
+        url.is_some() || std::env::var("PROMPT_MANAGER_REQUIRE_SERVICES").as_deref() != Ok("1"),
+        "{var} is required"
+    );
+    url
+}
+
 /// `--store s3://BUCKET/PREFIX`: the product binary keeps prompts in an S3-compatible bucket;
 /// each command is a new process that reads the log, so what one wrote the next sees, and the
 /// same bucket behind a shared Redis gives the same answers.
 #[test]
 fn the_cli_works_on_an_s3_bucket() {
-    let Some(base) = std::env::var("PROMPT_MANAGER_TEST_S3_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        assert_ne!(
-            std::env::var("PROMPT_MANAGER_REQUIRE_SERVICES").as_deref(),
-            Ok("1"),
-            "PROMPT_MANAGER_TEST_S3_URL is required"
-        );
+    let Some(base) = service("PROMPT_MANAGER_TEST_S3_URL") else {
         return;
     };
     let p = Project::new();
@@ -1240,15 +1243,7 @@ fn the_cli_works_on_an_s3_bucket() {
 /// process, and a URL without `store=` says what it needs.
 #[test]
 fn the_cli_works_through_a_redis_cache_in_front_of_a_folder() {
-    let Some(redis) = std::env::var("PROMPT_MANAGER_TEST_REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        assert_ne!(
-            std::env::var("PROMPT_MANAGER_REQUIRE_SERVICES").as_deref(),
-            Ok("1"),
-            "PROMPT_MANAGER_TEST_REDIS_URL is required"
-        );
+    let Some(redis) = service("PROMPT_MANAGER_TEST_REDIS_URL") else {
         return;
     };
     let p = Project::new();

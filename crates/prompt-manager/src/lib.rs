@@ -139,6 +139,33 @@ pub mod interop {
         }
     }
 
+    /// Writes library entries (from [`export_entries`](crate::library::export_entries)) as
+    /// `format`'s files, each prompt's versions in order. With `label`, a format that keeps one
+    /// version per file (Prompty) writes the version the label points at; each prompt without
+    /// it is left out and named in a warning.
+    pub fn export_library(
+        format: Format,
+        mut entries: Vec<LibraryEntry>,
+        label: Option<&crate::LabelName>,
+    ) -> crate::Result<Export> {
+        let mut unlabelled = Vec::new();
+        if let Some(label) = label.filter(|_| !format.keeps_versions()) {
+            let ids: std::collections::BTreeSet<_> = entries.iter().map(|e| e.prompt.id.clone()).collect();
+            entries.retain(|e| e.labels.contains(label));
+            unlabelled = ids
+                .into_iter()
+                .filter(|id| !entries.iter().any(|e| e.prompt.id == *id))
+                .map(|id| format!("{id} has no label `{label}`: not exported"))
+                .collect();
+        }
+        // The last version of each prompt is its latest (Prompty writes only that one).
+        entries.sort_by(|a, b| (&a.prompt.id, &a.version).cmp(&(&b.prompt.id, &b.version)));
+        let exportable: Vec<Exportable<'_>> = entries.iter().map(exportable).collect();
+        let mut written = export(format, &exportable)?;
+        written.warnings.extend(unlabelled);
+        Ok(written)
+    }
+
     /// A library entry (from [`export_entries`](crate::library::export_entries)) as a version
     /// to [`export`].
     pub fn exportable(entry: &LibraryEntry) -> Exportable<'_> {

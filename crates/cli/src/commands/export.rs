@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use prompt_manager::interop::{self, Exportable, Format};
+use prompt_manager::LabelName;
+use prompt_manager::interop::{self, Format};
 use prompt_manager::library::{self, LibraryEntry};
 use prompt_manager::{DirStore, ListQuery};
 use serde::Serialize;
@@ -67,7 +68,7 @@ pub(crate) fn progress(ctx: &Context, len: Option<u64>, message: &str) -> Progre
 /// Runs `export`.
 pub(crate) async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<Outcome> {
     let pm = ctx.pm().await?;
-    let label = args.filters.label().map(ToString::to_string);
+    let label = args.filters.label().cloned();
     let summaries = list_all(pm, args.filters.query()).await?;
     let bar = progress(ctx, Some(summaries.len() as u64), "exporting");
     let mut entries = Vec::new();
@@ -84,9 +85,7 @@ pub(crate) async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<Outco
     bar.finish_and_clear();
     if let Some(format) = args.format.as_deref() {
         let format = Format::parse(format)?;
-        // One version per file: the labelled one when a label is named.
-        let label = label.filter(|_| !format.keeps_versions());
-        return write_foreign(ctx, format, (&args.path, label.as_deref()), entries, summaries.len());
+        return write_foreign(ctx, format, (&args.path, label.as_ref()), entries, summaries.len());
     }
     let path = &args.path;
     let name = path.display().to_string();
@@ -123,26 +122,17 @@ pub(crate) async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<Outco
 fn write_foreign(
     ctx: &Context,
     format: Format,
-    (path, label): (&std::path::Path, Option<&str>),
-    mut entries: Vec<LibraryEntry>,
+    (path, label): (&std::path::Path, Option<&LabelName>),
+    entries: Vec<LibraryEntry>,
     prompts: usize,
 ) -> anyhow::Result<Outcome> {
     let name = path.display().to_string();
     if path.is_file() {
         anyhow::bail!("{name} is a file; `export --format {format}` writes a folder of files");
     }
-    if let Some(label) = label {
-        let ids: std::collections::BTreeSet<_> = entries.iter().map(|e| e.prompt.id.clone()).collect();
-        entries.retain(|e| e.labels.iter().any(|l| l.as_str() == label));
-        for id in ids.iter().filter(|id| !entries.iter().any(|e| e.prompt.id == **id)) {
-            ctx.printer
-                .note(&format!("warning: {id} has no label `{label}`: not exported"));
-        }
-    }
-    // Each prompt's versions in order: the last is the latest (Prompty writes only that one).
-    entries.sort_by(|a, b| (&a.prompt.id, &a.version).cmp(&(&b.prompt.id, &b.version)));
-    let exportable: Vec<Exportable<'_>> = entries.iter().map(interop::exportable).collect();
-    let written = interop::export(format, &exportable)?;
+    // Langfuse keeps every version given; a label only chooses Prompty's one version.
+    let given = entries.len();
+    let written = interop::export_library(format, entries, label)?;
     // A file already there with other content is not overwritten: nothing is written then.
     let differing: Vec<String> = written
         .files
@@ -175,7 +165,7 @@ fn write_foreign(
         ctx.printer.note(&format!("warning: {warning}"));
     }
     let versions = if format.keeps_versions() {
-        entries.len()
+        given
     } else {
         written.files.len()
     };

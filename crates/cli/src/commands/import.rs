@@ -53,21 +53,21 @@ fn format_of(file: &Path, text: &str, forced: Option<Format>) -> Option<Format> 
     }
 }
 
-/// Reads one file: another tool's (named `name` in messages; a Prompty file's id is `name`
-/// without its extension) or one of our prompt files. Warnings go to `warnings`.
+/// Reads one file's `text`: another tool's (named `name` in messages; a Prompty file's id is
+/// `name` without its extension) or one of our prompt files. Warnings go to `warnings`.
 fn read_one(
     file: &Path,
+    text: &str,
     name: &str,
     forced: Option<Format>,
     warnings: &mut Vec<interop::Warning>,
 ) -> anyhow::Result<Vec<LibraryEntry>> {
-    let text = super::read_file(file)?;
-    if let Some(format) = format_of(file, &text, forced) {
-        let read = interop::import(format, &text, name)?;
+    if let Some(format) = format_of(file, text, forced) {
+        let read = interop::import(format, text, name)?;
         warnings.extend(read.warnings);
         return Ok(read.entries.into_iter().map(interop::library_entry).collect());
     }
-    let prompt = library::parse_prompt(&text, &file.display().to_string())?;
+    let prompt = library::parse_prompt(text, &file.display().to_string())?;
     Ok(vec![LibraryEntry {
         prompt,
         version: None,
@@ -131,7 +131,8 @@ fn prompt_files(
             .unwrap_or(file)
             .to_string_lossy()
             .replace('\\', "/");
-        entries.extend(read_one(file, &relative, forced, warnings)?);
+        let text = super::read_file(file)?;
+        entries.extend(read_one(file, &text, &relative, forced, warnings)?);
     }
     Ok(entries)
 }
@@ -149,15 +150,21 @@ pub(crate) async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<Outco
     let mut warnings = Vec::new();
     let read = async {
         if !path.is_dir() {
-            let text = super::read_file(path)?;
+            // Read once, as `read_library` would (an unreadable file is the same error).
+            let text = library::read_text_file(path).map_err(|e| prompt_manager::Error::InvalidFile {
+                file: name.clone(),
+                line: None,
+                column: None,
+                message: format!("cannot read it: {e}"),
+            })?;
             if format_of(path, &text, forced).is_some() {
                 // A lone Prompty file's id is its name without the extension.
                 let file_name = path
                     .file_name()
                     .map_or_else(|| name.clone(), |n| n.to_string_lossy().into_owned());
-                return read_one(path, &file_name, forced, &mut warnings);
+                return read_one(path, &text, &file_name, forced, &mut warnings);
             }
-            return Ok::<_, anyhow::Error>(library::read_library(path)?);
+            return Ok::<_, anyhow::Error>(library::parse_library(&text, &name)?);
         }
         if forced.is_none() {
             let source = DirStore::open(path)?;

@@ -261,13 +261,8 @@ pub(crate) async fn export_files(
     list.validate()
         .map_err(|e| unprocessable("invalid_query", e.to_string()))?;
     let store = state.inner.pm.store();
-    let mut entries = library::export_entries(store.as_ref(), &list, query.all_versions.unwrap_or(false)).await?;
-    if let Some(label) = label.filter(|_| !format.keeps_versions()) {
-        entries.retain(|e| e.labels.contains(&label));
-    }
-    entries.sort_by(|a, b| (&a.prompt.id, &a.version).cmp(&(&b.prompt.id, &b.version)));
-    let exportable: Vec<_> = entries.iter().map(interop::exportable).collect();
-    let written = interop::export(format, &exportable)?;
+    let entries = library::export_entries(store.as_ref(), &list, query.all_versions.unwrap_or(false)).await?;
+    let written = interop::export_library(format, entries, label.as_ref())?;
     Ok(Json(ExportResponse {
         files: written
             .files

@@ -92,6 +92,8 @@ pub struct S3Store {
 struct Inner {
     objects: Arc<dyn ObjectStore>,
     prefix: Path,
+    /// The bucket, for messages.
+    bucket: String,
     /// `s3://bucket/prefix`, for messages.
     location: String,
     options: S3Options,
@@ -138,6 +140,7 @@ impl S3Store {
         let inner = Arc::new(Inner {
             objects,
             prefix: parsed,
+            bucket: bucket.to_owned(),
             location,
             options,
             state: RwLock::new(Arc::new(State::default())),
@@ -199,9 +202,7 @@ impl Inner {
     }
 
     fn shown(&self, path: &Path) -> String {
-        let bucket = self.location.trim_start_matches("s3://");
-        let bucket = bucket.split('/').next().unwrap_or(bucket);
-        format!("s3://{bucket}/{path}")
+        format!("s3://{}/{path}", self.bucket)
     }
 
     fn failed(&self, what: &str, e: object_store::Error) -> Error {
@@ -209,17 +210,11 @@ impl Inner {
     }
 
     fn snapshot(&self) -> Result<Arc<State>> {
-        self.state
-            .read()
-            .map(|s| Arc::clone(&s))
-            .map_err(|_| Error::backend(BACKEND, "the store's lock is poisoned"))
+        self.state.read().map(|s| Arc::clone(&s)).map_err(|_| poisoned())
     }
 
     fn replace(&self, state: State) -> Result<()> {
-        *self
-            .state
-            .write()
-            .map_err(|_| Error::backend(BACKEND, "the store's lock is poisoned"))? = Arc::new(state);
+        *self.state.write().map_err(|_| poisoned())? = Arc::new(state);
         Ok(())
     }
 
@@ -530,6 +525,13 @@ impl Inner {
     fn record<'s>(state: &'s State, id: &PromptId) -> Result<&'s state::Record> {
         state.prompts.get(id).ok_or_else(|| Error::prompt_not_found(id))
     }
+}
+
+fn poisoned() -> Error {
+    Error::backend(
+        BACKEND,
+        "the store's lock is poisoned: a thread panicked while replacing the replay",
+    )
 }
 
 /// Polls the log while the store lives, so that listeners hear of other writers' commits.
