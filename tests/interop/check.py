@@ -1,14 +1,18 @@
 """Reads prompt files with the other tools' own packages, as tests/tests/interop.rs asks.
 
-stdin: a JSON list of jobs, each {"format": "langfuse" | "prompty", "file": PATH, "vars": {...}}.
+stdin: a JSON list of jobs, each {"format": "langfuse" | "prompty" | "mlflow", "file": PATH, "vars": {...}}.
 stdout: a JSON list of results, one per job, in order:
-  {"rendered": TEXT or [{"role", "content", "name"?}], "meta": {...}} or {"error": MESSAGE}.
+  {"rendered": TEXT or [{"role", "content", "name"?}], "meta": {...}, "dumped"?: TEXT} or {"error": MESSAGE}.
 
 Langfuse: the file's objects are validated by the SDK's own API model (langfuse.api.Prompt, the
 type its client parses server answers into), wrapped in the SDK's TextPromptClient or
 ChatPromptClient, and compiled with the variables; for an array, the last object (the newest
 version). Placeholders are filled from the variables, as compile() does.
 Prompty: prompty.load() reads the file and prompty.prepare() renders its messages.
+MLflow: tools/mlflow-prompts.py registers every version of the file into a real MLflow prompt
+registry (file-backed, in a fresh folder) with MLflow's client, mlflow.genai.load_prompt() loads
+the newest version and PromptVersion.format() renders it; "dumped" is the registry dumped again
+by the same script, for the importer to read what MLflow itself gives back.
 """
 
 import json
@@ -72,6 +76,46 @@ def prompty_job(path, variables):
     return {"rendered": rendered, "meta": meta}
 
 
+def mlflow_job(path, variables):
+    import importlib.util
+    import os
+    import tempfile
+
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    import mlflow
+    from mlflow import MlflowClient
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location(
+        "mlflow_prompts", os.path.join(here, "..", "..", "tools", "mlflow-prompts.py")
+    )
+    bridge = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bridge)
+    with tempfile.TemporaryDirectory() as registry:
+        uri = "file://" + registry
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        client = MlflowClient()
+        loaded = bridge.load_file(client, path)
+        newest = loaded[-1]
+        prompt = mlflow.genai.load_prompt(f"prompts:/{newest.name}/{newest.version}")
+        rendered = prompt.format(**variables)
+        dumped = json.dumps(bridge.dump_prompt(client, newest.name), ensure_ascii=False)
+        meta = {
+            "name": prompt.name,
+            "version": int(prompt.version),
+            "versions": len(loaded),
+            "model_config": prompt.model_config,
+            "response_format": prompt.response_format,
+            "aliases": sorted(prompt.aliases),
+            "commit_message": prompt.commit_message,
+            "tags": prompt.tags,
+            "variables": sorted(prompt.variables),
+            "is_text": prompt.is_text_prompt,
+        }
+    return {"rendered": rendered, "meta": meta, "dumped": dumped}
+
+
 def main():
     jobs = json.load(sys.stdin)
     results = []
@@ -79,6 +123,8 @@ def main():
         try:
             if job["format"] == "langfuse":
                 results.append(langfuse_job(job["file"], job.get("vars", {})))
+            elif job["format"] == "mlflow":
+                results.append(mlflow_job(job["file"], job.get("vars", {})))
             else:
                 results.append(prompty_job(job["file"], job.get("vars", {})))
         except Exception as e:  # reported per job, so one bad file names itself

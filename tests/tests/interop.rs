@@ -1,9 +1,10 @@
-//! Other tools' formats against the tools themselves: Langfuse's Python SDK and the `prompty`
-//! package (pinned in `tests/python/requirements.txt`) read files and render them, through
-//! `tests/interop/check.py`.
+//! Other tools' formats against the tools themselves: Langfuse's Python SDK, the `prompty`
+//! package and MLflow's client (pinned in `tests/python/requirements.txt`) read files and render
+//! them, through `tests/interop/check.py`. MLflow's files go through a real prompt registry:
+//! registered, loaded, formatted, and dumped again for us to read.
 //!
 //! - Their files → ours: every file of the corpus (`tests/interop/langfuse`, `tests/interop/prompty`,
-//!   realistic prompts with their variables beside them) is imported and rendered by us, and
+//!   `tests/interop/mlflow`, realistic prompts with their variables beside them) is imported and rendered by us, and
 //!   rendered by the tool; the outputs must be equal, message by message.
 //! - Ours → theirs: a corpus of our prompts is exported, the tool reads the files and renders
 //!   them, and the outputs must equal ours; the tool must see the same model parameters.
@@ -34,13 +35,13 @@ fn corpus() -> PathBuf {
 /// fails under `REQUIRE`.
 fn tools_available() -> bool {
     let probe = Command::new("python3")
-        .args(["-c", "import langfuse, prompty, jinja2"])
+        .args(["-c", "import langfuse, prompty, jinja2, mlflow"])
         .output();
     if matches!(&probe, Ok(o) if o.status.success()) {
         return true;
     }
     let why = format!(
-        "python3 with langfuse and prompty is not available ({}); install them with \
+        "python3 with langfuse, prompty and mlflow is not available ({}); install them with \
          `python3 -m pip install -r tests/python/requirements.txt`",
         match &probe {
             Ok(o) => String::from_utf8_lossy(&o.stderr)
@@ -169,6 +170,7 @@ async fn their_files_render_here_as_their_tools_render_them() {
     for (dir, extension, format) in [
         ("langfuse", "json", Format::Langfuse),
         ("prompty", "prompty", Format::Prompty),
+        ("mlflow", "json", Format::Mlflow),
     ] {
         for file in files(dir, extension) {
             let vars = vars_of(&file);
@@ -184,7 +186,7 @@ async fn their_files_render_here_as_their_tools_render_them() {
             cases.push((file, format, vars, newest));
         }
     }
-    assert!(cases.len() >= 18, "the corpus is there: {} files", cases.len());
+    assert!(cases.len() >= 30, "the corpus is there: {} files", cases.len());
     let jobs: Vec<Value> = cases
         .iter()
         .map(|(file, format, vars, _)| json!({ "format": format.name(), "file": file, "vars": vars }))
@@ -204,6 +206,23 @@ async fn their_files_render_here_as_their_tools_render_them() {
             got = nameless(got);
         }
         assert_eq!(got, expected, "{name}: our render differs from the tool's");
+        if *format == Format::Mlflow {
+            // What MLflow's registry gives back reads as the file did.
+            let dumped = result["dumped"].as_str().unwrap();
+            let read = interop::import(Format::Mlflow, dumped, "dumped.json")
+                .unwrap_or_else(|e| panic!("{name}: MLflow's own dump: {e}\n{dumped}"));
+            let back = &read.entries.last().unwrap().prompt;
+            assert_eq!(back, prompt, "{name}: MLflow's dump reads differently");
+            let labels: Vec<String> = read
+                .entries
+                .last()
+                .unwrap()
+                .labels
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(json!(labels), result["meta"]["aliases"], "{name}: aliases");
+        }
     }
 }
 
@@ -355,7 +374,9 @@ fn refused(format: Format, id: &str) -> Option<&'static str> {
         (Format::Langfuse, "debate/named") => Some("name or tool calls"),
         (Format::Langfuse, "list/loop") => Some("statement"),
         (Format::Prompty, "assistant/history" | "optional/history") => Some("placeholder"),
-        (Format::Prompty, "compose/answer") => Some("includes another prompt"),
+        (Format::Prompty | Format::Mlflow, "compose/answer") => Some("includes another prompt"),
+        (Format::Mlflow, "debate/named") => Some("name or tool calls"),
+        (Format::Mlflow, "assistant/history" | "optional/history") => Some("placeholder"),
         _ => None,
     }
 }
@@ -476,6 +497,22 @@ async fn their_tools_read_our_exports_and_render_what_we_render() {
                 let names: Vec<&str> = prompt.input_schema.variables.iter().map(|v| v.name.as_str()).collect();
                 assert_eq!(meta["inputs"], json!(names), "{id}");
             }
+            Format::Mlflow => {
+                assert_eq!(meta["name"], json!(id.as_str().replace('/', ".")));
+                assert_eq!(
+                    meta["model_config"]["model_name"].as_str(),
+                    config.model.as_deref(),
+                    "{id}"
+                );
+                assert_eq!(meta["model_config"]["temperature"].as_f64(), config.temperature, "{id}");
+                assert_eq!(meta["model_config"]["top_p"].as_f64(), config.top_p, "{id}");
+                assert_eq!(
+                    meta["response_format"],
+                    config.response_format.clone().unwrap_or(Value::Null),
+                    "{id}"
+                );
+                assert_eq!(meta["is_text"], json!(!prompt.format.is_chat()), "{id}");
+            }
         }
     }
 }
@@ -552,6 +589,63 @@ fn langfuse_files_come_back_as_they_were() {
     }
 }
 
+/// An MLflow file read and written again is the same JSON: names, templates, tags, aliases,
+/// model config and response format.
+#[test]
+fn mlflow_files_come_back_as_they_were() {
+    for file in files("mlflow", "json") {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let name = file.display().to_string();
+        let read = interop::import(Format::Mlflow, &text, &name).unwrap();
+        assert!(read.warnings.is_empty(), "{name}: {:?}", read.warnings);
+        let exportable: Vec<Exportable<'_>> = read
+            .entries
+            .iter()
+            .map(|e| Exportable {
+                prompt: &e.prompt,
+                version: e.version.as_ref(),
+                labels: &e.labels,
+                changelog: &e.changelog,
+                author: e.author.as_deref(),
+                created_at: e.created_at,
+            })
+            .collect();
+        let written = interop::export(Format::Mlflow, &exportable).unwrap();
+        let again: Value = serde_json::from_str(&written.files[0].text).unwrap();
+        let original: Value = serde_json::from_str(&text).unwrap();
+        let numbers = |v: &Value| -> Value {
+            fn walk(v: &Value) -> Value {
+                match v {
+                    Value::Number(n) => json!(n.as_f64()),
+                    Value::Array(items) => Value::Array(items.iter().map(walk).collect()),
+                    Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), walk(v))).collect()),
+                    other => other.clone(),
+                }
+            }
+            walk(v)
+        };
+        let original = original.as_array().unwrap();
+        assert_eq!(again.as_array().unwrap().len(), original.len(), "{name}");
+        for (ours, theirs) in again.as_array().unwrap().iter().zip(original) {
+            for key in [
+                "name",
+                "version",
+                "template",
+                "commit_message",
+                "tags",
+                "aliases",
+                "creation_timestamp",
+                "user_id",
+            ] {
+                assert_eq!(ours[key], theirs[key], "{name}: `{key}`");
+            }
+            for key in ["model_config", "response_format"] {
+                assert_eq!(numbers(&ours[key]), numbers(&theirs[key]), "{name}: `{key}`");
+            }
+        }
+    }
+}
+
 /// Bad files are refused at their place, and nothing is written.
 #[test]
 fn bad_files_say_what_and_where() {
@@ -594,12 +688,44 @@ fn bad_files_say_what_and_where() {
         ),
         (Format::Prompty, "---\nname: x\n---\ndeveloper:\nhi\n", "`developer`"),
         (
+            Format::Mlflow,
+            "{\"name\": \"x\", \"template\": \"Hi {{ user.name }}\"}",
+            "`user.name`",
+        ),
+        (Format::Mlflow, "{\"name\": \"x\", \"template\": 3}", "`template`"),
+        (
+            Format::Mlflow,
+            "{\"name\": \"Summarizer\", \"template\": \"a\"}",
+            "prompt id",
+        ),
+        (Format::Mlflow, "{\"name\": \"x\", \"template\": []}", "empty list"),
+        (
+            Format::Mlflow,
+            "{\"name\": \"x\", \"template\": [{\"role\": \"wizard\", \"content\": \"a\"}]}",
+            "`wizard`",
+        ),
+        (
+            Format::Mlflow,
+            "{\"name\": \"x\", \"template\": \"a\", \"tags\": {\"prompt_manager\": \"{nope\"}}",
+            "JSON object",
+        ),
+        (
+            Format::Mlflow,
+            "{\"name\": \"x\", \"template\": \"a\", \"aliases\": [\"Not A Label\"]}",
+            "alias",
+        ),
+        (
+            Format::Mlflow,
+            "{\"name\": \"x\", \"version\": 0, \"template\": \"a\"}",
+            "`version`",
+        ),
+        (
             Format::Prompty,
             "---\ntemplate:\n  format: mustache\n---\nhi\n",
             "mustache",
         ),
     ] {
-        let err = interop::import(format, text, "bad-file").unwrap_err();
+        let err = interop::import(format, text, "bad-file").map(|_| ()).expect_err(text);
         let shown = err.to_string();
         assert!(
             shown.contains(says) && shown.starts_with("bad-file:"),

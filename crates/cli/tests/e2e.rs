@@ -1415,7 +1415,76 @@ fn langfuse_and_prompty_files_import_and_export() {
     let listed = p.ok(&["--store", "sqlite://./fresh.db", "list"]);
     assert!(!listed.contains("movie-critic"), "nothing was imported: {listed}");
     let err = p.stderr(2, &["--store", store, "export", "x", "--format", "yaml-ish"]);
-    assert!(err.contains("langfuse, prompty"), "{err}");
+    assert!(err.contains("langfuse, prompty, mlflow"), "{err}");
+}
+
+/// MLflow's prompt versions (as `tools/mlflow-prompts.py dump` writes them) import with their
+/// aliases as labels, render, and export back as MLflow's JSON with the same templates.
+#[test]
+fn mlflow_files_import_and_export() {
+    let p = Project::new();
+    let store = "sqlite://./pm.db";
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/mlflow");
+    for name in ["summarize.json", "qa-chat.json", "jinja-conditional.json"] {
+        p.write(
+            &format!("mlflow/{name}"),
+            &std::fs::read_to_string(corpus.join(name)).unwrap(),
+        );
+    }
+    let out = p.expect(0, &["--store", store, "import", "mlflow"]);
+    assert!(out.contains("4 new versions"), "{out}");
+    let out = p.ok(&[
+        "--store",
+        store,
+        "render",
+        "summarize@staging",
+        "-v",
+        "num_sentences=1",
+        "-v",
+        "text=Short.",
+    ]);
+    assert_eq!(out.trim(), "Summarize the following text in 1 sentences:\n\nShort.");
+    let shown = p.json(&["--store", store, "show", "summarize@production"]);
+    assert_eq!(shown["version"], "2.0.0", "{shown}");
+    let shown = p.json(&["--store", store, "show", "qa.chat"]);
+    assert_eq!(shown["model_config"]["model"], "claude-sonnet-4-5", "{shown}");
+
+    let out = p.ok(&[
+        "--store",
+        store,
+        "export",
+        "out",
+        "--format",
+        "mlflow",
+        "--all-versions",
+    ]);
+    assert!(out.contains("as mlflow"), "{out}");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.path().join("out/summarize.json")).unwrap()).unwrap();
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus.join("summarize.json")).unwrap()).unwrap();
+    for i in 0..2 {
+        assert_eq!(written[i]["template"], original[i]["template"], "{written}");
+        assert_eq!(written[i]["aliases"], original[i]["aliases"], "{written}");
+    }
+    // The export reads back into another store with the same content.
+    p.ok(&["--store", "sqlite://./again.db", "import", "out", "--format", "mlflow"]);
+    let a = p.json(&["--store", store, "show", "support-reply"]);
+    let b = p.json(&["--store", "sqlite://./again.db", "show", "support-reply"]);
+    assert_eq!(a["content_hash"], b["content_hash"], "{a}\n{b}");
+
+    // A variable MLflow allows and we cannot have is refused at its place; nothing is imported.
+    p.write(
+        "mlflow/zz-dotted.json",
+        "[{\"name\": \"dotted\",\n  \"template\": \"Hi {{ user.name }}\"}]",
+    );
+    let err = p.stderr(2, &["--store", "sqlite://./fresh.db", "import", "mlflow"]);
+    assert!(
+        err.contains("zz-dotted.json:2:") && err.contains("`user.name`"),
+        "{err}"
+    );
+    let listed = p.ok(&["--store", "sqlite://./fresh.db", "list"]);
+    assert!(!listed.contains("summarize"), "nothing was imported: {listed}");
 }
 
 /// `export --format` into a folder that holds an older export of other content refuses and

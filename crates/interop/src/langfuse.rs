@@ -121,39 +121,6 @@ impl Composition for Tags {
     }
 }
 
-/// Where the `n`-th object named `name` starts in `text` (its `"name"` key), or the start.
-fn entry_offset(text: &str, name: &str, n: usize) -> usize {
-    let encoded = Value::String(name.to_owned()).to_string();
-    let mut seen = 0;
-    let mut from = 0;
-    while let Some(i) = text[from..].find("\"name\"") {
-        let key = from + i;
-        let rest = text[key + 6..].trim_start();
-        if let Some(rest) = rest.strip_prefix(':')
-            && rest.trim_start().starts_with(&encoded)
-        {
-            if seen == n {
-                return key;
-            }
-            seen += 1;
-        }
-        from = key + 6;
-    }
-    0
-}
-
-/// The offset in `text` of byte `at` of the string `content`, found after `from` as JSON.
-fn content_offset(text: &str, from: usize, content: &str, at: usize) -> usize {
-    let encoded = Value::String(content.to_owned()).to_string();
-    match text[from..].find(&encoded) {
-        Some(i) => {
-            let prefix = Value::String(content[..at].to_owned()).to_string();
-            from + i + prefix.len() - 1
-        }
-        None => from,
-    }
-}
-
 /// The JSON type of `value`, for messages.
 fn kind(value: &Value) -> &'static str {
     match value {
@@ -209,7 +176,7 @@ pub(crate) fn import(text: &str, file: &str) -> Result<Import> {
             .unwrap_or_default()
             .to_owned();
         let n = seen.entry(name.clone()).or_default();
-        let at = entry_offset(text, &name, *n);
+        let at = crate::json_entry_offset(text, &name, *n);
         *n += 1;
         let entry = Entry {
             text,
@@ -251,7 +218,7 @@ impl Entry<'_> {
     /// A template of the prompt as our source, errors placed in the file.
     fn template(&self, content: &str) -> Result<String> {
         mustache::to_jinja(content, &Tags).map_err(|problem| {
-            let at = content_offset(self.text, self.at, content, problem.at);
+            let at = crate::json_content_offset(self.text, self.at, content, problem.at);
             file_error(self.file, self.text, at, format!("{}: {}", self.what, problem.message))
         })
     }

@@ -1,7 +1,8 @@
 //! # prompt-manager-interop
 //!
 //! Prompts in other tools' formats, in and out: [`Format::Langfuse`] (its prompt JSON, as its
-//! public API returns it) and [`Format::Prompty`] (`.prompty` files). [`import`] reads a file of
+//! public API returns it), [`Format::Prompty`] (`.prompty` files) and [`Format::Mlflow`] (MLflow
+//! prompt registry versions, as its `PromptVersion` holds them). [`import`] reads a file of
 //! the format into [`Imported`] versions, ready to be saved; [`export`] writes versions as files
 //! of the format. Both say what they could not carry ([`Import::warnings`], [`Export::warnings`])
 //! rather than drop it silently, and a round trip ours → theirs → ours gives back the same
@@ -31,8 +32,10 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{Error, LabelName, Prompt, Result};
+use serde_json::Value;
 
 mod langfuse;
+mod mlflow;
 mod mustache;
 mod prompty;
 
@@ -43,17 +46,22 @@ pub enum Format {
     Langfuse,
     /// Prompty's `.prompty` file: YAML front matter and a Jinja body with role markers.
     Prompty,
+    /// MLflow's prompt registry: a prompt version as MLflow's `PromptVersion` holds it (`name`,
+    /// `version`, `template`, `commit_message`, `tags`, `aliases`, `model_config`, …), one object
+    /// per version, or an array of them.
+    Mlflow,
 }
 
 impl Format {
     /// Every format, in the order help texts list them.
-    pub const ALL: [Format; 2] = [Format::Langfuse, Format::Prompty];
+    pub const ALL: [Format; 3] = [Format::Langfuse, Format::Prompty, Format::Mlflow];
 
     /// Its name on the command line and in the API (`langfuse`, `prompty`).
     pub const fn name(self) -> &'static str {
         match self {
             Format::Langfuse => "langfuse",
             Format::Prompty => "prompty",
+            Format::Mlflow => "mlflow",
         }
     }
 
@@ -74,25 +82,27 @@ impl Format {
     /// The extension of its files, without the dot.
     pub const fn extension(self) -> &'static str {
         match self {
-            Format::Langfuse => "json",
+            Format::Langfuse | Format::Mlflow => "json",
             Format::Prompty => "prompty",
         }
     }
 
-    /// Whether a file holds every version of a prompt (Langfuse) or one (Prompty, which has no
+    /// Whether a file holds every version of a prompt (Langfuse, MLflow) or one (Prompty, which has no
     /// versions: an export writes the version chosen by label, else the latest).
     pub const fn keeps_versions(self) -> bool {
-        matches!(self, Format::Langfuse)
+        matches!(self, Format::Langfuse | Format::Mlflow)
     }
 
     /// The format of the file at `path` with content `text`, by extension and then content: a
     /// `.prompty` file, or a `.json` file whose object (or first array item) has Langfuse's
-    /// `name`, `type` and `prompt`. `None` for anything else (our own YAML and JSON included).
+    /// `name`, `type` and `prompt`, or MLflow's `name` and `template`. `None` for anything else
+    /// (our own YAML and JSON included).
     pub fn detect(path: &Path, text: &str) -> Option<Self> {
         let extension = path.extension()?.to_str()?.to_ascii_lowercase();
         match extension.as_str() {
             "prompty" => Some(Format::Prompty),
             "json" if langfuse::looks_like(text) => Some(Format::Langfuse),
+            "json" if mlflow::looks_like(text) => Some(Format::Mlflow),
             _ => None,
         }
     }
@@ -157,6 +167,7 @@ pub fn import(format: Format, text: &str, file: &str) -> Result<Import> {
     match format {
         Format::Langfuse => langfuse::import(text, file),
         Format::Prompty => prompty::import(text, file),
+        Format::Mlflow => mlflow::import(text, file),
     }
 }
 
@@ -203,6 +214,7 @@ pub fn export(format: Format, versions: &[Exportable<'_>]) -> Result<Export> {
     match format {
         Format::Langfuse => langfuse::export(versions),
         Format::Prompty => prompty::export(versions),
+        Format::Mlflow => mlflow::export(versions),
     }
 }
 
@@ -236,6 +248,60 @@ fn fit_option(config: &mut prompt_manager_core::ModelConfig, key: &str, value: &
         }
         _ => false,
     }
+}
+
+/// Where the `n`-th object named `name` starts in `text` (its `"name"` key), or the start.
+pub(crate) fn json_entry_offset(text: &str, name: &str, n: usize) -> usize {
+    let encoded = Value::String(name.to_owned()).to_string();
+    let mut seen = 0;
+    let mut from = 0;
+    while let Some(i) = text[from..].find("\"name\"") {
+        let key = from + i;
+        let rest = text[key + 6..].trim_start();
+        if let Some(rest) = rest.strip_prefix(':')
+            && rest.trim_start().starts_with(&encoded)
+        {
+            if seen == n {
+                return key;
+            }
+            seen += 1;
+        }
+        from = key + 6;
+    }
+    0
+}
+
+/// The offset in `text` of byte `at` of the string `content`, found after `from` as JSON.
+pub(crate) fn json_content_offset(text: &str, from: usize, content: &str, at: usize) -> usize {
+    let encoded = Value::String(content.to_owned()).to_string();
+    match text[from..].find(&encoded) {
+        Some(i) => {
+            let prefix = Value::String(content[..at].to_owned()).to_string();
+            from + i + prefix.len() - 1
+        }
+        None => from,
+    }
+}
+
+/// Whether a Jinja `source` has a statement that loads another template (`include`, `import`,
+/// `from`, `extends`), which no other tool's file can load.
+fn includes_another(source: &str) -> bool {
+    let mut from = 0;
+    while let Some(open) = source[from..].find("{%").map(|i| from + i) {
+        let Some(close) = source[open + 2..].find("%}").map(|i| open + 2 + i) else {
+            return false;
+        };
+        let inner = source[open + 2..close].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        let word = inner
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or_default();
+        if matches!(word, "include" | "import" | "from" | "extends") {
+            return true;
+        }
+        from = close + 2;
+    }
+    false
 }
 
 /// A warning at byte `at` of `text`, the content of `file`.

@@ -46,7 +46,7 @@ fn looks_like_a_name(inner: &str) -> bool {
 
 /// Appends `text` as literal Jinja: every `{` that would open a tag with what follows it
 /// (`next`, the first character after `text` in the source) is escaped.
-fn push_literal(out: &mut String, text: &str, next: Option<char>) {
+pub(crate) fn push_literal(out: &mut String, text: &str, next: Option<char>) {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         let following = chars.peek().copied().or(next);
@@ -68,10 +68,8 @@ pub(crate) trait Composition {
 }
 
 /// No composition (a format without includes).
-#[cfg(test)]
 pub(crate) struct NoComposition;
 
-#[cfg(test)]
 impl Composition for NoComposition {
     fn find(&self, _: &str, _: usize) -> Option<Result<(usize, usize, String), Problem>> {
         None
@@ -143,8 +141,45 @@ pub(crate) fn to_jinja(text: &str, composition: &dyn Composition) -> Result<Stri
 /// Our Jinja source as the other tool's text, when it uses nothing but text, variables, the
 /// escapes [`to_jinja`] writes and includes; otherwise what stands in the way.
 pub(crate) fn from_jinja(source: &str, composition: &dyn Composition) -> Result<String, Problem> {
+    let (out, variables) = from_jinja_unchecked(source, composition)?;
+    // The tool finds variables by `{{` … `}}` alone: text we print literally must not read as one.
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(open) = out[from..].find("{{").map(|i| from + i) {
+        let Some(close) = out[open + 2..].find("}}").map(|i| open + 4 + i) else {
+            break;
+        };
+        if looks_like_a_name(out[open + 2..close - 2].trim()) {
+            found.push((open, close));
+        }
+        from = close;
+    }
+    if let Some(&(start, end)) = found.iter().find(|span| !variables.contains(span)) {
+        return Err(Problem {
+            at: 0,
+            message: format!(
+                "the text `{}` would be read as a variable by the format, which has no way to print `{{{{` as text",
+                &out[start..end]
+            ),
+        });
+    }
+    if variables.len() != found.len() {
+        return Err(Problem {
+            at: 0,
+            message: "a variable runs into the text around it, so the format would read it differently".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// [`from_jinja`]'s text before the check that the tool reads it back the same (a format whose
+/// tool finds variables by another rule checks by its own), with where each variable it wrote
+/// starts and ends.
+pub(crate) fn from_jinja_unchecked(
+    source: &str,
+    composition: &dyn Composition,
+) -> Result<(String, Vec<(usize, usize)>), Problem> {
     let mut out = String::with_capacity(source.len());
-    // Where each variable we write starts and ends in `out`, to check the tool reads the same.
     let mut variables = Vec::new();
     let mut at = 0;
     while at < source.len() {
@@ -196,34 +231,7 @@ pub(crate) fn from_jinja(source: &str, composition: &dyn Composition) -> Result<
         }
         at = close + 2;
     }
-    // The tool finds variables by `{{` … `}}` alone: text we print literally must not read as one.
-    let mut found = Vec::new();
-    let mut from = 0;
-    while let Some(open) = out[from..].find("{{").map(|i| from + i) {
-        let Some(close) = out[open + 2..].find("}}").map(|i| open + 4 + i) else {
-            break;
-        };
-        if looks_like_a_name(out[open + 2..close - 2].trim()) {
-            found.push((open, close));
-        }
-        from = close;
-    }
-    if let Some(&(start, end)) = found.iter().find(|span| !variables.contains(span)) {
-        return Err(Problem {
-            at: 0,
-            message: format!(
-                "the text `{}` would be read as a variable by the format, which has no way to print `{{{{` as text",
-                &out[start..end]
-            ),
-        });
-    }
-    if variables.len() != found.len() {
-        return Err(Problem {
-            at: 0,
-            message: "a variable runs into the text around it, so the format would read it differently".into(),
-        });
-    }
-    Ok(out)
+    Ok((out, variables))
 }
 
 /// The next `{{`, `{%` or `{#` at or after `from`.

@@ -566,7 +566,7 @@ fn body_part(
     if leading + trailing > 0 {
         padding.insert(index.to_string(), json!([leading, trailing]));
     }
-    if trimmed.contains("{% include") || trimmed.contains("{%- include") {
+    if crate::includes_another(trimmed) {
         return Err(cannot(
             id,
             format!("{what} includes another prompt, which Prompty cannot load from a file"),

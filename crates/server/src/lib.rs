@@ -91,7 +91,7 @@ pub use state::{AppOptions, AppState};
         (name = "labels", description = "Named pointers to versions: set, move, roll back"),
         (name = "render", description = "Render prompts with variables"),
         (name = "governance", description = "Protected labels, the audit log and impact analysis"),
-        (name = "interop", description = "Other tools' files in and out: Langfuse prompt JSON and Prompty `.prompty`"),
+        (name = "interop", description = "Other tools' files in and out: Langfuse prompt JSON, Prompty `.prompty` and MLflow prompt registry JSON"),
         (name = "prices", description = "The price table: US dollars per million tokens per model"),
         (name = "usage", description = "Usage and feedback reported after the model call, and analytics per version, label and variant"),
         (name = "changes", description = "A stream of the prompts that change (Server-Sent Events), for caches"),

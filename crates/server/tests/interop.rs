@@ -71,7 +71,35 @@ async fn files_import_render_and_export() {
     let files = r.json()["files"].as_array().unwrap().clone();
     assert_eq!(files.len(), 1, "only the labelled prompt: {files:?}");
     assert!(files[0]["text"].as_str().unwrap().contains("As a {{level}} critic"));
+
+    // MLflow's prompt versions: in with their aliases, out as MLflow's JSON.
+    let r = api
+        .post(
+            "/v1/import",
+            json!({"format": "mlflow", "files": [{"name": "qa.json", "text": MLFLOW}]}),
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let out = api
+        .pm
+        .render(
+            "qa@production",
+            &json!({"question": "Why?"}).as_object().unwrap().clone().into(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, "Answer briefly: Why?");
+    let r = api.get("/v1/export?format=mlflow&prefix=qa").send().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let files = r.json()["files"].as_array().unwrap().clone();
+    let qa: serde_json::Value = serde_json::from_str(files[0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(qa[0]["template"], "Answer briefly: {{ question }}", "{qa}");
+    assert_eq!(qa[0]["aliases"], json!(["production"]), "{qa}");
 }
+
+const MLFLOW: &str = r#"{"name": "qa", "version": 1, "template": "Answer briefly: {{ question }}",
+  "aliases": ["production"], "model_config": {"model_name": "gpt-4o", "temperature": 0.1}}"#;
 
 #[tokio::test]
 async fn bad_requests_say_what_and_where_and_change_nothing() {
@@ -104,7 +132,10 @@ async fn bad_requests_say_what_and_where_and_change_nothing() {
         .problem(422);
     assert!(p["detail"].as_str().unwrap().contains("`yaml`"), "{p}");
     let p = api.get("/v1/export?format=yaml").send().await.problem(400);
-    assert!(p["detail"].as_str().unwrap().contains("langfuse, prompty"), "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("langfuse, prompty, mlflow"),
+        "{p}"
+    );
     api.get("/v1/export?format=langfuse&label=").send().await.problem(422);
     api.post(
         "/v1/import",

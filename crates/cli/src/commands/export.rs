@@ -1,6 +1,7 @@
 //! `prompt-manager export PATH`: the store's prompts to a YAML library file (a path ending in
 //! `.yaml`/`.yml`), a prompt folder (any other path), or with `--format` a folder of another
-//! tool's files (Langfuse's prompt JSON, Prompty's `.prompty`), with a progress bar for many
+//! tool's files (Langfuse's prompt JSON, Prompty's `.prompty`, MLflow's prompt versions), with a
+//! progress bar for many
 //! prompts.
 
 use std::path::PathBuf;
@@ -26,8 +27,10 @@ pub(crate) struct ExportArgs {
     #[arg(long)]
     all_versions: bool,
     /// Write another tool's files into the folder PATH: `langfuse` (one JSON file per prompt,
-    /// its versions as Langfuse's API returns them) or `prompty` (one `.prompty` file per
-    /// prompt: of the version `--label` points at, else the latest).
+    /// its versions as Langfuse's API returns them), `mlflow` (one JSON file per prompt, its
+    /// versions as MLflow's `PromptVersion` holds them; `tools/mlflow-prompts.py load` registers
+    /// them) or `prompty` (one `.prompty` file per prompt: of the version `--label` points at,
+    /// else the latest).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
     #[command(flatten)]
@@ -130,7 +133,7 @@ fn write_foreign(
     if path.is_file() {
         anyhow::bail!("{name} is a file; `export --format {format}` writes a folder of files");
     }
-    // Langfuse keeps every version given; a label only chooses Prompty's one version.
+    // Langfuse and MLflow keep every version given; a label only chooses Prompty's one version.
     let given = entries.len();
     let written = interop::export_library(format, entries, label)?;
     // A file already there with other content is not overwritten: nothing is written then.

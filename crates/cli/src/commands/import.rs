@@ -1,5 +1,5 @@
 //! `prompt-manager import PATH`: a YAML library file, a prompt folder, or other tools' files
-//! (Langfuse's prompt JSON, Prompty's `.prompty`) into the store, all or nothing (one bad entry
+//! (Langfuse's prompt JSON, Prompty's `.prompty`, MLflow's prompt versions) into the store, all or nothing (one bad entry
 //! refuses the whole import, naming its file, line and column).
 
 use std::path::{Path, PathBuf};
@@ -18,11 +18,12 @@ use crate::error::{Outcome, hinted};
 pub(crate) struct ImportArgs {
     /// A library file (`.yaml`, with a `prompts:` list) or a folder: the `dir://` layout
     /// (`<id>/<version>.yaml`, every version), or else prompt files (`.yaml`, `.yml`, `.json`,
-    /// one prompt each, as `init` writes and `lint` checks), Langfuse prompt JSON files and
-    /// Prompty `.prompty` files, each recognised by its extension and content.
+    /// one prompt each, as `init` writes and `lint` checks), Langfuse prompt JSON files, MLflow
+    /// prompt version JSON files and Prompty `.prompty` files, each recognised by its extension
+    /// and content.
     path: PathBuf,
-    /// Read every file with this format's extension (`.json` for `langfuse`, `.prompty` for
-    /// `prompty`) as this format, instead of recognising it by its content.
+    /// Read every file with this format's extension (`.json` for `langfuse` and `mlflow`,
+    /// `.prompty` for `prompty`) as this format, instead of recognising it by its content.
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
 }
@@ -82,7 +83,7 @@ fn read_one(
 
 /// The prompt files below `dir` (hidden files and folders skipped), in path order: ours (each an
 /// entry without a version: 1.0.0 for a new prompt, the next minor version for changed content),
-/// Langfuse's JSON and Prompty's `.prompty` (a Prompty file's id is its path below `dir`).
+/// Langfuse's and MLflow's JSON and Prompty's `.prompty` (a Prompty file's id is its path below `dir`).
 fn prompt_files(
     dir: &Path,
     forced: Option<Format>,
@@ -190,7 +191,7 @@ pub(crate) async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<Outco
         return Err(hinted(
             anyhow::anyhow!("{name} holds no prompts: no `<id>/<version>.yaml` versions and no prompt files"),
             "import a library file (`prompt-manager export library.yaml` writes one), a dir:// folder, \
-             or a folder of prompt files (`.yaml`, `.yml`, `.json`, Langfuse `.json`, `.prompty`)"
+             or a folder of prompt files (`.yaml`, `.yml`, `.json`, Langfuse or MLflow `.json`, `.prompty`)"
                 .to_owned(),
         ));
     }

@@ -24,6 +24,8 @@ pub(crate) enum FormatName {
     Langfuse,
     /// Prompty's `.prompty` files.
     Prompty,
+    /// MLflow prompt registry versions (`PromptVersion`'s fields) as JSON.
+    Mlflow,
 }
 
 impl From<FormatName> for Format {
@@ -31,6 +33,7 @@ impl From<FormatName> for Format {
         match name {
             FormatName::Langfuse => Format::Langfuse,
             FormatName::Prompty => Format::Prompty,
+            FormatName::Mlflow => Format::Mlflow,
         }
     }
 }
@@ -205,10 +208,11 @@ impl ExportQuery {
                 }
             }
         }
-        let format = format.ok_or_else(|| ApiError::bad_request("format: required (langfuse or prompty)"))?;
+        let format = format.ok_or_else(|| ApiError::bad_request("format: required (langfuse, prompty or mlflow)"))?;
         query.format = match format_of(&format)? {
             Format::Langfuse => FormatName::Langfuse,
             Format::Prompty => FormatName::Prompty,
+            Format::Mlflow => FormatName::Mlflow,
         };
         Ok(query)
     }
