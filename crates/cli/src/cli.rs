@@ -102,6 +102,10 @@ pub(crate) enum Command {
     Import(commands::import::ImportArgs),
     /// Export the store's prompts to a YAML library file or a prompt folder.
     Export(commands::export::ExportArgs),
+    /// Sync a prompt folder kept in git with the store: `plan` shows both directions and drift,
+    /// `apply` pushes (or pulls) all or nothing.
+    #[command(subcommand)]
+    Sync(commands::sync::SyncCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(commands::completions::CompletionsArgs),
     /// Serve the REST API on the store; prints the URL and a `curl` line to try.

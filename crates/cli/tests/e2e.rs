@@ -1487,6 +1487,64 @@ fn mlflow_files_import_and_export() {
     assert!(!listed.contains("summarize"), "nothing was imported: {listed}");
 }
 
+/// `sync plan` and `sync apply` as a CI job runs them: pull the store into a folder, release a
+/// new version file in the folder, plan (exit 0, the suggested bump shown), push; a hand edit of
+/// a released version makes the plan exit 1 and apply change nothing.
+#[test]
+fn sync_plans_and_applies_a_folder_in_both_directions() {
+    let p = Project::new();
+    let store = "sqlite://./server.db";
+    p.ok(&[
+        "--store",
+        store,
+        "create",
+        "--id",
+        "greeting",
+        "--template",
+        "Hello {{ name }}!",
+    ]);
+    p.ok(&["--store", store, "label", "set", "greeting", "production", "1.0.0"]);
+    let out = p.ok(&["--store", store, "sync", "apply", "prompts", "--direction", "pull"]);
+    assert!(out.contains("Pulled: created 1 version, moved 1 label"), "{out}");
+    assert!(p.path().join("prompts/greeting/1.0.0.yaml").exists());
+
+    // A new version file, written by hand as a person would in a pull request.
+    p.write(
+        "prompts/greeting/1.1.0.yaml",
+        "version: \"1.1.0\"\nchangelog: Say where from\nprompt:\n  id: greeting\n  format: text\n  template: Hello {{ name }} from {{ city }}!\n",
+    );
+    let out = p.ok(&["--store", store, "sync", "plan", "prompts"]);
+    assert!(
+        out.contains("create 1.1.0") && out.contains("major suggested (added variable `city`)"),
+        "{out}"
+    );
+    let plan = p.json(&["--store", store, "sync", "plan", "prompts"]);
+    assert_eq!(plan["conflicts"], 0, "{plan}");
+    assert_eq!(
+        plan["plan"]["prompts"][0]["push"]["actions"][0]["kind"], "create_version",
+        "{plan}"
+    );
+    let out = p.ok(&["--store", store, "sync", "apply", "prompts"]);
+    assert!(out.contains("Pushed: created 1 version"), "{out}");
+    let shown = p.json(&["--store", store, "show", "greeting"]);
+    assert_eq!(shown["version"], "1.1.0", "{shown}");
+    assert_eq!(p.json(&["--store", store, "sync", "plan", "prompts"])["in_sync"], true);
+
+    // A released version edited in place: exit 1, a way out named, nothing changed.
+    let file = p.path().join("prompts/greeting/1.0.0.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("Hello {{ name }}!", "Hello there {{ name }}!")).unwrap();
+    let out = p.expect(1, &["--store", store, "sync", "plan", "prompts"]);
+    assert!(
+        out.contains("edited after it was saved") && out.contains("git checkout -- greeting/1.0.0.yaml"),
+        "{out}"
+    );
+    let out = p.expect(1, &["--store", store, "sync", "apply", "prompts"]);
+    assert!(out.contains("nothing was changed"), "{out}");
+    let history = p.json(&["--store", store, "history", "greeting"]);
+    assert_eq!(history.as_array().map(Vec::len), Some(2), "{history}");
+}
+
 /// `export --format` into a folder that holds an older export of other content refuses and
 /// writes nothing; the same content again is fine.
 #[test]

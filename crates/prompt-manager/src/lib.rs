@@ -203,6 +203,8 @@ pub use prompt_manager_core::{
 
 #[cfg(feature = "fs")]
 pub mod library;
+#[cfg(feature = "fs")]
+pub mod sync;
 /// Checks a folder of prompt files and says what is wrong at `file:line:column` (what
 /// `prompt-manager lint` runs). It lives in the storage crate, beside the formats it reads, and
 /// asks the engine it is given (`pm.engine()`, or a [`MiniJinjaEngine`]) about templates.

@@ -23,6 +23,7 @@ pub(crate) mod serve;
 pub(crate) mod show;
 pub(crate) mod stats;
 pub(crate) mod status;
+pub(crate) mod sync;
 pub(crate) mod update;
 pub(crate) mod usage;
 pub(crate) mod verify;
@@ -65,6 +66,7 @@ pub(crate) async fn run(ctx: &Context, command: Command) -> anyhow::Result<Outco
         Command::Audit(args) => audit::run(ctx, args).await,
         Command::Dependents(args) => dependents::run(ctx, args).await,
         Command::Stats(args) => stats::run(ctx, args).await,
+        Command::Sync(command) => sync::run(ctx, command).await,
         Command::Usage(args) => usage::report_usage(ctx, args).await,
         Command::Feedback(args) => usage::report_feedback(ctx, args).await,
         #[cfg(feature = "remote")]
