@@ -113,6 +113,10 @@ pub(crate) enum Command {
     /// Create, list and revoke the API keys of `serve`.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Subscribe URLs to changes (signed JSON events `serve` delivers with retries), see the
+    /// delivery log, redeliver.
+    #[command(subcommand)]
+    Webhooks(commands::webhooks::WebhooksCommand),
     /// The audit log of every change (all prompts, or one); `audit verify` checks its hash chain.
     Audit(commands::audit::AuditArgs),
     /// Which prompt versions include a prompt, and how (label, range, exact, latest).

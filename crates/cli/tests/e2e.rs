@@ -1545,6 +1545,67 @@ fn sync_plans_and_applies_a_folder_in_both_directions() {
     assert_eq!(history.as_array().map(Vec::len), Some(2), "{history}");
 }
 
+/// `webhooks add|list|deliveries|remove` on the webhooks file: the secret is printed once, a
+/// private address is refused unless allowed, listings never show a secret.
+#[test]
+fn webhooks_are_managed_from_the_command_line() {
+    let p = Project::new();
+    let store = "sqlite://./pm.db";
+    p.ok(&[
+        "--store",
+        store,
+        "create",
+        "--id",
+        "greeting",
+        "--template",
+        "Hi {{ name }}",
+    ]);
+    let err = p.stderr(2, &["--store", store, "webhooks", "add", "http://127.0.0.1:9000/hook"]);
+    assert!(err.contains("private-network"), "{err}");
+    let err = p.stderr(
+        2,
+        &[
+            "--store",
+            store,
+            "webhooks",
+            "add",
+            "https://hooks.example.com/pm",
+            "--events",
+            "version.made",
+        ],
+    );
+    assert!(
+        err.contains("unknown event `version.made`") && err.contains("label.moved"),
+        "{err}"
+    );
+    let added = p.json(&[
+        "--store",
+        store,
+        "webhooks",
+        "add",
+        "http://127.0.0.1:9000/hook",
+        "--allow-private",
+        "--events",
+        "version.created,label.moved",
+    ]);
+    assert!(added["secret"].as_str().unwrap().starts_with("whsec_"), "{added}");
+    assert_eq!(added["events"], serde_json::json!(["version.created", "label.moved"]));
+    let id = added["id"].as_str().unwrap().to_owned();
+    let listed = p.ok(&["--store", store, "webhooks", "list"]);
+    assert!(listed.contains(&id) && !listed.contains("whsec_"), "{listed}");
+    let file = std::fs::read_to_string(p.path().join("prompt-manager-webhooks.json")).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&file).unwrap();
+    assert_eq!(
+        file["subscriptions"][0]["after_seq"], 1,
+        "only changes after the subscription: {file}"
+    );
+    let out = p.ok(&["--store", store, "webhooks", "deliveries"]);
+    assert!(out.contains("No deliveries yet"), "{out}");
+    p.ok(&["--store", store, "webhooks", "remove", &id]);
+    let err = p.stderr(2, &["--store", store, "webhooks", "remove", &id]);
+    assert!(err.contains("no webhook"), "{err}");
+}
+
 /// `export --format` into a folder that holds an older export of other content refuses and
 /// writes nothing; the same content again is fine.
 #[test]

@@ -9,7 +9,6 @@
 //! [`KeyRing`]'s check interval and reloads it: revocation needs no restart.
 
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -163,71 +162,22 @@ fn read_file(path: &Path) -> Result<KeysFile, KeyError> {
     })
 }
 
-/// The folder of the keys file (`.` for a bare file name) and the file's name.
-fn folder_and_name(path: &Path) -> (PathBuf, String) {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    (dir, name)
-}
-
-/// Runs a read-modify-write of the keys file holding an exclusive lock on `.NAME.lock` beside
-/// it, so that two `keys create` or `revoke` runs at once never lose each other's change. The
-/// lock is released when the function returns (or the process dies). Readers take no lock: the
-/// file is replaced by an atomic rename.
+/// Runs a read-modify-write of the keys file under its lock ([`crate::private_file::locked`]),
+/// so that two `keys create` or `revoke` runs at once never lose each other's change.
 fn locked<T>(path: &Path, change: impl FnOnce() -> Result<T, KeyError>) -> Result<T, KeyError> {
-    let (dir, name) = folder_and_name(path);
-    let lock_path = dir.join(format!(".{name}.lock"));
-    let io = |source| KeyError::Io {
-        path: lock_path.clone(),
+    crate::private_file::locked(path, change, |lock_path, source| KeyError::Io {
+        path: lock_path,
         source,
-    };
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    let lock = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock_path)
-        .map_err(io)?;
-    lock.lock().map_err(io)?;
-    change()
+    })
 }
 
 fn write_file(path: &Path, file: &KeysFile) -> Result<(), KeyError> {
-    let io = |source| KeyError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let (dir, name) = folder_and_name(path);
-    std::fs::create_dir_all(&dir).map_err(io)?;
     let mut json = serde_json::to_string_pretty(file).map_err(|e| KeyError::Invalid(e.to_string()))?;
     json.push('\n');
-    // A fresh name each time: a leftover of a killed run is never reopened with its old mode.
-    let tmp = dir.join(format!(".{name}.tmp{}-{}", std::process::id(), random_hex(4)?));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let result = (|| {
-        let mut f = options.open(&tmp)?;
-        f.write_all(json.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // The rename is durable once the folder is synced.
-        std::fs::File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    crate::private_file::write(path, json.as_bytes()).map_err(|source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn random_hex(bytes: usize) -> Result<String, KeyError> {

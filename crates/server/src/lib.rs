@@ -62,11 +62,13 @@ mod error_log;
 mod governance;
 mod headers;
 pub mod keys;
+mod private_file;
 mod routes;
 mod serve;
 mod state;
 mod store_api;
 mod usage;
+pub mod webhooks;
 
 pub use error::{ApiError, PROBLEM_JSON, Problem};
 #[cfg(feature = "otlp")]
@@ -91,6 +93,7 @@ pub use state::{AppOptions, AppState};
         (name = "labels", description = "Named pointers to versions: set, move, roll back"),
         (name = "render", description = "Render prompts with variables"),
         (name = "governance", description = "Protected labels, the audit log and impact analysis"),
+        (name = "webhooks", description = "Subscriptions that receive each change as a signed JSON event (Standard Webhooks), their delivery logs and redelivery"),
         (name = "interop", description = "Other tools' files in and out: Langfuse prompt JSON, Prompty `.prompty` and MLflow prompt registry JSON"),
         (name = "prices", description = "The price table: US dollars per million tokens per model"),
         (name = "usage", description = "Usage and feedback reported after the model call, and analytics per version, label and variant"),
@@ -194,6 +197,11 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let parts = add::<__path_render_batch, _, _>(parts, render_batch);
     let parts = add::<__path_import_files, _, _>(parts, import_files);
     let parts = add::<__path_export_files, _, _>(parts, export_files);
+    let parts = add::<__path_list_webhooks, _, _>(parts, list_webhooks);
+    let parts = add::<__path_create_webhook, _, _>(parts, create_webhook);
+    let parts = add::<__path_delete_webhook, _, _>(parts, delete_webhook);
+    let parts = add::<__path_list_deliveries, _, _>(parts, list_deliveries);
+    let parts = add::<__path_redeliver, _, _>(parts, redeliver);
     let parts = add::<__path_list_prices, _, _>(parts, list_prices);
     let parts = add::<__path_get_price, _, _>(parts, get_price);
     let parts = add::<__path_set_price, _, _>(parts, set_price);

@@ -276,6 +276,10 @@ impl Server {
         } else {
             None
         };
+        let options = self.state.options();
+        let dispatcher = options.webhooks_file.clone().map(|path| {
+            crate::webhooks::Dispatcher::spawn(self.state.manager().clone(), path, options.webhooks.clone())
+        });
         let extra = self.ui.map(|(routes, _)| routes).unwrap_or_default();
         let router = crate::app_with(self.state.clone(), extra);
         let stopping = Arc::new(tokio::sync::Notify::new());
@@ -297,6 +301,9 @@ impl Server {
                 Ok(())
             }
         };
+        if let Some(dispatcher) = dispatcher {
+            dispatcher.stop().await;
+        }
         if let Some(flusher) = flusher {
             match flusher.shutdown().await {
                 Ok(report) => tracing::info!(

@@ -41,6 +41,10 @@ pub struct AppOptions {
     pub metrics_max_series: usize,
     /// The most `GET /v1/changes` streams open at once (default 10,000); more get 503.
     pub max_change_streams: usize,
+    /// The webhooks file (subscriptions, delivery log); `None`: webhooks are off.
+    pub webhooks_file: Option<PathBuf>,
+    /// How webhooks are delivered.
+    pub webhooks: crate::webhooks::WebhookOptions,
 }
 
 impl Default for AppOptions {
@@ -55,6 +59,8 @@ impl Default for AppOptions {
             max_batch: 100,
             metrics_max_series: DEFAULT_MAX_RENDER_SERIES,
             max_change_streams: 10_000,
+            webhooks_file: None,
+            webhooks: crate::webhooks::WebhookOptions::default(),
         }
     }
 }

@@ -19,7 +19,8 @@ serve_fresh() {
         serve_fresh_setup "$bin"
     fi
     # Started directly (not in a subshell) so that $! is the server itself.
-    "$bin" --store "sqlite://$work/pm.db" serve --port 0 --quiet --keys-file "$work/keys.json" "$@" \
+    "$bin" --store "sqlite://$work/pm.db" serve --port 0 --quiet --keys-file "$work/keys.json" \
+        --webhooks-file "$work/webhooks.json" "$@" \
         >"$work/stdout" 2>"$work/stderr" &
     server_pid=$!
     url=""

@@ -27,6 +27,7 @@ pub(crate) mod sync;
 pub(crate) mod update;
 pub(crate) mod usage;
 pub(crate) mod verify;
+pub(crate) mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -67,6 +68,7 @@ pub(crate) async fn run(ctx: &Context, command: Command) -> anyhow::Result<Outco
         Command::Dependents(args) => dependents::run(ctx, args).await,
         Command::Stats(args) => stats::run(ctx, args).await,
         Command::Sync(command) => sync::run(ctx, command).await,
+        Command::Webhooks(command) => webhooks::run(ctx, command).await,
         Command::Usage(args) => usage::report_usage(ctx, args).await,
         Command::Feedback(args) => usage::report_feedback(ctx, args).await,
         #[cfg(feature = "remote")]

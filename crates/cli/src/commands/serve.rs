@@ -14,6 +14,8 @@
 //! seed_example = true               # create examples/greeting in an empty store
 //! metrics_max_series = 1000         # (prompt, version, label) series on /metrics; more fold into "_other"
 //! max_change_streams = 10000        # GET /v1/changes streams open at once; more get 503
+//! webhooks_file = "prompt-manager-webhooks.json"   # subscriptions and delivery log, relative to this file
+//! webhooks_allow_private = false    # let webhooks call private-network addresses
 //! ```
 //!
 //! The server runs on its own multi-threaded runtime (the command line's is single-threaded).
@@ -43,6 +45,14 @@ pub(crate) struct ServeArgs {
     /// The API keys file (default prompt-manager-keys.json beside prompt-manager.toml).
     #[arg(long, value_name = "PATH", env = "PROMPT_MANAGER_KEYS_FILE")]
     keys_file: Option<PathBuf>,
+    /// The webhooks file: subscriptions and their delivery log (default
+    /// prompt-manager-webhooks.json beside prompt-manager.toml).
+    #[arg(long, value_name = "PATH", env = "PROMPT_MANAGER_WEBHOOKS_FILE")]
+    webhooks_file: Option<PathBuf>,
+    /// Let webhooks call private-network addresses (loopback, 10/8, 192.168/16, …), for receivers
+    /// inside your network.
+    #[arg(long)]
+    webhooks_allow_private: bool,
     /// Do not create the example prompt in an empty store.
     #[arg(long)]
     no_seed: bool,
@@ -68,6 +78,8 @@ struct ServerTable {
     seed_example: Option<bool>,
     metrics_max_series: Option<usize>,
     max_change_streams: Option<usize>,
+    webhooks_file: Option<String>,
+    webhooks_allow_private: Option<bool>,
 }
 
 fn server_table(ctx: &Context) -> anyhow::Result<ServerTable> {
@@ -113,6 +125,16 @@ pub(crate) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Outcom
         concurrency_limit: table.concurrency_limit.unwrap_or(defaults.app.concurrency_limit),
         metrics_max_series: table.metrics_max_series.unwrap_or(defaults.app.metrics_max_series),
         max_change_streams: table.max_change_streams.unwrap_or(defaults.app.max_change_streams),
+        webhooks_file: Some(super::webhooks::webhooks_path(
+            ctx,
+            args.webhooks_file
+                .clone()
+                .or_else(|| table.webhooks_file.as_deref().map(|p| super::from_config_dir(ctx, p))),
+        )),
+        webhooks: prompt_manager_server::webhooks::WebhookOptions {
+            allow_private: args.webhooks_allow_private || table.webhooks_allow_private.unwrap_or(false),
+            ..defaults.app.webhooks.clone()
+        },
         ..defaults.app.clone()
     };
     let config = ServerConfig {

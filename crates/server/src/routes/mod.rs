@@ -10,6 +10,7 @@ mod operations;
 mod prices;
 mod prompts;
 mod render;
+mod webhooks;
 
 pub(crate) use interop::*;
 pub(crate) use labels::*;
@@ -17,6 +18,7 @@ pub(crate) use operations::*;
 pub(crate) use prices::*;
 pub(crate) use prompts::*;
 pub(crate) use render::*;
+pub(crate) use webhooks::*;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
