@@ -83,6 +83,8 @@ pub fn router(app: AppState) -> Router<AppState> {
         )
         .route("/ui/edit/{*id}", get(pages::edit::page_get).post(pages::edit::submit))
         .route("/ui/new", get(pages::create::page_get).post(pages::create::submit))
+        .route("/ui/webhooks", get(pages::webhooks::page))
+        .route("/ui/webhooks/redeliver", post(pages::webhooks::redeliver))
         .route("/ui/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(web.clone(), session::layer))
         .with_state(web)

@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("diff.html", include_str!("../templates/diff.html")),
     ("confirm.html", include_str!("../templates/confirm.html")),
     ("audit.html", include_str!("../templates/audit.html")),
+    ("webhooks.html", include_str!("../templates/webhooks.html")),
     ("playground.html", include_str!("../templates/playground.html")),
     ("prompt_form.html", include_str!("../templates/prompt_form.html")),
     ("edit.html", include_str!("../templates/edit.html")),

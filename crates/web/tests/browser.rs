@@ -240,7 +240,28 @@ async fn the_journeys_pass_in_a_real_browser() {
     let reader = keys::create(&keys_file, "reader", Scope::Read).unwrap();
     let writer = keys::create(&keys_file, "writer", Scope::Write).unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let open = start(dir.path(), "open", AppOptions::default(), stopped.clone()).await;
+    // The open server delivers webhooks: one subscription (to a port nobody listens on) that
+    // receives every change its seed makes, each tried once and failed (the webhooks journey).
+    let webhooks_file = dir.path().join("open-webhooks.json");
+    prompt_manager_server::webhooks::add(
+        &webhooks_file,
+        "http://127.0.0.1:9/seeded",
+        prompt_manager_server::webhooks::EventType::ALL.into_iter().collect(),
+        0,
+        true,
+    )
+    .unwrap();
+    let open_options = AppOptions {
+        webhooks_file: Some(webhooks_file),
+        webhooks: prompt_manager_server::webhooks::WebhookOptions {
+            allow_private: true,
+            poll: Duration::from_millis(100),
+            max_attempts: 1,
+            ..Default::default()
+        },
+        ..AppOptions::default()
+    };
+    let open = start(dir.path(), "open", open_options, stopped.clone()).await;
     let keyed = start(
         dir.path(),
         "keyed",

@@ -14,6 +14,7 @@ pub(crate) mod labels;
 pub(crate) mod playground;
 pub(crate) mod prompt;
 pub(crate) mod status;
+pub(crate) mod webhooks;
 
 use axum::http::StatusCode;
 use prompt_manager::{InputSchema, PromptId, PromptStatus};
