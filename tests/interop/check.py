@@ -91,7 +91,9 @@ def mlflow_job(path, variables):
     )
     bridge = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bridge)
-    with tempfile.TemporaryDirectory() as registry:
+    # MLflow may still write in the background (linking a prompt to an experiment) as the
+    # folder goes: its removal is best effort.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as registry:
         uri = "file://" + registry
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)

@@ -646,6 +646,55 @@ fn mlflow_files_come_back_as_they_were() {
     }
 }
 
+/// Version numbers that are not `N.0.0` come back as they were through the formats that keep
+/// every version, and two ids MLflow would give one name are refused.
+#[test]
+fn version_numbers_survive_the_formats_that_renumber() {
+    let prompts: Vec<Prompt> = ["Hi {{ name }}", "Hello {{ name }}", "Hello {{ name }}!"]
+        .iter()
+        .map(|t| Prompt::text("greeting", *t).unwrap())
+        .collect();
+    let versions: Vec<prompt_manager::semver::Version> =
+        ["1.0.0", "1.1.0", "2.0.0"].iter().map(|v| v.parse().unwrap()).collect();
+    let exportable: Vec<Exportable<'_>> = prompts
+        .iter()
+        .zip(&versions)
+        .map(|(prompt, version)| Exportable {
+            prompt,
+            version: Some(version),
+            labels: &[],
+            changelog: "",
+            author: None,
+            created_at: None,
+        })
+        .collect();
+    for format in [Format::Langfuse, Format::Mlflow] {
+        let written = interop::export(format, &exportable).unwrap();
+        let read = interop::import(format, &written.files[0].text, "f.json").unwrap();
+        let back: Vec<String> = read
+            .entries
+            .iter()
+            .map(|e| e.version.as_ref().unwrap().to_string())
+            .collect();
+        assert_eq!(back, ["1.0.0", "1.1.0", "2.0.0"], "{format}");
+    }
+    let a = Prompt::text("a.b", "x").unwrap();
+    let b = Prompt::text("a/b", "y").unwrap();
+    let err = interop::export(Format::Mlflow, &[export_entry(&a), export_entry(&b)]).unwrap_err();
+    assert!(err.to_string().contains("also"), "{err}");
+}
+
+fn export_entry(prompt: &Prompt) -> Exportable<'_> {
+    Exportable {
+        prompt,
+        version: None,
+        labels: &[],
+        changelog: "",
+        author: None,
+        created_at: None,
+    }
+}
+
 /// Bad files are refused at their place, and nothing is written.
 #[test]
 fn bad_files_say_what_and_where() {

@@ -42,10 +42,7 @@ fn actions(plan: &SyncPlan, direction: Direction) -> Vec<String> {
         .iter()
         .flat_map(|p| {
             p.side(direction).actions.iter().map(move |a| match a {
-                Action::CreateVersion { version, labels, .. } => {
-                    let labels: Vec<String> = labels.iter().map(ToString::to_string).collect();
-                    format!("{} create {version} [{}]", p.id, labels.join(","))
-                }
+                Action::CreateVersion { version, .. } => format!("{} create {version}", p.id),
                 Action::MoveLabel {
                     label,
                     from,
@@ -92,9 +89,10 @@ async fn a_folder_pushes_into_an_empty_store_and_then_both_are_in_sync() {
     assert_eq!(
         actions(&plan, Direction::Push),
         [
-            "greeting create 1.0.0 [production]",
-            "greeting create 1.1.0 []",
-            "support/triage create 1.0.0 []"
+            "greeting create 1.0.0",
+            "greeting create 1.1.0",
+            "greeting move production -→1.0.0",
+            "support/triage create 1.0.0"
         ]
     );
     assert!(actions(&plan, Direction::Pull).is_empty());
@@ -133,7 +131,7 @@ async fn a_pull_writes_the_stores_versions_and_labels_into_the_folder() {
     let plan = sync::plan(&s.pm, &s.folder, false).await.unwrap();
     assert_eq!(
         actions(&plan, Direction::Pull),
-        ["faq create 1.0.0 []", "faq create 1.1.0 [production]"]
+        ["faq create 1.0.0", "faq create 1.1.0", "faq move production -→1.1.0"]
     );
     sync::apply(&s.pm, &s.folder, &plan, Direction::Pull, false)
         .await
@@ -143,19 +141,46 @@ async fn a_pull_writes_the_stores_versions_and_labels_into_the_folder() {
     assert!(labels.contains("production"), "{labels}");
     assert!(sync::plan(&s.pm, &s.folder, false).await.unwrap().is_in_sync());
 
-    // A label moved back on the store is a rollback for the folder.
+    // A label moved back on the store (an incident) is a rollback for the folder to pull, and
+    // a push would undo it: a conflict, never a silent move forward.
     s.pm.set_label("faq", "production", "1.0.0").await.unwrap();
     let plan = sync::plan(&s.pm, &s.folder, false).await.unwrap();
     assert_eq!(
         actions(&plan, Direction::Pull),
         ["faq move production 1.1.0→1.0.0 rollback"]
     );
-    // ...and pushing would move it forward again: the direction decides who wins.
-    assert_eq!(actions(&plan, Direction::Push), ["faq move production 1.0.0→1.1.0"]);
+    assert!(actions(&plan, Direction::Push).is_empty());
+    let push = conflicts(&plan, Direction::Push);
+    assert!(
+        push.iter()
+            .any(|c| c.contains("`production` was moved in the store to 1.0.0")),
+        "{push:?}"
+    );
     sync::apply(&s.pm, &s.folder, &plan, Direction::Pull, false)
         .await
         .unwrap();
     assert!(sync::plan(&s.pm, &s.folder, false).await.unwrap().is_in_sync());
+
+    // Moved again in the folder afterwards (a pull request): the push moves it, and a pull
+    // would undo the folder's move, the mirror conflict.
+    let local = folder_pm(&s).await;
+    local.set_label("faq", "production", "1.1.0").await.unwrap();
+    let plan = sync::plan(&s.pm, &s.folder, false).await.unwrap();
+    assert_eq!(
+        actions(&plan, Direction::Push),
+        ["faq move production 1.0.0→1.1.0"],
+        "{plan:#?}"
+    );
+    assert!(
+        conflicts(&plan, Direction::Pull)
+            .iter()
+            .any(|c| c.contains("`production` was moved in the folder")),
+        "{plan:#?}"
+    );
+    sync::apply(&s.pm, &s.folder, &plan, Direction::Push, false)
+        .await
+        .unwrap();
+    assert_eq!(s.pm.get("faq@production").await.unwrap().version.to_string(), "1.1.0");
 }
 
 #[tokio::test]
@@ -362,6 +387,29 @@ async fn labels_moved_elsewhere_and_protected_labels_are_conflicts() {
     );
     let audit = s.pm.audit(&prompt_manager::AuditQuery::default()).await.unwrap();
     assert!(audit.iter().any(|e| e.forced), "the override is recorded");
+
+    // A protected label onto a new version, forced: the version first, then the label.
+    local
+        .update(
+            Prompt::text("greeting", "Hey {{ name }}!").unwrap(),
+            Bump::Minor,
+            "edit",
+        )
+        .await
+        .unwrap();
+    local.set_label("greeting", "production", "1.2.0").await.unwrap();
+    let plan = sync::plan(&s.pm, &s.folder, true).await.unwrap();
+    assert_eq!(
+        actions(&plan, Direction::Push),
+        ["greeting create 1.2.0", "greeting move production 1.0.0→1.2.0"]
+    );
+    sync::apply(&s.pm, &s.folder, &plan, Direction::Push, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.pm.get("greeting@production").await.unwrap().version.to_string(),
+        "1.2.0"
+    );
 }
 
 #[tokio::test]

@@ -250,6 +250,7 @@ impl Entry<'_> {
             }
         };
         let carried = Carried::read(ours, self, warnings)?;
+        let version = carried.version.clone().or(version);
         let kind_name = object.remove("type");
         let prompt_value = object.remove("prompt").ok_or_else(|| self.error("no `prompt`"))?;
         let (format, template) = match (kind_name.as_ref().and_then(Value::as_str), prompt_value) {
@@ -441,6 +442,8 @@ struct Carried {
     /// template engine drops when it renders, and Langfuse's text therefore lacks.
     newlines: BTreeSet<usize>,
     optional: BTreeSet<String>,
+    /// Our version number, when it is not the `N.0.0` of Langfuse's `N`.
+    version: Option<Version>,
 }
 
 impl Carried {
@@ -476,6 +479,10 @@ impl Carried {
                 .transpose()
                 .map_err(|e| bad("optional_placeholders", e))?
                 .unwrap_or_default(),
+            version: take("version")
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| bad("version", e))?,
         };
         if !ours.is_empty() {
             let keys: Vec<String> = ours.keys().map(|k| format!("`{k}`")).collect();
@@ -550,9 +557,10 @@ pub(crate) fn export(versions: &[Exportable<'_>]) -> Result<Export> {
     let mut out = Export::default();
     for (id, versions) in by_prompt {
         let newest = versions.len();
+        let numbers = crate::tool_numbers(&versions);
         let mut objects = Vec::with_capacity(versions.len());
         for (ordinal, v) in versions.into_iter().enumerate() {
-            objects.push(object_of(v, ordinal + 1, ordinal + 1 == newest)?);
+            objects.push(object_of(v, numbers[ordinal], ordinal + 1 == newest)?);
         }
         let text = serde_json::to_string_pretty(&objects).map_err(|e| Error::InvalidPrompt {
             id: id.to_string(),
@@ -567,7 +575,7 @@ pub(crate) fn export(versions: &[Exportable<'_>]) -> Result<Export> {
 }
 
 /// One version as Langfuse's object; `ordinal` is its Langfuse version number.
-fn object_of(v: &Exportable<'_>, ordinal: usize, newest: bool) -> Result<Value> {
+fn object_of(v: &Exportable<'_>, ordinal: u64, newest: bool) -> Result<Value> {
     let prompt = v.prompt;
     let id = &prompt.id;
     let mut ours = Map::new();
@@ -621,6 +629,12 @@ fn object_of(v: &Exportable<'_>, ordinal: usize, newest: bool) -> Result<Value> 
     };
     if !newlines.is_empty() {
         ours.insert("newlines".into(), json!(newlines));
+    }
+    // Langfuse numbers versions 1, 2, 3: ours travels when it is not `N.0.0` of that number.
+    if let Some(version) = v.version
+        && *version != Version::new(ordinal, 0, 0)
+    {
+        ours.insert("version".into(), json!(version.to_string()));
     }
     let metadata = &prompt.metadata;
     if let Some(d) = &metadata.description {

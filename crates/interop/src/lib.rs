@@ -283,6 +283,24 @@ pub(crate) fn json_content_offset(text: &str, from: usize, content: &str, at: us
     }
 }
 
+/// The numbers a tool that counts versions 1, 2, 3 (Langfuse, MLflow) gets for a prompt's
+/// `versions` (in order): their majors when every version is `N.0.0` (as such an import makes
+/// them), else 1, 2, 3; the version travels in the file where it is not `N.0.0` of its number.
+fn tool_numbers(versions: &[&Exportable<'_>]) -> Vec<u64> {
+    let majors: Option<Vec<u64>> = versions
+        .iter()
+        .map(|v| {
+            v.version
+                .filter(|v| v.minor == 0 && v.patch == 0 && v.pre.is_empty() && v.major > 0)
+                .map(|v| v.major)
+        })
+        .collect();
+    match majors {
+        Some(majors) if majors.windows(2).all(|w| w[0] < w[1]) => majors,
+        _ => (1..=versions.len() as u64).collect(),
+    }
+}
+
 /// Whether a Jinja `source` has a statement that loads another template (`include`, `import`,
 /// `from`, `extends`), which no other tool's file can load.
 fn includes_another(source: &str) -> bool {

@@ -97,7 +97,12 @@ fn variables(text: &str) -> Vec<(usize, usize, &str)> {
 /// The variable MLflow's pattern matches at `open` (a `{{`): where it ends and its name.
 fn variable_at(text: &str, open: usize) -> Option<(usize, &str)> {
     let skip_space = |mut at: usize| {
-        while let Some(c) = text[at..].chars().next().filter(|c| c.is_whitespace()) {
+        // Python's `\s`: Unicode whitespace and the separators \x1c to \x1f.
+        while let Some(c) = text[at..]
+            .chars()
+            .next()
+            .filter(|c| c.is_whitespace() || ('\x1c'..='\x1f').contains(c))
+        {
             at += c.len_utf8();
         }
         at
@@ -275,6 +280,7 @@ impl Entry<'_> {
         }
         .map(|n| Version::new(n, 0, 0));
         let (tags, carried) = self.tags(object.remove("tags"), warnings)?;
+        let version = carried.version.clone().or(version);
         let id = match &carried.id {
             Some(id) if id.replace('/', ".") == name => id.clone(),
             Some(id) => {
@@ -522,6 +528,8 @@ fn unmark(source: &str) -> &str {
 #[derive(Default)]
 struct Carried {
     id: Option<String>,
+    /// Our version number, when it is not the `N.0.0` of MLflow's `N`.
+    version: Option<Version>,
     format: Option<PromptFormat>,
     description: Option<String>,
     tags: BTreeSet<String>,
@@ -548,6 +556,7 @@ impl Carried {
         }
         let carried = Carried {
             id: field!("id"),
+            version: field!("version"),
             format: field!("format"),
             description: field!("description"),
             tags: field!("tags").unwrap_or_default(),
@@ -576,10 +585,24 @@ pub(crate) fn export(versions: &[Exportable<'_>]) -> Result<Export> {
         by_prompt.entry(&v.prompt.id).or_default().push(v);
     }
     let mut out = Export::default();
+    // MLflow's names have no folders: `a/b` is written `a.b`, which must not be another prompt's.
+    let mut names: BTreeMap<String, &PromptId> = BTreeMap::new();
+    for id in by_prompt.keys() {
+        if let Some(other) = names.insert(id.as_str().replace('/', "."), id) {
+            return Err(cannot(
+                id,
+                format!(
+                    "its MLflow name `{}` is also `{other}`'s (MLflow names have no `/`)",
+                    id.as_str().replace('/', ".")
+                ),
+            ));
+        }
+    }
     for (id, versions) in by_prompt {
+        let numbers = crate::tool_numbers(&versions);
         let mut objects = Vec::with_capacity(versions.len());
         for (ordinal, v) in versions.into_iter().enumerate() {
-            objects.push(object_of(v, ordinal + 1)?);
+            objects.push(object_of(v, numbers[ordinal])?);
         }
         let text = serde_json::to_string_pretty(&objects).map_err(|e| cannot(id, format!("as JSON: {e}")))?;
         out.files.push(ExportFile {
@@ -641,7 +664,7 @@ fn pieces_of(id: &PromptId, sources: &[&str]) -> Result<(Vec<String>, Vec<usize>
 }
 
 /// One version as MLflow's object; `ordinal` is its MLflow version number.
-fn object_of(v: &Exportable<'_>, ordinal: usize) -> Result<Value> {
+fn object_of(v: &Exportable<'_>, ordinal: u64) -> Result<Value> {
     let prompt = v.prompt;
     let id = &prompt.id;
     let mut ours = Map::new();
@@ -703,6 +726,12 @@ fn object_of(v: &Exportable<'_>, ordinal: usize) -> Result<Value> {
     if id.as_str().contains('/') {
         // MLflow's names have no folders (letters, digits, `_`, `.`, `-`).
         ours.insert("id".into(), json!(id.as_str()));
+    }
+    // MLflow numbers versions 1, 2, 3: ours travels when it is not `N.0.0` of that number.
+    if let Some(version) = v.version
+        && *version != Version::new(ordinal, 0, 0)
+    {
+        ours.insert("version".into(), json!(version.to_string()));
     }
     let metadata = &prompt.metadata;
     if let Some(d) = &metadata.description {

@@ -13,6 +13,9 @@ use std::fmt::Write as _;
 
 /// The escape of one `{` in a source: what a Jinja source says to print `{`.
 const BRACE: &str = "{{ \"{\" }}";
+/// The escape of a carriage return: Jinja turns a raw `\r` of a source into `\n`, while the
+/// other tools print it as it is.
+const CR: &str = "{{ \"\\r\" }}";
 
 /// A problem at a byte offset of the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +55,8 @@ pub(crate) fn push_literal(out: &mut String, text: &str, next: Option<char>) {
         let following = chars.peek().copied().or(next);
         if c == '{' && matches!(following, Some('{' | '%' | '#')) {
             out.push_str(BRACE);
+        } else if c == '\r' {
+            out.push_str(CR);
         } else {
             out.push(c);
         }
@@ -184,10 +189,10 @@ pub(crate) fn from_jinja_unchecked(
     let mut at = 0;
     while at < source.len() {
         let Some(open) = find_tag(source, at) else {
-            out.push_str(&source[at..]);
+            push_rendered(&mut out, &source[at..]);
             break;
         };
-        out.push_str(&source[at..open]);
+        push_rendered(&mut out, &source[at..open]);
         let kind = source.as_bytes()[open + 1];
         let closer = match kind {
             b'{' => "}}",
@@ -210,6 +215,7 @@ pub(crate) fn from_jinja_unchecked(
         };
         match kind {
             b'{' if inner == "\"{\"" || inner == "'{'" => out.push('{'),
+            b'{' if inner == "\"\\r\"" || inner == "'\\r'" => out.push('\r'),
             b'{' if is_name(inner) => {
                 let start = out.len();
                 out.push_str(&source[open..close + 2]);
@@ -232,6 +238,15 @@ pub(crate) fn from_jinja_unchecked(
         at = close + 2;
     }
     Ok((out, variables))
+}
+
+/// Appends literal source text as the engine renders it: a raw `\r\n` or `\r` is a newline.
+fn push_rendered(out: &mut String, text: &str) {
+    if text.contains('\r') {
+        out.push_str(&text.replace("\r\n", "\n").replace('\r', "\n"));
+    } else {
+        out.push_str(text);
+    }
 }
 
 /// The next `{{`, `{%` or `{#` at or after `from`.
@@ -276,6 +291,7 @@ mod tests {
         assert_eq!(there_and_back("{{ }} and {{"), "{{ \"{\" }}{ }} and {{ \"{\" }}{");
         assert_eq!(there_and_back("ends with {"), "ends with {");
         assert_eq!(there_and_back("{{a}}{{b}}"), "{{a}}{{b}}");
+        assert_eq!(there_and_back("line\r\n{{a}}"), "line{{ \"\\r\" }}\n{{a}}");
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //! - a version on one side only is created on the other (push: folder → store; pull: store →
 //!   folder), with the bump its diff from the version before it suggests, flagged when the number
 //!   chosen is smaller;
-//! - a label that points elsewhere is moved to where the source side points it (a move to a
-//!   lower version is flagged as a rollback);
+//! - a label that points elsewhere is moved to where the source side points it, after the
+//!   versions (a move to a lower version is flagged as a rollback) — unless the target side moved
+//!   it later than the source side last did (by the two label histories): that is a change the
+//!   source has not seen, such as a rollback in the store during an incident, and a conflict;
 //! - **drift** is a conflict, never overwritten: one version number with two contents (a released
 //!   version edited by hand in the folder, or changed on the server), versions the target side has
 //!   that the source lacks while the source adds its own, a new version below the other side's
@@ -41,6 +43,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
@@ -157,12 +161,11 @@ impl Side {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
-    /// A version the target side lacks is created, with the labels that point at it.
+    /// A version the target side lacks is created (the labels that point at it follow as
+    /// [`Action::MoveLabel`]s).
     CreateVersion {
         /// Its number.
         version: Version,
-        /// Labels moved onto it in the same write.
-        labels: Vec<LabelName>,
         /// What its diff from the version before it suggests, when there is one.
         #[serde(skip_serializing_if = "Option::is_none")]
         suggested: Option<Suggested>,
@@ -215,6 +218,8 @@ struct Holdings {
     /// Versions whose file no longer matches its recorded hash (folder only).
     edited: BTreeMap<Version, String>,
     labels: BTreeMap<LabelName, Version>,
+    /// When each label was last moved on this side, and by whom (from its label history).
+    moved: BTreeMap<LabelName, (DateTime<Utc>, Option<String>)>,
     protected: BTreeSet<LabelName>,
     status: PromptStatus,
 }
@@ -268,6 +273,12 @@ async fn holdings(store: &dyn Store, id: &PromptId, load_all: bool) -> Result<Ho
             }
         }
         held.versions.insert(info.version, info.content_hash.to_string());
+    }
+    for event in store.label_history(id, None).await? {
+        let newer = held.moved.get(&event.label).is_none_or(|(at, _)| event.at >= *at);
+        if newer {
+            held.moved.insert(event.label.clone(), (event.at, event.actor.clone()));
+        }
     }
     let summary = store.summary(id).await?;
     held.labels = summary.labels;
@@ -449,15 +460,8 @@ async fn side(
             }
             None => None,
         };
-        let labels = source
-            .labels
-            .iter()
-            .filter(|(label, v)| *v == version && target.labels.get(*label) != Some(version))
-            .map(|(label, _)| label.clone())
-            .collect();
         out.actions.push(Action::CreateVersion {
             version: version.clone(),
-            labels,
             suggested,
             content,
         });
@@ -483,6 +487,36 @@ async fn side(
         if differing.contains(to) {
             continue;
         }
+        // Who moved it last: a move on the target side after the source's last move of it is a
+        // change the source has not seen (a rollback in the store during an incident), which
+        // copying would undo.
+        if let Some((at, actor)) = target.moved.get(label)
+            && source.moved.get(label).is_none_or(|(theirs, _)| at > theirs)
+        {
+            let since = match source.moved.get(label) {
+                Some((theirs, _)) => format!("its last move in {from_name} ({})", stamp(theirs)),
+                None => format!("any move of it recorded in {from_name}"),
+            };
+            out.conflicts.push(Conflict {
+                message: format!(
+                    "{id}: `{label}` was moved in {to_name} to {} at {}{}, after {since}",
+                    from.map_or("(unset)".to_owned(), ToString::to_string),
+                    stamp(at),
+                    actor.as_ref().map(|a| format!(" by {a}")).unwrap_or_default()
+                ),
+                resolve: match direction {
+                    Direction::Push => format!(
+                        "pull it first (`sync apply --direction pull`), or, to move it anyway, set it again in the \
+                         folder: `prompt-manager --store dir://FOLDER label set {id} {label} {to}`"
+                    ),
+                    Direction::Pull => format!(
+                        "push first (`sync apply`), or, to keep the store's, set it again there: `prompt-manager label \
+                         set {id} {label} {to}`"
+                    ),
+                },
+            });
+            continue;
+        }
         if direction == Direction::Push && target.protected.contains(label) && !force {
             out.conflicts.push(Conflict {
                 message: format!("{id}: `{label}` is protected in the store"),
@@ -491,9 +525,6 @@ async fn side(
                     .to_owned(),
             });
             continue;
-        }
-        if new.contains(to) {
-            continue; // moved by its version's creation
         }
         out.actions.push(Action::MoveLabel {
             label: label.clone(),
@@ -528,6 +559,11 @@ fn suggestion(
         reasons: suggestion.reasons,
         smaller: step < suggestion.bump,
     })
+}
+
+/// A time in messages: UTC to the second.
+fn stamp(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 fn next_minor(v: &Version) -> Version {
@@ -575,22 +611,14 @@ pub async fn apply(
     for prompt in &plan.prompts {
         for action in &prompt.side(direction).actions {
             match action {
-                Action::CreateVersion {
-                    version,
-                    labels,
-                    content,
-                    ..
-                } => {
+                Action::CreateVersion { version, content, .. } => {
                     let status = match direction {
                         Direction::Push => folder.summary(&prompt.id).await.map(|s| s.status),
                         Direction::Pull => pm.store().summary(&prompt.id).await.map(|s| s.status),
                     }
                     .unwrap_or_default();
-                    entries.push(LibraryEntry::from_version(content, labels.clone(), status));
+                    entries.push(LibraryEntry::from_version(content, Vec::new(), status));
                     report.created.push((prompt.id.clone(), version.clone()));
-                    report
-                        .moved
-                        .extend(labels.iter().map(|l| (prompt.id.clone(), l.clone(), version.clone())));
                 }
                 Action::MoveLabel { label, from, to, .. } => {
                     moves.push((prompt.id.clone(), label.clone(), from.clone(), to.clone()));

@@ -287,6 +287,47 @@ async fn private_addresses_are_refused_unless_allowed_and_a_dead_receiver_fails_
     assert_eq!(listed[0].failed, 1);
 }
 
+/// A subscription added while the dispatcher is behind does not make the others skip changes.
+#[tokio::test]
+async fn adding_a_subscription_loses_no_event_of_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let pm = store(dir.path()).await;
+    let file = dir.path().join("webhooks.json");
+    let a = webhooks::add(&file, "http://127.0.0.1:9/a", events(true), 0, true).unwrap();
+    // Changes while no dispatcher runs, then a second subscription from the log's head.
+    pm.create(Prompt::text("one", "1").unwrap()).await.unwrap();
+    pm.create(Prompt::text("two", "2").unwrap()).await.unwrap();
+    let b = webhooks::add(
+        &file,
+        "http://127.0.0.1:9/b",
+        events(true),
+        webhooks::audit_head(&pm).await.unwrap(),
+        true,
+    )
+    .unwrap();
+    let options = WebhookOptions {
+        max_attempts: 1,
+        ..fast(true)
+    };
+    let dispatcher = Dispatcher::spawn(pm.clone(), file.clone(), options);
+    let all = wait_for(&file, "both of a's changes", |d| {
+        d.iter()
+            .filter(|d| d.subscription == a.id && d.status == DeliveryStatus::Failed)
+            .count()
+            == 2
+    })
+    .await;
+    dispatcher.stop().await;
+    assert!(
+        all.iter().all(|d| d.subscription != b.id),
+        "b starts after them: {all:#?}"
+    );
+    // A failed delivery of a removed subscription cannot be queued again.
+    webhooks::remove(&file, &a.id).unwrap();
+    let err = webhooks::redeliver(&file, &all[0].id).unwrap_err();
+    assert!(err.to_string().contains("was removed"), "{err}");
+}
+
 #[tokio::test]
 async fn the_rest_api_needs_an_admin_key_and_shows_the_secret_once() {
     let mut tokens = None;

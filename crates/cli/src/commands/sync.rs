@@ -201,17 +201,8 @@ fn human(
 
 fn action_text(action: &Action) -> String {
     match action {
-        Action::CreateVersion {
-            version,
-            labels,
-            suggested,
-            ..
-        } => {
+        Action::CreateVersion { version, suggested, .. } => {
             let mut text = format!("create {version}");
-            if !labels.is_empty() {
-                let labels: Vec<String> = labels.iter().map(|l| format!("+{l}")).collect();
-                text.push_str(&format!(" ({})", labels.join(", ")));
-            }
             if let Some(s) = suggested {
                 text.push_str(&format!(
                     "; from {}: {} suggested ({})",

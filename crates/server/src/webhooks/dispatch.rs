@@ -80,7 +80,7 @@ struct Attempt {
 impl Worker {
     /// One round: enqueue what the audit log has after the cursor, then send what is due.
     async fn round(&self) -> Result<(), WebhookError> {
-        let file = super::read(&self.path)?;
+        let file = self.blocking(|path| super::read(&path)).await?;
         if file.subscriptions.is_empty() {
             return Ok(());
         }
@@ -94,12 +94,15 @@ impl Worker {
             .await
             .map_err(|e| WebhookError::Invalid(format!("reading the audit log: {e}")))?;
         if !entries.is_empty() {
-            super::update(&self.path, |file| {
-                enqueue(file, &entries);
-                Ok(())
-            })?;
+            self.blocking(move |path| {
+                super::update(&path, |file| {
+                    enqueue(file, &entries);
+                    Ok(())
+                })
+            })
+            .await?;
         }
-        let file = super::read(&self.path)?;
+        let file = self.blocking(|path| super::read(&path)).await?;
         let now = Utc::now();
         let due: Vec<Delivery> = file
             .deliveries
@@ -131,14 +134,28 @@ impl Worker {
             }
         }
         let options = self.options.clone();
-        super::update(&self.path, move |file| {
-            for attempt in attempts {
-                if let Some(d) = file.deliveries.iter_mut().find(|d| d.id == attempt.id) {
-                    record(d, attempt, &options);
+        self.blocking(move |path| {
+            super::update(&path, move |file| {
+                for attempt in attempts {
+                    if let Some(d) = file.deliveries.iter_mut().find(|d| d.id == attempt.id) {
+                        record(d, attempt, &options);
+                    }
                 }
-            }
-            Ok(())
+                Ok(())
+            })
         })
+        .await
+    }
+
+    /// Runs a file operation (a lock, reads, fsyncs) off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(PathBuf) -> Result<T, WebhookError> + Send + 'static,
+    ) -> Result<T, WebhookError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || work(path))
+            .await
+            .map_err(|e| WebhookError::Invalid(format!("a webhooks file operation stopped: {e}")))?
     }
 }
 
@@ -279,6 +296,8 @@ async fn send(url: &str, secret: &str, delivery: &Delivery, options: &WebhookOpt
     let client = match reqwest::Client::builder()
         .timeout(options.timeout)
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve the host itself, past the address check and the pinning.
+        .no_proxy()
         .resolve(&bare, address)
         .user_agent(concat!("prompt-manager-webhooks/", env!("CARGO_PKG_VERSION")))
         .build()

@@ -37,7 +37,8 @@ use utoipa::ToSchema;
 
 pub use dispatch::Dispatcher;
 
-/// The delivery log keeps at most this many finished deliveries (the newest).
+/// The delivery log keeps at most this many delivered deliveries (the newest); pending and
+/// failed ones stay.
 const KEEP_FINISHED: usize = 2_000;
 
 /// An event a subscription can receive.
@@ -306,19 +307,20 @@ pub(crate) fn update<T>(
     )
 }
 
-/// Keeps every pending delivery and the newest finished ones.
+/// Keeps every pending and failed delivery (a failed one waits for `redeliver`) and the newest
+/// delivered ones.
 fn prune(file: &mut WebhookFile) {
-    let finished = file
+    let delivered = file
         .deliveries
         .iter()
-        .filter(|d| d.status != DeliveryStatus::Pending)
+        .filter(|d| d.status == DeliveryStatus::Delivered)
         .count();
-    if finished <= KEEP_FINISHED {
+    if delivered <= KEEP_FINISHED {
         return;
     }
-    let mut drop = finished - KEEP_FINISHED;
+    let mut drop = delivered - KEEP_FINISHED;
     file.deliveries.retain(|d| {
-        if drop > 0 && d.status != DeliveryStatus::Pending {
+        if drop > 0 && d.status == DeliveryStatus::Delivered {
             drop -= 1;
             false
         } else {
@@ -376,8 +378,10 @@ pub(crate) fn private_refused(url: &str, ip: IpAddr) -> WebhookError {
     ))
 }
 
-/// Whether `ip` is not a public address: loopback, private, link-local, unique-local,
-/// unspecified, broadcast, documentation, shared (100.64/10) or multicast.
+/// Whether `ip` is not a public address: loopback, private, shared (100.64/10), link-local,
+/// unspecified, broadcast, documentation, benchmarking (198.18/15), reserved (240/4, 192.0.0/24),
+/// multicast; for IPv6 also unique-local, site-local, documentation, and every form that embeds
+/// an IPv4 address (mapped, compatible, NAT64, 6to4) when that address is one of these.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -389,19 +393,42 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || v4.is_broadcast()
                 || v4.is_documentation()
                 || v4.is_multicast()
-                || (o[0] == 100 && (64..128).contains(&o[1]))
                 || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || o[0] >= 240
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                let [a, b] = hi.to_be_bytes();
+                let [c, d] = lo.to_be_bytes();
+                is_private(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)))
+            };
+            // Mapped (::ffff:a.b.c.d) and compatible (::a.b.c.d) forms.
+            if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) && !(s[5] == 0 && s[6] == 0) {
+                return embedded(s[6], s[7]);
             }
-            let first = v6.segments()[0];
+            // NAT64: 64:ff9b::/96 embeds the IPv4 address; 64:ff9b:1::/48 is for local use.
+            if s[0] == 0x64 && s[1] == 0xff9b {
+                return if s[2..6] == [0; 4] {
+                    embedded(s[6], s[7])
+                } else {
+                    s[2] == 1
+                };
+            }
+            // 6to4 (2002::/16) embeds an IPv4 address in its next 32 bits.
+            if s[0] == 0x2002 {
+                return embedded(s[1], s[2]);
+            }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
         }
     }
 }
@@ -436,8 +463,9 @@ pub fn add(
         after_seq: head,
     };
     let added = subscription.clone();
+    // The shared cursor stays where it is: moving it to `head` would skip the changes other
+    // subscriptions have not been sent yet. `after_seq` keeps older changes from this one.
     update(path, move |file| {
-        file.cursor = file.cursor.max(head);
         file.subscriptions.push(added);
         Ok(())
     })?;
@@ -523,11 +551,18 @@ pub fn deliveries(path: &Path, subscription: Option<&str>) -> Result<Vec<Deliver
 /// Makes a delivery pending again, to be sent at once (same id, attempts counted on).
 pub fn redeliver(path: &Path, delivery: &str) -> Result<Delivery, WebhookError> {
     update(path, |file| {
+        let subscriptions: BTreeSet<&str> = file.subscriptions.iter().map(|s| s.id.as_str()).collect();
         let d = file
             .deliveries
             .iter_mut()
             .find(|d| d.id == delivery)
             .ok_or_else(|| WebhookError::NotFound(format!("no delivery `{delivery}`")))?;
+        if !subscriptions.contains(d.subscription.as_str()) {
+            return Err(WebhookError::NotFound(format!(
+                "the subscription `{}` of delivery `{delivery}` was removed",
+                d.subscription
+            )));
+        }
         d.status = DeliveryStatus::Pending;
         d.next_attempt_at = Some(Utc::now());
         Ok(d.clone())
@@ -576,6 +611,15 @@ mod tests {
             "http://[::ffff:10.0.0.1]/",
             "http://100.64.0.1/",
             "http://0.0.0.0/",
+            "http://[::a00:1]/",
+            "http://[64:ff9b::a00:1]/",
+            "http://[64:ff9b:1::5]/",
+            "http://[2002:a00:1::1]/",
+            "http://[fec0::1]/",
+            "http://[2001:db8::1]/",
+            "http://198.18.0.1/",
+            "http://240.0.0.1/",
+            "http://192.0.0.8/",
         ] {
             let err = check_url(url, false).unwrap_err().to_string();
             assert!(err.contains("private-network"), "{url}: {err}");
@@ -583,6 +627,13 @@ mod tests {
         }
         assert!(check_url("https://hooks.example.com/pm", false).is_ok());
         assert!(check_url("https://93.184.216.34/pm", false).is_ok());
+        for public in [
+            "http://[2606:4700::1111]/",
+            "http://[64:ff9b::5db8:d822]/",
+            "http://[2002:5db8:d822::1]/",
+        ] {
+            assert!(check_url(public, false).is_ok(), "{public}");
+        }
         for (url, says) in [
             ("ftp://example.com/", "http:// or https://"),
             ("https://user:pw@example.com/", "credentials"),
