@@ -37,6 +37,21 @@ async fn folder_pm(s: &Setup) -> PromptManager {
         .unwrap()
 }
 
+/// `greeting` 1.0.0 with `production` on it, made in the folder and pushed: both sides agree.
+async fn released(s: &Setup) -> PromptManager {
+    let local = folder_pm(s).await;
+    local
+        .create(Prompt::text("greeting", "Hello {{ name }}!").unwrap())
+        .await
+        .unwrap();
+    local.set_label("greeting", "production", "1.0.0").await.unwrap();
+    let plan = sync::plan(&s.pm, &s.folder, false).await.unwrap();
+    sync::apply(&s.pm, &s.folder, &plan, Direction::Push, false)
+        .await
+        .unwrap();
+    local
+}
+
 fn actions(plan: &SyncPlan, direction: Direction) -> Vec<String> {
     plan.prompts
         .iter()
@@ -218,16 +233,7 @@ async fn a_new_version_comes_with_the_bump_its_diff_suggests() {
 #[tokio::test]
 async fn drift_is_a_conflict_and_apply_changes_nothing() {
     let s = setup().await;
-    let local = folder_pm(&s).await;
-    local
-        .create(Prompt::text("greeting", "Hello {{ name }}!").unwrap())
-        .await
-        .unwrap();
-    local.set_label("greeting", "production", "1.0.0").await.unwrap();
-    let plan = sync::plan(&s.pm, &s.folder, false).await.unwrap();
-    sync::apply(&s.pm, &s.folder, &plan, Direction::Push, false)
-        .await
-        .unwrap();
+    let local = released(&s).await;
 
     // The store gets a hotfix the folder does not have, while the folder adds its own version.
     s.pm.update(
@@ -322,16 +328,7 @@ async fn a_released_version_edited_by_hand_is_found() {
 #[tokio::test]
 async fn labels_moved_elsewhere_and_protected_labels_are_conflicts() {
     let s = setup().await;
-    let local = folder_pm(&s).await;
-    local
-        .create(Prompt::text("greeting", "Hello {{ name }}!").unwrap())
-        .await
-        .unwrap();
-    local.set_label("greeting", "production", "1.0.0").await.unwrap();
-    let plan = sync::plan(&s.pm, &s.folder, false).await.unwrap();
-    sync::apply(&s.pm, &s.folder, &plan, Direction::Push, false)
-        .await
-        .unwrap();
+    let local = released(&s).await;
 
     // The store moves production to a version the folder does not have.
     s.pm.update(Prompt::text("greeting", "Hi {{ name }}!").unwrap(), Bump::Minor, "edit")

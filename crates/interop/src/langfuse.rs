@@ -18,7 +18,7 @@ use prompt_manager_core::{
 use serde_json::{Map, Value, json};
 
 use crate::mustache::{self, Composition, Problem};
-use crate::{Export, ExportFile, Exportable, Import, Imported, Warning, file_error, warning};
+use crate::{Export, ExportFile, Exportable, Import, Imported, Warning, file_error};
 
 /// The key of `config` that carries what Langfuse has no field for.
 const OURS: &str = "prompt_manager";
@@ -121,112 +121,43 @@ impl Composition for Tags {
     }
 }
 
-/// The JSON type of `value`, for messages.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 pub(crate) fn import(text: &str, file: &str) -> Result<Import> {
-    let value: Value = serde_json::from_str(text).map_err(|e| Error::InvalidFile {
-        file: file.to_owned(),
-        line: Some(e.line()),
-        column: Some(e.column()),
-        message: format!("not JSON: {e}"),
-    })?;
-    let items = match value {
-        Value::Array(items) => items,
-        object @ Value::Object(_) => vec![object],
-        other => {
-            return Err(file_error(
-                file,
-                text,
-                0,
-                format!(
-                    "expected a Langfuse prompt (an object) or an array of them, found {}",
-                    kind(&other)
-                ),
-            ));
-        }
-    };
-    let mut read = Import::default();
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let Value::Object(object) = item else {
-            return Err(file_error(
-                file,
-                text,
-                0,
-                format!(
-                    "item {}: expected a Langfuse prompt (an object), found {}",
-                    index + 1,
-                    kind(&item)
-                ),
-            ));
-        };
-        let name = object
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let n = seen.entry(name.clone()).or_default();
-        let at = crate::json_entry_offset(text, &name, *n);
-        *n += 1;
-        let entry = Entry {
-            text,
-            file,
-            at,
-            what: if name.is_empty() {
-                format!("item {}", index + 1)
-            } else {
-                format!("`{name}`")
-            },
-        };
-        read.entries.push(entry.read(object, &mut read.warnings)?);
-    }
-    Ok(read)
+    crate::json_objects(text, file, "a Langfuse prompt", |entry, object, warnings| {
+        Entry { at: entry }.read(object, warnings)
+    })
 }
 
-/// One object being read: where it is, for messages.
-struct Entry<'a> {
-    text: &'a str,
-    file: &'a str,
-    at: usize,
-    what: String,
+/// One object being read, with its place for messages.
+struct Entry<'e, 'a> {
+    at: &'e crate::JsonEntry<'a>,
 }
 
-impl Entry<'_> {
+impl Entry<'_, '_> {
     fn error(&self, message: impl std::fmt::Display) -> Error {
-        file_error(self.file, self.text, self.at, format!("{}: {message}", self.what))
+        self.at.error(message)
     }
 
     fn warn(&self, warnings: &mut Vec<Warning>, message: impl std::fmt::Display) {
-        warnings.push(warning(
-            self.file,
-            self.text,
-            self.at,
-            format!("{}: {message}", self.what),
-        ));
+        self.at.warn(warnings, message);
     }
 
     /// A template of the prompt as our source, errors placed in the file.
     fn template(&self, content: &str) -> Result<String> {
         mustache::to_jinja(content, &Tags).map_err(|problem| {
-            let at = crate::json_content_offset(self.text, self.at, content, problem.at);
-            file_error(self.file, self.text, at, format!("{}: {}", self.what, problem.message))
+            let at = crate::json_content_offset(self.at.text, self.at.at, content, problem.at);
+            file_error(
+                self.at.file,
+                self.at.text,
+                at,
+                format!("{}: {}", self.at.what, problem.message),
+            )
         })
     }
 
     fn read(&self, mut object: Map<String, Value>, warnings: &mut Vec<Warning>) -> Result<Imported> {
         let name = match object.remove("name") {
             Some(Value::String(name)) => name,
-            Some(other) => return Err(self.error(format!("`name` must be a string, not {}", kind(&other)))),
+            Some(other) => return Err(self.error(format!("`name` must be a string, not {}", crate::json_kind(&other)))),
             None => return Err(self.error("no `name`")),
         };
         let id = PromptId::new(&name).map_err(|e| self.error(format!("the name cannot be a prompt id: {e}")))?;
@@ -240,13 +171,18 @@ impl Entry<'_> {
         let mut config = match object.remove("config") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(config)) => config,
-            Some(other) => return Err(self.error(format!("`config` must be an object, not {}", kind(&other)))),
+            Some(other) => {
+                return Err(self.error(format!("`config` must be an object, not {}", crate::json_kind(&other))));
+            }
         };
         let ours = match config.remove(OURS) {
             None => Map::new(),
             Some(Value::Object(ours)) => ours,
             Some(other) => {
-                return Err(self.error(format!("`config.{OURS}` must be an object, not {}", kind(&other))));
+                return Err(self.error(format!(
+                    "`config.{OURS}` must be an object, not {}",
+                    crate::json_kind(&other)
+                )));
             }
         };
         let carried = Carried::read(ours, self, warnings)?;
@@ -271,11 +207,14 @@ impl Entry<'_> {
             (Some(kind_name), value) => {
                 return Err(self.error(format!(
                     "`type` is `{kind_name}` but `prompt` is {}: a text prompt is a string, a chat prompt an array",
-                    kind(&value)
+                    crate::json_kind(&value)
                 )));
             }
             (None, value) => {
-                return Err(self.error(format!("`prompt` must be a string or an array, not {}", kind(&value))));
+                return Err(self.error(format!(
+                    "`prompt` must be a string or an array, not {}",
+                    crate::json_kind(&value)
+                )));
             }
         };
         let labels = self.labels(object.remove("labels"))?;
@@ -285,10 +224,10 @@ impl Entry<'_> {
                 .into_iter()
                 .map(|t| match t {
                     Value::String(t) => Ok(t),
-                    other => Err(self.error(format!("a tag must be a string, not {}", kind(&other)))),
+                    other => Err(self.error(format!("a tag must be a string, not {}", crate::json_kind(&other)))),
                 })
                 .collect::<Result<_>>()?,
-            Some(other) => return Err(self.error(format!("`tags` must be an array, not {}", kind(&other)))),
+            Some(other) => return Err(self.error(format!("`tags` must be an array, not {}", crate::json_kind(&other)))),
         };
         let changelog = match object.remove("commitMessage") {
             Some(Value::String(message)) => message,
@@ -334,28 +273,12 @@ impl Entry<'_> {
                 .and_then(Value::as_str)
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&chrono::Utc)),
-            position: mustache::position(self.text, self.at),
+            position: mustache::position(self.at.text, self.at.at),
         })
     }
 
     fn labels(&self, value: Option<Value>) -> Result<Vec<LabelName>> {
-        let labels = match value {
-            None | Some(Value::Null) => return Ok(Vec::new()),
-            Some(Value::Array(labels)) => labels,
-            Some(other) => return Err(self.error(format!("`labels` must be an array, not {}", kind(&other)))),
-        };
-        let mut out = Vec::new();
-        for label in labels {
-            let Value::String(label) = label else {
-                return Err(self.error(format!("a label must be a string, not {}", kind(&label))));
-            };
-            // Langfuse puts `latest` on the newest version itself; here the newest is latest.
-            if label == "latest" {
-                continue;
-            }
-            out.push(LabelName::new(&label).map_err(|e| self.error(format!("label `{label}`: {e}")))?);
-        }
-        Ok(out)
+        self.at.labels(value, "labels", "label")
     }
 
     fn chat_item(
@@ -369,7 +292,7 @@ impl Entry<'_> {
             return Err(self.error(format!(
                 "message {}: expected an object, found {}",
                 index + 1,
-                kind(&message)
+                crate::json_kind(&message)
             )));
         };
         let kind_name = message.remove("type");
@@ -390,16 +313,7 @@ impl Entry<'_> {
                 variable: name,
             }));
         }
-        let role = match message.remove("role") {
-            Some(Value::String(role)) => role,
-            _ => return Err(self.error(format!("message {}: no `role`", index + 1))),
-        };
-        let role: Role = serde_json::from_value(Value::String(role.clone())).map_err(|_| {
-            self.error(format!(
-                "message {}: the role `{role}` is not one of system, user, assistant, tool, function",
-                index + 1
-            ))
-        })?;
+        let role: Role = self.at.role(index, message.remove("role"))?;
         let content = match message.remove("content") {
             Some(Value::String(content)) => content,
             Some(Value::Null) | None => String::new(),
@@ -407,7 +321,7 @@ impl Entry<'_> {
                 return Err(self.error(format!(
                     "message {}: `content` must be a string, not {}",
                     index + 1,
-                    kind(&other)
+                    crate::json_kind(&other)
                 )));
             }
         };
@@ -447,7 +361,7 @@ struct Carried {
 }
 
 impl Carried {
-    fn read(mut ours: Map<String, Value>, entry: &Entry<'_>, warnings: &mut Vec<Warning>) -> Result<Self> {
+    fn read(mut ours: Map<String, Value>, entry: &Entry<'_, '_>, warnings: &mut Vec<Warning>) -> Result<Self> {
         let mut take = |key: &str| ours.remove(key).filter(|v| !v.is_null());
         let bad = |key: &str, e: serde_json::Error| entry.error(format!("`config.{OURS}.{key}`: {e}"));
         let carried = Carried {

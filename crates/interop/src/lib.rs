@@ -250,6 +250,154 @@ fn fit_option(config: &mut prompt_manager_core::ModelConfig, key: &str, value: &
     }
 }
 
+/// One object of a JSON file of versions (Langfuse's, MLflow's), with where it starts, for
+/// messages.
+pub(crate) struct JsonEntry<'a> {
+    /// The file's text.
+    pub(crate) text: &'a str,
+    /// The file's name.
+    pub(crate) file: &'a str,
+    /// Where the object starts (its `"name"` key).
+    pub(crate) at: usize,
+    /// How messages name it (`` `greeting` ``, `item 3`).
+    pub(crate) what: String,
+}
+
+impl JsonEntry<'_> {
+    /// The labels in the array `value` of `field` (`labels`, `aliases`; each one a `noun`),
+    /// without `latest`: the other tools resolve it to the newest version themselves, as a
+    /// reference without a label does here.
+    pub(crate) fn labels(&self, value: Option<Value>, field: &str, noun: &str) -> Result<Vec<LabelName>> {
+        let items = match value {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                return Err(self.error(format!("`{field}` must be an array, not {}", json_kind(&other))));
+            }
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let Value::String(label) = item else {
+                return Err(self.error(format!("a {noun} must be a string, not {}", json_kind(&item))));
+            };
+            if label == "latest" {
+                continue;
+            }
+            out.push(LabelName::new(&label).map_err(|e| self.error(format!("{noun} `{label}`: {e}")))?);
+        }
+        Ok(out)
+    }
+
+    /// The role of message `index` (0-based), from its `role` field.
+    pub(crate) fn role(&self, index: usize, value: Option<Value>) -> Result<prompt_manager_core::Role> {
+        let role = match value {
+            Some(Value::String(role)) => role,
+            _ => return Err(self.error(format!("message {}: no `role`", index + 1))),
+        };
+        serde_json::from_value(Value::String(role.clone())).map_err(|_| {
+            self.error(format!(
+                "message {}: the role `{role}` is not one of system, user, assistant, tool, function",
+                index + 1
+            ))
+        })
+    }
+
+    /// An error at the object.
+    pub(crate) fn error(&self, message: impl std::fmt::Display) -> Error {
+        file_error(self.file, self.text, self.at, format!("{}: {message}", self.what))
+    }
+
+    /// A warning at the object.
+    pub(crate) fn warn(&self, warnings: &mut Vec<Warning>, message: impl std::fmt::Display) {
+        warnings.push(warning(
+            self.file,
+            self.text,
+            self.at,
+            format!("{}: {message}", self.what),
+        ));
+    }
+}
+
+/// Reads `text` as JSON holding one object (`noun`: what it is, for messages) or an array of
+/// them, and hands each object to `read` with its place.
+pub(crate) fn json_objects(
+    text: &str,
+    file: &str,
+    noun: &str,
+    mut read: impl FnMut(&JsonEntry<'_>, serde_json::Map<String, Value>, &mut Vec<Warning>) -> Result<Imported>,
+) -> Result<Import> {
+    let value: Value = serde_json::from_str(text).map_err(|e| Error::InvalidFile {
+        file: file.to_owned(),
+        line: Some(e.line()),
+        column: Some(e.column()),
+        message: format!("not JSON: {e}"),
+    })?;
+    let items = match value {
+        Value::Array(items) => items,
+        object @ Value::Object(_) => vec![object],
+        other => {
+            return Err(file_error(
+                file,
+                text,
+                0,
+                format!(
+                    "expected {noun} (an object) or an array of them, found {}",
+                    json_kind(&other)
+                ),
+            ));
+        }
+    };
+    let mut out = Import::default();
+    let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let Value::Object(object) = item else {
+            return Err(file_error(
+                file,
+                text,
+                0,
+                format!(
+                    "item {}: expected {noun} (an object), found {}",
+                    index + 1,
+                    json_kind(&item)
+                ),
+            ));
+        };
+        let name = object
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let n = seen.entry(name.clone()).or_default();
+        let at = json_entry_offset(text, &name, *n);
+        *n += 1;
+        let entry = JsonEntry {
+            text,
+            file,
+            at,
+            what: if name.is_empty() {
+                format!("item {}", index + 1)
+            } else {
+                format!("`{name}`")
+            },
+        };
+        let imported = read(&entry, object, &mut out.warnings)?;
+        out.entries.push(imported);
+    }
+    Ok(out)
+}
+
+/// The JSON type of `value`, for messages.
+pub(crate) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// Where the `n`-th object named `name` starts in `text` (its `"name"` key), or the start.
 pub(crate) fn json_entry_offset(text: &str, name: &str, n: usize) -> usize {
     let encoded = Value::String(name.to_owned()).to_string();

@@ -27,7 +27,7 @@ use prompt_manager_core::{
 use serde_json::{Map, Value, json};
 
 use crate::mustache::{self, Problem};
-use crate::{Export, ExportFile, Exportable, Import, Imported, Warning, file_error, warning};
+use crate::{Export, ExportFile, Exportable, Import, Imported, Warning, file_error};
 
 /// The version tag that carries what MLflow has no field for.
 const OURS: &str = "prompt_manager";
@@ -159,105 +159,36 @@ fn to_double_brace(source: &str) -> Option<String> {
     (to_jinja(&text).ok()? == source).then_some(text)
 }
 
-/// The JSON type of `value`, for messages.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 pub(crate) fn import(text: &str, file: &str) -> Result<Import> {
-    let value: Value = serde_json::from_str(text).map_err(|e| Error::InvalidFile {
-        file: file.to_owned(),
-        line: Some(e.line()),
-        column: Some(e.column()),
-        message: format!("not JSON: {e}"),
-    })?;
-    let items = match value {
-        Value::Array(items) => items,
-        object @ Value::Object(_) => vec![object],
-        other => {
-            return Err(file_error(
-                file,
-                text,
-                0,
-                format!(
-                    "expected an MLflow prompt version (an object) or an array of them, found {}",
-                    kind(&other)
-                ),
-            ));
-        }
-    };
-    let mut read = Import::default();
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let Value::Object(object) = item else {
-            return Err(file_error(
-                file,
-                text,
-                0,
-                format!(
-                    "item {}: expected an MLflow prompt version (an object), found {}",
-                    index + 1,
-                    kind(&item)
-                ),
-            ));
-        };
-        let name = object
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let n = seen.entry(name.clone()).or_default();
-        let at = crate::json_entry_offset(text, &name, *n);
-        *n += 1;
-        let entry = Entry {
-            text,
-            file,
-            at,
-            what: if name.is_empty() {
-                format!("item {}", index + 1)
-            } else {
-                format!("`{name}`")
-            },
-        };
-        read.entries.push(entry.read(object, &mut read.warnings)?);
-    }
-    Ok(read)
+    crate::json_objects(text, file, "an MLflow prompt version", |entry, object, warnings| {
+        Entry { at: entry }.read(object, warnings)
+    })
 }
 
-/// One object being read: where it is, for messages.
-struct Entry<'a> {
-    text: &'a str,
-    file: &'a str,
-    at: usize,
-    what: String,
+/// One object being read, with its place for messages.
+struct Entry<'e, 'a> {
+    at: &'e crate::JsonEntry<'a>,
 }
 
-impl Entry<'_> {
+impl Entry<'_, '_> {
     fn error(&self, message: impl std::fmt::Display) -> Error {
-        file_error(self.file, self.text, self.at, format!("{}: {message}", self.what))
+        self.at.error(message)
     }
 
     fn warn(&self, warnings: &mut Vec<Warning>, message: impl std::fmt::Display) {
-        warnings.push(warning(
-            self.file,
-            self.text,
-            self.at,
-            format!("{}: {message}", self.what),
-        ));
+        self.at.warn(warnings, message);
     }
 
     /// A double-brace text as our source, an error placed in the file.
     fn template(&self, content: &str, newline: bool) -> Result<String> {
         let mut source = to_jinja(content).map_err(|problem| {
-            let at = crate::json_content_offset(self.text, self.at, content, problem.at);
-            file_error(self.file, self.text, at, format!("{}: {}", self.what, problem.message))
+            let at = crate::json_content_offset(self.at.text, self.at.at, content, problem.at);
+            file_error(
+                self.at.file,
+                self.at.text,
+                at,
+                format!("{}: {}", self.at.what, problem.message),
+            )
         })?;
         if content.ends_with('\n') || newline {
             // The engine drops a source's last newline; MLflow's text keeps it.
@@ -269,7 +200,7 @@ impl Entry<'_> {
     fn read(&self, mut object: Map<String, Value>, warnings: &mut Vec<Warning>) -> Result<Imported> {
         let name = match object.remove("name") {
             Some(Value::String(name)) => name,
-            Some(other) => return Err(self.error(format!("`name` must be a string, not {}", kind(&other)))),
+            Some(other) => return Err(self.error(format!("`name` must be a string, not {}", crate::json_kind(&other)))),
             None => return Err(self.error("no `name`")),
         };
         let version = match object.remove("version") {
@@ -331,7 +262,7 @@ impl Entry<'_> {
             other => {
                 return Err(self.error(format!(
                     "`template` must be a string or a list of messages, not {}",
-                    kind(&other)
+                    crate::json_kind(&other)
                 )));
             }
         };
@@ -341,13 +272,21 @@ impl Entry<'_> {
             None | Some(Value::Null) => {}
             Some(format @ Value::Object(_)) => model_config.response_format = Some(format),
             Some(other) => {
-                return Err(self.error(format!("`response_format` must be an object, not {}", kind(&other))));
+                return Err(self.error(format!(
+                    "`response_format` must be an object, not {}",
+                    crate::json_kind(&other)
+                )));
             }
         }
         let changelog = match object.remove("commit_message") {
             Some(Value::String(message)) => message,
             None | Some(Value::Null) => String::new(),
-            Some(other) => return Err(self.error(format!("`commit_message` must be a string, not {}", kind(&other)))),
+            Some(other) => {
+                return Err(self.error(format!(
+                    "`commit_message` must be a string, not {}",
+                    crate::json_kind(&other)
+                )));
+            }
         };
         let author = match object.remove("user_id") {
             Some(Value::String(user)) if !user.is_empty() => Some(user),
@@ -393,7 +332,7 @@ impl Entry<'_> {
             changelog,
             author,
             created_at,
-            position: mustache::position(self.text, self.at),
+            position: mustache::position(self.at.text, self.at.at),
         })
     }
 
@@ -402,13 +341,18 @@ impl Entry<'_> {
         let tags = match value {
             None | Some(Value::Null) => return Ok((BTreeMap::new(), Carried::default())),
             Some(Value::Object(tags)) => tags,
-            Some(other) => return Err(self.error(format!("`tags` must be an object, not {}", kind(&other)))),
+            Some(other) => {
+                return Err(self.error(format!("`tags` must be an object, not {}", crate::json_kind(&other))));
+            }
         };
         let mut own = BTreeMap::new();
         let mut carried = Carried::default();
         for (key, value) in tags {
             let Value::String(value) = value else {
-                return Err(self.error(format!("the tag `{key}` must be a string, not {}", kind(&value))));
+                return Err(self.error(format!(
+                    "the tag `{key}` must be a string, not {}",
+                    crate::json_kind(&value)
+                )));
             };
             if key == OURS {
                 carried = Carried::read(&value, self, warnings)?;
@@ -420,30 +364,19 @@ impl Entry<'_> {
     }
 
     fn labels(&self, value: Option<Value>) -> Result<Vec<LabelName>> {
-        let aliases = match value {
-            None | Some(Value::Null) => return Ok(Vec::new()),
-            Some(Value::Array(aliases)) => aliases,
-            Some(other) => return Err(self.error(format!("`aliases` must be an array, not {}", kind(&other)))),
-        };
-        let mut out = Vec::new();
-        for alias in aliases {
-            let Value::String(alias) = alias else {
-                return Err(self.error(format!("an alias must be a string, not {}", kind(&alias))));
-            };
-            // MLflow resolves `latest` itself, to the newest version; here the newest is latest.
-            if alias == "latest" {
-                continue;
-            }
-            out.push(LabelName::new(&alias).map_err(|e| self.error(format!("alias `{alias}`: {e}")))?);
-        }
-        Ok(out)
+        self.at.labels(value, "aliases", "alias")
     }
 
     fn model_config(&self, value: Option<Value>) -> Result<ModelConfig> {
         let config = match value {
             None | Some(Value::Null) => return Ok(ModelConfig::default()),
             Some(Value::Object(config)) => config,
-            Some(other) => return Err(self.error(format!("`model_config` must be an object, not {}", kind(&other)))),
+            Some(other) => {
+                return Err(self.error(format!(
+                    "`model_config` must be an object, not {}",
+                    crate::json_kind(&other)
+                )));
+            }
         };
         let mut out = ModelConfig::default();
         for (key, value) in config {
@@ -471,19 +404,10 @@ impl Entry<'_> {
             return Err(self.error(format!(
                 "message {}: expected an object, found {}",
                 index + 1,
-                kind(&message)
+                crate::json_kind(&message)
             )));
         };
-        let role = match message.remove("role") {
-            Some(Value::String(role)) => role,
-            _ => return Err(self.error(format!("message {}: no `role`", index + 1))),
-        };
-        let role: Role = serde_json::from_value(Value::String(role.clone())).map_err(|_| {
-            self.error(format!(
-                "message {}: the role `{role}` is not one of system, user, assistant, tool, function",
-                index + 1
-            ))
-        })?;
+        let role: Role = self.at.role(index, message.remove("role"))?;
         let content = match message.remove("content") {
             Some(Value::String(content)) => content,
             Some(Value::Null) | None => String::new(),
@@ -491,7 +415,7 @@ impl Entry<'_> {
                 return Err(self.error(format!(
                     "message {}: `content` must be a string, not {} (MLflow formats a text content only)",
                     index + 1,
-                    kind(&other)
+                    crate::json_kind(&other)
                 )));
             }
         };
@@ -541,7 +465,7 @@ struct Carried {
 }
 
 impl Carried {
-    fn read(text: &str, entry: &Entry<'_>, warnings: &mut Vec<Warning>) -> Result<Self> {
+    fn read(text: &str, entry: &Entry<'_, '_>, warnings: &mut Vec<Warning>) -> Result<Self> {
         let mut ours: Map<String, Value> = serde_json::from_str(text)
             .map_err(|e| entry.error(format!("the tag `{OURS}` must be a JSON object: {e}")))?;
         let mut take = |key: &str| ours.remove(key).filter(|v| !v.is_null());
