@@ -221,7 +221,6 @@ struct Holdings {
     /// When each label was last moved on this side, and by whom (from its label history).
     moved: BTreeMap<LabelName, (DateTime<Utc>, Option<String>)>,
     protected: BTreeSet<LabelName>,
-    status: PromptStatus,
 }
 
 impl Holdings {
@@ -283,7 +282,6 @@ async fn holdings(store: &dyn Store, id: &PromptId, load_all: bool) -> Result<Ho
     let summary = store.summary(id).await?;
     held.labels = summary.labels;
     held.protected = summary.protected;
-    held.status = summary.status;
     Ok(held)
 }
 
@@ -609,14 +607,20 @@ pub async fn apply(
     let mut entries = Vec::new();
     let mut moves = Vec::new();
     for prompt in &plan.prompts {
-        for action in &prompt.side(direction).actions {
+        let actions = &prompt.side(direction).actions;
+        // The status a prompt new on the target side is created with: the source's, read once.
+        let status = if actions.iter().any(|a| matches!(a, Action::CreateVersion { .. })) {
+            match direction {
+                Direction::Push => folder.summary(&prompt.id).await.map(|s| s.status),
+                Direction::Pull => pm.store().summary(&prompt.id).await.map(|s| s.status),
+            }
+            .unwrap_or_default()
+        } else {
+            PromptStatus::default()
+        };
+        for action in actions {
             match action {
                 Action::CreateVersion { version, content, .. } => {
-                    let status = match direction {
-                        Direction::Push => folder.summary(&prompt.id).await.map(|s| s.status),
-                        Direction::Pull => pm.store().summary(&prompt.id).await.map(|s| s.status),
-                    }
-                    .unwrap_or_default();
                     entries.push(LibraryEntry::from_version(content, Vec::new(), status));
                     report.created.push((prompt.id.clone(), version.clone()));
                 }

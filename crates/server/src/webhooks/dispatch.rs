@@ -93,16 +93,18 @@ impl Worker {
             })
             .await
             .map_err(|e| WebhookError::Invalid(format!("reading the audit log: {e}")))?;
-        if !entries.is_empty() {
+        // The file as enqueueing left it: no second read.
+        let file = if entries.is_empty() {
+            file
+        } else {
             self.blocking(move |path| {
                 super::update(&path, |file| {
                     enqueue(file, &entries);
-                    Ok(())
+                    Ok(file.clone())
                 })
             })
-            .await?;
-        }
-        let file = self.blocking(|path| super::read(&path)).await?;
+            .await?
+        };
         let now = Utc::now();
         let due: Vec<Delivery> = file
             .deliveries
