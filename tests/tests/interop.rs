@@ -17,7 +17,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use prompt_manager::interop::{self, Exportable, Format};
 use prompt_manager::{
@@ -25,60 +24,21 @@ use prompt_manager::{
 };
 use serde_json::{Map, Value, json};
 
-const REQUIRE: &str = "PROMPT_MANAGER_REQUIRE_PYTHON_SDKS";
+mod common;
 
 fn corpus() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop")
 }
 
-/// `true` when Langfuse's SDK and prompty can be imported; otherwise prints why and skips, or
-/// fails under `REQUIRE`.
+/// `true` when Langfuse's SDK, prompty and MLflow can be imported; otherwise prints why and
+/// skips, or fails under `PROMPT_MANAGER_REQUIRE_PYTHON_SDKS`.
 fn tools_available() -> bool {
-    let probe = Command::new("python3")
-        .args(["-c", "import langfuse, prompty, jinja2, mlflow"])
-        .output();
-    if matches!(&probe, Ok(o) if o.status.success()) {
-        return true;
-    }
-    let why = format!(
-        "python3 with langfuse, prompty and mlflow is not available ({}); install them with \
-         `python3 -m pip install -r tests/python/requirements.txt`",
-        match &probe {
-            Ok(o) => String::from_utf8_lossy(&o.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-                .to_owned(),
-            Err(e) => e.to_string(),
-        }
-    );
-    assert!(
-        std::env::var_os(REQUIRE).is_none_or(|v| v == "0"),
-        "{REQUIRE} is set: {why}"
-    );
-    eprintln!("skipped: {why}");
-    false
+    common::python_has("langfuse, prompty, jinja2, mlflow", "langfuse, prompty and mlflow")
 }
 
 /// Runs `check.py` on `jobs` ({format, file, vars}); one result per job.
 fn check(jobs: &[Value]) -> Vec<Value> {
-    let mut child = Command::new("python3")
-        .arg(corpus().join("check.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    serde_json::to_writer(child.stdin.take().unwrap(), &jobs).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "check.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let results: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(results.len(), jobs.len());
-    results
+    common::run_check(&corpus().join("check.py"), jobs)
 }
 
 /// Renders `prompt` with `vars` as we do: its text, or its messages as `{role, content, name?}`.
@@ -140,6 +100,13 @@ fn theirs(rendered: &Value) -> Value {
         ),
         other => other.clone(),
     }
+}
+
+/// The formats of Jinja templates (Dotprompt's are Handlebars: `tests/tests/dotprompt.rs`).
+fn jinja_formats() -> impl Iterator<Item = Format> {
+    Format::ALL
+        .into_iter()
+        .filter(|f| f.syntax() == prompt_manager::TemplateSyntax::Jinja)
 }
 
 fn files(dir: &str, extension: &str) -> Vec<PathBuf> {
@@ -397,7 +364,7 @@ fn export_one(format: Format, prompt: &Prompt) -> prompt_manager::Result<interop
 
 #[test]
 fn round_trips_keep_content_hashes_or_say_why_not() {
-    for format in Format::ALL {
+    for format in jinja_formats() {
         for (prompt, _) in our_corpus() {
             let id = prompt.id.as_str();
             match (export_one(format, &prompt), refused(format, id)) {
@@ -428,7 +395,7 @@ async fn their_tools_read_our_exports_and_render_what_we_render() {
     }
     let folder = tempfile::tempdir().unwrap();
     let mut cases = Vec::new();
-    for format in Format::ALL {
+    for format in jinja_formats() {
         for (prompt, vars) in our_corpus() {
             if vars.is_null() || refused(format, prompt.id.as_str()).is_some() {
                 continue;
@@ -497,6 +464,7 @@ async fn their_tools_read_our_exports_and_render_what_we_render() {
                 let names: Vec<&str> = prompt.input_schema.variables.iter().map(|v| v.name.as_str()).collect();
                 assert_eq!(meta["inputs"], json!(names), "{id}");
             }
+            Format::Dotprompt => unreachable!("a Handlebars format"),
             Format::Mlflow => {
                 assert_eq!(meta["name"], json!(id.as_str().replace('/', ".")));
                 assert_eq!(

@@ -8,7 +8,7 @@ use prompt_manager::semver::Version;
 use prompt_manager::{
     ChatItem, ChatMessage, ContentHash, InputSchema, LabelEvent, LabelEventKind, LabelName, MessagePlaceholder,
     Metadata, ModelConfig, Prompt, PromptExecution, PromptFormat, PromptId, PromptStatus, PromptSummary, PromptVersion,
-    RenderOutput, RenderedPrompt, Role, Template, ToolCall, VariableSpec, VariableType, VersionInfo,
+    RenderOutput, RenderedPrompt, Role, Template, TemplateSyntax, ToolCall, VariableSpec, VariableType, VersionInfo,
 };
 use proptest::prelude::*;
 
@@ -93,6 +93,7 @@ prop_compose! {
     fn prompt()(
         id in id(),
         (format, template) in template(),
+        handlebars in any::<bool>(),
         description in proptest::option::of("\\PC{0,20}"),
         tags in prop::collection::btree_set("[a-z]{1,6}", 0..3),
         extra in prop::collection::btree_map("[a-z]{1,5}", json_value(), 0..2),
@@ -105,6 +106,7 @@ prop_compose! {
         Prompt {
             id,
             format,
+            syntax: if handlebars { TemplateSyntax::Handlebars } else { TemplateSyntax::Jinja },
             template,
             metadata: Metadata { description, tags, extra },
             model_config: ModelConfig { model, temperature, max_tokens, stop, ..ModelConfig::default() },

@@ -1642,7 +1642,7 @@ fn a_foreign_export_does_not_overwrite_other_content() {
 }
 
 /// `lint` on a folder of other tools' files reads them as `import` does: a format error and a
-/// template error at their places, fields left behind and unread `.prompt` files as warnings.
+/// template error at their places, fields left behind as warnings; Dotprompt files too.
 #[test]
 fn lint_checks_langfuse_and_prompty_files() {
     let p = Project::new();
@@ -1656,7 +1656,12 @@ fn lint_checks_langfuse_and_prompty_files() {
         "bad.json",
         "{\"name\": \"bad\", \"type\": \"text\",\n \"prompt\": \"Hi {{user-name}}\"}",
     );
-    p.write("later.prompt", "---\nmodel: x\n---\nHi\n");
+    p.write("fine.prompt", "---\nmodel: x\n---\n{{role \"system\"}}\nHi {{name}}\n");
+    p.write(
+        "nested.prompt",
+        "---\nmodel: x\n---\n{{#if a}}\n{{role \"system\"}}{{/if}}\n",
+    );
+    p.write("helper.prompt", "---\nvariant: short\n---\nHi {{shout name}}\n");
     let output = p.run(&["lint", "."]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let out = String::from_utf8(output.stdout).unwrap();
@@ -1669,6 +1674,17 @@ fn lint_checks_langfuse_and_prompty_files() {
         out.contains("./extra.json:1:2: warning:") && out.contains("`shiny`"),
         "{out}"
     );
-    assert!(out.contains("./later.prompt:1:1: warning:"), "{out}");
-    assert!(!out.contains("ok.prompty"), "{out}");
+    assert!(
+        out.contains("./nested.prompt:5:1: error:") && out.contains("inside a block"),
+        "{out}"
+    );
+    assert!(
+        out.contains("./helper.prompt:2:1: warning:") && out.contains("`variant`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("./helper.prompt:") && out.contains("unknown helper `shout`"),
+        "{out}"
+    );
+    assert!(!out.contains("ok.prompty") && !out.contains("fine.prompt"), "{out}");
 }

@@ -38,6 +38,11 @@ pub struct CompileUnit<'a> {
     pub part_names: &'a [&'a str],
     /// Templates the sources include (transitively), already resolved.
     pub includes: &'a [IncludedTemplate],
+    /// Whether the sources are a chat prompt's messages. Each one follows its role as the rest
+    /// of that line does in a Dotprompt file, so an engine with line-based whitespace rules
+    /// reads a message's first line as the continuation of a line (Handlebars makes no block
+    /// tag there standalone).
+    pub messages: bool,
 }
 
 /// A place in a template source.
@@ -99,6 +104,12 @@ pub trait TemplateEngine: Send + Sync + Debug {
     /// The engine's name (`minijinja`).
     fn name(&self) -> &'static str;
 
+    /// The template language it reads: the manager hands it the prompts written in it
+    /// ([`Prompt::syntax`](crate::Prompt::syntax)). Jinja unless the engine says otherwise.
+    fn syntax(&self) -> crate::TemplateSyntax {
+        crate::TemplateSyntax::Jinja
+    }
+
     /// Compiles all sources of a unit. Syntax errors name the part, line and column.
     fn compile(&self, unit: CompileUnit<'_>) -> Result<Arc<dyn CompiledTemplate>>;
 
@@ -145,6 +156,7 @@ pub trait TemplateEngine: Send + Sync + Debug {
             sources: &[source],
             part_names: &[],
             includes: &[],
+            messages: false,
         })?;
         self.check(name, source)
     }
@@ -171,4 +183,58 @@ pub trait CompiledTemplate: Send + Sync + Debug {
     /// A variable the template needs but `vars` lacks fails with `InvalidVariables` listing every
     /// variable the unit reads that was not given; runaway templates fail with `RenderLimit`.
     fn render(&self, vars: &Variables, emit: &mut dyn FnMut(usize, String)) -> Result<()>;
+}
+
+/// The engines of a manager, one per [`TemplateSyntax`](crate::TemplateSyntax): what tools that
+/// read prompts of any syntax (lint, the structural diff, bundles) are handed, to take the one a
+/// prompt is written for.
+#[derive(Debug, Clone, Default)]
+pub struct Engines(Vec<Arc<dyn TemplateEngine>>);
+
+impl Engines {
+    /// These engines; a later one replaces an earlier one of the same syntax.
+    pub fn new(engines: impl IntoIterator<Item = Arc<dyn TemplateEngine>>) -> Self {
+        let mut set = Engines::default();
+        for engine in engines {
+            set.insert(engine);
+        }
+        set
+    }
+
+    /// Adds `engine`, replacing the one of its syntax.
+    pub fn insert(&mut self, engine: Arc<dyn TemplateEngine>) {
+        self.0.retain(|e| e.syntax() != engine.syntax());
+        self.0.push(engine);
+    }
+
+    /// The engine for `syntax`; an error naming the syntax when there is none (a build without
+    /// the `handlebars` feature).
+    pub fn get(&self, syntax: crate::TemplateSyntax) -> Result<&Arc<dyn TemplateEngine>> {
+        self.0.iter().find(|e| e.syntax() == syntax).ok_or_else(|| {
+            crate::Error::Unsupported(format!(
+                "`{syntax}` templates: this build has no {syntax} engine (the `{syntax}` feature is off)"
+            ))
+        })
+    }
+
+    /// The engine for `prompt`'s syntax.
+    pub fn of(&self, prompt: &crate::Prompt) -> Result<&Arc<dyn TemplateEngine>> {
+        self.get(prompt.syntax)
+    }
+
+    /// The default engine: Jinja's when there is one, else the first.
+    pub fn default_engine(&self) -> Option<&Arc<dyn TemplateEngine>> {
+        self.0.iter().find(|e| e.syntax().is_default()).or(self.0.first())
+    }
+
+    /// Every engine.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn TemplateEngine>> {
+        self.0.iter()
+    }
+}
+
+impl From<Arc<dyn TemplateEngine>> for Engines {
+    fn from(engine: Arc<dyn TemplateEngine>) -> Self {
+        Engines(vec![engine])
+    }
 }

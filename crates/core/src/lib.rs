@@ -47,7 +47,9 @@ pub use audit::{
     MAX_AUDIT_LIMIT, UNKNOWN_ACTOR, seal_all, verify_chain,
 };
 pub use cache::RenderCacheConfig;
-pub use engine::{CompileUnit, CompiledTemplate, IncludedTemplate, SourcePosition, SourceScan, TemplateEngine};
+pub use engine::{
+    CompileUnit, CompiledTemplate, Engines, IncludedTemplate, SourcePosition, SourceScan, TemplateEngine,
+};
 pub use error::{Error, ErrorDetails, ErrorKind, HashMismatch, NotFound, Result, VariableProblem};
 pub use hash::sha256_hex;
 pub use id::{LabelName, MAX_ID_LEN, MAX_LABEL_LEN, PromptId};
@@ -59,7 +61,7 @@ pub use manager::{
 pub use model::{
     Bump, ChatItem, ChatMessage, ContentHash, InputSchema, LabelEvent, LabelEventKind, MAX_TAG_LEN, MessagePlaceholder,
     Metadata, ModelConfig, Prompt, PromptExecution, PromptFormat, PromptStatus, PromptSummary, PromptVersion,
-    RenderOutput, RenderedPrompt, Role, Template, ToolCall, VariableSpec, VariableType, VersionInfo,
+    RenderOutput, RenderedPrompt, Role, Template, TemplateSyntax, ToolCall, VariableSpec, VariableType, VersionInfo,
 };
 pub use model::{
     LabelTarget, MAX_SPLIT_VARIANTS, MAX_SPLIT_WEIGHT, MIN_SPLIT_VARIANTS, ServedVariant, Split, SplitVariant,

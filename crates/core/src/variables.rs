@@ -132,7 +132,10 @@ pub(crate) fn type_mismatch(kind: VariableType, value: &Value) -> Option<&'stati
         VariableType::Any => true,
         VariableType::String => value.is_string(),
         VariableType::Number => value.is_number(),
-        VariableType::Integer => value.is_i64() || value.is_u64(),
+        // As JSON Schema has it: a number with no fractional part (`3.0`) is an integer.
+        VariableType::Integer => {
+            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.is_finite() && f.fract() == 0.0)
+        }
         VariableType::Boolean => value.is_boolean(),
         VariableType::Array => value.is_array(),
         VariableType::Object => value.is_object(),

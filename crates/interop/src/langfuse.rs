@@ -250,6 +250,7 @@ impl Entry<'_, '_> {
             );
         }
         let prompt = Prompt {
+            syntax: prompt_manager_core::TemplateSyntax::Jinja,
             id,
             format,
             template,

@@ -2,7 +2,8 @@
 //!
 //! Prompts in other tools' formats, in and out: [`Format::Langfuse`] (its prompt JSON, as its
 //! public API returns it), [`Format::Prompty`] (`.prompty` files) and [`Format::Mlflow`] (MLflow
-//! prompt registry versions, as its `PromptVersion` holds them). [`import`] reads a file of
+//! prompt registry versions, as its `PromptVersion` holds them) and [`Format::Dotprompt`]
+//! (`.prompt` files, Handlebars templates). [`import`] reads a file of
 //! the format into [`Imported`] versions, ready to be saved; [`export`] writes versions as files
 //! of the format. Both say what they could not carry ([`Import::warnings`], [`Export::warnings`])
 //! rather than drop it silently, and a round trip ours → theirs → ours gives back the same
@@ -31,9 +32,10 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
-use prompt_manager_core::{Error, LabelName, Prompt, Result};
+use prompt_manager_core::{Error, LabelName, Prompt, Result, TemplateSyntax};
 use serde_json::Value;
 
+mod dotprompt;
 mod langfuse;
 mod mlflow;
 mod mustache;
@@ -50,11 +52,14 @@ pub enum Format {
     /// `version`, `template`, `commit_message`, `tags`, `aliases`, `model_config`, …), one object
     /// per version, or an array of them.
     Mlflow,
+    /// Dotprompt's `.prompt` file (Genkit's): YAML front matter and a Handlebars body whose
+    /// `{{role "…"}}` and `{{history}}` markers start messages.
+    Dotprompt,
 }
 
 impl Format {
     /// Every format, in the order help texts list them.
-    pub const ALL: [Format; 3] = [Format::Langfuse, Format::Prompty, Format::Mlflow];
+    pub const ALL: [Format; 4] = [Format::Langfuse, Format::Prompty, Format::Mlflow, Format::Dotprompt];
 
     /// Its name on the command line and in the API (`langfuse`, `prompty`).
     pub const fn name(self) -> &'static str {
@@ -62,6 +67,7 @@ impl Format {
             Format::Langfuse => "langfuse",
             Format::Prompty => "prompty",
             Format::Mlflow => "mlflow",
+            Format::Dotprompt => "dotprompt",
         }
     }
 
@@ -84,10 +90,20 @@ impl Format {
         match self {
             Format::Langfuse | Format::Mlflow => "json",
             Format::Prompty => "prompty",
+            Format::Dotprompt => "prompt",
         }
     }
 
-    /// Whether a file holds every version of a prompt (Langfuse, MLflow) or one (Prompty, which has no
+    /// The template syntax its files hold: Handlebars for Dotprompt, Jinja for the others
+    /// (Langfuse's and MLflow's double-brace variables are read into Jinja).
+    pub const fn syntax(self) -> TemplateSyntax {
+        match self {
+            Format::Dotprompt => TemplateSyntax::Handlebars,
+            _ => TemplateSyntax::Jinja,
+        }
+    }
+
+    /// Whether a file holds every version of a prompt (Langfuse, MLflow) or one (Prompty and Dotprompt, which have no
     /// versions: an export writes the version chosen by label, else the latest).
     pub const fn keeps_versions(self) -> bool {
         matches!(self, Format::Langfuse | Format::Mlflow)
@@ -101,6 +117,7 @@ impl Format {
         let extension = path.extension()?.to_str()?.to_ascii_lowercase();
         match extension.as_str() {
             "prompty" => Some(Format::Prompty),
+            "prompt" => Some(Format::Dotprompt),
             "json" if langfuse::looks_like(text) => Some(Format::Langfuse),
             "json" if mlflow::looks_like(text) => Some(Format::Mlflow),
             _ => None,
@@ -168,6 +185,7 @@ pub fn import(format: Format, text: &str, file: &str) -> Result<Import> {
         Format::Langfuse => langfuse::import(text, file),
         Format::Prompty => prompty::import(text, file),
         Format::Mlflow => mlflow::import(text, file),
+        Format::Dotprompt => dotprompt::import(text, file),
     }
 }
 
@@ -211,10 +229,23 @@ pub struct Export {
 /// the format cannot express (a Jinja loop for Langfuse) is an error naming it and what stands in
 /// the way: an export never writes a file that means something else.
 pub fn export(format: Format, versions: &[Exportable<'_>]) -> Result<Export> {
+    for v in versions {
+        if v.prompt.syntax != format.syntax() {
+            return Err(Error::InvalidPrompt {
+                id: v.prompt.id.to_string(),
+                reason: format!(
+                    "it is written in {} and {format} files hold {} templates; nothing translates one into the other",
+                    v.prompt.syntax,
+                    format.syntax()
+                ),
+            });
+        }
+    }
     match format {
         Format::Langfuse => langfuse::export(versions),
         Format::Prompty => prompty::export(versions),
         Format::Mlflow => mlflow::export(versions),
+        Format::Dotprompt => dotprompt::export(versions),
     }
 }
 
@@ -468,6 +499,22 @@ fn includes_another(source: &str) -> bool {
         from = close + 2;
     }
     false
+}
+
+/// What a file of one version without labels (Prompty's, Dotprompt's) imports as.
+fn one_version(prompt: Prompt, version: Option<Version>, warnings: Vec<Warning>) -> Import {
+    Import {
+        entries: vec![Imported {
+            prompt,
+            version,
+            labels: Vec::new(),
+            changelog: String::new(),
+            author: None,
+            created_at: None,
+            position: (1, 1),
+        }],
+        warnings,
+    }
 }
 
 /// A warning at byte `at` of `text`, the content of `file`.

@@ -313,6 +313,7 @@ impl Entry<'_, '_> {
             extra.insert(key, Value::String(value));
         }
         let prompt = Prompt {
+            syntax: prompt_manager_core::TemplateSyntax::Jinja,
             id,
             format,
             template,

@@ -24,7 +24,7 @@ use prompt_manager_core::{
 use serde_json::{Map, Value, json};
 
 use crate::mustache;
-use crate::{Export, ExportFile, Exportable, Import, Imported, Warning, file_error, warning};
+use crate::{Export, ExportFile, Exportable, Import, Warning, file_error, warning};
 
 /// The key of `metadata` that carries what Prompty has no field for.
 const OURS: &str = "prompt_manager";
@@ -273,6 +273,7 @@ pub(crate) fn import(text: &str, file: &str) -> Result<Import> {
         ),
     };
     let prompt = Prompt {
+        syntax: prompt_manager_core::TemplateSyntax::Jinja,
         id,
         format,
         template,
@@ -285,18 +286,7 @@ pub(crate) fn import(text: &str, file: &str) -> Result<Import> {
         input_schema,
     };
     prompt.validate().map_err(|e| at_front(e.to_string()))?;
-    Ok(Import {
-        entries: vec![Imported {
-            prompt,
-            version: None,
-            labels: Vec::new(),
-            changelog: String::new(),
-            author: None,
-            created_at: None,
-            position: (1, 1),
-        }],
-        warnings,
-    })
+    Ok(crate::one_version(prompt, None, warnings))
 }
 
 /// The body's messages, split at its role lines.

@@ -27,13 +27,13 @@ impl VersioningExt for PromptManager {
     async fn diff(&self, from: &str, to: &str) -> Result<PromptDiff> {
         let old = self.get(from).await?;
         let new = self.get(to).await?;
-        diff(self.engine().as_ref(), &old, &new)
+        diff(self.engines(), &old, &new)
     }
 
     async fn suggest_update(&self, prompt: &Prompt) -> Result<(PromptDiff, Suggestion)> {
         prompt.validate()?;
         let latest = self.get(&PromptRef::latest(prompt.id.clone()).to_string()).await?;
-        let mut diff = diff_prompts(self.engine().as_ref(), &latest.prompt, prompt)?;
+        let mut diff = diff_prompts(self.engines(), &latest.prompt, prompt)?;
         diff.old.version = Some(latest.version.clone());
         let suggestion = suggest(&diff);
         Ok((diff, suggestion))

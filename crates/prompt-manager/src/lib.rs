@@ -60,13 +60,14 @@ pub use prompt_manager_core::rollback_target;
 #[doc(inline)]
 pub use prompt_manager_core::{
     Bump, CacheStats, ChangeListener, ChatItem, ChatMessage, CompileUnit, CompiledTemplate, ContentHash, CreateOptions,
-    Error, ErrorDetails, ErrorKind, Expect, HashMismatch, IncludedTemplate, InputSchema, IntoLabelName, IntoPromptId,
-    IntoVersion, LabelChange, LabelEvent, LabelEventKind, LabelName, LabelOptions, ListQuery, MessagePlaceholder,
-    Metadata, ModelConfig, NotFound, Observer, Page, Plugin, Prompt, PromptExecution, PromptFormat, PromptId,
-    PromptManager, PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion, RenderCacheConfig,
-    RenderOutput, RenderedPrompt, Resolution, Result, Role, SaveOutcome, SaveRequest, Selector, SourcePosition,
-    SourceScan, StorageBackend, Store, Template, TemplateEngine, ToolCall, UpdateOptions, VariableProblem,
-    VariableSpec, VariableType, Variables, VersionInfo, VersionStore, async_trait, semver,
+    Engines, Error, ErrorDetails, ErrorKind, Expect, HashMismatch, IncludedTemplate, InputSchema, IntoLabelName,
+    IntoPromptId, IntoVersion, LabelChange, LabelEvent, LabelEventKind, LabelName, LabelOptions, ListQuery,
+    MessagePlaceholder, Metadata, ModelConfig, NotFound, Observer, Page, Plugin, Prompt, PromptExecution, PromptFormat,
+    PromptId, PromptManager, PromptManagerBuilder, PromptRef, PromptStatus, PromptSummary, PromptVersion,
+    RenderCacheConfig, RenderOutput, RenderedPrompt, Resolution, Result, Role, SaveOutcome, SaveRequest, Selector,
+    SourcePosition, SourceScan, StorageBackend, Store, Template, TemplateEngine, TemplateSyntax, ToolCall,
+    UpdateOptions, VariableProblem, VariableSpec, VariableType, Variables, VersionInfo, VersionStore, async_trait,
+    semver,
 };
 // A/B splits: a label over several weighted versions, renders that pick a variant, and the
 // assignment's pure functions.
@@ -106,6 +107,9 @@ pub use prompt_manager_storage::{RedisCachedStore, RedisOptions, RedisStats};
 #[cfg(feature = "s3")]
 #[doc(inline)]
 pub use prompt_manager_storage::{S3Options, S3Store};
+#[cfg(feature = "handlebars")]
+#[doc(inline)]
+pub use prompt_manager_template::HandlebarsEngine;
 #[doc(inline)]
 pub use prompt_manager_template::{MiniJinjaEngine, RenderLimits};
 
@@ -224,15 +228,27 @@ pub mod lint {
     pub use prompt_manager_storage::lint::*;
 }
 
-/// A manager builder with the defaults filled in: the minijinja engine, an in-memory store, the
+/// The template engines of this build, one per syntax: minijinja for Jinja and, with feature
+/// `handlebars`, [`HandlebarsEngine`] for Handlebars. [`builder`] gives a manager these; tools
+/// that read prompt files without a manager (lint) take them from here.
+pub fn engines() -> Engines {
+    #[allow(unused_mut)]
+    let mut engines = Engines::from(Arc::new(MiniJinjaEngine::new()) as Arc<dyn TemplateEngine>);
+    #[cfg(feature = "handlebars")]
+    engines.insert(Arc::new(HandlebarsEngine::new()));
+    engines
+}
+
+/// A manager builder with the defaults filled in: the engines of [`engines`], an in-memory store, the
 /// framework plugins this build enables (features `openai`, `anthropic`, `gemini`, `langchain`,
 /// `litellm`), and with feature `cost` the token counter ([`cost::Counter`]) and the shipped
 /// price table ([`cost::PriceTable::shipped`]). Replace any of them with `.store(…)`,
 /// `.engine(…)`, `.token_counter(…)`, `.prices(…)`.
 pub fn builder() -> PromptManagerBuilder {
-    let builder = PromptManager::builder()
-        .engine(Arc::new(MiniJinjaEngine::new()))
-        .store(Arc::new(MemoryStore::new()));
+    let mut builder = PromptManager::builder().store(Arc::new(MemoryStore::new()));
+    for engine in engines().iter() {
+        builder = builder.engine(engine.clone());
+    }
     #[cfg(feature = "cost")]
     let builder = builder
         .token_counter(Arc::new(cost::Counter::new()))

@@ -91,7 +91,10 @@ fn check_templates(pm: &PromptManager, entries: &[LibraryEntry], file: &str) -> 
     for (index, entry) in entries.iter().enumerate() {
         let id = &entry.prompt.id;
         for (part, source) in entry.prompt.template.named_sources(id.as_str()) {
-            if let Err(e) = pm.engine().validate(&part, source) {
+            if let Err(e) = pm
+                .engine_of(&entry.prompt)
+                .and_then(|engine| engine.validate(&part, source))
+            {
                 let (line, column) = entry.position;
                 return Err(Error::InvalidFile {
                     file: file.to_owned(),

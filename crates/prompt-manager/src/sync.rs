@@ -542,7 +542,7 @@ fn suggestion(
     version: &Version,
     new: &PromptVersion,
 ) -> Result<Suggested> {
-    let diff = crate::versioning::diff_prompts(pm.engine().as_ref(), &old.prompt, &new.prompt)?;
+    let diff = crate::versioning::diff_prompts(pm.engines(), &old.prompt, &new.prompt)?;
     let suggestion = crate::versioning::suggest(&diff);
     let step = if version.major > before.major {
         Bump::Major

@@ -48,6 +48,14 @@ pub(crate) mod schema {
         Instruction,
     }
 
+    /// The template language of a prompt's sources; `jinja` when left out.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    pub(crate) enum Syntax {
+        Jinja,
+        Handlebars,
+    }
+
     /// The lifecycle status of a prompt.
     #[derive(Serialize, ToSchema)]
     #[serde(rename_all = "lowercase")]
@@ -212,6 +220,8 @@ pub(crate) mod schema {
         id: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         format: Option<Format>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        syntax: Option<Syntax>,
         template: Template,
         #[schema(required = false)]
         metadata: Metadata,

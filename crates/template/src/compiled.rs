@@ -49,6 +49,18 @@ impl fmt::Debug for MiniJinjaTemplate {
     }
 }
 
+/// A name per source of `unit` for messages: the caller's, else `name message N` for several.
+pub(crate) fn part_names(unit: &CompileUnit<'_>) -> Vec<String> {
+    let several = unit.sources.len() > 1;
+    (0..unit.sources.len())
+        .map(|i| match unit.part_names.get(i) {
+            Some(name) if unit.part_names.len() == unit.sources.len() => (*name).to_owned(),
+            _ if several => format!("{} message {}", unit.name, i + 1),
+            _ => unit.name.to_owned(),
+        })
+        .collect()
+}
+
 impl MiniJinjaTemplate {
     pub(crate) fn compile(engine: &MiniJinjaEngine, unit: CompileUnit<'_>) -> Result<Self> {
         let mut env = engine.environment();
@@ -58,14 +70,7 @@ impl MiniJinjaTemplate {
             env.add_template_owned(include.reference.clone(), source)
                 .map_err(|e| convert_error(e, &format!("{} (included by {})", include.resolved, unit.name)))?;
         }
-        let several = unit.sources.len() > 1;
-        let names: Vec<String> = (0..unit.sources.len())
-            .map(|i| match unit.part_names.get(i) {
-                Some(name) if unit.part_names.len() == unit.sources.len() => (*name).to_owned(),
-                _ if several => format!("{} message {}", unit.name, i + 1),
-                _ => unit.name.to_owned(),
-            })
-            .collect();
+        let names = part_names(&unit);
         let owner = Owner {
             env,
             names,

@@ -140,3 +140,9 @@ impl From<MiniJinjaEngine> for Arc<dyn TemplateEngine> {
         Arc::new(engine)
     }
 }
+
+impl From<MiniJinjaEngine> for prompt_manager_core::Engines {
+    fn from(engine: MiniJinjaEngine) -> Self {
+        prompt_manager_core::Engines::from(Arc::new(engine) as Arc<dyn TemplateEngine>)
+    }
+}

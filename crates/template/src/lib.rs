@@ -12,12 +12,15 @@
 //! - Values are data: a variable holding `{{ … }}` is printed as it is, never interpreted.
 //! - No HTML escaping: prompts are plain text.
 //!
+//! With feature `handlebars`, [`HandlebarsEngine`] reads Handlebars templates
+//! (`syntax: handlebars`) with Dotprompt's helpers, under the same guarantees.
+//!
 //! ```
 //! use prompt_manager_core::{CompileUnit, TemplateEngine, Variables};
 //! use prompt_manager_template::MiniJinjaEngine;
 //!
 //! let engine = MiniJinjaEngine::new();
-//! let unit = CompileUnit { name: "greeting@1.0.0", sources: &["Hello {{ name }}!"], part_names: &[], includes: &[] };
+//! let unit = CompileUnit { name: "greeting@1.0.0", sources: &["Hello {{ name }}!"], part_names: &[], includes: &[], messages: false };
 //! let compiled = engine.compile(unit)?;
 //! let mut out = String::new();
 //! compiled.render(&Variables::new().with("name", "{{ Ada }}"), &mut |_, text| out = text)?;
@@ -30,10 +33,14 @@ mod compiled;
 mod context;
 mod engine;
 mod errors;
+#[cfg(feature = "handlebars")]
+mod handlebars;
 mod jinja2;
 mod pyformat;
 mod python;
 mod scan;
 
 pub use engine::{MiniJinjaEngine, RenderLimits};
+#[cfg(feature = "handlebars")]
+pub use handlebars::HandlebarsEngine;
 pub use scan::find_includes;

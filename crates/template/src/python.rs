@@ -280,7 +280,9 @@ fn newline(out: &mut String, style: JsonStyle, level: usize) {
     }
 }
 
-fn json_string(out: &mut String, s: &str, html_safe: bool) {
+/// A JSON string as Python's `json.dumps` writes it: non-ASCII as `\uXXXX`, and with
+/// `html_safe` (Jinja2's `tojson`) `<`, `>`, `&` and `'` too.
+pub(crate) fn json_string(out: &mut String, s: &str, html_safe: bool) {
     out.push('"');
     for c in s.chars() {
         match c {

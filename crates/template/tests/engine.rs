@@ -16,6 +16,7 @@ fn compile(engine: &MiniJinjaEngine, sources: &[&str]) -> Result<Arc<dyn Compile
         sources,
         part_names: &[],
         includes: &[],
+        messages: false,
     })
 }
 
@@ -174,6 +175,7 @@ fn item_10_templates_that_fail_every_render_are_refused_when_compiled_or_checked
         sources: source,
         part_names: &[],
         includes: &includes,
+        messages: false,
     };
     match engine.compile(unit(&[
         "{% from \"shared/macros\" import bullet, nosuch %}{{ bullet('a') }}",
@@ -254,6 +256,7 @@ fn a_variable_set_by_the_template_is_never_missing() {
             sources: &[r#"{% set tone = "warm" %}{% include "shared/tone" %} {{ who }}"#],
             part_names: &[],
             includes: &includes,
+            messages: false,
         })
         .unwrap();
     let err = render_all(compiled.as_ref(), &Variables::new()).unwrap_err();
@@ -360,6 +363,7 @@ fn includes_render_from_the_resolved_sources() {
             sources: &[r#"Hello. {% include "shared/tone@production" %}"#],
             part_names: &[],
             includes: &includes,
+            messages: false,
         })
         .unwrap();
     assert!(compiled.variables().contains("tone"), "variables of includes count");

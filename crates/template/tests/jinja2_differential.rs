@@ -185,6 +185,7 @@ fn render_ours(engine: &MiniJinjaEngine, case: &Case) -> Outcome {
         sources: &[case.template.as_str()],
         part_names: &[],
         includes: &[],
+        messages: false,
     }) {
         Ok(c) => c,
         Err(e) => return Outcome::Error(e.to_string()),

@@ -54,6 +54,9 @@ pub fn reasons(diff: &PromptDiff) -> Vec<BumpReason> {
     if let Some(f) = &diff.format {
         push(Bump::Major, format!("changed format {} → {}", f.old, f.new));
     }
+    if let Some(s) = &diff.syntax {
+        push(Bump::Major, format!("changed template syntax {} → {}", s.old, s.new));
+    }
     // Variables that a placeholder change already explains are not listed twice.
     let mut placeholders_added = Vec::new();
     let mut placeholders_removed = Vec::new();

@@ -92,7 +92,7 @@ mod tests {
     /// The diff with the engine's variables; where the engine cannot read a side, checks that it
     /// says so as a syntax error and diffs the rest with no variables, so every pair is exercised.
     fn diff_or_syntax_error(old: &Prompt, new: &Prompt, parsed: &mut usize) -> PromptDiff {
-        match diff_prompts(&MiniJinjaEngine::new(), old, new) {
+        match diff_prompts(&prompt_manager_core::Engines::from(MiniJinjaEngine::new()), old, new) {
             Ok(d) => {
                 *parsed += 1;
                 d

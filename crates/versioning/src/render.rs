@@ -21,6 +21,9 @@ impl Display for PromptDiff {
         if let Some(c) = &self.format {
             writeln!(f, "format: {} → {}", c.old, c.new)?;
         }
+        if let Some(c) = &self.syntax {
+            writeln!(f, "syntax: {} → {}", c.old, c.new)?;
+        }
         match &self.template {
             None => {}
             Some(TemplateDiff::Text(t)) => {

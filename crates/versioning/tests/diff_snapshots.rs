@@ -30,7 +30,8 @@ fn version(prompt: Prompt, v: &str) -> PromptVersion {
 
 /// The diff with the variables the minijinja engine reads.
 fn diff(old: &PromptVersion, new: &PromptVersion) -> PromptDiff {
-    prompt_manager_versioning::diff(&MiniJinjaEngine::new(), old, new).expect("templates parse")
+    prompt_manager_versioning::diff(&prompt_manager_core::Engines::from(MiniJinjaEngine::new()), old, new)
+        .expect("templates parse")
 }
 
 fn vars(names: &[&str]) -> BTreeSet<String> {

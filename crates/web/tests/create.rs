@@ -348,3 +348,54 @@ async fn a_read_only_key_cannot_create() {
     assert_eq!(post.status, StatusCode::FORBIDDEN);
     assert_eq!(count(&pm).await, 2);
 }
+
+#[tokio::test]
+async fn a_handlebars_prompt_is_checked_with_its_own_engine_and_saved_with_its_syntax() {
+    let pm = seeded().await;
+    let mut ui = opened(&pm).await;
+    ui.get("/ui/new").await.has("name=\"syntax\"").has("handlebars");
+    // Handlebars' own checks run on the form: an unknown helper is refused at its line.
+    let refused = ui
+        .post(
+            "/ui/new",
+            &[
+                ("mode", "form"),
+                ("id", "sales/hb"),
+                ("format", "text"),
+                ("syntax", "handlebars"),
+                ("template", "Sell {{product}}\n{{shout product}}"),
+                ("action", "save"),
+                ("changelog", "First"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused.has("unknown helper `shout`");
+    assert_eq!(count(&pm).await, 2, "nothing stored");
+    let saved = ui
+        .post(
+            "/ui/new",
+            &[
+                ("mode", "form"),
+                ("id", "sales/hb"),
+                ("format", "text"),
+                ("syntax", "handlebars"),
+                (
+                    "template",
+                    "Sell {{product}}{{#if discount}} at {{discount}} off{{/if}}",
+                ),
+                ("changelog", "First"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let v = pm.get("sales/hb").await.unwrap();
+    assert_eq!(v.prompt.syntax, prompt_manager::TemplateSyntax::Handlebars);
+    let vars = prompt_manager::Variables::new().with("product", "tea");
+    assert_eq!(pm.render("sales/hb", &vars).await.unwrap(), "Sell tea");
+    // The edit form keeps the syntax.
+    ui.get("/ui/edit/sales/hb")
+        .await
+        .has("<option value=\"handlebars\" selected>handlebars</option>");
+}

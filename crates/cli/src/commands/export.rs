@@ -1,6 +1,7 @@
 //! `prompt-manager export PATH`: the store's prompts to a YAML library file (a path ending in
 //! `.yaml`/`.yml`), a prompt folder (any other path), or with `--format` a folder of another
-//! tool's files (Langfuse's prompt JSON, Prompty's `.prompty`, MLflow's prompt versions), with a
+//! tool's files (Langfuse's prompt JSON, Prompty's `.prompty`, MLflow's prompt versions, Dotprompt's
+//! `.prompt`), with a
 //! progress bar for many
 //! prompts.
 
@@ -29,8 +30,9 @@ pub(crate) struct ExportArgs {
     /// Write another tool's files into the folder PATH: `langfuse` (one JSON file per prompt,
     /// its versions as Langfuse's API returns them), `mlflow` (one JSON file per prompt, its
     /// versions as MLflow's `PromptVersion` holds them; `tools/mlflow-prompts.py load` registers
-    /// them) or `prompty` (one `.prompty` file per prompt: of the version `--label` points at,
-    /// else the latest).
+    /// them), `prompty` (one `.prompty` file per prompt: of the version `--label` points at,
+    /// else the latest) or `dotprompt` (one `.prompt` file per Handlebars prompt, likewise; a
+    /// prompt another includes is written as the partial `_name.prompt`).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
     #[command(flatten)]
@@ -132,6 +134,27 @@ fn write_foreign(
     let name = path.display().to_string();
     if path.is_file() {
         anyhow::bail!("{name} is a file; `export --format {format}` writes a folder of files");
+    }
+    // A format holds one template syntax: prompts of the other are named and left out.
+    let (entries, other): (Vec<LibraryEntry>, Vec<LibraryEntry>) =
+        entries.into_iter().partition(|e| e.prompt.syntax == format.syntax());
+    let mut skipped: Vec<String> = other.iter().map(|e| e.prompt.id.to_string()).collect();
+    skipped.dedup();
+    if !skipped.is_empty() {
+        let syntax = other[0].prompt.syntax;
+        if entries.is_empty() {
+            anyhow::bail!(
+                "no prompt to export: {format} files hold {} templates, and {} {} written in {syntax}",
+                format.syntax(),
+                skipped.join(", "),
+                if skipped.len() == 1 { "is" } else { "are" }
+            );
+        }
+        ctx.printer.note(&format!(
+            "warning: left out (written in {syntax}; {format} files hold {} templates): {}",
+            format.syntax(),
+            skipped.join(", ")
+        ));
     }
     // Langfuse and MLflow keep every version given; a label only chooses Prompty's one version.
     let given = entries.len();

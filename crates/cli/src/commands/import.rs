@@ -1,5 +1,5 @@
 //! `prompt-manager import PATH`: a YAML library file, a prompt folder, or other tools' files
-//! (Langfuse's prompt JSON, Prompty's `.prompty`, MLflow's prompt versions) into the store, all or nothing (one bad entry
+//! (Langfuse's prompt JSON, Prompty's `.prompty`, MLflow's prompt versions, Dotprompt's `.prompt`) into the store, all or nothing (one bad entry
 //! refuses the whole import, naming its file, line and column).
 
 use std::path::{Path, PathBuf};
@@ -19,11 +19,11 @@ pub(crate) struct ImportArgs {
     /// A library file (`.yaml`, with a `prompts:` list) or a folder: the `dir://` layout
     /// (`<id>/<version>.yaml`, every version), or else prompt files (`.yaml`, `.yml`, `.json`,
     /// one prompt each, as `init` writes and `lint` checks), Langfuse prompt JSON files, MLflow
-    /// prompt version JSON files and Prompty `.prompty` files, each recognised by its extension
-    /// and content.
+    /// prompt version JSON files, Prompty `.prompty` files and Dotprompt `.prompt` files (a
+    /// partial `_name.prompt` is the prompt `name`), each recognised by its extension and content.
     path: PathBuf,
     /// Read every file with this format's extension (`.json` for `langfuse` and `mlflow`,
-    /// `.prompty` for `prompty`) as this format, instead of recognising it by its content.
+    /// `.prompty` for `prompty`, `.prompt` for `dotprompt`) as this format, instead of recognising it by its content.
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
 }
@@ -83,13 +83,13 @@ fn read_one(
 
 /// The prompt files below `dir` (hidden files and folders skipped), in path order: ours (each an
 /// entry without a version: 1.0.0 for a new prompt, the next minor version for changed content),
-/// Langfuse's and MLflow's JSON and Prompty's `.prompty` (a Prompty file's id is its path below `dir`).
+/// Langfuse's and MLflow's JSON, Prompty's `.prompty` and Dotprompt's `.prompt` (such a file's id is its path below `dir`).
 fn prompt_files(
     dir: &Path,
     forced: Option<Format>,
     warnings: &mut Vec<interop::Warning>,
 ) -> anyhow::Result<Vec<LibraryEntry>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>, skipped: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         let read = std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
         for entry in read {
             let entry = entry.map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
@@ -100,31 +100,19 @@ fn prompt_files(
             // Not followed through a symlink, as lint does: a link to a parent folder would loop.
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
             if is_dir {
-                walk(&path, out, skipped)?;
+                walk(&path, out)?;
             } else {
                 let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-                match extension.as_deref() {
-                    Some("yaml" | "yml" | "json" | "prompty") => out.push(path),
-                    Some("prompt") => skipped.push(path),
-                    _ => {}
+                if let Some("yaml" | "yml" | "json" | "prompty" | "prompt") = extension.as_deref() {
+                    out.push(path);
                 }
             }
         }
         Ok(())
     }
     let mut files = Vec::new();
-    let mut skipped = Vec::new();
-    walk(dir, &mut files, &mut skipped)?;
+    walk(dir, &mut files)?;
     files.sort();
-    skipped.sort();
-    for file in skipped {
-        warnings.push(interop::Warning {
-            file: file.display().to_string(),
-            line: 1,
-            column: 1,
-            message: "Dotprompt `.prompt` files are not read yet (docs/interop.md); not imported".into(),
-        });
-    }
     let mut entries = Vec::new();
     for file in &files {
         let relative = file
@@ -191,7 +179,7 @@ pub(crate) async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<Outco
         return Err(hinted(
             anyhow::anyhow!("{name} holds no prompts: no `<id>/<version>.yaml` versions and no prompt files"),
             "import a library file (`prompt-manager export library.yaml` writes one), a dir:// folder, \
-             or a folder of prompt files (`.yaml`, `.yml`, `.json`, Langfuse or MLflow `.json`, `.prompty`)"
+             or a folder of prompt files (`.yaml`, `.yml`, `.json`, Langfuse or MLflow `.json`, `.prompty`, `.prompt`)"
                 .to_owned(),
         ));
     }

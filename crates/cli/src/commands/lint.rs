@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::Args;
 use prompt_manager::interop::{self, Format};
 use prompt_manager::lint::{self, Diagnostic, LintReport, Severity, SourceFile};
-use prompt_manager::{ChatItem, Error, Template, TemplateEngine};
+use prompt_manager::{ChatItem, Engines, Error, Template};
 use serde::Serialize;
 
 use super::{Context, from_config_dir};
@@ -52,8 +52,7 @@ pub(crate) async fn run(ctx: &Context, args: LintArgs) -> anyhow::Result<Outcome
         return Err(anyhow::anyhow!("{} does not exist", path.display()));
     }
     // The engine `prompt_manager::builder()` gives the CLI's manager; lint opens no store.
-    let engine = prompt_manager::MiniJinjaEngine::new();
-    let report = lint_all(&engine, &path)?;
+    let report = lint_all(&prompt_manager::engines(), &path)?;
     let format = args.format.unwrap_or(match ctx.printer.format {
         OutputFormat::Table => LintFormat::Text,
         _ => LintFormat::Json,
@@ -79,42 +78,24 @@ pub(crate) async fn run(ctx: &Context, args: LintArgs) -> anyhow::Result<Outcome
 
 /// Lints our files with `prompt_manager::lint` and other tools' files through their importers,
 /// as one report.
-fn lint_all(engine: &dyn TemplateEngine, path: &std::path::Path) -> anyhow::Result<LintReport> {
+fn lint_all(engines: &Engines, path: &std::path::Path) -> anyhow::Result<LintReport> {
     let mut extensions = lint::PROMPT_EXTENSIONS.to_vec();
     extensions.extend([".prompty", ".prompt"]);
     let files = lint::read_sources(path, &extensions)?;
     let mut ours = Vec::new();
     let mut foreign = Vec::new();
-    let mut unread = Vec::new();
     for file in files {
         let format = file.text.as_ref().ok().and_then(|t| Format::detect(&file.relative, t));
         match format {
             Some(format) => foreign.push((file, format)),
-            None if file
-                .relative
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("prompt")) =>
-            {
-                unread.push(file)
-            }
             None => ours.push(file),
         }
     }
-    let mut report = lint::lint_sources(engine, &ours);
+    let mut report = lint::lint_sources(engines, &ours);
     for (file, format) in &foreign {
-        lint_foreign(engine, file, *format, &mut report.diagnostics);
+        lint_foreign(engines, file, *format, &mut report.diagnostics);
     }
-    for file in &unread {
-        report.diagnostics.push(Diagnostic {
-            file: file.display.clone(),
-            line: 1,
-            column: 1,
-            severity: Severity::Warning,
-            code: "unsupported_format",
-            message: "Dotprompt `.prompt` files are not read yet (docs/interop.md)".into(),
-        });
-    }
-    report.files += foreign.len() + unread.len();
+    report.files += foreign.len();
     report
         .diagnostics
         .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
@@ -128,7 +109,7 @@ fn lint_all(engine: &dyn TemplateEngine, path: &std::path::Path) -> anyhow::Resu
 }
 
 /// Reads another tool's file as `import` would, and checks each template it holds.
-fn lint_foreign(engine: &dyn TemplateEngine, file: &SourceFile, format: Format, out: &mut Vec<Diagnostic>) {
+fn lint_foreign(engines: &Engines, file: &SourceFile, format: Format, out: &mut Vec<Diagnostic>) {
     let Ok(text) = &file.text else { return };
     let name = file.relative.to_string_lossy().replace('\\', "/");
     let diagnostic = |(line, column): (usize, usize), severity, code, message| Diagnostic {
@@ -169,6 +150,18 @@ fn lint_foreign(engine: &dyn TemplateEngine, file: &SourceFile, format: Format, 
                     ChatItem::Placeholder(_) => None,
                 })
                 .collect(),
+        };
+        let engine = match engines.of(&entry.prompt) {
+            Ok(engine) => engine,
+            Err(e) => {
+                out.push(diagnostic(
+                    entry.position,
+                    Severity::Error,
+                    "template_syntax",
+                    format!("{id}: {e}"),
+                ));
+                continue;
+            }
         };
         for (what, source) in sources {
             // `scan` parses (syntax errors) without resolving includes; `check` finds what every

@@ -4,7 +4,7 @@
 use std::sync::{Arc, RwLock};
 
 use crate::cache::{RenderCache, RenderCacheConfig};
-use crate::engine::TemplateEngine;
+use crate::engine::{Engines, TemplateEngine};
 use crate::error::{Error, Result};
 use crate::id::PromptId;
 use crate::observer::Observer;
@@ -22,7 +22,7 @@ use super::{Inner, PromptManager};
 #[derive(Default)]
 pub struct PromptManagerBuilder {
     store: Option<Arc<dyn Store>>,
-    engine: Option<Arc<dyn TemplateEngine>>,
+    engines: Engines,
     observers: Vec<Arc<dyn Observer>>,
     actor: Option<String>,
     render_cache: Option<RenderCacheConfig>,
@@ -82,9 +82,11 @@ impl PromptManagerBuilder {
         self
     }
 
-    /// Uses this template engine.
+    /// Uses this template engine for the prompts written in its syntax
+    /// ([`TemplateEngine::syntax`]), in place of one given before for that syntax. Call it once
+    /// per syntax to serve several (Jinja and Handlebars).
     pub fn engine(mut self, engine: Arc<dyn TemplateEngine>) -> Self {
-        self.engine = Some(engine);
+        self.engines.insert(engine);
         self
     }
 
@@ -118,7 +120,9 @@ impl PromptManagerBuilder {
             .store
             .ok_or_else(|| Error::Config("no store configured; call .store(…)".into()))?;
         let engine = self
-            .engine
+            .engines
+            .default_engine()
+            .cloned()
             .ok_or_else(|| Error::Config("no template engine configured; call .engine(…)".into()))?;
         if !self.observers.is_empty() || self.usage.is_some() {
             warm_render_clock();
@@ -128,6 +132,7 @@ impl PromptManagerBuilder {
             inner: Arc::new(Inner {
                 store,
                 engine,
+                engines: self.engines,
                 registry: Registry::default(),
                 observers: Observers::new(self.observers),
                 plugins: RwLock::new(self.plugins.into_iter().map(|p| (p.name().to_owned(), p)).collect()),

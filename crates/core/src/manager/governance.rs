@@ -227,8 +227,11 @@ impl PromptManager {
                         for info in store.list_versions(&summary.id).await? {
                             let version = store.load(&summary.id, Some(&info.version)).await?;
                             let name = version.reference();
+                            let Ok(engine) = self.engine_of(&version.prompt) else {
+                                continue;
+                            };
                             for (part, source) in version.prompt.template.named_sources(&name) {
-                                for reference in self.inner.engine.includes(&part, source)? {
+                                for reference in engine.includes(&part, source)? {
                                     let Ok(parsed) = PromptRef::parse(&reference) else {
                                         continue;
                                     };

@@ -37,10 +37,10 @@ use std::sync::{Arc, RwLock};
 use tracing::Instrument;
 
 use crate::cache::RenderCache;
-use crate::engine::TemplateEngine;
+use crate::engine::{Engines, TemplateEngine};
 use crate::error::Result;
 use crate::id::PromptId;
-use crate::model::{LabelEvent, PromptVersion};
+use crate::model::{LabelEvent, Prompt, PromptVersion, TemplateSyntax};
 use crate::plugin::Plugin;
 use crate::registry::Registry;
 use crate::store::Store;
@@ -126,6 +126,8 @@ pub struct PromptManager {
 struct Inner {
     store: Arc<dyn Store>,
     engine: Arc<dyn TemplateEngine>,
+    /// Every engine, one per syntax (`engine` among them).
+    engines: Engines,
     registry: Registry,
     observers: Observers,
     plugins: RwLock<BTreeMap<String, Arc<dyn Plugin>>>,
@@ -258,9 +260,25 @@ impl PromptManager {
         &self.inner.store
     }
 
-    /// The template engine.
+    /// The default template engine (Jinja's, when one is configured).
     pub fn engine(&self) -> &Arc<dyn TemplateEngine> {
         &self.inner.engine
+    }
+
+    /// The engine for prompts written in `syntax`; an error naming the syntax when this
+    /// manager has none (a build without the `handlebars` feature).
+    pub fn engine_for(&self, syntax: TemplateSyntax) -> Result<&Arc<dyn TemplateEngine>> {
+        self.inner.engines.get(syntax)
+    }
+
+    /// Every engine, one per syntax, for tools that read prompts of any syntax.
+    pub fn engines(&self) -> &Engines {
+        &self.inner.engines
+    }
+
+    /// The engine for `prompt`'s syntax ([`engine_for`](Self::engine_for)).
+    pub fn engine_of(&self, prompt: &Prompt) -> Result<&Arc<dyn TemplateEngine>> {
+        self.engine_for(prompt.syntax)
     }
 
     /// The token counter, when one is configured ([`PromptManagerBuilder::token_counter`]).

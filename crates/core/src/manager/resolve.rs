@@ -13,7 +13,9 @@ use semver::Version;
 use crate::engine::{CompileUnit, CompiledTemplate, IncludedTemplate, TemplateEngine};
 use crate::error::{Error, Result};
 use crate::id::{LabelName, PromptId};
-use crate::model::{ContentHash, Prompt, PromptStatus, PromptVersion, Split, Template, context_seed, version_hash};
+use crate::model::{
+    ContentHash, Prompt, PromptStatus, PromptVersion, Split, Template, TemplateSyntax, context_seed, version_hash,
+};
 use crate::reference::PromptRef;
 use crate::render::{CompiledSplit, Resolved, VariantInfo};
 
@@ -30,6 +32,8 @@ struct IncludeSet {
     templates: Vec<IncludedTemplate>,
     seen: HashSet<String>,
     deps: Vec<(PromptId, u64)>,
+    /// The includer's syntax, which every include must share.
+    syntax: TemplateSyntax,
 }
 
 impl PromptManager {
@@ -170,13 +174,19 @@ impl PromptManager {
         let name = version.reference();
         let parts = prompt.template.named_sources(&name);
         // Scanning for includes is cheap and does I/O only when there are some.
-        let includes = self.collect_includes(&prompt.id, &name, &parts).await?;
+        let engine = self.engine_of(prompt)?;
+        let includes = self.collect_includes(prompt, &name, &parts).await?;
         let registry = &self.inner.registry;
         let include_free = includes.templates.is_empty();
         if include_free && let Some(compiled) = registry.compiled(&name, &version.content_hash) {
             return Ok((compiled, Vec::new()));
         }
-        let compiled = compile_parts(self.inner.engine.as_ref(), &name, &parts, &includes.templates)?;
+        let compiled = compile_parts(
+            engine.as_ref(),
+            (&name, prompt.format.is_chat()),
+            &parts,
+            &includes.templates,
+        )?;
         if include_free {
             registry.insert_compiled(&name, version.content_hash.clone(), compiled.clone());
         }
@@ -188,12 +198,18 @@ impl PromptManager {
     pub(super) async fn check_compiles(&self, prompt: &Prompt, version: &Version, hash: &ContentHash) -> Result<()> {
         let name = format!("{}@{}", prompt.id, version);
         let parts = prompt.template.named_sources(&name);
-        let includes = self.collect_includes(&prompt.id, &name, &parts).await?;
-        let compiled = compile_parts(self.inner.engine.as_ref(), &name, &parts, &includes.templates)?;
+        let engine = self.engine_of(prompt)?;
+        let includes = self.collect_includes(prompt, &name, &parts).await?;
+        let compiled = compile_parts(
+            engine.as_ref(),
+            (&name, prompt.format.is_chat()),
+            &parts,
+            &includes.templates,
+        )?;
         // What every render would refuse (an unknown filter, a mutating method) is refused now,
         // with its place; stored versions are only compiled, so older ones keep loading.
         for (part, source) in &parts {
-            self.inner.engine.check(part, source)?;
+            engine.check(part, source)?;
         }
         if includes.templates.is_empty() {
             self.inner.registry.insert_compiled(&name, hash.clone(), compiled);
@@ -201,11 +217,15 @@ impl PromptManager {
         Ok(())
     }
 
-    async fn collect_includes(&self, root: &PromptId, name: &str, parts: &[(String, &str)]) -> Result<IncludeSet> {
-        let mut set = IncludeSet::default();
+    async fn collect_includes(&self, root: &Prompt, name: &str, parts: &[(String, &str)]) -> Result<IncludeSet> {
+        let mut set = IncludeSet {
+            syntax: root.syntax,
+            ..IncludeSet::default()
+        };
+        let engine = self.engine_of(root)?;
         for (part, source) in parts {
-            let mut path = vec![(root.clone(), name.to_owned())];
-            for child in self.inner.engine.includes(part, source)? {
+            let mut path = vec![(root.id.clone(), name.to_owned())];
+            for child in engine.includes(part, source)? {
                 self.visit_include(child, part, &mut path, &mut set).await?;
             }
         }
@@ -252,9 +272,18 @@ impl PromptManager {
                     "`{reference}` is a chat prompt and cannot be included; only text prompts can"
                 )));
             };
+            if version.prompt.syntax != set.syntax {
+                return Err(Error::InvalidPrompt {
+                    id: includer.to_owned(),
+                    reason: format!(
+                        "it is a {} template and includes `{reference}`, a {} one; an include must be written in its includer's syntax",
+                        set.syntax, version.prompt.syntax
+                    ),
+                });
+            }
             let exact = version.reference();
             path.push((parsed.id.clone(), reference.clone()));
-            for child in self.inner.engine.includes(&exact, source)? {
+            for child in self.engine_for(set.syntax)?.includes(&exact, source)? {
                 self.visit_include(child, &exact, path, set).await?;
             }
             path.pop();
@@ -273,7 +302,7 @@ impl PromptManager {
 /// Compiles the named parts of one version with the engine.
 fn compile_parts(
     engine: &dyn TemplateEngine,
-    name: &str,
+    (name, messages): (&str, bool),
     parts: &[(String, &str)],
     includes: &[IncludedTemplate],
 ) -> Result<Arc<dyn CompiledTemplate>> {
@@ -284,5 +313,6 @@ fn compile_parts(
         sources: &sources,
         part_names: &part_names,
         includes,
+        messages,
     })
 }

@@ -220,8 +220,9 @@ impl PromptManager {
                     let version = &request.version;
                     version.prompt.validate()?;
                     let name = format!("{}@{}", version.prompt.id, version.version);
+                    let engine = self.engine_of(&version.prompt)?;
                     for (part, source) in version.prompt.template.named_sources(&name) {
-                        self.inner.engine.validate(&part, source)?;
+                        engine.validate(&part, source)?;
                     }
                 }
                 // Which labels each request moves, to tell observers which prompt an event belongs to

@@ -75,7 +75,7 @@ mod version;
 
 pub use chat::{ChatItem, ChatMessage, MessagePlaceholder, Role, Template, ToolCall};
 pub use output::{PromptExecution, RenderOutput, RenderedPrompt};
-pub use prompt::{MAX_TAG_LEN, Metadata, ModelConfig, Prompt, PromptFormat};
+pub use prompt::{MAX_TAG_LEN, Metadata, ModelConfig, Prompt, PromptFormat, TemplateSyntax};
 pub use schema::{InputSchema, VariableSpec, VariableType};
 pub use split::{
     LabelTarget, MAX_SPLIT_VARIANTS, MAX_SPLIT_WEIGHT, MIN_SPLIT_VARIANTS, ServedVariant, Split, SplitVariant,

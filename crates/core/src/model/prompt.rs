@@ -41,6 +41,31 @@ impl PromptFormat {
     }
 }
 
+/// The template language a prompt is written in. Jinja is the default and is left out of the
+/// stored form (and so of the content hash), so prompts written before there was a choice keep
+/// their hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TemplateSyntax {
+    /// Jinja (`{{ name }}`, `{% if %}`, `{% include "…" %}`): the default.
+    #[default]
+    Jinja,
+    /// Handlebars (`{{name}}`, `{{#if}}`, `{{> partial}}`), with Dotprompt's helpers.
+    Handlebars,
+}
+
+wire_names!(TemplateSyntax, "template syntax", [
+    Jinja => "jinja",
+    Handlebars => "handlebars",
+]);
+
+impl TemplateSyntax {
+    /// Whether this is the default (Jinja), which the stored form leaves out.
+    pub fn is_default(&self) -> bool {
+        *self == TemplateSyntax::Jinja
+    }
+}
+
 /// Descriptive metadata. It is part of the versioned content: changing it makes a (patch) version.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +133,9 @@ pub struct Prompt {
     pub id: PromptId,
     /// How it is sent to a model.
     pub format: PromptFormat,
+    /// The template language of its sources (Jinja unless set).
+    #[serde(default, skip_serializing_if = "TemplateSyntax::is_default")]
+    pub syntax: TemplateSyntax,
     /// The template.
     pub template: Template,
     /// Description, tags, free metadata.
@@ -128,6 +156,8 @@ struct RawPrompt {
     id: PromptId,
     #[serde(default)]
     format: Option<PromptFormat>,
+    #[serde(default)]
+    syntax: TemplateSyntax,
     template: Template,
     #[serde(default)]
     metadata: Metadata,
@@ -147,6 +177,7 @@ impl TryFrom<RawPrompt> for Prompt {
         let prompt = Prompt {
             id: raw.id,
             format,
+            syntax: raw.syntax,
             template: raw.template,
             metadata: raw.metadata,
             model_config: raw.model_config,
@@ -166,6 +197,7 @@ impl Prompt {
         Ok(Prompt {
             id: PromptId::new(id)?,
             format: PromptFormat::Text,
+            syntax: TemplateSyntax::Jinja,
             template: Template::Text(template.into()),
             metadata: Metadata::default(),
             model_config: ModelConfig::default(),
@@ -178,6 +210,7 @@ impl Prompt {
         Ok(Prompt {
             id: PromptId::new(id)?,
             format: PromptFormat::Chat,
+            syntax: TemplateSyntax::Jinja,
             template: Template::Chat(items.into_iter().collect()),
             metadata: Metadata::default(),
             model_config: ModelConfig::default(),
@@ -210,6 +243,12 @@ impl Prompt {
     /// Declares a variable.
     pub fn with_variable(mut self, spec: VariableSpec) -> Self {
         self.input_schema.variables.push(spec);
+        self
+    }
+
+    /// Sets the template syntax.
+    pub fn with_syntax(mut self, syntax: TemplateSyntax) -> Self {
+        self.syntax = syntax;
         self
     }
 
@@ -335,5 +374,6 @@ mod tests {
     #[test]
     fn format_names_are_the_serde_names() {
         crate::model::tests::assert_wire_names(PromptFormat::ALL, PromptFormat::as_str);
+        crate::model::tests::assert_wire_names(TemplateSyntax::ALL, TemplateSyntax::as_str);
     }
 }

@@ -26,6 +26,8 @@ pub(crate) enum FormatName {
     Prompty,
     /// MLflow prompt registry versions (`PromptVersion`'s fields) as JSON.
     Mlflow,
+    /// Dotprompt's `.prompt` files (Handlebars templates).
+    Dotprompt,
 }
 
 impl From<FormatName> for Format {
@@ -34,6 +36,7 @@ impl From<FormatName> for Format {
             FormatName::Langfuse => Format::Langfuse,
             FormatName::Prompty => Format::Prompty,
             FormatName::Mlflow => Format::Mlflow,
+            FormatName::Dotprompt => Format::Dotprompt,
         }
     }
 }
@@ -208,11 +211,13 @@ impl ExportQuery {
                 }
             }
         }
-        let format = format.ok_or_else(|| ApiError::bad_request("format: required (langfuse, prompty or mlflow)"))?;
+        let format =
+            format.ok_or_else(|| ApiError::bad_request("format: required (langfuse, prompty, mlflow or dotprompt)"))?;
         query.format = match format_of(&format)? {
             Format::Langfuse => FormatName::Langfuse,
             Format::Prompty => FormatName::Prompty,
             Format::Mlflow => FormatName::Mlflow,
+            Format::Dotprompt => FormatName::Dotprompt,
         };
         Ok(query)
     }
@@ -265,8 +270,23 @@ pub(crate) async fn export_files(
     list.validate()
         .map_err(|e| unprocessable("invalid_query", e.to_string()))?;
     let store = state.inner.pm.store();
-    let entries = library::export_entries(store.as_ref(), &list, query.all_versions.unwrap_or(false)).await?;
-    let written = interop::export_library(format, entries, label.as_ref())?;
+    let mut entries = library::export_entries(store.as_ref(), &list, query.all_versions.unwrap_or(false)).await?;
+    // A format holds one template syntax: prompts of the other are left out, and said so.
+    let mut skipped: Vec<String> = entries
+        .iter()
+        .filter(|e| e.prompt.syntax != format.syntax())
+        .map(|e| e.prompt.id.to_string())
+        .collect();
+    skipped.dedup();
+    entries.retain(|e| e.prompt.syntax == format.syntax());
+    let mut written = interop::export_library(format, entries, label.as_ref())?;
+    if !skipped.is_empty() {
+        written.warnings.push(format!(
+            "left out, as {format} files hold {} templates: {}",
+            format.syntax(),
+            skipped.join(", ")
+        ));
+    }
     Ok(Json(ExportResponse {
         files: written
             .files

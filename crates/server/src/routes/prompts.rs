@@ -378,7 +378,7 @@ pub(crate) async fn diff_versions(
     let old = state.inner.pm.get(&from).await?;
     let new = state.inner.pm.get(&to).await?;
     // Each version is read once: the diff is computed from what was just read.
-    let diff = prompt_manager::versioning::diff(state.inner.pm.engine().as_ref(), &old, &new)?;
+    let diff = prompt_manager::versioning::diff(state.inner.pm.engines(), &old, &new)?;
     let suggestion = suggest(&diff);
     Ok(Json(DiffResponse {
         from: old.reference(),

@@ -92,6 +92,24 @@ pub async fn create_load_exists(store: &dyn Store) {
         "a refused create must not add a version"
     );
 
+    // A prompt's template syntax is part of its content and comes back as it went in.
+    let handlebars = id("conformance/create-load/handlebars");
+    let written = versioned(
+        Prompt::text(handlebars.as_str(), "Hi {{name}}")
+            .expect("the test id is valid")
+            .with_syntax(prompt_manager_core::TemplateSyntax::Handlebars),
+        "1.0.0",
+    );
+    ok(
+        store.save(save_request(written.clone(), Expect::Absent)).await,
+        "creating a Handlebars prompt",
+    );
+    assert_eq!(
+        *ok(store.load(&handlebars, None).await, "loading a Handlebars prompt"),
+        written,
+        "a Handlebars prompt is loaded with its syntax"
+    );
+
     // `Expect::Any` creates a missing prompt as well.
     let other = id("conformance/create-load/other");
     ok(

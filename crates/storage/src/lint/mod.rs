@@ -23,8 +23,8 @@
 //!
 //! Lint reads the formats this crate defines (the dir layout, libraries, single-prompt files)
 //! with the parsers of [`source`](crate::source), and asks the template engine, given as
-//! `&dyn TemplateEngine`, what each template includes and reads and where
-//! ([`TemplateEngine::scan`]); so a custom engine gets lint too. Nothing is written: the folder
+//! the engines (one per syntax, [`Engines`]), what each template includes and reads and where
+//! ([`TemplateEngine::scan`](prompt_manager_core::TemplateEngine::scan)); so a custom engine gets lint too. Nothing is written: the folder
 //! is read only. The umbrella re-exports this module as `prompt_manager::lint`.
 //!
 //! What lives where: `files` finds and reads the files, `units` finds the prompts in them and
@@ -40,7 +40,7 @@
 //! )
 //! .expect("written");
 //! let engine = prompt_manager_template::MiniJinjaEngine::new();
-//! let report = prompt_manager_storage::lint::lint_path(&engine, folder.path())?;
+//! let report = prompt_manager_storage::lint::lint_path(&engine.into(), folder.path())?;
 //! assert_eq!(report.errors, 1);
 //! let d = &report.diagnostics[0];
 //! assert_eq!((d.code, d.line), ("template_syntax", 4));
@@ -57,7 +57,7 @@ mod units;
 
 use std::path::Path;
 
-use prompt_manager_core::{Result, TemplateEngine};
+use prompt_manager_core::{Engines, Result};
 
 use crate::source::{YamlNode, parse_labels_file, parse_tree};
 
@@ -72,13 +72,13 @@ use units::{Known, collect_units};
 ///
 /// Fails only when the path cannot be read at all; everything wrong inside files is a
 /// [`Diagnostic`].
-pub fn lint_path(engine: &dyn TemplateEngine, path: &Path) -> Result<LintReport> {
-    Ok(lint_sources(engine, &files::read(path)?))
+pub fn lint_path(engines: &Engines, path: &Path) -> Result<LintReport> {
+    Ok(lint_sources(engines, &files::read(path)?))
 }
 
 /// Lints files already read (see [`SourceFile`]); [`lint_path`] reads them from a folder.
-pub fn lint_sources(engine: &dyn TemplateEngine, files: &[SourceFile]) -> LintReport {
-    let mut linter = Linter::new(engine);
+pub fn lint_sources(engines: &Engines, files: &[SourceFile]) -> LintReport {
+    let mut linter = Linter::new(engines);
     let mut known = Known::default();
     let mut label_targets = Vec::new();
     // Parse every file first (trees must outlive the units that point into them).

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use prompt_manager_core::{Error, TemplateEngine};
+use prompt_manager_core::{Engines, Error};
 
 use super::files::SourceFile;
 
@@ -78,14 +78,14 @@ pub struct LintReport {
 
 /// The engine the checks ask and the findings so far.
 pub(super) struct Linter<'e> {
-    pub(super) engine: &'e dyn TemplateEngine,
+    pub(super) engines: &'e Engines,
     diagnostics: Vec<Diagnostic>,
 }
 
 impl<'e> Linter<'e> {
-    pub(super) fn new(engine: &'e dyn TemplateEngine) -> Self {
+    pub(super) fn new(engines: &'e Engines) -> Self {
         Linter {
-            engine,
+            engines,
             diagnostics: Vec::new(),
         }
     }

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use prompt_manager_core::TemplateEngine;
 use prompt_manager_template::MiniJinjaEngine;
 
 use super::*;
@@ -18,7 +19,7 @@ fn lint(files: &[(&str, &str)]) -> LintReport {
             text: Ok((*text).to_owned()),
         })
         .collect();
-    lint_sources(&MiniJinjaEngine::new(), &sources)
+    lint_sources(&MiniJinjaEngine::new().into(), &sources)
 }
 
 fn found(report: &LintReport) -> Vec<(String, usize, usize, &'static str)> {
@@ -214,10 +215,10 @@ fn one_version_file_is_linted_by_its_whole_path() {
     let file = dir.path().join("store/greeting/1.0.0.yaml");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(&file, "prompt:\n  id: greeting\n  template: Hello\n").unwrap();
-    let report = lint_path(&MiniJinjaEngine::new(), &file).unwrap();
+    let report = lint_path(&MiniJinjaEngine::new().into(), &file).unwrap();
     assert_eq!(report.diagnostics, vec![], "{report:#?}");
     std::fs::write(&file, "prompt:\n  id: other\n  template: Hello\n").unwrap();
-    let codes: Vec<_> = lint_path(&MiniJinjaEngine::new(), &file)
+    let codes: Vec<_> = lint_path(&MiniJinjaEngine::new().into(), &file)
         .unwrap()
         .diagnostics
         .iter()
@@ -332,7 +333,10 @@ fn lint_asks_the_engine_it_is_given() {
         relative: PathBuf::from("g.yaml"),
         text: Ok("id: g\ntemplate: |\n  Hi {{ name }}\n  {% include 'h' %}\ninput_schema:\n  - name: name\n".into()),
     }];
-    let report = lint_sources(&Ghostly(MiniJinjaEngine::new()), &files);
+    let report = lint_sources(
+        &Engines::from(std::sync::Arc::new(Ghostly(MiniJinjaEngine::new())) as std::sync::Arc<dyn TemplateEngine>),
+        &files,
+    );
     let got: Vec<_> = found(&report).into_iter().map(|(_, l, c, code)| (l, c, code)).collect();
     // Both land where the template starts (line 3, column 3), for want of a position.
     assert_eq!(
@@ -341,7 +345,7 @@ fn lint_asks_the_engine_it_is_given() {
         "{report:#?}"
     );
     assert!(report.diagnostics[0].message.contains("`ghost`"), "{report:#?}");
-    let report = lint_sources(&MiniJinjaEngine::new(), &files);
+    let report = lint_sources(&MiniJinjaEngine::new().into(), &files);
     let got: Vec<_> = found(&report).into_iter().map(|(_, l, c, code)| (l, c, code)).collect();
     assert_eq!(got, [(4, 14, "unresolved_include")], "{report:#?}");
 }

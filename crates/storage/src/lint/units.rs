@@ -220,9 +220,17 @@ pub(super) fn check_templates(linter: &mut Linter<'_>, unit: &mut Unit<'_>) {
     let mut variables = BTreeMap::new();
     let mut includes = Vec::new();
     let mut broken = false;
+    let engine = match linter.engines.of(&unit.prompt) {
+        Ok(engine) => engine.clone(),
+        Err(e) => {
+            let at = file_position((unit.text, unit.lines), unit.node.get("syntax"), unit.node, "", (1, 1));
+            linter.report(unit.file, at, Severity::Error, "template_syntax", e.to_string());
+            return;
+        }
+    };
     for (name, source, node) in sources(unit) {
         let at = |position: (usize, usize)| file_position((unit.text, unit.lines), node, unit.node, source, position);
-        if let Err(e) = linter.engine.validate(&name, source) {
+        if let Err(e) = engine.validate(&name, source) {
             broken = true;
             match e {
                 Error::TemplateSyntax {
@@ -246,7 +254,7 @@ pub(super) fn check_templates(linter: &mut Linter<'_>, unit: &mut Unit<'_>) {
         }
         // A place the engine does not know is the start of the template.
         let place = |position: Option<SourcePosition>| at(position.map_or((1, 1), |p| (p.line, p.column)));
-        match linter.engine.scan(&name, source) {
+        match engine.scan(&name, source) {
             Ok(scan) => {
                 for (reference, position) in scan.includes {
                     includes.push((reference, place(position)));
@@ -267,7 +275,7 @@ pub(super) fn check_templates(linter: &mut Linter<'_>, unit: &mut Unit<'_>) {
                 );
                 // What it reads still counts for the prompts that include it; where does not
                 // matter, since a broken unit's own variables are not checked.
-                if let Ok(found) = linter.engine.extract_variables(&name, source) {
+                if let Ok(found) = engine.extract_variables(&name, source) {
                     for variable in found {
                         variables.entry(variable).or_insert_with(|| at((1, 1)));
                     }

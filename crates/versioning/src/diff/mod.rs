@@ -11,7 +11,9 @@ mod fields;
 use std::collections::BTreeSet;
 
 use prompt_manager_core::semver::Version;
-use prompt_manager_core::{ChatItem, Prompt, PromptFormat, PromptId, PromptVersion, Result, Template, TemplateEngine};
+use prompt_manager_core::{
+    ChatItem, Engines, Prompt, PromptFormat, PromptId, PromptVersion, Result, Template, TemplateEngine, TemplateSyntax,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -33,6 +35,9 @@ pub struct PromptDiff {
     pub new: DiffSide,
     /// The format, when it changed.
     pub format: Option<ValueChange<PromptFormat>>,
+    /// The template syntax, when it changed (Jinja ↔ Handlebars).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syntax: Option<ValueChange<TemplateSyntax>>,
     /// The template, when it changed.
     pub template: Option<TemplateDiff>,
     /// The variables the templates read.
@@ -52,6 +57,7 @@ impl PromptDiff {
     /// make an empty diff.
     pub fn is_empty(&self) -> bool {
         self.format.is_none()
+            && self.syntax.is_none()
             && self.template.is_none()
             && self.variables.is_empty()
             && self.input_schema.is_empty()
@@ -181,20 +187,20 @@ pub fn template_variables(engine: &dyn TemplateEngine, prompt: &Prompt) -> Resul
     Ok(vars)
 }
 
-/// The diff of two versions, with the variables `engine` says each reads. Fails when the engine
-/// cannot read a template (a syntax error, with its line and column).
-pub fn diff(engine: &dyn TemplateEngine, old: &PromptVersion, new: &PromptVersion) -> Result<PromptDiff> {
-    let mut d = diff_prompts(engine, &old.prompt, &new.prompt)?;
+/// The diff of two versions, with the variables each one's engine (by its syntax) says it
+/// reads. Fails when an engine cannot read a template (a syntax error, with its line and column).
+pub fn diff(engines: &Engines, old: &PromptVersion, new: &PromptVersion) -> Result<PromptDiff> {
+    let mut d = diff_prompts(engines, &old.prompt, &new.prompt)?;
     d.old.version = Some(old.version.clone());
     d.new.version = Some(new.version.clone());
     Ok(d)
 }
 
-/// The diff of two prompts, with the variables `engine` says each reads. Fails when the engine
-/// cannot read a template (a syntax error, with its line and column).
-pub fn diff_prompts(engine: &dyn TemplateEngine, old: &Prompt, new: &Prompt) -> Result<PromptDiff> {
-    let old_vars = template_variables(engine, old)?;
-    let new_vars = template_variables(engine, new)?;
+/// The diff of two prompts, with the variables each one's engine (by its syntax) says it reads.
+/// Fails when an engine cannot read a template (a syntax error, with its line and column).
+pub fn diff_prompts(engines: &Engines, old: &Prompt, new: &Prompt) -> Result<PromptDiff> {
+    let old_vars = template_variables(engines.of(old)?.as_ref(), old)?;
+    let new_vars = template_variables(engines.of(new)?.as_ref(), new)?;
     Ok(build(old, new, &old_vars, &new_vars, VariableSource::Engine))
 }
 
@@ -225,7 +231,8 @@ pub fn diff_versions_with_variables(
 /// [`diff_prompts`] with the minijinja engine, for this crate's tests.
 #[cfg(test)]
 pub(crate) fn diff_with_minijinja(old: &Prompt, new: &Prompt) -> PromptDiff {
-    diff_prompts(&prompt_manager_template::MiniJinjaEngine::new(), old, new).expect("templates parse")
+    let engines = Engines::from(prompt_manager_template::MiniJinjaEngine::new());
+    diff_prompts(&engines, old, new).expect("templates parse")
 }
 
 fn build(
@@ -245,6 +252,7 @@ fn build(
             version: None,
         },
         format: ValueChange::between(old.format, new.format),
+        syntax: ValueChange::between(old.syntax, new.syntax),
         template: diff_template(&old.template, &new.template),
         variables: VariablesDiff {
             source,
@@ -328,7 +336,7 @@ mod tests {
 
     #[test]
     fn the_engine_reads_the_variables_and_refuses_broken_templates() {
-        let engine = prompt_manager_template::MiniJinjaEngine::new();
+        let engine = Engines::from(prompt_manager_template::MiniJinjaEngine::new());
         let old = Prompt::text("t", "{% for x in items %}{{ x }}{% endfor %}").expect("valid");
         let new = chat(vec![
             ChatItem::message(Role::System, "{{ 'quoted' }} {{ tone }}"),

@@ -160,9 +160,9 @@ pub(crate) async fn submit(
     }
     let lint = if form.mode == "file" {
         // The file as `prompt-manager lint` sees it, positions in the file.
-        form::lint_file(pm.engine().as_ref(), &form.file)
+        form::lint_file(pm.engines(), &form.file)
     } else {
-        form::lint(pm.engine().as_ref(), &prompt)
+        form::lint(pm.engines(), &prompt)
     };
     let (syntax_error, lint_errors) = (lint.syntax_error, lint.errors);
     shown.lint = Some(lint);

@@ -124,7 +124,7 @@ pub(crate) async fn submit(
             return render(&viewer, &id, &latest, &form, shown, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let lint = form::lint(pm.engine().as_ref(), &prompt);
+    let lint = form::lint(pm.engines(), &prompt);
     let mut shown = Shown::default();
     // Checked before the draft fills an empty field in: a save needs a changelog the user saw.
     let no_changelog = form.changelog.trim().is_empty();

@@ -3,7 +3,7 @@
 //! prompt file linted by `prompt-manager lint` itself, and the sources highlighted with the lines
 //! at fault marked.
 
-use prompt_manager::{ChatItem, Error, Prompt, PromptId, Template, TemplateEngine};
+use prompt_manager::{ChatItem, Engines, Error, Prompt, PromptId, Template, TemplateEngine};
 use serde::Serialize;
 
 use crate::highlight;
@@ -47,7 +47,27 @@ pub(crate) struct Lint {
 /// Lints a prompt's templates as `prompt-manager lint` does for a prompt file, with positions
 /// inside each template: `template_syntax` (the engine's parse), `undefined_variable` (a
 /// variable read but not declared, when a schema is declared) and `unused_variable` (a warning).
-pub(crate) fn lint(engine: &dyn TemplateEngine, prompt: &Prompt) -> Lint {
+pub(crate) fn lint(engines: &Engines, prompt: &Prompt) -> Lint {
+    match engines.of(prompt) {
+        Ok(engine) => lint_with(engine.as_ref(), prompt),
+        // A syntax this build has no engine for: nothing can be checked, nor saved.
+        Err(e) => Lint {
+            syntax_error: true,
+            findings: vec![Finding {
+                part: None,
+                place: "template".into(),
+                line: 1,
+                column: 1,
+                severity: "error",
+                code: "template_syntax",
+                message: e.to_string(),
+            }],
+            ..Lint::default()
+        },
+    }
+}
+
+fn lint_with(engine: &dyn TemplateEngine, prompt: &Prompt) -> Lint {
     let mut lint = Lint::default();
     let parts: Vec<(Option<usize>, String, &str)> = match &prompt.template {
         Template::Text(text) => vec![(None, "template".to_owned(), text.as_str())],
@@ -149,13 +169,13 @@ pub(crate) fn lint(engine: &dyn TemplateEngine, prompt: &Prompt) -> Lint {
 /// Lints a pasted prompt file with `prompt-manager lint` itself (the storage crate's lint over
 /// the text as one file), positions in the file; the file is the one source shown, its lines at
 /// fault marked.
-pub(crate) fn lint_file(engine: &dyn TemplateEngine, text: &str) -> Lint {
+pub(crate) fn lint_file(engines: &Engines, text: &str) -> Lint {
     let file = prompt_manager::lint::SourceFile {
         display: "the pasted file".into(),
         relative: "pasted.yaml".into(),
         text: Ok(text.to_owned()),
     };
-    let report = prompt_manager::lint::lint_sources(engine, &[file]);
+    let report = prompt_manager::lint::lint_sources(engines, &[file]);
     let mut lint = Lint::default();
     for d in report.diagnostics {
         let severity = d.severity.as_str();
@@ -233,7 +253,7 @@ mod tests {
 
     #[test]
     fn lint_finds_syntax_errors_and_undefined_variables_at_their_line() {
-        let engine = prompt_manager::MiniJinjaEngine::new();
+        let engine = prompt_manager::Engines::from(prompt_manager::MiniJinjaEngine::new());
         let broken = Prompt::text("a", "Hello\n{{ name }").unwrap();
         let lint = lint(&engine, &broken);
         assert!(lint.syntax_error);

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use prompt_manager::{
     ChatItem, ChatMessage, Error, InputSchema, MessagePlaceholder, Metadata, ModelConfig, Prompt, PromptFormat,
-    PromptId, Role, Template, ToolCall,
+    PromptId, Role, Template, TemplateSyntax, ToolCall,
 };
 use prompt_manager_server::keys::Caller;
 use serde::Serialize;
@@ -76,6 +76,8 @@ pub(crate) struct PromptForm {
     pub(crate) id: String,
     /// `chat`, or a text format (`text`, `completion`, `instruction`).
     pub(crate) format: String,
+    /// The template syntax: `jinja` (also when empty) or `handlebars`.
+    pub(crate) syntax: String,
     /// The text template.
     pub(crate) template: String,
     /// The chat entries.
@@ -121,6 +123,7 @@ impl PromptForm {
         let mut form = PromptForm {
             id: prompt.id.to_string(),
             format: prompt.format.as_str().into(),
+            syntax: prompt.syntax.as_str().into(),
             input_schema: to_yaml(&prompt.input_schema, prompt.input_schema.is_empty()),
             model_config: to_yaml(&prompt.model_config, prompt.model_config.is_empty()),
             tags: prompt.metadata.tags.iter().cloned().collect::<Vec<_>>().join(", "),
@@ -186,6 +189,7 @@ impl PromptForm {
             let slot = match name.as_str() {
                 "id" => &mut form.id,
                 "format" => &mut form.format,
+                "syntax" => &mut form.syntax,
                 "template" => &mut form.template,
                 "input_schema" => &mut form.input_schema,
                 "model_config" => &mut form.model_config,
@@ -291,6 +295,13 @@ impl PromptForm {
                 PromptFormat::Text
             }
         };
+        let syntax = match self.syntax.trim() {
+            "" => TemplateSyntax::Jinja,
+            name => name.parse::<TemplateSyntax>().unwrap_or_else(|e| {
+                problems.general.push(e.to_string());
+                TemplateSyntax::Jinja
+            }),
+        };
         let template = if format.is_chat() {
             let mut items = Vec::new();
             for (i, m) in self.messages.iter().enumerate() {
@@ -354,6 +365,7 @@ impl PromptForm {
         let prompt = Prompt {
             id,
             format,
+            syntax,
             template,
             metadata,
             model_config,
@@ -529,6 +541,7 @@ pub(crate) fn view(form: &PromptForm, problems: &Problems, lint: Option<&Lint>) 
         lint => lint.map(data),
         roles => roles(),
         text_formats => ["text", "completion", "instruction"],
+        syntaxes => TemplateSyntax::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
     }
 }
 
