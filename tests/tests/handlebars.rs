@@ -86,6 +86,20 @@ async fn handlebars_prompts_save_reopen_and_render_on_sqlite() {
         assert!(text.contains(&format!("`{name}`")), "{text}");
     }
     assert!(!text.contains("`brief`") && !text.contains("`tickets`"), "{text}");
+    // A bundle of it holds the prompt and the partial it includes, found by its own engine.
+    let bundle = prompt_manager::Bundle::export(
+        pm.store().clone(),
+        pm.engines().clone(),
+        &["support/reply".to_owned()],
+        "test",
+    )
+    .await
+    .unwrap();
+    let held = bundle.versions();
+    assert!(
+        held.iter().any(|v| v.starts_with("shared/tone")) && held.iter().any(|v| v.starts_with("support/reply")),
+        "{held:?}"
+    );
     let variables = pm.variables("support/reply").await.unwrap();
     assert_eq!(
         variables.into_iter().collect::<Vec<_>>(),

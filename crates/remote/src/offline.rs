@@ -27,9 +27,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use prompt_manager_core::semver::Version;
 use prompt_manager_core::{
-    AuditEntry, AuditQuery, AuditRecord, DeleteRequest, Error, LabelChange, LabelEvent, LabelName, ListQuery, Page,
-    PromptId, PromptManager, PromptRef, PromptSummary, PromptVersion, ProtectionChange, ReadSources, Resolution,
-    Result, SaveRequest, StatusChange, StorageBackend, Store, TemplateEngine, VersionInfo, VersionStore,
+    AuditEntry, AuditQuery, AuditRecord, DeleteRequest, Engines, Error, LabelChange, LabelEvent, LabelName, ListQuery,
+    Page, PromptId, PromptManager, PromptRef, PromptSummary, PromptVersion, ProtectionChange, ReadSources, Resolution,
+    Result, SaveRequest, StatusChange, StorageBackend, Store, VersionInfo, VersionStore,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -253,12 +253,12 @@ struct BundleBodyRef<'a> {
 }
 
 impl Bundle {
-    /// Resolves each of `references` on `store`, compiling it with `engine` (so that includes
+    /// Resolves each of `references` on `store`, compiling it with its syntax's engine of `engines` (so that includes
     /// and A/B variants are read too), and keeps every answer a render of them needs. `source`
     /// names the store in the bundle (give it without any key).
     pub async fn export(
         store: Arc<dyn Store>,
-        engine: Arc<dyn TemplateEngine>,
+        engines: Engines,
         references: &[String],
         source: &str,
     ) -> Result<Bundle> {
@@ -273,11 +273,11 @@ impl Bundle {
             store,
             kept: Mutex::new(BTreeMap::new()),
         });
-        let pm = PromptManager::builder()
-            .store(recording.clone())
-            .engine(engine)
-            .watch_store(false)
-            .build()?;
+        let mut builder = PromptManager::builder().store(recording.clone()).watch_store(false);
+        for engine in engines.iter() {
+            builder = builder.engine(engine.clone());
+        }
+        let pm = builder.build()?;
         for reference in references {
             pm.variables(reference).await?;
         }

@@ -233,7 +233,7 @@ async fn a_bundle_is_the_last_resort_and_is_checked() {
     let source = RemoteStore::connect(&server.url).unwrap();
     let mut bundle = Bundle::export(
         std::sync::Arc::new(source),
-        team.engine().clone(),
+        team.engines().clone(),
         &references,
         &server.url,
     )

@@ -123,7 +123,7 @@ pub(crate) async fn run(ctx: &Context, command: BundleCommand) -> anyhow::Result
             }
             let mut bundle = Bundle::export(
                 pm.store().clone(),
-                pm.engine().clone(),
+                pm.engines().clone(),
                 &chosen,
                 &ctx.store_url_redacted(),
             )
