@@ -165,6 +165,38 @@ fn bench_complex(c: &mut Criterion) {
 }
 
 /// The rendered-output cache: a hit returns the kept output of the same version and variables.
+/// The same prompts written in Handlebars (`simple.hbs`, `complex.hbs`), through the manager.
+fn bench_handlebars(c: &mut Criterion) {
+    let pm = manager();
+    futures_block_on(async {
+        for (id, file) in [("bench/hbs-simple", "simple.hbs"), ("bench/hbs-complex", "complex.hbs")] {
+            let prompt = Prompt::text(id, workload(file))
+                .expect("valid")
+                .with_syntax(prompt_manager::TemplateSyntax::Handlebars);
+            pm.create(prompt).await.expect("create");
+        }
+    });
+    let simple = Variables::try_from(data("simple")).expect("object");
+    let complex = Variables::try_from(data("complex")).expect("object");
+    assert_eq!(
+        futures_block_on(pm.render("bench/hbs-simple", &simple)).expect("renders"),
+        futures_block_on(pm.render("bench/simple@production", &simple)).expect("renders"),
+        "the Handlebars prompt says what the Jinja one says"
+    );
+    futures_block_on(pm.render("bench/hbs-complex", &complex)).expect("renders");
+    let mut group = c.benchmark_group("render/handlebars");
+    for (name, id, vars) in [
+        ("simple_text", "bench/hbs-simple", &simple),
+        ("complex_text", "bench/hbs-complex", &complex),
+    ] {
+        group.bench_function(format!("{name}/manager_by_reference"), |b| {
+            b.to_async(FuturesExecutor)
+                .iter(|| async { pm.render(black_box(id), black_box(vars)).await.expect("renders") })
+        });
+    }
+    group.finish();
+}
+
 fn bench_cache_hit(c: &mut Criterion) {
     let pm = cached_manager();
     let simple = Variables::try_from(data("simple")).expect("object");
@@ -293,6 +325,7 @@ criterion_group!(
     benches,
     bench_simple,
     bench_complex,
+    bench_handlebars,
     bench_cache_hit,
     bench_observers,
     bench_metrics_record,

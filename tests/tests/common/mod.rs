@@ -9,11 +9,11 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 /// Set by CI: a missing package is then a failure, not a skip.
-pub const REQUIRE: &str = "PROMPT_MANAGER_REQUIRE_PYTHON_SDKS";
+pub(crate) const REQUIRE: &str = "PROMPT_MANAGER_REQUIRE_PYTHON_SDKS";
 
 /// `true` when python3 imports every module of `modules` (`"langfuse, prompty"`); otherwise
 /// prints why and skips, or fails under [`REQUIRE`]. `what` names them in the message.
-pub fn python_has(modules: &str, what: &str) -> bool {
+pub(crate) fn python_has(modules: &str, what: &str) -> bool {
     let probe = Command::new("python3")
         .args(["-c", &format!("import {modules}")])
         .output();
@@ -41,7 +41,7 @@ pub fn python_has(modules: &str, what: &str) -> bool {
 }
 
 /// Runs the Python `script` on `jobs` (JSON on stdin); one result per job (JSON on stdout).
-pub fn run_check(script: &Path, jobs: &[Value]) -> Vec<Value> {
+pub(crate) fn run_check(script: &Path, jobs: &[Value]) -> Vec<Value> {
     let mut child = Command::new("python3")
         .arg(script)
         .stdin(Stdio::piped())
