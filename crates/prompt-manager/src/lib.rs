@@ -211,14 +211,15 @@ pub mod library;
 pub mod sync;
 /// Checks a folder of prompt files and says what is wrong at `file:line:column` (what
 /// `prompt-manager lint` runs). It lives in the storage crate, beside the formats it reads, and
-/// asks the engine it is given (`pm.engine()`, or a [`MiniJinjaEngine`]) about templates.
+/// asks the engines it is given (`pm.engines()`, or [`engines`]) about templates, each prompt's
+/// of its syntax.
 ///
 /// ```
 /// # fn main() -> prompt_manager::Result<()> {
 /// let folder = tempfile::tempdir().expect("a temporary folder");
 /// std::fs::write(folder.path().join("greeting.yaml"), "id: greeting\ntemplate: Hello {{ name }\n").expect("written");
 /// let pm = prompt_manager::in_memory();
-/// let report = prompt_manager::lint::lint_path(pm.engine().as_ref(), folder.path())?;
+/// let report = prompt_manager::lint::lint_path(pm.engines(), folder.path())?;
 /// assert_eq!((report.errors, report.diagnostics[0].code), (1, "template_syntax"));
 /// # Ok(()) }
 /// ```

@@ -186,7 +186,7 @@ pub fn reasons(diff: &PromptDiff) -> Vec<BumpReason> {
 ///
 /// let old = Prompt::text("greeting", "Hello {{ name }}!")?;
 /// let new = Prompt::text("greeting", "Hello {{ name }} from {{ city }}!")?;
-/// let s = suggest(&diff_prompts(&MiniJinjaEngine::new(), &old, &new)?);
+/// let s = suggest(&diff_prompts(&MiniJinjaEngine::new().into(), &old, &new)?);
 /// assert_eq!(s.bump, Bump::Major);
 /// assert_eq!(s.reasons, ["added variable `city`"]);
 /// # Ok::<(), prompt_manager_core::Error>(())

@@ -29,7 +29,7 @@
 //!     ChatItem::message(Role::User, "{{ ticket }}"),
 //! ])?;
 //!
-//! let diff = diff_prompts(&MiniJinjaEngine::new(), &old, &new)?;
+//! let diff = diff_prompts(&MiniJinjaEngine::new().into(), &old, &new)?;
 //! let suggestion = suggest(&diff);
 //! assert_eq!(suggestion.bump, Bump::Major);
 //! assert_eq!(suggestion.reasons, ["added variable `tone`"]);

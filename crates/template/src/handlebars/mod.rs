@@ -231,7 +231,16 @@ impl HandlebarsTemplate {
         for include in unit.includes {
             let label = format!("{} (included by {})", include.resolved, unit.name);
             let (template, analysis) = analysis::analyse(&label, &include.source)?;
-            registry.register_template(&include.reference, template);
+            // handlebars-rust looks a partial up by its name as written: quoted too.
+            let reference = &include.reference;
+            for alias in [
+                format!("'{reference}'"),
+                format!("\"{reference}\""),
+                format!("[{reference}]"),
+            ] {
+                registry.register_template(&alias, template.clone());
+            }
+            registry.register_template(reference, template);
             analyses.insert(include.reference.clone(), analysis);
         }
         while let Some(reference) = pending.pop() {
@@ -483,6 +492,17 @@ mod tests {
             )
             .unwrap(),
             "Be kind. Hi Ada"
+        );
+        // A quoted name is the same partial.
+        assert_eq!(
+            render_with(
+                "{{> 'shared/tone@production'}}",
+                json!({"tone": "kind"}),
+                &includes,
+                HandlebarsEngine::new()
+            )
+            .unwrap(),
+            "Be kind."
         );
         let err = render_with(
             "{{> shared/tone@production}}",
