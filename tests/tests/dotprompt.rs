@@ -511,6 +511,18 @@ fn their_files_come_back_the_same_after_an_export() {
         let original = read.iter().find(|p| p.id == back.id).unwrap();
         assert_eq!(&back, original, "{}\n{}", file.path, file.text);
     }
+    // A schema our variables cannot say in full (nested fields, item types) is written back as
+    // it was read.
+    let triage = written
+        .files
+        .iter()
+        .find(|f| f.path == "support/triage.prompt")
+        .unwrap();
+    assert!(
+        triage.text.contains("subject: string") && triage.text.contains("teams(array, teams that can take it)"),
+        "{}",
+        triage.text
+    );
     // Partials are partials again.
     for partial in ["_signature.prompt", "shared/_style.prompt"] {
         assert!(written.files.iter().any(|f| f.path == partial), "{partial}");

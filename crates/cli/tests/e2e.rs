@@ -1688,3 +1688,70 @@ fn lint_checks_langfuse_and_prompty_files() {
     );
     assert!(!out.contains("ok.prompty") && !out.contains("fine.prompt"), "{out}");
 }
+
+/// A folder of Dotprompt files imports as Handlebars prompts (a partial among them), renders,
+/// shows its syntax, and exports again; a Jinja prompt of the store is left out of the export and
+/// named, and what does not parse is refused with its place and nothing stored.
+#[test]
+fn dotprompt_files_import_render_and_export() {
+    let p = Project::new();
+    let store = format!("sqlite://{}", p.path().join("p.db").display());
+    p.write("genkit/shared/_tone.prompt", "Answer in a {{tone}} tone.\n");
+    p.write(
+        "genkit/reply.prompt",
+        "---\nmodel: googleai/gemini-2.0-flash\nconfig:\n  temperature: 0.2\n  topK: 20\ninput:\n  schema:\n    tone: string\n    question: string, what the customer asks\n---\n{{role \"system\"}}\n{{> shared/tone}}\n{{history}}\n{{role \"user\"}}\n{{question}}\n",
+    );
+    let imported = p.ok(&["--store", &store, "import", "genkit"]);
+    assert!(imported.contains("2 new versions"), "{imported}");
+    let shown = p.ok(&["--store", &store, "show", "reply"]);
+    assert!(shown.contains("syntax:      handlebars"), "{shown}");
+    assert!(shown.contains("googleai/gemini-2.0-flash"), "{shown}");
+    let rendered = p.json(&[
+        "--store",
+        &store,
+        "render",
+        "reply",
+        "-v",
+        "tone=calm",
+        "-v",
+        "question=Where is my refund?",
+        "-v",
+        "history:=[{\"role\": \"user\", \"content\": \"Hi\"}]",
+    ]);
+    let messages = rendered["output"].as_array().unwrap_or_else(|| panic!("{rendered}"));
+    let shown: Vec<(&str, &str)> = messages
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("system", "\nAnswer in a calm tone.\n"),
+            ("user", "Hi"),
+            ("user", "\nWhere is my refund?")
+        ]
+    );
+    p.write("ours/mine.yaml", "id: mine\ntemplate: Hi {{ name }}\n");
+    p.ok(&["--store", &store, "import", "ours"]);
+    let output = p.run(&["--store", &store, "export", "out", "--format", "dotprompt"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("left out") && stderr.contains("mine"), "{stderr}");
+    assert!(p.path().join("out/shared/_tone.prompt").is_file());
+    let written = std::fs::read_to_string(p.path().join("out/reply.prompt")).unwrap();
+    assert!(
+        written.contains("topK: 20") && written.contains("{{history}}"),
+        "{written}"
+    );
+    // A marker inside a block cannot be a fixed message: refused at its place, nothing stored.
+    p.write(
+        "bad/nested.prompt",
+        "---\nmodel: x\n---\n{{#if a}}\n{{role \"system\"}}{{/if}}\n",
+    );
+    let err = p.stderr(2, &["--store", &store, "import", "bad"]);
+    assert!(
+        err.contains("nested.prompt:5:1") && err.contains("inside a block"),
+        "{err}"
+    );
+    assert!(!p.ok(&["--store", &store, "list"]).contains("nested"));
+}

@@ -395,6 +395,11 @@ pub(crate) fn import(text: &str, file: &str) -> Result<Import> {
         Some(_) => return Err(at_front("`input` must be a map".into())),
     };
     let mut input_schema = input_specs(&input).map_err(|e| at_front(format!("`input`: {e}")))?;
+    // What our variables cannot say (nested shapes, item types, enums) is kept as written, for an
+    // export to give back while the variables stay as they were read.
+    if !input.is_empty() && input_of(&input_schema).as_ref() != Some(&input) {
+        kept.insert("input".into(), Value::Object(input.clone()));
+    }
     if let Some(declared) = ours.get("input_schema") {
         input_schema = serde_json::from_value(declared.clone())
             .map_err(|e| at_front(format!("`metadata.{OURS}.input_schema`: {e}")))?;
@@ -1090,7 +1095,13 @@ fn file_of(v: &Exportable<'_>, partial: bool, warnings: &mut Vec<String>) -> Res
     if !options.is_empty() {
         matter.insert("config".into(), Value::Object(options));
     }
-    if !prompt.input_schema.is_empty() {
+    let kept_input = kept
+        .get("input")
+        .and_then(Value::as_object)
+        .filter(|input| input_specs(input).is_ok_and(|read| read == prompt.input_schema));
+    if let Some(input) = kept_input {
+        matter.insert("input".into(), Value::Object(input.clone()));
+    } else if !prompt.input_schema.is_empty() {
         match input_of(&prompt.input_schema) {
             Some(input) if input_specs(&input).is_ok_and(|read| read == prompt.input_schema) => {
                 matter.insert("input".into(), Value::Object(input));
@@ -1183,7 +1194,12 @@ fn file_of(v: &Exportable<'_>, partial: bool, warnings: &mut Vec<String>) -> Res
         if split_front_matter(source, "").ok().flatten().is_some() {
             return Err(cannot(id, "it is a partial, and its text starts like front matter"));
         }
-        let mut left: Vec<String> = matter.keys().map(|k| format!("`{k}`")).collect();
+        // The version's number is the store's, not content a partial loses.
+        let mut left: Vec<String> = matter
+            .keys()
+            .filter(|k| *k != "version")
+            .map(|k| format!("`{k}`"))
+            .collect();
         left.extend(metadata.keys().map(|k| format!("`metadata.{k}`")));
         if !prompt.metadata.tags.is_empty() {
             left.push("tags".into());

@@ -77,6 +77,10 @@ fn human(ctx: &Context, version: &PromptVersion, status: PromptStatus, labels: &
     };
     field("status", status.to_string());
     field("format", prompt.format.to_string());
+    // Jinja is the default and goes unsaid, as in the stored form.
+    if !prompt.syntax.is_default() {
+        field("syntax", prompt.syntax.to_string());
+    }
     field("labels", labels.to_owned());
     field("description", prompt.metadata.description.clone().unwrap_or_default());
     field(

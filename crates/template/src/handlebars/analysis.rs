@@ -38,6 +38,11 @@ pub(crate) const HELPERS: &[&str] = &[
     "unlessEquals",
 ];
 
+/// Helpers that print nothing without an argument: a bare `{{role}}` is a variable's name.
+const NEEDS_ARGUMENTS: &[&str] = &[
+    "role", "section", "json", "media", "lookup", "each", "with", "if", "unless",
+];
+
 /// Block helpers that test their first parameter (a missing value is false) and do not change
 /// the context.
 const TESTS: &[&str] = &["if", "unless"];
@@ -169,8 +174,21 @@ impl Walker {
     fn expression(&mut self, h: &HelperTemplate, at: (usize, usize)) {
         match &h.name {
             Parameter::Name(name) => self.helper(name, at),
-            // `{{history}}`: a helper when one has the name, as in Handlebars.
-            Parameter::Path(path) if h.params.is_empty() && h.hash.is_empty() && is_helper_path(path) => {}
+            // `{{history}}`: a helper when one has the name, as in Handlebars. A helper that
+            // needs an argument, called bare, is almost surely a variable of the same name,
+            // which Handlebars would not print: refused, with how to read the variable.
+            Parameter::Path(path) if h.params.is_empty() && h.hash.is_empty() && is_helper_path(path) => {
+                if let Path::Relative((_, name)) = path
+                    && NEEDS_ARGUMENTS.contains(&name.as_str())
+                {
+                    self.out.refused.push((
+                        format!(
+                            "`{{{{{name}}}}}` calls the helper `{name}` with nothing to work on and prints nothing; to print a variable named `{name}`, write `{{{{this.{name}}}}}`"
+                        ),
+                        at,
+                    ));
+                }
+            }
             other => self.parameter(other, at),
         }
         for param in h.params.iter().chain(h.hash.values()) {
@@ -429,6 +447,10 @@ mod tests {
         assert_eq!(a.unknown_helpers, [("shout".to_owned(), (3, 1))]);
         assert_eq!(a.refused.len(), 1);
         assert_eq!(a.refused[0].1, (4, 1));
+        let (_, a) = analyse("t", "You are {{role}}. {{this.role}} {{history}}").expect("parses");
+        assert_eq!(a.refused.len(), 1, "{:?}", a.refused);
+        assert!(a.refused[0].0.contains("{{this.role}}"), "{:?}", a.refused);
+        assert_eq!(a.variables.keys().collect::<Vec<_>>(), ["role"]);
         let (_, a) = analyse("t", "{{#each xs}}{{../y}}{{/each}} {{../z}}").expect("parses");
         assert_eq!(a.refused.len(), 1, "{:?}", a.refused);
         assert!(a.refused[0].0.contains("`../z`"), "{:?}", a.refused);

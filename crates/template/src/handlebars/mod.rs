@@ -55,6 +55,11 @@ impl HandlebarsEngine {
 fn registry() -> Handlebars<'static> {
     let mut registry = Handlebars::new();
     registry.register_escape_fn(no_escape);
+    // handlebars-rust's extras are not Handlebars.js's or Dotprompt's: without them `{{len}}`
+    // reads the variable `len`, as it does there.
+    for extra in ["eq", "ne", "gt", "gte", "lt", "lte", "and", "or", "not", "len", "raw"] {
+        registry.unregister_helper(extra);
+    }
     helpers::register(&mut registry);
     registry.register_helper(
         "_pm_continue",
@@ -512,6 +517,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("`tone`"), "{err}");
+    }
+
+    #[test]
+    fn variables_named_like_other_engines_helpers_are_variables() {
+        assert_eq!(
+            render("{{len}} {{not}} {{eq}}", json!({"len": 3, "not": "n", "eq": true})).unwrap(),
+            "3 n true"
+        );
+        assert_eq!(
+            render("You are {{this.role}}.", json!({"role": "kind"})).unwrap(),
+            "You are kind."
+        );
     }
 
     #[test]
