@@ -1731,6 +1731,10 @@ fn dotprompt_files_import_render_and_export() {
             ("user", "\nWhere is my refund?")
         ]
     );
+    // Langfuse's files hold Jinja: a store of Handlebars prompts only has nothing to give it.
+    let err = p.stderr(2, &["--store", &store, "export", "lf", "--format", "langfuse"]);
+    assert!(err.contains("no prompt to export") && err.contains("reply"), "{err}");
+    assert!(!p.path().join("lf").exists(), "nothing written");
     p.write("ours/mine.yaml", "id: mine\ntemplate: Hi {{ name }}\n");
     p.ok(&["--store", &store, "import", "ours"]);
     let output = p.run(&["--store", &store, "export", "out", "--format", "dotprompt"]);

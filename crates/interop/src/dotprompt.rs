@@ -132,16 +132,14 @@ fn split_front_matter(text: &str, file: &str) -> Result<Option<(String, usize, S
 
 /// The prompt id of a file: its path without `.prompt`, a partial's `_` taken off its name.
 fn id_of(file: &str) -> (String, bool) {
-    let file = file.replace('\\', "/");
-    let file = file.strip_prefix("./").unwrap_or(&file);
-    let stem = file.strip_suffix(".prompt").unwrap_or(file);
+    let stem = crate::path_id(file, ".prompt");
     let (folder, name) = match stem.rsplit_once('/') {
         Some((folder, name)) => (format!("{folder}/"), name),
-        None => (String::new(), stem),
+        None => (String::new(), stem.as_str()),
     };
     match name.strip_prefix('_') {
         Some(partial) => (format!("{folder}{partial}"), true),
-        None => (stem.to_owned(), false),
+        None => (stem.clone(), false),
     }
 }
 

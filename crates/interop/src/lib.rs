@@ -501,6 +501,13 @@ fn includes_another(source: &str) -> bool {
     false
 }
 
+/// A file's id: its path without `extension` (`.prompty`), `\\` as `/`, without a leading `./`.
+fn path_id(file: &str, extension: &str) -> String {
+    let file = file.replace('\\', "/");
+    let file = file.strip_prefix("./").unwrap_or(&file);
+    file.strip_suffix(extension).unwrap_or(file).to_owned()
+}
+
 /// What a file of one version without labels (Prompty's, Dotprompt's) imports as.
 fn one_version(prompt: Prompt, version: Option<Version>, warnings: Vec<Warning>) -> Import {
     Import {

@@ -124,9 +124,7 @@ fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
 
 /// The file's id: its path without the extension, `\` as `/`.
 fn id_of(file: &str) -> String {
-    let file = file.replace('\\', "/");
-    let file = file.strip_prefix("./").unwrap_or(&file);
-    file.strip_suffix(".prompty").unwrap_or(file).to_owned()
+    crate::path_id(file, ".prompty")
 }
 
 pub(crate) fn import(text: &str, file: &str) -> Result<Import> {

@@ -146,12 +146,37 @@ pub mod interop {
     /// Writes library entries (from [`export_entries`](crate::library::export_entries)) as
     /// `format`'s files, each prompt's versions in order. With `label`, a format that keeps one
     /// version per file (Prompty) writes the version the label points at; each prompt without
-    /// it is left out and named in a warning.
+    /// it is left out and named in a warning. A format holds one template syntax
+    /// ([`Format::syntax`]): prompts of the other are left out and named too, and an error says
+    /// so when that leaves nothing to write.
     pub fn export_library(
         format: Format,
         mut entries: Vec<LibraryEntry>,
         label: Option<&crate::LabelName>,
     ) -> crate::Result<Export> {
+        let mut other_syntax: Vec<String> = entries
+            .iter()
+            .filter(|e| e.prompt.syntax != format.syntax())
+            .map(|e| e.prompt.id.to_string())
+            .collect();
+        other_syntax.dedup();
+        entries.retain(|e| e.prompt.syntax == format.syntax());
+        let left_out = (!other_syntax.is_empty()).then(|| {
+            format!(
+                "left out (written in another syntax; {format} files hold {} templates): {}",
+                format.syntax(),
+                other_syntax.join(", ")
+            )
+        });
+        if let Some(left_out) = &left_out
+            && entries.is_empty()
+        {
+            return Err(crate::Error::invalid_argument(
+                "format",
+                format.name(),
+                format!("no prompt to export: {left_out}"),
+            ));
+        }
         let mut unlabelled = Vec::new();
         if let Some(label) = label.filter(|_| !format.keeps_versions()) {
             let ids: std::collections::BTreeSet<_> = entries.iter().map(|e| e.prompt.id.clone()).collect();
@@ -166,6 +191,7 @@ pub mod interop {
         entries.sort_by(|a, b| (&a.prompt.id, &a.version).cmp(&(&b.prompt.id, &b.version)));
         let exportable: Vec<Exportable<'_>> = entries.iter().map(exportable).collect();
         let mut written = export(format, &exportable)?;
+        written.warnings.extend(left_out);
         written.warnings.extend(unlabelled);
         Ok(written)
     }

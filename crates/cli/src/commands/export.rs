@@ -135,29 +135,8 @@ fn write_foreign(
     if path.is_file() {
         anyhow::bail!("{name} is a file; `export --format {format}` writes a folder of files");
     }
-    // A format holds one template syntax: prompts of the other are named and left out.
-    let (entries, other): (Vec<LibraryEntry>, Vec<LibraryEntry>) =
-        entries.into_iter().partition(|e| e.prompt.syntax == format.syntax());
-    let mut skipped: Vec<String> = other.iter().map(|e| e.prompt.id.to_string()).collect();
-    skipped.dedup();
-    if !skipped.is_empty() {
-        let syntax = other[0].prompt.syntax;
-        if entries.is_empty() {
-            anyhow::bail!(
-                "no prompt to export: {format} files hold {} templates, and {} {} written in {syntax}",
-                format.syntax(),
-                skipped.join(", "),
-                if skipped.len() == 1 { "is" } else { "are" }
-            );
-        }
-        ctx.printer.note(&format!(
-            "warning: left out (written in {syntax}; {format} files hold {} templates): {}",
-            format.syntax(),
-            skipped.join(", ")
-        ));
-    }
     // Langfuse and MLflow keep every version given; a label only chooses Prompty's one version.
-    let given = entries.len();
+    let given = entries.iter().filter(|e| e.prompt.syntax == format.syntax()).count();
     let written = interop::export_library(format, entries, label)?;
     // A file already there with other content is not overwritten: nothing is written then.
     let differing: Vec<String> = written

@@ -181,12 +181,7 @@ impl PromptManager {
         if include_free && let Some(compiled) = registry.compiled(&name, &version.content_hash) {
             return Ok((compiled, Vec::new()));
         }
-        let compiled = compile_parts(
-            engine.as_ref(),
-            (&name, prompt.format.is_chat()),
-            &parts,
-            &includes.templates,
-        )?;
+        let compiled = compile_parts(engine.as_ref(), prompt, &name, &parts, &includes.templates)?;
         if include_free {
             registry.insert_compiled(&name, version.content_hash.clone(), compiled.clone());
         }
@@ -200,12 +195,7 @@ impl PromptManager {
         let parts = prompt.template.named_sources(&name);
         let engine = self.engine_of(prompt)?;
         let includes = self.collect_includes(prompt, &name, &parts).await?;
-        let compiled = compile_parts(
-            engine.as_ref(),
-            (&name, prompt.format.is_chat()),
-            &parts,
-            &includes.templates,
-        )?;
+        let compiled = compile_parts(engine.as_ref(), prompt, &name, &parts, &includes.templates)?;
         // What every render would refuse (an unknown filter, a mutating method) is refused now,
         // with its place; stored versions are only compiled, so older ones keep loading.
         for (part, source) in &parts {
@@ -299,10 +289,11 @@ impl PromptManager {
     }
 }
 
-/// Compiles the named parts of one version with the engine.
+/// Compiles the named parts of one version of `prompt` with the engine.
 fn compile_parts(
     engine: &dyn TemplateEngine,
-    (name, messages): (&str, bool),
+    prompt: &Prompt,
+    name: &str,
     parts: &[(String, &str)],
     includes: &[IncludedTemplate],
 ) -> Result<Arc<dyn CompiledTemplate>> {
@@ -313,6 +304,6 @@ fn compile_parts(
         sources: &sources,
         part_names: &part_names,
         includes,
-        messages,
+        messages: prompt.format.is_chat(),
     })
 }

@@ -270,23 +270,8 @@ pub(crate) async fn export_files(
     list.validate()
         .map_err(|e| unprocessable("invalid_query", e.to_string()))?;
     let store = state.inner.pm.store();
-    let mut entries = library::export_entries(store.as_ref(), &list, query.all_versions.unwrap_or(false)).await?;
-    // A format holds one template syntax: prompts of the other are left out, and said so.
-    let mut skipped: Vec<String> = entries
-        .iter()
-        .filter(|e| e.prompt.syntax != format.syntax())
-        .map(|e| e.prompt.id.to_string())
-        .collect();
-    skipped.dedup();
-    entries.retain(|e| e.prompt.syntax == format.syntax());
-    let mut written = interop::export_library(format, entries, label.as_ref())?;
-    if !skipped.is_empty() {
-        written.warnings.push(format!(
-            "left out, as {format} files hold {} templates: {}",
-            format.syntax(),
-            skipped.join(", ")
-        ));
-    }
+    let entries = library::export_entries(store.as_ref(), &list, query.all_versions.unwrap_or(false)).await?;
+    let written = interop::export_library(format, entries, label.as_ref())?;
     Ok(Json(ExportResponse {
         files: written
             .files

@@ -58,6 +58,9 @@ pub(crate) struct Analysis {
     pub(crate) required: BTreeSet<String>,
     /// The partials it loads, in order, without duplicates, with the place of the first.
     pub(crate) partials: Vec<(String, (usize, usize))>,
+    /// Partial names written quoted or bracketed (`'shared/tone'`), as written: handlebars-rust
+    /// looks a partial up by its name as written, so the include is registered under these too.
+    pub(crate) quoted_partials: BTreeSet<String>,
     /// The partials loaded in the root context (outside `each`/`with`, without a context
     /// argument): what they read are top-level variables too.
     pub(crate) root_partials: BTreeSet<String>,
@@ -137,8 +140,11 @@ impl Walker {
             TemplateElement::HelperBlock(h) => self.block(h, at),
             TemplateElement::PartialExpression(d) | TemplateElement::PartialBlock(d) => {
                 match d.name.as_name() {
-                    Some(name) if !name.starts_with('@') && matches!(d.name, Parameter::Name(_)) => {
-                        let name = unquote(name);
+                    Some(written) if !written.starts_with('@') && matches!(d.name, Parameter::Name(_)) => {
+                        let name = unquote(written);
+                        if name != written {
+                            self.out.quoted_partials.insert(written.to_owned());
+                        }
                         if self.frames.len() == 1 && d.params.is_empty() {
                             self.out.root_partials.insert(name.clone());
                         }

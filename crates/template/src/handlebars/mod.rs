@@ -199,6 +199,7 @@ impl HandlebarsTemplate {
         let mut required = BTreeSet::new();
         let mut positions = BTreeMap::new();
         let mut root_partials = BTreeSet::new();
+        let mut quoted_partials = BTreeSet::new();
         for (index, (name, source)) in names.iter().zip(unit.sources).enumerate() {
             let (mut template, analysis) = analysis::analyse(name, source)?;
             if unit.messages {
@@ -226,6 +227,7 @@ impl HandlebarsTemplate {
             variables.extend(analysis.variables.into_keys());
             required.extend(analysis.required);
             root_partials.extend(analysis.root_partials);
+            quoted_partials.extend(analysis.quoted_partials);
             registry.register_template(&part_key(index), template);
         }
         // Includes are partials under the reference they are written with. What a partial
@@ -236,17 +238,17 @@ impl HandlebarsTemplate {
         for include in unit.includes {
             let label = format!("{} (included by {})", include.resolved, unit.name);
             let (template, analysis) = analysis::analyse(&label, &include.source)?;
-            // handlebars-rust looks a partial up by its name as written: quoted too.
-            let reference = &include.reference;
-            for alias in [
-                format!("'{reference}'"),
-                format!("\"{reference}\""),
-                format!("[{reference}]"),
-            ] {
-                registry.register_template(&alias, template.clone());
-            }
-            registry.register_template(reference, template);
+            quoted_partials.extend(analysis.quoted_partials.iter().cloned());
+            registry.register_template(&include.reference, template);
             analyses.insert(include.reference.clone(), analysis);
+        }
+        // handlebars-rust looks a partial up by its name as written: a quoted one is the same
+        // include under the spelling used.
+        for written in &quoted_partials {
+            let reference = &written[1..written.len() - 1];
+            if let Some(template) = registry.get_template(reference).cloned() {
+                registry.register_template(written, template);
+            }
         }
         while let Some(reference) = pending.pop() {
             if !seen.insert(reference.clone()) {
