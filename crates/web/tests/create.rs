@@ -394,6 +394,10 @@ async fn a_handlebars_prompt_is_checked_with_its_own_engine_and_saved_with_its_s
     assert_eq!(v.prompt.syntax, prompt_manager::TemplateSyntax::Handlebars);
     let vars = prompt_manager::Variables::new().with("product", "tea");
     assert_eq!(pm.render("sales/hb", &vars).await.unwrap(), "Sell tea");
+    // The prompt's page says which syntax it is written in.
+    ui.get("/ui/p/sales/hb")
+        .await
+        .has("<span class=\"kind\" title=\"template syntax\">handlebars</span>");
     // The edit form keeps the syntax.
     ui.get("/ui/edit/sales/hb")
         .await
